@@ -1,0 +1,151 @@
+// Package message holds the normalized types every part of Wasl speaks: an
+// inbound message as a channel delivers it and an outbound reply as a channel
+// sends it. It does no I/O.
+package message
+
+import (
+	"time"
+)
+
+// Kind names a channel type.
+type Kind string
+
+// The channel kinds Wasl speaks.
+const (
+	Email    Kind = "email"
+	SMS      Kind = "sms"
+	WhatsApp Kind = "whatsapp"
+)
+
+// Valid reports whether k is a known channel kind.
+func (k Kind) Valid() bool {
+	switch k {
+	case Email, SMS, WhatsApp:
+		return true
+	}
+	return false
+}
+
+// IdentityKind says what an identity value is.
+type IdentityKind string
+
+// Identity kinds: an email address (lower-cased) or an E.164 phone number.
+const (
+	IdentityEmail IdentityKind = "email"
+	IdentityPhone IdentityKind = "phone"
+)
+
+// Party is a sender or recipient: the identity that keys the contact and the
+// name they gave, if any.
+type Party struct {
+	Kind  IdentityKind `json:"kind"`
+	Value string       `json:"value"` // email lower-cased, phone in E.164
+	Name  string       `json:"name,omitempty"`
+}
+
+// Flags mark messages that must never get an automatic reply (RFC 3834 and
+// common practice).
+type Flags struct {
+	AutoSubmitted bool `json:"auto_submitted"` // Auto-Submitted other than "no", X-Autoreply, X-Autorespond…
+	Bulk          bool `json:"bulk"`           // Precedence: bulk, list or junk
+	List          bool `json:"list"`           // List-Id or List-Unsubscribe present
+	Bounce        bool `json:"bounce"`         // delivery report, MAILER-DAEMON, null sender
+	NoReply       bool `json:"no_reply"`       // no-reply@, noreply@, do-not-reply@ …
+}
+
+// Any reports whether any flag is set, i.e. whether automatic replies are off.
+func (f Flags) Any() bool {
+	return f.AutoSubmitted || f.Bulk || f.List || f.Bounce || f.NoReply
+}
+
+// Attachment is a file that came with a message. Content is held in memory
+// only between the connector and the store; the store keeps it
+// content-addressed by SHA-256.
+type Attachment struct {
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	Content     []byte `json:"-"`
+	// URL is set instead of Content when the channel delivers a link to be
+	// fetched later (Twilio media).
+	URL string `json:"url,omitempty"`
+}
+
+// Inbound is one message as a channel delivered it, normalized.
+type Inbound struct {
+	ChannelID  int64  `json:"channel_id"`
+	Channel    Kind   `json:"channel"`
+	ExternalID string `json:"external_id"` // the channel's own id: the dedupe key with ChannelID
+
+	From    Party    `json:"from"`
+	To      []string `json:"to,omitempty"`
+	Subject string   `json:"subject,omitempty"`
+	Text    string   `json:"text"`
+	HTML    string   `json:"html,omitempty"` // raw, never shown unsanitized
+
+	Attachments []Attachment `json:"attachments,omitempty"`
+
+	// Email threading headers, without angle brackets.
+	MessageID  string   `json:"message_id,omitempty"`
+	InReplyTo  string   `json:"in_reply_to,omitempty"`
+	References []string `json:"references,omitempty"`
+
+	Flags Flags `json:"flags"`
+
+	SentAt     time.Time `json:"sent_at,omitempty"`     // as the sender's client stated it
+	ReceivedAt time.Time `json:"received_at,omitempty"` // when the channel got it
+
+	// Quarantined messages are kept (with Raw) but not classified or answered.
+	Quarantined      bool   `json:"quarantined"`
+	QuarantineReason string `json:"reason,omitempty"`
+	Raw              []byte `json:"-"`
+}
+
+// Outbound is one reply to be sent out a channel.
+type Outbound struct {
+	ID        int64 `json:"id"` // the store's id; senders derive idempotency keys from it
+	ChannelID int64 `json:"channel_id"`
+	Channel   Kind  `json:"channel"`
+
+	To      Party  `json:"to"`
+	Subject string `json:"subject,omitempty"`
+	Text    string `json:"text"`
+	HTML    string `json:"html,omitempty"`
+
+	// Email threading: our own Message-ID for this reply and the ids it answers.
+	MessageID  string   `json:"message_id,omitempty"`
+	InReplyTo  string   `json:"in_reply_to,omitempty"`
+	References []string `json:"references,omitempty"`
+
+	// Auto marks an automatic reply (Auto-Submitted: auto-replied).
+	Auto bool `json:"auto"`
+}
+
+// Delivery is what a channel reports after handing a reply over.
+type Delivery struct {
+	ProviderID string // e.g. Twilio's MessageSid, WhatsApp's message id, SMTP queue id
+	State      DeliveryState
+}
+
+// DeliveryState is where an outbound message stands.
+type DeliveryState string
+
+// Delivery states, in the order a message normally passes them.
+const (
+	StateQueued      DeliveryState = "queued"
+	StateSending     DeliveryState = "sending"
+	StateSent        DeliveryState = "sent"
+	StateDelivered   DeliveryState = "delivered"
+	StateUndelivered DeliveryState = "undelivered"
+	StateFailed      DeliveryState = "failed"
+)
+
+// Outcome is what the pipeline tells a connector about one inbound message
+// once it is committed. Connectors acknowledge upstream only after they get
+// one without error.
+type Outcome struct {
+	Duplicate      bool  `json:"duplicate"`
+	MessageID      int64 `json:"message_id"`
+	ConversationID int64 `json:"conversation_id"`
+	TicketID       int64 `json:"ticket_id,omitempty"`
+}
