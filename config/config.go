@@ -1,0 +1,398 @@
+// Package config reads Wasl's one YAML file: where the data lives, the HTTP
+// listener, the knowledge bank, and the channels with their credentials.
+// Secrets are written as ${ENV} references or *_file paths, never inline in
+// logs: Config has no String method that would print them, and Redacted
+// gives a copy safe to show.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/wasl-dev/wasl/message"
+)
+
+// Config is the whole file.
+type Config struct {
+	// DataDir holds the SQLite database and attachment blobs.
+	DataDir string `yaml:"data_dir"`
+	// DatabaseURL selects PostgreSQL when it is a postgres:// URL; empty means
+	// SQLite in DataDir. WASL_DATABASE_URL overrides it.
+	DatabaseURL string `yaml:"database_url"`
+	HTTP        HTTP   `yaml:"http"`
+	// APIToken guards the JSON API (Authorization: Bearer). WASL_API_TOKEN
+	// overrides it. Empty disables the API.
+	APIToken string `yaml:"api_token"`
+	// KnowledgeBank is the bank's path, relative to this file.
+	KnowledgeBank string `yaml:"knowledge_bank"`
+	DefaultRegion string `yaml:"default_region"`
+	TicketPrefix  string `yaml:"ticket_prefix"`
+	// AutoReplyWindow: at most one automatic reply per contact per
+	// conversation within this window.
+	AutoReplyWindow Duration `yaml:"auto_reply_window"`
+	// ConversationWindow: an SMS or WhatsApp message joins the contact's open
+	// conversation on that channel when it was active within this window.
+	ConversationWindow Duration `yaml:"conversation_window"`
+	// MailDomain is the right-hand side of the Message-IDs of our replies.
+	MailDomain string    `yaml:"mail_domain"`
+	Jobs       Jobs      `yaml:"jobs"`
+	Channels   []Channel `yaml:"channels"`
+
+	// Path is the file this was read from; relative paths resolve against it.
+	Path string `yaml:"-"`
+}
+
+// HTTP is the listener.
+type HTTP struct {
+	Addr string `yaml:"addr"`
+	// PublicURL is how Twilio and browsers reach us; webhook signatures are
+	// checked against it.
+	PublicURL string `yaml:"public_url"`
+	// TrustForwardedHeaders: behind a reverse proxy, rebuild the public URL
+	// from X-Forwarded-Proto / X-Forwarded-Host.
+	TrustForwardedHeaders bool `yaml:"trust_forwarded_headers"`
+}
+
+// Jobs tunes the River job runner.
+type Jobs struct {
+	Workers int `yaml:"workers"`
+	// SendTimeout bounds one send attempt; a job running longer than
+	// RescueAfter is presumed dead (its process crashed) and run again.
+	SendTimeout Duration `yaml:"send_timeout"`
+	RescueAfter Duration `yaml:"rescue_after"`
+	// PollInterval is how often idle workers look for new jobs.
+	PollInterval Duration `yaml:"poll_interval"`
+}
+
+// Channel is one configured channel.
+type Channel struct {
+	Name     string       `yaml:"name"`
+	Kind     message.Kind `yaml:"kind"`
+	Disabled bool         `yaml:"disabled"`
+	IMAP     *IMAP        `yaml:"imap"`
+	SMTP     *SMTP        `yaml:"smtp"`
+	Twilio   *Twilio      `yaml:"twilio"`
+	WhatsApp *WhatsApp    `yaml:"whatsapp"`
+}
+
+// IMAP is where an email channel reads from.
+type IMAP struct {
+	Addr           string   `yaml:"addr"`
+	Security       string   `yaml:"security"` // tls, starttls, plain
+	AllowPlain     bool     `yaml:"allow_plain"`
+	Username       string   `yaml:"username"`
+	Password       string   `yaml:"password"`
+	Mailboxes      []string `yaml:"mailboxes"`
+	PollInterval   Duration `yaml:"poll_interval"`
+	BatchSize      int      `yaml:"batch_size"`
+	MaxMessageSize int64    `yaml:"max_message_size"`
+	DisableIdle    bool     `yaml:"disable_idle"`
+}
+
+// SMTP is how an email channel answers.
+type SMTP struct {
+	Addr          string `yaml:"addr"`
+	Security      string `yaml:"security"` // starttls, tls, none
+	AllowInsecure bool   `yaml:"allow_insecure"`
+	Username      string `yaml:"username"`
+	Password      string `yaml:"password"`
+	From          string `yaml:"from"`
+}
+
+// Twilio is an SMS (or Twilio WhatsApp) channel.
+type Twilio struct {
+	AccountSID          string `yaml:"account_sid"`
+	AuthToken           string `yaml:"auth_token"`
+	From                string `yaml:"from"`
+	MessagingServiceSID string `yaml:"messaging_service_sid"`
+	SegmentBudget       int    `yaml:"segment_budget"`
+	MaxMediaBytes       int64  `yaml:"max_media_bytes"`
+	// APIURL points the REST client elsewhere (the demo's local fake).
+	APIURL string `yaml:"api_url"`
+}
+
+// WhatsApp is a linked-device channel.
+type WhatsApp struct {
+	AllowGroups bool `yaml:"allow_groups"`
+	AllowStatus bool `yaml:"allow_status"`
+}
+
+// Duration reads "24h", "90m" or "7d".
+type Duration time.Duration
+
+// UnmarshalYAML reads a duration with an extra "d" (days) unit.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// ParseDuration is time.ParseDuration plus whole days ("7d").
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		var n int
+		if _, err := fmt.Sscanf(days, "%d", &n); err == nil && fmt.Sprint(n) == days {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q (examples: 90s, 30m, 24h, 7d)", s)
+	}
+	return v, nil
+}
+
+// D returns the duration, or def when unset.
+func (d Duration) D(def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return time.Duration(d)
+}
+
+// Load reads, expands and validates a config file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(data, path, os.LookupEnv)
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+
+// Parse reads a config from data. lookup resolves ${ENV} references in
+// values (${NAME:-default} gives a default); an unset variable without a
+// default is an error naming the variable and the line. References are
+// expanded after YAML parsing, so a secret containing ':' or '#' cannot
+// change the file's structure.
+func Parse(data []byte, path string, lookup func(string) (string, bool)) (*Config, error) {
+	cfg := &Config{Path: path}
+	var root yaml.Node
+	// An empty file decodes to io.EOF; validation then says what is missing.
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(root.Content) > 0 {
+		if err := expandEnv(&root, path, lookup); err != nil {
+			return nil, err
+		}
+		var buf bytes.Buffer
+		enc := yaml.NewEncoder(&buf)
+		if err := enc.Encode(&root); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		dec := yaml.NewDecoder(&buf)
+		dec.KnownFields(true)
+		if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if v, ok := lookup("WASL_DATABASE_URL"); ok && v != "" {
+		cfg.DatabaseURL = v
+	}
+	if v, ok := lookup("WASL_API_TOKEN"); ok && v != "" {
+		cfg.APIToken = v
+	}
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+func expandEnv(n *yaml.Node, path string, lookup func(string) (string, bool)) error {
+	var errs []error
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "${") {
+			n.Value = envRef.ReplaceAllStringFunc(n.Value, func(m string) string {
+				sub := envRef.FindStringSubmatch(m)
+				if v, ok := lookup(sub[1]); ok && v != "" {
+					return v
+				}
+				if sub[2] != "" {
+					return sub[3]
+				}
+				errs = append(errs, fmt.Errorf("%s:%d: environment variable %s is not set", path, n.Line, sub[1]))
+				return ""
+			})
+			// Tag and style are re-resolved from the expanded value, so "${N}"
+			// can fill an integer field and a password with ": " stays a string.
+			n.Tag = ""
+			n.Style = 0
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(n)
+	return errors.Join(errs...)
+}
+
+func (c *Config) defaults() {
+	if c.DataDir == "" {
+		c.DataDir = "data"
+	}
+	if c.HTTP.Addr == "" {
+		c.HTTP.Addr = "127.0.0.1:8080"
+	}
+	if c.HTTP.PublicURL == "" {
+		c.HTTP.PublicURL = "http://" + c.HTTP.Addr
+	}
+	if c.DefaultRegion == "" {
+		c.DefaultRegion = "SA"
+	}
+	if c.TicketPrefix == "" {
+		c.TicketPrefix = "EDU"
+	}
+	if c.MailDomain == "" {
+		c.MailDomain = "wasl.invalid"
+	}
+	for i := range c.Channels {
+		ch := &c.Channels[i]
+		if ch.IMAP != nil && len(ch.IMAP.Mailboxes) == 0 {
+			ch.IMAP.Mailboxes = []string{"INBOX"}
+		}
+	}
+}
+
+// Resolve makes a path from the file relative to the file's directory.
+func (c *Config) Resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.Path == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.Path), p)
+}
+
+// Validate checks what can be checked without connecting anywhere; the
+// errors say what to fix.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if c.DatabaseURL != "" && !isPostgres(c.DatabaseURL) && !strings.HasPrefix(c.DatabaseURL, "file:") && !strings.HasSuffix(c.DatabaseURL, ".db") {
+		bad("database_url must be a postgres:// URL, a file: URL or a path ending in .db (empty means SQLite in data_dir)")
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
+		bad("http.addr %q: want host:port", c.HTTP.Addr)
+	}
+	if u, err := url.Parse(c.HTTP.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("http.public_url %q: want an absolute http(s) URL", c.HTTP.PublicURL)
+	}
+	if c.KnowledgeBank == "" {
+		bad("knowledge_bank is required (path to the bank YAML, relative to this file)")
+	}
+	if len(c.DefaultRegion) != 2 {
+		bad("default_region %q: want an ISO 3166 two-letter code such as SA", c.DefaultRegion)
+	}
+	if !regexp.MustCompile(`^[A-Z]{2,10}$`).MatchString(c.TicketPrefix) {
+		bad("ticket_prefix %q: want 2 to 10 capital letters", c.TicketPrefix)
+	}
+	// A job presumed dead is run again; it must really be dead by then, or a
+	// slow send and its rescue could both go out.
+	if c.Jobs.RescueAfter.D(5*time.Minute) <= c.Jobs.SendTimeout.D(time.Minute) {
+		bad("jobs.rescue_after (%s) must be longer than jobs.send_timeout (%s)", c.Jobs.RescueAfter.D(5*time.Minute), c.Jobs.SendTimeout.D(time.Minute))
+	}
+	seen := map[string]bool{}
+	for i, ch := range c.Channels {
+		where := fmt.Sprintf("channels[%d]", i)
+		if ch.Name != "" {
+			where = fmt.Sprintf("channel %q", ch.Name)
+		}
+		if !regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`).MatchString(ch.Name) {
+			bad("%s: name must be lower-case letters, digits, '-' or '_' (it appears in webhook URLs)", where)
+		}
+		if seen[ch.Name] {
+			bad("%s: name used twice", where)
+		}
+		seen[ch.Name] = true
+		switch ch.Kind {
+		case message.Email:
+			if ch.IMAP == nil || ch.IMAP.Addr == "" {
+				bad("%s: email channels need imap.addr", where)
+			} else if ch.IMAP.Username == "" || ch.IMAP.Password == "" {
+				bad("%s: imap.username and imap.password are required", where)
+			}
+			if ch.SMTP == nil || ch.SMTP.Addr == "" || ch.SMTP.From == "" {
+				bad("%s: email channels need smtp.addr and smtp.from to answer", where)
+			}
+		case message.SMS:
+			if ch.Twilio == nil || ch.Twilio.AccountSID == "" || ch.Twilio.AuthToken == "" {
+				bad("%s: sms channels need twilio.account_sid and twilio.auth_token", where)
+			} else if ch.Twilio.From == "" && ch.Twilio.MessagingServiceSID == "" {
+				bad("%s: twilio.from or twilio.messaging_service_sid is required", where)
+			}
+		case message.WhatsApp:
+			if ch.Twilio != nil {
+				bad("%s: WhatsApp through Twilio is an sms channel with twilio.from: whatsapp:+…; kind whatsapp is the linked device", where)
+			}
+		default:
+			bad("%s: kind %q: want email, sms or whatsapp", where, ch.Kind)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func isPostgres(u string) bool {
+	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
+}
+
+// Redacted returns a copy with every secret replaced, safe to log or print.
+func (c *Config) Redacted() Config {
+	r := *c
+	r.APIToken = redact(r.APIToken)
+	r.DatabaseURL = redactURL(r.DatabaseURL)
+	r.Channels = make([]Channel, len(c.Channels))
+	for i, ch := range c.Channels {
+		if ch.IMAP != nil {
+			v := *ch.IMAP
+			v.Password = redact(v.Password)
+			ch.IMAP = &v
+		}
+		if ch.SMTP != nil {
+			v := *ch.SMTP
+			v.Password = redact(v.Password)
+			ch.SMTP = &v
+		}
+		if ch.Twilio != nil {
+			v := *ch.Twilio
+			v.AuthToken = redact(v.AuthToken)
+			ch.Twilio = &v
+		}
+		r.Channels[i] = ch
+	}
+	return r
+}
+
+func redact(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "********"
+}
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "********")
+	}
+	return u.String()
+}

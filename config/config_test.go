@@ -1,0 +1,110 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+const good = `
+data_dir: /var/lib/wasl
+knowledge_bank: bank.yaml
+api_token: ${TOKEN}
+auto_reply_window: 1d
+channels:
+  - name: support
+    kind: email
+    imap: {addr: "imap.example.edu:993", username: support, password: "${IMAP_PASS}"}
+    smtp: {addr: "smtp.example.edu:587", from: "Support <support@example.edu>"}
+  - name: sms
+    kind: sms
+    twilio: {account_sid: AC1, auth_token: "${TWILIO_TOKEN:-dev-token}", from: "+966500000000"}
+`
+
+func TestParseGood(t *testing.T) {
+	cfg, err := Parse([]byte(good), "/etc/wasl/wasl.yaml", env(map[string]string{"TOKEN": "t0k", "IMAP_PASS": "p#ss: word"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.APIToken != "t0k" {
+		t.Errorf("api token = %q", cfg.APIToken)
+	}
+	if got := cfg.Channels[0].IMAP.Password; got != "p#ss: word" {
+		t.Errorf("password with YAML-special characters = %q", got)
+	}
+	if got := cfg.Channels[1].Twilio.AuthToken; got != "dev-token" {
+		t.Errorf("default from ${VAR:-default} = %q", got)
+	}
+	if got := cfg.AutoReplyWindow.D(0); got != 24*time.Hour {
+		t.Errorf("1d = %v", got)
+	}
+	if got := cfg.Resolve(cfg.KnowledgeBank); got != "/etc/wasl/bank.yaml" {
+		t.Errorf("Resolve = %q", got)
+	}
+	if got := cfg.Channels[0].IMAP.Mailboxes; len(got) != 1 || got[0] != "INBOX" {
+		t.Errorf("default mailboxes = %v", got)
+	}
+	r := cfg.Redacted()
+	if r.Channels[0].IMAP.Password == "p#ss: word" || r.APIToken == "t0k" || cfg.Channels[0].IMAP.Password != "p#ss: word" {
+		t.Error("Redacted leaked a secret or changed the original")
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"missing env", "knowledge_bank: b.yaml\napi_token: ${NOPE}\n", "w.yaml:2: environment variable NOPE is not set"},
+		{"unknown field", "knowledge_bank: b.yaml\nbogus: 1\n", "field bogus not found"},
+		{"bad duration", "knowledge_bank: b.yaml\nauto_reply_window: soon\n", `invalid duration "soon"`},
+		{"no bank", "data_dir: x\n", "knowledge_bank is required"},
+		{"bad kind", "knowledge_bank: b\nchannels: [{name: x, kind: fax}]\n", `channel "x": kind "fax"`},
+		{"email without smtp", "knowledge_bank: b\nchannels: [{name: x, kind: email, imap: {addr: 'a:1', username: u, password: p}}]\n", "smtp.addr and smtp.from"},
+		{"dup names", "knowledge_bank: b\nchannels: [{name: w, kind: whatsapp}, {name: w, kind: whatsapp}]\n", "name used twice"},
+		{"bad name", "knowledge_bank: b\nchannels: [{name: 'My Channel', kind: whatsapp}]\n", "name must be lower-case"},
+		{"bad db", "knowledge_bank: b\ndatabase_url: mysql://x\n", "database_url must be"},
+		{"empty file", "", "knowledge_bank is required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml), "w.yaml", env(nil))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	cfg, err := Parse([]byte("knowledge_bank: b\n"), "w.yaml", env(map[string]string{"WASL_DATABASE_URL": "postgres://u:secret@h/db", "WASL_API_TOKEN": "x"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DatabaseURL != "postgres://u:secret@h/db" || cfg.APIToken != "x" {
+		t.Errorf("env overrides not applied: %+v", cfg)
+	}
+	if r := cfg.Redacted(); strings.Contains(r.DatabaseURL, "secret") {
+		t.Errorf("redacted URL leaks: %s", r.DatabaseURL)
+	}
+}
+
+func TestEnvIntoNumber(t *testing.T) {
+	cfg, err := Parse([]byte("knowledge_bank: b\njobs: {workers: \"${W}\"}\n"), "w.yaml", env(map[string]string{"W": "7"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Jobs.Workers != 7 {
+		t.Errorf("workers = %d", cfg.Jobs.Workers)
+	}
+}
+
+func TestRescueAfterSendTimeout(t *testing.T) {
+	_, err := Parse([]byte("knowledge_bank: b\njobs: {send_timeout: 2m, rescue_after: 1m}\n"), "w.yaml", env(nil))
+	if err == nil || !strings.Contains(err.Error(), "rescue_after") {
+		t.Fatalf("error = %v", err)
+	}
+}

@@ -1,0 +1,65 @@
+package tickets
+
+import "testing"
+
+func TestRef(t *testing.T) {
+	if got := Ref("EDU", 2026, 123); got != "EDU-2026-000123" {
+		t.Fatalf("Ref = %q", got)
+	}
+}
+
+func TestFindRef(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Re: [#EDU-2026-000123] projector broken", "EDU-2026-000123"},
+		{"RE: re: edu-2026-000123", "EDU-2026-000123"},
+		{"رد: [#EDU-2026-000045] صيانة", "EDU-2026-000045"},
+		{"FW: ABC-2026-000123 and EDU-2025-0042", "EDU-2025-000042"},
+		{"no reference here", ""},
+		{"ABC-2026-000123", ""},
+		{"EDU-2026-1", ""}, // too short to be ours
+	}
+	for _, tt := range tests {
+		if got := FindRef(tt.in, "EDU"); got != tt.want {
+			t.Errorf("FindRef(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestSubject(t *testing.T) {
+	tests := []struct{ subject, ref, want string }{
+		{"Projector", "EDU-2026-000001", "[#EDU-2026-000001] Projector"},
+		{"Re: [#EDU-2026-000001] Projector", "EDU-2026-000001", "Re: [#EDU-2026-000001] Projector"},
+		{"", "EDU-2026-000001", "[#EDU-2026-000001]"},
+		{"Projector", "", "Projector"},
+	}
+	for _, tt := range tests {
+		if got := Subject(tt.subject, tt.ref); got != tt.want {
+			t.Errorf("Subject(%q, %q) = %q, want %q", tt.subject, tt.ref, got, tt.want)
+		}
+	}
+}
+
+func TestStatusMoves(t *testing.T) {
+	tests := []struct {
+		from, to Status
+		ok       bool
+	}{
+		{Open, Transferred, true},
+		{Transferred, InProgress, true},
+		{InProgress, Closed, true},
+		{Closed, Open, true},
+		{Closed, InProgress, false},
+		{Open, Open, false},
+	}
+	for _, tt := range tests {
+		if err := CanMove(tt.from, tt.to); (err == nil) != tt.ok {
+			t.Errorf("CanMove(%s, %s) = %v, want ok=%v", tt.from, tt.to, err, tt.ok)
+		}
+	}
+	if _, err := ParseStatus("bogus"); err == nil {
+		t.Error("ParseStatus accepted bogus")
+	}
+	if s, err := ParseStatus("in_progress"); err != nil || s != InProgress {
+		t.Errorf("ParseStatus(in_progress) = %v, %v", s, err)
+	}
+}
