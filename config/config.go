@@ -345,6 +345,16 @@ func (c *Config) Validate() error {
 			bad("%s: kind %q: want email, sms or whatsapp", where, ch.Kind)
 		}
 	}
+	wa := 0
+	for _, ch := range c.Channels {
+		if ch.Kind == message.WhatsApp && !ch.Disabled {
+			wa++
+		}
+	}
+	if wa > 1 {
+		// The device store holds one linked device per database.
+		bad("only one enabled whatsapp channel is supported per database, found %d", wa)
+	}
 	return errors.Join(errs...)
 }
 

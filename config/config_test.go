@@ -65,6 +65,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad kind", "knowledge_bank: b\nchannels: [{name: x, kind: fax}]\n", `channel "x": kind "fax"`},
 		{"email without smtp", "knowledge_bank: b\nchannels: [{name: x, kind: email, imap: {addr: 'a:1', username: u, password: p}}]\n", "smtp.addr and smtp.from"},
 		{"dup names", "knowledge_bank: b\nchannels: [{name: w, kind: whatsapp}, {name: w, kind: whatsapp}]\n", "name used twice"},
+		{"two whatsapp", "knowledge_bank: b\nchannels: [{name: w, kind: whatsapp}, {name: v, kind: whatsapp}]\n", "only one enabled whatsapp channel"},
 		{"bad name", "knowledge_bank: b\nchannels: [{name: 'My Channel', kind: whatsapp}]\n", "name must be lower-case"},
 		{"bad db", "knowledge_bank: b\ndatabase_url: mysql://x\n", "database_url must be"},
 		{"empty file", "", "knowledge_bank is required"},
