@@ -1,0 +1,320 @@
+// Package pgtest gives tests a fresh, empty PostgreSQL database.
+//
+// With WASL_TEST_PG_URL set, databases are created on that server. Otherwise
+// one throwaway cluster is started per test binary from the PostgreSQL
+// binaries on the machine. Either way each URL call gets its own database,
+// dropped when the test ends.
+//
+// A test binary that uses URL must stop the cluster from TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// EnvURL names the variable that points tests at an existing server. Its
+// user must be allowed to CREATE DATABASE.
+const EnvURL = "WASL_TEST_PG_URL"
+
+const installHint = "install postgresql (apt-get install -y postgresql) or set " + EnvURL
+
+// shared is this test binary's cluster. Package-level state is deliberate
+// here, in a test helper only: starting a cluster costs seconds, so every
+// test of the binary shares one, started lazily on first use and stopped by
+// Main. All of its fields are guarded by its own sync primitives.
+var shared cluster
+
+// URL returns a postgres:// URL for a new, empty database that is dropped in
+// t.Cleanup. It fails the test if no server can be had.
+func URL(t testing.TB) string {
+	t.Helper()
+	admin := os.Getenv(EnvURL)
+	if admin == "" {
+		var err error
+		admin, err = shared.adminURL()
+		if err != nil {
+			t.Fatalf("pgtest: %v", err)
+		}
+	}
+	u, err := createDB(admin)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := dropDB(admin, u); err != nil {
+			t.Errorf("pgtest: %v", err)
+		}
+	})
+	return u
+}
+
+// Main runs the tests, then stops the cluster if one was started. Use it
+// from TestMain: os.Exit(pgtest.Main(m)).
+func Main(m *testing.M) int {
+	code := m.Run()
+	if err := shared.stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
+	}
+	return code
+}
+
+// createDB makes a database with a random name on the server of admin and
+// returns the URL of the new database.
+func createDB(admin string) (string, error) {
+	u, err := url.Parse(admin)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", fmt.Errorf("%s must be a postgres:// URL", EnvURL)
+	}
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("random name: %w", err)
+	}
+	name := "wasl_test_" + hex.EncodeToString(b[:])
+	if err := adminExec(admin, "CREATE DATABASE "+name); err != nil {
+		return "", fmt.Errorf("create database: %w", err)
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}
+
+func dropDB(admin, dbURL string) error {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return fmt.Errorf("drop database: %w", err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	// FORCE: a test that forgot to close its pool must not leak the database.
+	if err := adminExec(admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop database %s: %w", name, err)
+	}
+	return nil
+}
+
+func adminExec(admin, sql string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, sql)
+	return err
+}
+
+// cluster is a PostgreSQL cluster in a temporary directory.
+type cluster struct {
+	once sync.Once
+	url  string
+	err  error
+
+	mu     sync.Mutex // guards dir and binDir for stop
+	dir    string
+	binDir string
+}
+
+func (c *cluster) adminURL() (string, error) {
+	c.once.Do(func() {
+		c.url, c.err = c.start()
+		if c.err != nil {
+			c.err = fmt.Errorf("start throwaway PostgreSQL cluster: %w", c.err)
+		}
+	})
+	return c.url, c.err
+}
+
+func (c *cluster) start() (string, error) {
+	bin, err := findBinDir(os.Getenv("PATH"), "/usr/lib/postgresql/*/bin")
+	if err != nil {
+		return "", err
+	}
+	reapOrphans(bin)
+	dir, err := os.MkdirTemp("", "wasl-pgtest-")
+	if err != nil {
+		return "", fmt.Errorf("temp dir: %w", err)
+	}
+	// Recorded so a later run can stop this cluster if we die before Main.
+	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return "", fmt.Errorf("write owner pid: %w", err)
+	}
+	if err := chownToPostgres(dir); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	c.mu.Lock()
+	c.dir, c.binDir = dir, bin
+	c.mu.Unlock()
+
+	data := filepath.Join(dir, "data")
+	if out, err := runPG(dir, filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres",
+		"-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"); err != nil {
+		return "", fmt.Errorf("initdb: %w\n%s", err, out)
+	}
+	// A port picked by the kernel can be taken again before postgres binds
+	// it; try a few.
+	var lastErr error
+	for range 3 {
+		port, err := freePort()
+		if err != nil {
+			return "", err
+		}
+		// Durability is worthless for a throwaway cluster; speed is not.
+		opts := fmt.Sprintf("-h 127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=32MB", port, dir)
+		logFile := filepath.Join(dir, "postgres.log")
+		out, err := runPG(dir, filepath.Join(bin, "pg_ctl"), "start", "-w", "-t", "60", "-D", data, "-l", logFile, "-o", opts)
+		if err == nil {
+			return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port), nil
+		}
+		log, _ := os.ReadFile(logFile)
+		lastErr = fmt.Errorf("pg_ctl start: %w\n%s\n%s", err, out, log)
+	}
+	return "", lastErr
+}
+
+func (c *cluster) stop() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dir == "" {
+		return nil
+	}
+	dir := c.dir
+	c.dir = ""
+	return stopCluster(c.binDir, dir)
+}
+
+func stopCluster(bin, dir string) error {
+	data := filepath.Join(dir, "data")
+	var stopErr error
+	if _, err := os.Stat(filepath.Join(data, "postmaster.pid")); err == nil {
+		if out, err := runPG(dir, filepath.Join(bin, "pg_ctl"), "stop", "-m", "immediate", "-w", "-D", data); err != nil {
+			stopErr = fmt.Errorf("pg_ctl stop: %w\n%s", err, out)
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil && stopErr == nil {
+		stopErr = fmt.Errorf("remove %s: %w", dir, err)
+	}
+	return stopErr
+}
+
+// reapOrphans stops clusters left by test binaries that died before Main
+// could stop them (a panic, a -timeout), so they do not pile up.
+func reapOrphans(bin string) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "wasl-pgtest-*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, "owner.pid"))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || processAlive(pid) {
+			continue
+		}
+		_ = stopCluster(bin, dir)
+	}
+}
+
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// findBinDir returns the directory holding initdb, pg_ctl and postgres:
+// first from PATH (following symlinks, so all three come from one
+// installation), then the newest match of pattern.
+func findBinDir(path, pattern string) (string, error) {
+	var candidates []string
+	for _, d := range filepath.SplitList(path) {
+		if p, err := filepath.EvalSymlinks(filepath.Join(d, "pg_ctl")); err == nil {
+			candidates = append(candidates, filepath.Dir(p))
+		}
+	}
+	globbed, _ := filepath.Glob(pattern)
+	// Newest major version first: /usr/lib/postgresql/16/bin before 15.
+	sort.Slice(globbed, func(i, j int) bool { return versionOf(globbed[i]) > versionOf(globbed[j]) })
+	candidates = append(candidates, globbed...)
+	for _, d := range candidates {
+		if isExec(filepath.Join(d, "initdb")) && isExec(filepath.Join(d, "pg_ctl")) && isExec(filepath.Join(d, "postgres")) {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("PostgreSQL server binaries (initdb, pg_ctl, postgres) not found in PATH or %s: %s", pattern, installHint)
+}
+
+func versionOf(binDir string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return n
+}
+
+func isExec(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// runPG runs a PostgreSQL tool. initdb and postgres refuse to run as root,
+// so as root they run as the postgres user through runuser.
+func runPG(dir, name string, args ...string) ([]byte, error) {
+	var cmd *exec.Cmd
+	if os.Geteuid() == 0 {
+		runuser, err := exec.LookPath("runuser")
+		if err != nil {
+			return nil, fmt.Errorf("running as root needs runuser (util-linux) to drop to the postgres user: %w", err)
+		}
+		cmd = exec.Command(runuser, append([]string{"-u", "postgres", "--", name}, args...)...)
+	} else {
+		cmd = exec.Command(name, args...)
+	}
+	// The test's working directory may not be readable by postgres.
+	cmd.Dir = dir
+	return cmd.CombinedOutput()
+}
+
+// chownToPostgres hands dir to the postgres user when we are root, since
+// the cluster's processes run as that user.
+func chownToPostgres(dir string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return fmt.Errorf("running as root needs a postgres user to run the cluster as (%s): %w", installHint, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(dir, uid, gid); err != nil {
+		return fmt.Errorf("chown %s: %w", dir, err)
+	}
+	if err := os.Chown(filepath.Join(dir, "owner.pid"), uid, gid); err != nil {
+		return fmt.Errorf("chown owner.pid: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,153 @@
+package pgtest
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func TestMain(m *testing.M) { os.Exit(Main(m)) }
+
+func TestURLGivesFreshEmptyDatabases(t *testing.T) {
+	ctx := context.Background()
+	var first string
+	t.Run("first", func(t *testing.T) {
+		first = URL(t)
+		conn := connect(t, first)
+		if _, err := conn.Exec(ctx, "CREATE TABLE t (id int)"); err != nil {
+			t.Fatalf("create table: %v", err)
+		}
+	})
+	second := URL(t)
+	if second == first {
+		t.Fatalf("two calls returned the same database %s", first)
+	}
+	conn := connect(t, second)
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").Scan(&n); err != nil {
+		t.Fatalf("count tables: %v", err)
+	}
+	if n != 0 {
+		t.Errorf("fresh database has %d tables, want 0", n)
+	}
+	// The first subtest has ended, so its database must be gone.
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", dbName(t, first)).Scan(&n); err != nil {
+		t.Fatalf("look up first database: %v", err)
+	}
+	if n != 0 {
+		t.Errorf("database of the finished test still exists")
+	}
+}
+
+// TestEnvURL points WASL_TEST_PG_URL at the shared cluster: databases are
+// then made on that server rather than in a new cluster.
+func TestEnvURL(t *testing.T) {
+	admin, err := shared.adminURL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(EnvURL, admin)
+	u := URL(t)
+	if !strings.HasPrefix(u, strings.TrimSuffix(admin, "/postgres?sslmode=disable")+"/wasl_test_") {
+		t.Errorf("URL %q is not a new database on %q", u, admin)
+	}
+	var one int
+	if err := connect(t, u).QueryRow(context.Background(), "SELECT 1").Scan(&one); err != nil || one != 1 {
+		t.Errorf("SELECT 1 = %d, %v", one, err)
+	}
+}
+
+func TestFindBinDir(t *testing.T) {
+	fake := t.TempDir()
+	bin := filepath.Join(fake, "17", "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"initdb", "pg_ctl", "postgres"} {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	incomplete := filepath.Join(fake, "18", "bin")
+	if err := os.MkdirAll(incomplete, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(incomplete, "pg_ctl"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name, path, pattern string
+		want                string
+		wantErr             bool
+	}{
+		{"from PATH", bin, filepath.Join(t.TempDir(), "*", "bin"), bin, false},
+		{"from pattern, skipping incomplete newer", "", filepath.Join(fake, "*", "bin"), bin, false},
+		{"missing", t.TempDir(), filepath.Join(t.TempDir(), "*", "bin"), "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := findBinDir(tt.path, tt.pattern)
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "apt-get install -y postgresql") || !strings.Contains(err.Error(), EnvURL) {
+					t.Fatalf("err = %v, want a hint to install postgresql or set %s", err, EnvURL)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("findBinDir = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func connect(t *testing.T, u string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), u)
+	if err != nil {
+		t.Fatalf("connect %s: %v", u, err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+func dbName(t *testing.T, u string) string {
+	t.Helper()
+	i := strings.LastIndex(u, "/")
+	name, _, _ := strings.Cut(u[i+1:], "?")
+	return name
+}
+
+func TestReapOrphans(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dirs := map[string]int{
+		"wasl-pgtest-dead":  dead.Process.Pid,
+		"wasl-pgtest-alive": os.Getpid(),
+	}
+	for name, pid := range dirs {
+		if err := os.Mkdir(filepath.Join(tmp, name), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tmp, name, "owner.pid"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reapOrphans(t.TempDir())
+	if _, err := os.Stat(filepath.Join(tmp, "wasl-pgtest-dead")); !os.IsNotExist(err) {
+		t.Errorf("directory of a dead owner was kept: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "wasl-pgtest-alive")); err != nil {
+		t.Errorf("directory of a live owner was removed: %v", err)
+	}
+}
