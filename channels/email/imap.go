@@ -1,0 +1,680 @@
+package email
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
+
+	"github.com/wasl-dev/wasl/message"
+)
+
+// Ingester is the pipeline as a connector sees it: commit, then we may
+// acknowledge.
+type Ingester interface {
+	Ingest(ctx context.Context, in message.Inbound) (message.Outcome, error)
+}
+
+// CursorStore remembers per mailbox how far we got. An unknown mailbox has
+// cursor (0, 0).
+type CursorStore interface {
+	Cursor(ctx context.Context, channelID int64, mailbox string) (uidValidity, lastUID uint32, err error)
+	SaveCursor(ctx context.Context, channelID int64, mailbox string, uidValidity, lastUID uint32) error
+}
+
+// IMAP connection security modes.
+const (
+	IMAPSecurityTLS      = "tls"      // implicit TLS, port 993
+	IMAPSecuritySTARTTLS = "starttls" // upgrade on port 143
+	IMAPSecurityPlain    = "plain"    // no encryption: loopback or AllowPlain only
+)
+
+// IMAPConfig configures one IMAP account.
+type IMAPConfig struct {
+	ChannelID  int64
+	Addr       string // host:port; the port defaults from Security when missing
+	Security   string // "tls" (default, 993), "starttls", "plain" (refused unless Addr is loopback or AllowPlain)
+	AllowPlain bool
+	TLSConfig  *tls.Config
+
+	Username, Password string
+
+	Mailboxes      []string      // default ["INBOX"]
+	PollInterval   time.Duration // default 60s; used when the server lacks IDLE, and as IDLE's safety net
+	BatchSize      int           // UIDs fetched per FETCH, default 200
+	MaxMessageSize int64         // larger messages arrive quarantined, headers only; default 25 MiB
+
+	MinBackoff, MaxBackoff time.Duration // reconnect: exponential with full jitter, default 1s..5m
+	DisableIdle            bool          // force polling (tests)
+}
+
+// LogValue keeps the password out of logs even when the whole config is
+// logged.
+func (c IMAPConfig) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.Int64("channel_id", c.ChannelID),
+		slog.String("addr", c.Addr),
+		slog.String("security", c.Security),
+		slog.String("username", c.Username),
+		slog.Any("mailboxes", c.Mailboxes),
+	)
+}
+
+// String keeps the password out of fmt output (%v, %+v) as well.
+func (c IMAPConfig) String() string {
+	return fmt.Sprintf("imap{channel=%d addr=%s security=%s user=%s mailboxes=%q}", c.ChannelID, c.Addr, c.Security, c.Username, c.Mailboxes)
+}
+
+const (
+	imapDefaultPollInterval   = 60 * time.Second
+	imapDefaultBatchSize      = 200
+	imapDefaultMaxMessageSize = DefaultMaxSize
+	imapDefaultMinBackoff     = time.Second
+	imapDefaultMaxBackoff     = 5 * time.Minute
+
+	// RFC 2177: servers may drop an idle client after 30 minutes, so IDLE
+	// is re-issued well before that even when PollInterval is longer.
+	imapMaxIdleWait = 25 * time.Minute
+	// A logout is a courtesy; never let it hold up shutdown.
+	imapLogoutTimeout = 2 * time.Second
+	// After ctx is cancelled, a session stuck on the network gets this
+	// long to notice before its connection is closed under it.
+	imapCancelGrace = 5 * time.Second
+	imapDialTimeout = 30 * time.Second
+	// Bodies of one FETCH are held in memory until ingested in UID order;
+	// this caps that memory (a single message up to MaxMessageSize is
+	// always allowed).
+	imapMaxChunkBytes = 64 << 20
+)
+
+// IMAPSource pulls mail from IMAP mailboxes into the pipeline, acknowledging
+// (saving its UID cursor) only after each message is committed.
+type IMAPSource struct {
+	cfg     IMAPConfig
+	sink    Ingester
+	cursors CursorStore
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// NewIMAPSource checks cfg, fills in defaults and returns a source. Nothing
+// is dialled yet.
+func NewIMAPSource(cfg IMAPConfig, sink Ingester, cursors CursorStore, log *slog.Logger) (*IMAPSource, error) {
+	if sink == nil {
+		return nil, errors.New("imap: nil Ingester")
+	}
+	if cursors == nil {
+		return nil, errors.New("imap: nil CursorStore")
+	}
+	if err := imapNormalizeConfig(&cfg); err != nil {
+		return nil, fmt.Errorf("imap config: %w", err)
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("channel_id", cfg.ChannelID, "imap_addr", cfg.Addr, "imap_user", cfg.Username)
+	return &IMAPSource{cfg: cfg, sink: sink, cursors: cursors, log: log, now: time.Now}, nil
+}
+
+func imapNormalizeConfig(cfg *IMAPConfig) error {
+	if cfg.ChannelID <= 0 {
+		return fmt.Errorf("channel id must be positive, got %d", cfg.ChannelID)
+	}
+	cfg.Security = strings.ToLower(strings.TrimSpace(cfg.Security))
+	defaultPort := "143"
+	switch cfg.Security {
+	case "":
+		cfg.Security = IMAPSecurityTLS
+		defaultPort = "993"
+	case IMAPSecurityTLS:
+		defaultPort = "993"
+	case IMAPSecuritySTARTTLS, IMAPSecurityPlain:
+	default:
+		return fmt.Errorf("security %q: want %q, %q or %q", cfg.Security, IMAPSecurityTLS, IMAPSecuritySTARTTLS, IMAPSecurityPlain)
+	}
+
+	addr := strings.TrimSpace(cfg.Addr)
+	if addr == "" {
+		return errors.New("addr is empty: want host:port of the IMAP server")
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		// A bare host gets the usual port of its security mode.
+		var ae *net.AddrError
+		if !errors.As(err, &ae) || ae.Err != "missing port in address" {
+			return fmt.Errorf("addr %q: %w", cfg.Addr, err)
+		}
+		host, port = strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]"), defaultPort
+	}
+	if host == "" {
+		return fmt.Errorf("addr %q has no host", cfg.Addr)
+	}
+	cfg.Addr = net.JoinHostPort(host, port)
+
+	if cfg.Security == IMAPSecurityPlain && !cfg.AllowPlain && !imapIsLoopback(host) {
+		return fmt.Errorf("security %q to %s would send the password unencrypted: use tls or starttls, or set AllowPlain", IMAPSecurityPlain, host)
+	}
+	if cfg.Username == "" {
+		return errors.New("username is empty")
+	}
+	if cfg.Password == "" {
+		return errors.New("password is empty")
+	}
+
+	if len(cfg.Mailboxes) == 0 {
+		cfg.Mailboxes = []string{"INBOX"}
+	}
+	seen := make(map[string]bool, len(cfg.Mailboxes))
+	mailboxes := make([]string, 0, len(cfg.Mailboxes))
+	for _, mb := range cfg.Mailboxes {
+		if strings.TrimSpace(mb) == "" {
+			return errors.New("empty mailbox name")
+		}
+		if strings.EqualFold(mb, "INBOX") {
+			mb = "INBOX" // INBOX is case-insensitive (RFC 3501 5.1)
+		}
+		if seen[mb] {
+			return fmt.Errorf("mailbox %q listed twice", mb)
+		}
+		seen[mb] = true
+		mailboxes = append(mailboxes, mb)
+	}
+	cfg.Mailboxes = mailboxes
+
+	if cfg.PollInterval < 0 || cfg.BatchSize < 0 || cfg.MaxMessageSize < 0 || cfg.MinBackoff < 0 || cfg.MaxBackoff < 0 {
+		return errors.New("poll interval, batch size, max message size and backoffs must not be negative")
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = imapDefaultPollInterval
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = imapDefaultBatchSize
+	}
+	if cfg.MaxMessageSize == 0 {
+		cfg.MaxMessageSize = imapDefaultMaxMessageSize
+	}
+	if cfg.MinBackoff == 0 {
+		cfg.MinBackoff = imapDefaultMinBackoff
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = max(imapDefaultMaxBackoff, cfg.MinBackoff)
+	}
+	if cfg.MinBackoff > cfg.MaxBackoff {
+		return fmt.Errorf("min backoff %v is above max backoff %v", cfg.MinBackoff, cfg.MaxBackoff)
+	}
+	return nil
+}
+
+func imapIsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Run watches every mailbox, one connection each, until ctx is done. It
+// reconnects with backoff on any error and returns nil once ctx is
+// cancelled.
+func (s *IMAPSource) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, mb := range s.cfg.Mailboxes {
+		wg.Go(func() { s.imapWatch(ctx, mb) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// SyncOnce connects, brings every mailbox up to date once and logs out.
+func (s *IMAPSource) SyncOnce(ctx context.Context) error {
+	sess, err := s.imapConnect(ctx)
+	if err != nil {
+		return err
+	}
+	defer sess.close()
+	var errs []error
+	for _, mb := range s.cfg.Mailboxes {
+		if err := s.imapSyncMailbox(ctx, sess.c, mb); err != nil {
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// imapWatch keeps one mailbox in sync until ctx is done.
+func (s *IMAPSource) imapWatch(ctx context.Context, mailbox string) {
+	log := s.log.With("mailbox", mailbox)
+	attempt := 0
+	for {
+		healthy, err := s.imapSession(ctx, mailbox, log)
+		if ctx.Err() != nil {
+			return
+		}
+		if healthy {
+			attempt = 0
+		}
+		wait := imapBackoff(s.cfg.MinBackoff, s.cfg.MaxBackoff, attempt)
+		attempt++
+		log.Warn("imap session failed, reconnecting", "err", err, "attempt", attempt, "retry_in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// imapBackoff is exponential backoff with full jitter: a uniform pick in
+// [0, min(max, base·2^attempt)], so that many gateways restarting together
+// do not reconnect in step.
+func imapBackoff(base, limit time.Duration, attempt int) time.Duration {
+	d := base
+	for i := 0; i < attempt && d < limit; i++ {
+		d *= 2
+	}
+	d = min(d, limit)
+	return rand.N(d + 1)
+}
+
+// imapSession runs one connection for one mailbox: sync, then wait for news
+// (IDLE or poll) and sync again, until an error or ctx is done. healthy
+// reports whether the first sync completed, which resets the backoff.
+func (s *IMAPSource) imapSession(ctx context.Context, mailbox string, log *slog.Logger) (healthy bool, err error) {
+	sess, err := s.imapConnect(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer sess.close()
+
+	if err := s.imapSyncMailbox(ctx, sess.c, mailbox); err != nil {
+		return false, err
+	}
+	idle := !s.cfg.DisableIdle && sess.c.Caps().Has(imap.CapIdle)
+	mode := "poll"
+	if idle {
+		mode = "idle"
+	}
+	log.Info("imap watching mailbox", "mode", mode, "poll_interval", s.cfg.PollInterval)
+
+	for {
+		if idle {
+			err = s.imapWaitIdle(ctx, sess)
+		} else {
+			err = s.imapWaitPoll(ctx, sess)
+		}
+		if ctx.Err() != nil {
+			return true, nil
+		}
+		if err != nil {
+			return true, err
+		}
+		if err := s.imapSyncMailbox(ctx, sess.c, mailbox); err != nil {
+			return true, err
+		}
+	}
+}
+
+// imapWaitIdle runs IDLE until the server reports new messages, the poll
+// safety net fires, the connection drops or ctx is done.
+func (s *IMAPSource) imapWaitIdle(ctx context.Context, sess *imapSession) error {
+	cmd, err := sess.c.Idle()
+	if err != nil {
+		return fmt.Errorf("idle: %w", err)
+	}
+	t := time.NewTimer(min(s.cfg.PollInterval, imapMaxIdleWait))
+	defer t.Stop()
+	closed := false
+	select {
+	case <-ctx.Done():
+	case <-sess.updates:
+	case <-t.C:
+	case <-sess.c.Closed():
+		closed = true
+	}
+	if err := cmd.Close(); err != nil {
+		return fmt.Errorf("stop idle: %w", err)
+	}
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("idle: %w", err)
+	}
+	if closed {
+		return errors.New("idle: connection closed by server")
+	}
+	return nil
+}
+
+func (s *IMAPSource) imapWaitPoll(ctx context.Context, sess *imapSession) error {
+	t := time.NewTimer(s.cfg.PollInterval)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-t.C:
+		return nil
+	case <-sess.c.Closed():
+		return errors.New("connection closed by server")
+	}
+}
+
+// imapSession is one logged-in connection.
+type imapSession struct {
+	c *imapclient.Client
+	// updates gets a value when the server reports a new message count
+	// (EXISTS), which during IDLE means new mail.
+	updates   chan struct{}
+	stopWatch func() bool
+}
+
+func (s *IMAPSource) imapConnect(ctx context.Context) (*imapSession, error) {
+	sess := &imapSession{updates: make(chan struct{}, 1)}
+	host, _, _ := net.SplitHostPort(s.cfg.Addr)
+	var tlsConfig *tls.Config
+	if s.cfg.TLSConfig != nil {
+		tlsConfig = s.cfg.TLSConfig.Clone()
+	} else {
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	if tlsConfig.ServerName == "" {
+		tlsConfig.ServerName = host
+	}
+	opts := &imapclient.Options{
+		TLSConfig: tlsConfig,
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			Mailbox: func(data *imapclient.UnilateralDataMailbox) {
+				if data.NumMessages != nil {
+					select {
+					case sess.updates <- struct{}{}:
+					default: // a wake-up is already pending
+					}
+				}
+			},
+		},
+	}
+
+	dialer := &net.Dialer{Timeout: imapDialTimeout}
+	var (
+		conn net.Conn
+		err  error
+	)
+	if s.cfg.Security == IMAPSecurityTLS {
+		tlsConfig := tlsConfig.Clone()
+		if tlsConfig.NextProtos == nil {
+			tlsConfig.NextProtos = []string{"imap"}
+		}
+		conn, err = (&tls.Dialer{NetDialer: dialer, Config: tlsConfig}).DialContext(ctx, "tcp", s.cfg.Addr)
+	} else {
+		conn, err = dialer.DialContext(ctx, "tcp", s.cfg.Addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("imap dial %s (%s): %w", s.cfg.Addr, s.cfg.Security, err)
+	}
+
+	// Until logged in, cancelling ctx simply drops the connection.
+	stopHandshakeWatch := context.AfterFunc(ctx, func() { conn.Close() })
+	var c *imapclient.Client
+	if s.cfg.Security == IMAPSecuritySTARTTLS {
+		c, err = imapclient.NewStartTLS(conn, opts)
+		if err != nil {
+			stopHandshakeWatch()
+			conn.Close()
+			return nil, fmt.Errorf("imap starttls with %s: %w", s.cfg.Addr, imapCtxErr(ctx, err))
+		}
+	} else {
+		c = imapclient.New(conn, opts)
+		if err := c.WaitGreeting(); err != nil {
+			stopHandshakeWatch()
+			c.Close()
+			return nil, fmt.Errorf("imap greeting from %s: %w", s.cfg.Addr, imapCtxErr(ctx, err))
+		}
+	}
+	if err := s.imapLogin(c); err != nil {
+		stopHandshakeWatch()
+		c.Close()
+		return nil, fmt.Errorf("imap login to %s as %q: %w", s.cfg.Addr, s.cfg.Username, imapCtxErr(ctx, err))
+	}
+	stopHandshakeWatch()
+	sess.c = c
+	// Once logged in, the session notices ctx itself and logs out; this
+	// only rescues it when it is stuck waiting on a dead peer.
+	sess.stopWatch = context.AfterFunc(ctx, func() {
+		time.AfterFunc(imapCancelGrace, func() { c.Close() })
+	})
+	return sess, nil
+}
+
+func (s *IMAPSource) imapLogin(c *imapclient.Client) error {
+	caps := c.Caps()
+	if caps.Has(imap.CapLoginDisabled) && slices.Contains(caps.AuthMechanisms(), sasl.Plain) {
+		return c.Authenticate(sasl.NewPlainClient("", s.cfg.Username, s.cfg.Password))
+	}
+	return c.Login(s.cfg.Username, s.cfg.Password).Wait()
+}
+
+// imapCtxErr prefers ctx's error: a closed connection after a cancel is
+// not a network failure.
+func imapCtxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w (%v)", ctx.Err(), err)
+	}
+	return err
+}
+
+// close logs out politely, but never waits long for it.
+func (sess *imapSession) close() {
+	sess.stopWatch()
+	done := make(chan struct{})
+	go func() {
+		_ = sess.c.Logout().Wait()
+		close(done)
+	}()
+	t := time.NewTimer(imapLogoutTimeout)
+	select {
+	case <-done:
+	case <-t.C:
+	}
+	t.Stop()
+	_ = sess.c.Close()
+}
+
+// imapSyncMailbox ingests every message above the cursor, in UID order,
+// saving the cursor after each one is committed.
+func (s *IMAPSource) imapSyncMailbox(ctx context.Context, c *imapclient.Client, mailbox string) error {
+	sel, err := c.Select(mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		return fmt.Errorf("examine %q: %w", mailbox, imapCtxErr(ctx, err))
+	}
+	uidValidity, last, err := s.cursors.Cursor(ctx, s.cfg.ChannelID, mailbox)
+	if err != nil {
+		return fmt.Errorf("read cursor of %q: %w", mailbox, err)
+	}
+	if sel.UIDValidity != uidValidity {
+		// UIDs of the old generation mean nothing now. Start from UID 1;
+		// the pipeline dedupes on Message-ID so nothing doubles.
+		if uidValidity != 0 {
+			s.log.Warn("imap uidvalidity changed, re-syncing mailbox from the start",
+				"mailbox", mailbox, "old_uidvalidity", uidValidity, "new_uidvalidity", sel.UIDValidity)
+		}
+		uidValidity, last = sel.UIDValidity, 0
+		if err := s.cursors.SaveCursor(ctx, s.cfg.ChannelID, mailbox, uidValidity, 0); err != nil {
+			return fmt.Errorf("save cursor of %q: %w", mailbox, err)
+		}
+	}
+	if sel.NumMessages == 0 || last == ^uint32(0) || (sel.UIDNext != 0 && uint32(sel.UIDNext) <= last+1) {
+		return nil
+	}
+
+	var want imap.UIDSet
+	want.AddRange(imap.UID(last+1), 0) // last+1:*
+	found, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{want}}, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("search new messages in %q: %w", mailbox, imapCtxErr(ctx, err))
+	}
+	// "n:*" always matches the highest UID, even when it is below n.
+	var uids []imap.UID
+	for _, uid := range found.AllUIDs() {
+		if uint32(uid) > last {
+			uids = append(uids, uid)
+		}
+	}
+	if len(uids) == 0 {
+		return nil
+	}
+	slices.Sort(uids)
+
+	total := len(uids)
+	for start := 0; start < total; start += s.cfg.BatchSize {
+		end := min(start+s.cfg.BatchSize, total)
+		if err := s.imapFetchBatch(ctx, c, mailbox, uidValidity, uids[start:end]); err != nil {
+			return err
+		}
+		s.log.Info("imap sync", "mailbox", mailbox, "done", end, "total", total)
+	}
+	return nil
+}
+
+type imapMeta struct {
+	size         int64
+	internalDate time.Time
+}
+
+// imapFetchBatch learns the sizes of one batch, then fetches it in chunks
+// that fit in memory and ingests each chunk in UID order.
+func (s *IMAPSource) imapFetchBatch(ctx context.Context, c *imapclient.Client, mailbox string, uidValidity uint32, uids []imap.UID) error {
+	msgs, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{
+		UID: true, RFC822Size: true, InternalDate: true,
+	}).Collect()
+	if err != nil {
+		return fmt.Errorf("fetch sizes in %q: %w", mailbox, imapCtxErr(ctx, err))
+	}
+	meta := make(map[imap.UID]imapMeta, len(msgs))
+	for _, m := range msgs {
+		meta[m.UID] = imapMeta{size: m.RFC822Size, internalDate: m.InternalDate}
+	}
+
+	var (
+		chunk      []imap.UID
+		chunkBytes int64
+	)
+	for _, uid := range uids {
+		m, ok := meta[uid]
+		if !ok {
+			// Expunged between SEARCH and FETCH: gone, nothing to ingest.
+			s.log.Warn("imap message vanished before fetch", "mailbox", mailbox, "uid", uid)
+			continue
+		}
+		size := m.size
+		if size > s.cfg.MaxMessageSize {
+			size = 0 // headers only
+		}
+		if len(chunk) > 0 && chunkBytes+size > imapMaxChunkBytes {
+			if err := s.imapFetchChunk(ctx, c, mailbox, uidValidity, chunk, meta); err != nil {
+				return err
+			}
+			chunk, chunkBytes = chunk[:0], 0
+		}
+		chunk = append(chunk, uid)
+		chunkBytes += size
+	}
+	if len(chunk) > 0 {
+		return s.imapFetchChunk(ctx, c, mailbox, uidValidity, chunk, meta)
+	}
+	return nil
+}
+
+func (s *IMAPSource) imapFetchChunk(ctx context.Context, c *imapclient.Client, mailbox string, uidValidity uint32, uids []imap.UID, meta map[imap.UID]imapMeta) error {
+	var whole, headersOnly imap.UIDSet
+	for _, uid := range uids {
+		if meta[uid].size > s.cfg.MaxMessageSize {
+			headersOnly.AddNum(uid)
+		} else {
+			whole.AddNum(uid)
+		}
+	}
+	raws := make(map[imap.UID][]byte, len(uids))
+	// BODY.PEEK so that fetching does not set \Seen for the people who
+	// also read this mailbox.
+	if len(whole) > 0 {
+		if err := imapFetchSection(c, whole, &imap.FetchItemBodySection{Peek: true}, raws); err != nil {
+			return fmt.Errorf("fetch messages in %q: %w", mailbox, imapCtxErr(ctx, err))
+		}
+	}
+	if len(headersOnly) > 0 {
+		section := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true}
+		if err := imapFetchSection(c, headersOnly, section, raws); err != nil {
+			return fmt.Errorf("fetch headers of oversized messages in %q: %w", mailbox, imapCtxErr(ctx, err))
+		}
+	}
+
+	for _, uid := range uids {
+		raw, ok := raws[uid]
+		if !ok {
+			s.log.Warn("imap message vanished before fetch", "mailbox", mailbox, "uid", uid)
+			continue
+		}
+		in := s.imapInbound(raw, meta[uid])
+		out, err := s.sink.Ingest(ctx, in)
+		if err != nil {
+			return fmt.Errorf("ingest uid %d of %q: %w", uid, mailbox, err)
+		}
+		if err := s.cursors.SaveCursor(ctx, s.cfg.ChannelID, mailbox, uidValidity, uint32(uid)); err != nil {
+			return fmt.Errorf("save cursor of %q at uid %d: %w", mailbox, uid, err)
+		}
+		s.log.Debug("imap message ingested", "mailbox", mailbox, "uid", uid,
+			"external_id", in.ExternalID, "duplicate", out.Duplicate, "quarantined", in.Quarantined)
+	}
+	return nil
+}
+
+func imapFetchSection(c *imapclient.Client, uids imap.UIDSet, section *imap.FetchItemBodySection, into map[imap.UID][]byte) error {
+	msgs, err := c.Fetch(uids, &imap.FetchOptions{
+		UID:         true,
+		BodySection: []*imap.FetchItemBodySection{section},
+	}).Collect()
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		for _, b := range m.BodySection {
+			if m.UID != 0 {
+				into[m.UID] = b.Bytes
+			}
+		}
+	}
+	return nil
+}
+
+// imapInbound turns fetched bytes into an Inbound. An oversized message
+// has only its header here: it is quarantined with the reason, so it is
+// kept and seen, never silently dropped.
+func (s *IMAPSource) imapInbound(raw []byte, meta imapMeta) message.Inbound {
+	oversized := meta.size > s.cfg.MaxMessageSize
+	in := Parse(raw, ParseOptions{ChannelID: s.cfg.ChannelID, MaxSize: s.cfg.MaxMessageSize, Now: s.now})
+	in.ChannelID, in.Channel = s.cfg.ChannelID, message.Email
+	if oversized {
+		reason := fmt.Sprintf("message is %d bytes, over the %d-byte limit: only its header was fetched", meta.size, s.cfg.MaxMessageSize)
+		if in.Quarantined && in.QuarantineReason != "" {
+			reason += "; " + in.QuarantineReason
+		}
+		in.Quarantined, in.QuarantineReason, in.Raw = true, reason, raw
+	}
+	if !meta.internalDate.IsZero() {
+		in.ReceivedAt = meta.internalDate
+	}
+	return in
+}

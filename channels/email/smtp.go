@@ -1,0 +1,311 @@
+package email
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/wasl-dev/wasl/channels"
+	"github.com/wasl-dev/wasl/message"
+)
+
+// SMTP security modes.
+const (
+	SMTPStartTLS = "starttls" // port 587: upgrade, and refuse to send if the server cannot
+	SMTPTLS      = "tls"      // port 465: TLS from the first byte
+	SMTPNone     = "none"     // clear text: loopback only unless AllowInsecure
+)
+
+// SMTPConfig is how Wasl reaches its outgoing mail server.
+type SMTPConfig struct {
+	Addr string // host:port
+	// Security is "starttls" (the default), "tls" (implicit, port 465) or
+	// "none" (only to a loopback address unless AllowInsecure).
+	Security      string
+	AllowInsecure bool
+	// Username and Password, when set, log in with AUTH PLAIN, or LOGIN when
+	// the server offers only that.
+	Username, Password string
+	From               string // "Support <support@example.edu.sa>"
+	HeloName           string // default: the From address's domain
+	TLSConfig          *tls.Config
+	Timeout            time.Duration // per connect and per SMTP command; default 1 minute
+}
+
+// SMTPSender sends replies through one SMTP server. It satisfies
+// channels.Sender and is safe for concurrent use (one connection per Send).
+type SMTPSender struct {
+	cfg      SMTPConfig
+	from     *mail.Address
+	host     string
+	log      *slog.Logger
+	now      func() time.Time
+	dialer   net.Dialer
+	security string
+}
+
+var _ channels.Sender = (*SMTPSender)(nil)
+
+// NewSMTPSender checks cfg and returns a sender. It does not connect: a mail
+// server that is down at start-up must not stop the gateway.
+func NewSMTPSender(cfg SMTPConfig, log *slog.Logger) (*SMTPSender, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.Addr == "" {
+		return nil, errors.New("smtp config: addr is required (host:port, e.g. smtp.example.edu.sa:587)")
+	}
+	host, port, err := net.SplitHostPort(cfg.Addr)
+	if err != nil || host == "" {
+		return nil, fmt.Errorf("smtp config: addr %q must be host:port", cfg.Addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
+		return nil, fmt.Errorf("smtp config: addr %q has an invalid port", cfg.Addr)
+	}
+	sec := strings.ToLower(strings.TrimSpace(cfg.Security))
+	switch sec {
+	case "":
+		sec = SMTPStartTLS
+	case SMTPStartTLS, SMTPTLS:
+	case SMTPNone:
+		if !smtpIsLoopback(host) && !cfg.AllowInsecure {
+			return nil, fmt.Errorf("smtp config: security %q sends mail (and any password) in clear text; it is only allowed to a loopback address, not %q, unless allow_insecure is set", sec, host)
+		}
+	default:
+		return nil, fmt.Errorf("smtp config: security %q: want starttls, tls or none", cfg.Security)
+	}
+	if (cfg.Username == "") != (cfg.Password == "") {
+		return nil, errors.New("smtp config: username and password must be set together")
+	}
+	if cfg.From == "" {
+		return nil, errors.New(`smtp config: from is required, e.g. "Support <support@example.edu.sa>"`)
+	}
+	from, err := mail.ParseAddress(cfg.From)
+	if err != nil {
+		return nil, fmt.Errorf("smtp config: from %q is not an address: %w", cfg.From, err)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = time.Minute
+	}
+	if cfg.HeloName == "" {
+		cfg.HeloName = from.Address[strings.LastIndexByte(from.Address, '@')+1:]
+	}
+	if strings.ContainsAny(cfg.HeloName, " \r\n") {
+		return nil, fmt.Errorf("smtp config: helo name %q must be a host name", cfg.HeloName)
+	}
+	return &SMTPSender{
+		cfg:      cfg,
+		from:     from,
+		host:     host,
+		log:      log,
+		now:      time.Now,
+		dialer:   net.Dialer{Timeout: cfg.Timeout},
+		security: sec,
+	}, nil
+}
+
+func smtpIsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Send delivers out to out.To.Value. Errors are classified for the job
+// runner: a 5xx reply from the server (rejected recipient, message refused,
+// bad credentials) or an Outbound that can never be sent is
+// channels.Permanent; 4xx replies, timeouts and connection failures are
+// plain errors and worth a retry.
+//
+// A retry reuses out.MessageID, so if the server accepted a message but the
+// connection died before its reply reached us, the duplicate at least
+// carries the same Message-ID and mail clients show it once.
+func (s *SMTPSender) Send(ctx context.Context, out message.Outbound) (message.Delivery, error) {
+	msg, err := Compose(out, s.cfg.From, s.now())
+	if err != nil {
+		return message.Delivery{}, channels.Permanent(fmt.Errorf("smtp send %d: %w", out.ID, err))
+	}
+	to, _ := parseNormAddress(out.To.Value)
+	log := s.log.With("outbound_id", out.ID, "message_id", out.MessageID, "smtp", s.cfg.Addr)
+
+	reply, err := s.deliver(ctx, to, msg)
+	if err != nil {
+		err = smtpClassify(ctx, fmt.Errorf("smtp send %d via %s: %w", out.ID, s.cfg.Addr, err))
+		log.Warn("smtp send failed", "permanent", channels.IsPermanent(err), "err", err)
+		return message.Delivery{}, err
+	}
+	id := smtpQueueID(reply)
+	if id == "" {
+		id = out.MessageID
+	}
+	log.Info("smtp sent", "provider_id", id)
+	return message.Delivery{ProviderID: id, State: message.StateSent}, nil
+}
+
+// deliver runs one SMTP session and returns the server's reply to the
+// message data.
+func (s *SMTPSender) deliver(ctx context.Context, to string, msg []byte) (string, error) {
+	conn, err := s.dialer.DialContext(ctx, "tcp", s.cfg.Addr)
+	if err != nil {
+		return "", fmt.Errorf("connect: %w", err)
+	}
+	// Closing the connection is the only way to interrupt a blocked command.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	defer conn.Close()
+	conn = smtpTimeoutConn{Conn: conn, max: s.cfg.Timeout}
+
+	tlsConfig := s.tlsConfig()
+	var c *smtp.Client
+	switch s.security {
+	case SMTPTLS:
+		tc := tls.Client(conn, tlsConfig)
+		tc.SetDeadline(time.Now().Add(s.cfg.Timeout))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return "", fmt.Errorf("tls handshake: %w", err)
+		}
+		tc.SetDeadline(time.Time{})
+		c = smtp.NewClient(tc)
+	case SMTPStartTLS:
+		// The client greets as "localhost" before TLS; our name goes in
+		// the EHLO that follows, inside TLS.
+		c, err = smtp.NewClientStartTLS(conn, tlsConfig)
+		if err != nil {
+			if strings.Contains(err.Error(), "support STARTTLS") {
+				return "", fmt.Errorf("server does not offer STARTTLS, refusing to send in clear text (use security: tls for port 465, or none for a loopback relay): %w", err)
+			}
+			return "", fmt.Errorf("starttls: %w", err)
+		}
+	default:
+		c = smtp.NewClient(conn)
+	}
+	defer c.Close()
+	c.CommandTimeout = s.cfg.Timeout
+	c.SubmissionTimeout = s.cfg.Timeout
+
+	if err := c.Hello(s.cfg.HeloName); err != nil {
+		return "", fmt.Errorf("ehlo: %w", err)
+	}
+	if s.cfg.Username != "" {
+		var auth sasl.Client
+		switch {
+		case c.SupportsAuth(sasl.Plain):
+			auth = sasl.NewPlainClient("", s.cfg.Username, s.cfg.Password)
+		case c.SupportsAuth(sasl.Login):
+			auth = sasl.NewLoginClient(s.cfg.Username, s.cfg.Password)
+		default:
+			return "", channels.Permanent(errors.New("auth: the server offers neither AUTH PLAIN nor AUTH LOGIN"))
+		}
+		if err := c.Auth(auth); err != nil {
+			return "", fmt.Errorf("auth as %q: %w", s.cfg.Username, err)
+		}
+	}
+	opts := &smtp.MailOptions{Size: int64(len(msg))}
+	if !smtpASCII(s.from.Address) || !smtpASCII(to) {
+		opts.UTF8 = true // internationalized address (RFC 6531)
+	}
+	if err := c.Mail(s.from.Address, opts); err != nil {
+		return "", fmt.Errorf("mail from: %w", err)
+	}
+	if err := c.Rcpt(to, nil); err != nil {
+		return "", fmt.Errorf("rcpt to: %w", err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		return "", fmt.Errorf("data: %w", err)
+	}
+	if _, err := w.Write(msg); err != nil {
+		return "", fmt.Errorf("data: write: %w", err)
+	}
+	resp, err := w.CloseWithResponse()
+	if err != nil {
+		return "", fmt.Errorf("data: %w", err)
+	}
+	// The message is accepted; a failing QUIT must not turn that into an
+	// error, or the job would retry and send twice.
+	_ = c.Quit()
+	return resp.StatusText, nil
+}
+
+func (s *SMTPSender) tlsConfig() *tls.Config {
+	cfg := &tls.Config{}
+	if s.cfg.TLSConfig != nil {
+		cfg = s.cfg.TLSConfig.Clone()
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = s.host
+	}
+	if cfg.MinVersion == 0 {
+		cfg.MinVersion = tls.VersionTLS12
+	}
+	return cfg
+}
+
+// smtpClassify marks 5xx replies permanent. A cancelled context wins over
+// whatever the closed connection reported.
+func smtpClassify(ctx context.Context, err error) error {
+	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		return fmt.Errorf("%w (%w)", err, ctx.Err())
+	}
+	if channels.IsPermanent(err) {
+		return err
+	}
+	var se *smtp.SMTPError
+	if errors.As(err, &se) && se.Code >= 500 && se.Code < 600 {
+		return channels.Permanent(err)
+	}
+	return err
+}
+
+// smtpQueueIDPattern finds the queue id servers put in their 250 reply:
+// Postfix "Ok: queued as 4Xk2Lm3PqRz", Exim "OK id=1vABCd-000123-XY".
+var smtpQueueIDPattern = regexp.MustCompile(`(?i)(?:queued as|\bid=)\s*([A-Za-z0-9][A-Za-z0-9._-]*)`)
+
+func smtpQueueID(reply string) string {
+	if m := smtpQueueIDPattern.FindStringSubmatch(reply); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// smtpTimeoutConn caps every deadline go-smtp sets at max from now. The
+// client applies its own 5-minute default while greeting and during
+// STARTTLS, before we can set its timeouts.
+type smtpTimeoutConn struct {
+	net.Conn
+	max time.Duration
+}
+
+func (c smtpTimeoutConn) cap(t time.Time) time.Time {
+	if lim := time.Now().Add(c.max); !t.IsZero() && t.After(lim) {
+		return lim
+	}
+	return t
+}
+
+func (c smtpTimeoutConn) SetDeadline(t time.Time) error     { return c.Conn.SetDeadline(c.cap(t)) }
+func (c smtpTimeoutConn) SetReadDeadline(t time.Time) error { return c.Conn.SetReadDeadline(c.cap(t)) }
+func (c smtpTimeoutConn) SetWriteDeadline(t time.Time) error {
+	return c.Conn.SetWriteDeadline(c.cap(t))
+}
+
+func smtpASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}

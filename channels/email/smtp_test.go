@@ -1,0 +1,741 @@
+package email
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"io"
+	"log"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/wasl-dev/wasl/channels"
+	"github.com/wasl-dev/wasl/message"
+)
+
+func smtpTestLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(smtpTestWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type smtpTestWriter struct{ t *testing.T }
+
+func (w smtpTestWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func smtpTestOutbound() message.Outbound {
+	return message.Outbound{
+		ID:         41,
+		ChannelID:  7,
+		Channel:    message.Email,
+		To:         message.Party{Kind: message.IdentityEmail, Value: "m.otaibi@uni.example.edu.sa", Name: "محمد العتيبي"},
+		Subject:    "Re: [#EDU-2026-000123] طلب صيانة جهاز العرض",
+		Text:       "شكرا لتواصلكم. تم تسجيل طلبكم برقم EDU-2026-000123.",
+		MessageID:  "wasl.41.7f3a@example.edu.sa",
+		InReplyTo:  "DB9PR04MB8412A1B2C3D4E5F6@DB9PR04MB8412.eurprd04.prod.outlook.com",
+		References: []string{"first@uni.example.edu.sa"},
+		Auto:       true,
+	}
+}
+
+// --- postfix smtp-sink: a real SMTP server that dumps what it receives ---
+
+type smtpTestSinkProc struct {
+	addr, dir string
+}
+
+// smtpStartSink runs postfix's smtp-sink on a free loopback port, dumping
+// every transaction into a file; extra arguments inject failures.
+func smtpStartSink(t *testing.T, extra ...string) *smtpTestSinkProc {
+	t.Helper()
+	bin := "/usr/sbin/smtp-sink"
+	if _, err := os.Stat(bin); err != nil {
+		if bin, err = exec.LookPath("smtp-sink"); err != nil {
+			t.Fatal("postfix's smtp-sink is not installed: apt-get install -y postfix (make test does this)")
+		}
+	}
+	// Not t.TempDir: its parent is 0700, and smtp-sink, which refuses to
+	// keep root privileges, writes as nobody.
+	dir, err := os.MkdirTemp("", "wasl-smtp-sink-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	var args []string
+	if os.Geteuid() == 0 {
+		if err := os.Chmod(dir, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "-u", "nobody")
+	}
+	args = append(args, "-d", filepath.Join(dir, "%Y%m%d%H%M%S."))
+	args = append(args, extra...)
+
+	// The free port can be taken between Close and smtp-sink's bind; try again then.
+	for attempt := 0; attempt < 5; attempt++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		cmd := exec.Command(bin, append(args, addr, "16")...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start smtp-sink: %v", err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		if smtpWaitListening(addr, exited) {
+			t.Cleanup(func() {
+				cmd.Process.Kill()
+				<-exited
+			})
+			return &smtpTestSinkProc{addr: addr, dir: dir}
+		}
+		cmd.Process.Kill()
+		<-exited
+		t.Logf("smtp-sink on %s did not start (%s); retrying", addr, strings.TrimSpace(stderr.String()))
+	}
+	t.Fatal("smtp-sink would not start")
+	return nil
+}
+
+func smtpWaitListening(addr string, exited <-chan error) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return false
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
+// smtpTestDump is one transaction as smtp-sink recorded it.
+type smtpTestDump struct {
+	mailArgs, rcptArgs string
+	message            []byte
+}
+
+// messages returns the completed dumps, waiting (bounded) for n of them:
+// smtp-sink may still be flushing when the client has its reply.
+func (s *smtpTestSinkProc) messages(t *testing.T, n int) []smtpTestDump {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var dumps []smtpTestDump
+		files, _ := filepath.Glob(filepath.Join(s.dir, "*.*"))
+		for _, f := range files {
+			raw, err := os.ReadFile(f)
+			if err != nil || !bytes.HasSuffix(raw, []byte("\n\n")) {
+				continue
+			}
+			dumps = append(dumps, smtpParseDump(t, raw))
+		}
+		if len(dumps) >= n || time.Now().After(deadline) {
+			return dumps
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// smtpParseDump splits smtp-sink's own header lines (X-Client-Addr …
+// Received) from the message as the client sent it.
+func smtpParseDump(t *testing.T, raw []byte) smtpTestDump {
+	t.Helper()
+	var d smtpTestDump
+	lines := strings.SplitAfter(string(raw), "\n")
+	i := 0
+	for ; i < len(lines); i++ {
+		l := strings.TrimRight(lines[i], "\r\n")
+		switch {
+		case strings.HasPrefix(l, "X-Mail-Args: "):
+			d.mailArgs = strings.TrimPrefix(l, "X-Mail-Args: ")
+		case strings.HasPrefix(l, "X-Rcpt-Args: "):
+			d.rcptArgs = strings.TrimPrefix(l, "X-Rcpt-Args: ")
+		}
+		if strings.HasPrefix(l, "Received: ") {
+			i++
+			for i < len(lines) && (strings.HasPrefix(lines[i], "\t") || strings.HasPrefix(lines[i], " ")) {
+				i++
+			}
+			break
+		}
+	}
+	if i >= len(lines) {
+		t.Fatalf("not an smtp-sink dump:\n%s", raw)
+	}
+	d.message = []byte(strings.Join(lines[i:], ""))
+	return d
+}
+
+func TestSMTPSendToSmtpSink(t *testing.T) {
+	sink := smtpStartSink(t)
+	s, err := NewSMTPSender(SMTPConfig{
+		Addr: sink.addr, Security: SMTPNone, From: "خدمة العملاء <support@example.edu.sa>", Timeout: 20 * time.Second,
+	}, smtpTestLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := smtpTestOutbound()
+	d, err := s.Send(context.Background(), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// smtp-sink's 250 carries no queue id, so the Message-ID stands in.
+	if d != (message.Delivery{ProviderID: out.MessageID, State: message.StateSent}) {
+		t.Fatalf("Delivery = %+v", d)
+	}
+
+	dumps := sink.messages(t, 1)
+	if len(dumps) != 1 {
+		t.Fatalf("smtp-sink recorded %d messages, want 1", len(dumps))
+	}
+	got := dumps[0]
+	if !strings.HasPrefix(got.mailArgs, "<support@example.edu.sa>") || got.rcptArgs != "<m.otaibi@uni.example.edu.sa>" {
+		t.Errorf("envelope = MAIL %q RCPT %q", got.mailArgs, got.rcptArgs)
+	}
+	in := Parse(got.message, parseTestOpts())
+	if in.Quarantined {
+		t.Fatalf("delivered mail does not parse: %s\n%s", in.QuarantineReason, got.message)
+	}
+	if in.MessageID != out.MessageID || in.InReplyTo != out.InReplyTo ||
+		!reflect.DeepEqual(in.References, []string{"first@uni.example.edu.sa", out.InReplyTo}) {
+		t.Errorf("threading = %q / %q / %q", in.MessageID, in.InReplyTo, in.References)
+	}
+	if in.Subject != out.Subject || in.Text != out.Text {
+		t.Errorf("Subject %q Text %q", in.Subject, in.Text)
+	}
+	if !in.Flags.AutoSubmitted || !bytes.Contains(got.message, []byte("Auto-Submitted: auto-replied")) {
+		t.Errorf("automatic reply not marked Auto-Submitted:\n%s", got.message)
+	}
+	if in.From.Value != "support@example.edu.sa" || in.From.Name != "خدمة العملاء" {
+		t.Errorf("From = %+v", in.From)
+	}
+
+	// A retried job sends the same Message-ID again: clients collapse it.
+	if _, err := s.Send(context.Background(), out); err != nil {
+		t.Fatal(err)
+	}
+	dumps = sink.messages(t, 2)
+	if len(dumps) != 2 || Parse(dumps[1].message, parseTestOpts()).MessageID != out.MessageID {
+		t.Fatalf("retry did not reuse the Message-ID")
+	}
+}
+
+// Reply codes decide whether the job runner retries: 5xx never, 4xx and
+// broken connections yes.
+func TestSMTPReplyCodesFromSmtpSink(t *testing.T) {
+	tests := []struct {
+		name      string
+		args      []string
+		permanent bool
+		want      string
+	}{
+		{"recipient rejected 550", []string{"-f", "RCPT", "-B", "550 5.1.1 <m.otaibi@uni.example.edu.sa>: Recipient address rejected"}, true, "550"},
+		{"recipient deferred 451", []string{"-r", "RCPT", "-b", "451 4.3.0 Try again later"}, false, "451"},
+		{"message refused at end of data 554", []string{"-f", ".", "-B", "554 5.7.1 Message rejected as spam"}, true, "554"},
+		{"sender deferred 452", []string{"-r", "MAIL", "-b", "452 4.3.1 Insufficient system storage"}, false, "452"},
+		{"server shutting down 421", []string{"-Q", "DATA"}, false, "421"},
+		{"connection dropped after RCPT", []string{"-q", "RCPT"}, false, "rcpt to"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sink := smtpStartSink(t, tt.args...)
+			s, err := NewSMTPSender(SMTPConfig{Addr: sink.addr, Security: SMTPNone, From: "support@example.edu.sa", Timeout: 20 * time.Second}, smtpTestLogger(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = s.Send(context.Background(), smtpTestOutbound())
+			if err == nil {
+				t.Fatal("Send succeeded, want an error")
+			}
+			if channels.IsPermanent(err) != tt.permanent || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v (permanent=%v), want permanent=%v mentioning %q", err, channels.IsPermanent(err), tt.permanent, tt.want)
+			}
+		})
+	}
+}
+
+// --- go-smtp server: STARTTLS, implicit TLS, AUTH PLAIN/LOGIN ---
+
+type smtpTestServer struct {
+	addr      string
+	implicit  bool
+	tls       bool     // offer TLS at all
+	mechs     []string // AUTH mechanisms offered
+	user      string
+	pass      string
+	rcptErr   *smtp.SMTPError
+	dataReply string // 250 text after DATA, e.g. with a queue id
+
+	mu   sync.Mutex
+	got  []smtpTestReceived
+	seen []string // auth mechanisms used
+}
+
+type smtpTestReceived struct {
+	from string
+	to   []string
+	data []byte
+	tls  bool
+	helo string
+}
+
+func (s *smtpTestServer) received() []smtpTestReceived {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]smtpTestReceived(nil), s.got...)
+}
+
+func (s *smtpTestServer) start(t *testing.T, cert tls.Certificate) {
+	t.Helper()
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		return &smtpTestSession{s: s, c: c}, nil
+	}))
+	srv.Domain = "mx.test"
+	srv.ErrorLog = log.New(io.Discard, "", 0)
+	srv.ReadTimeout = 30 * time.Second
+	srv.WriteTimeout = 30 * time.Second
+	tlsConfig := &tls.Config{Certificates: []tls.Certificate{cert}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case s.implicit:
+		ln = tls.NewListener(ln, tlsConfig)
+	case s.tls:
+		srv.TLSConfig = tlsConfig
+	}
+	s.addr = ln.Addr().String()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		srv.Close()
+		ln.Close() // in case Serve had not registered it yet
+		<-done
+	})
+}
+
+type smtpTestSession struct {
+	s      *smtpTestServer
+	c      *smtp.Conn
+	authed bool
+	from   string
+	to     []string
+}
+
+func (x *smtpTestSession) AuthMechanisms() []string { return x.s.mechs }
+
+func (x *smtpTestSession) Auth(mech string) (sasl.Server, error) {
+	check := func(user, pass string) error {
+		if user != x.s.user || pass != x.s.pass {
+			return smtp.ErrAuthFailed
+		}
+		x.authed = true
+		x.s.mu.Lock()
+		x.s.seen = append(x.s.seen, mech)
+		x.s.mu.Unlock()
+		return nil
+	}
+	switch mech {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(_, user, pass string) error { return check(user, pass) }), nil
+	case sasl.Login:
+		return &smtpTestLoginServer{check: check}, nil
+	}
+	return nil, smtp.ErrAuthUnknownMechanism
+}
+
+func (x *smtpTestSession) Mail(from string, _ *smtp.MailOptions) error {
+	if x.s.user != "" && !x.authed {
+		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
+	}
+	x.from = from
+	return nil
+}
+
+func (x *smtpTestSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if x.s.rcptErr != nil {
+		return x.s.rcptErr
+	}
+	x.to = append(x.to, to)
+	return nil
+}
+
+func (x *smtpTestSession) Data(r io.Reader) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	_, isTLS := x.c.TLSConnectionState()
+	x.s.mu.Lock()
+	x.s.got = append(x.s.got, smtpTestReceived{from: x.from, to: x.to, data: data, tls: isTLS, helo: x.c.Hostname()})
+	x.s.mu.Unlock()
+	if x.s.dataReply != "" {
+		// go-smtp sends a returned SMTPError's code as is, 250 included.
+		return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: x.s.dataReply}
+	}
+	return nil
+}
+
+func (x *smtpTestSession) Reset()        { x.from, x.to = "", nil }
+func (x *smtpTestSession) Logout() error { return nil }
+
+// smtpTestLoginServer is the server side of AUTH LOGIN, which go-sasl only
+// ships as a client.
+type smtpTestLoginServer struct {
+	check func(user, pass string) error
+	user  *string
+}
+
+func (l *smtpTestLoginServer) Next(resp []byte) ([]byte, bool, error) {
+	switch {
+	case l.user == nil && resp == nil:
+		return []byte("Username:"), false, nil
+	case l.user == nil:
+		u := string(resp)
+		l.user = &u
+		return []byte("Password:"), false, nil
+	}
+	return nil, true, l.check(*l.user, string(resp))
+}
+
+// smtpTestCert makes a self-signed certificate for 127.0.0.1 and a client
+// config that trusts only it.
+func smtpTestCert(t *testing.T) (tls.Certificate, *tls.Config) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "mx.test"},
+		DNSNames:     []string{"localhost", "mx.test"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, &tls.Config{RootCAs: pool}
+}
+
+func TestSMTPTLSAndAuth(t *testing.T) {
+	cert, trusting := smtpTestCert(t)
+	tests := []struct {
+		name      string
+		server    *smtpTestServer
+		cfg       SMTPConfig
+		wantErr   string // "" means delivered
+		permanent bool
+		wantMech  string
+		wantID    string
+	}{
+		{
+			name:     "starttls with AUTH PLAIN, queue id from the reply",
+			server:   &smtpTestServer{tls: true, mechs: []string{"PLAIN", "LOGIN"}, user: "support", pass: "s3cret", dataReply: "Ok: queued as 4Xk2Lm3PqRz"},
+			cfg:      SMTPConfig{Security: SMTPStartTLS, Username: "support", Password: "s3cret", HeloName: "gw.example.edu.sa"},
+			wantMech: "PLAIN", wantID: "4Xk2Lm3PqRz",
+		},
+		{
+			name:     "starttls, server offers only AUTH LOGIN",
+			server:   &smtpTestServer{tls: true, mechs: []string{"LOGIN"}, user: "support", pass: "s3cret"},
+			cfg:      SMTPConfig{Username: "support", Password: "s3cret"}, // Security defaults to starttls
+			wantMech: "LOGIN", wantID: "wasl.41.7f3a@example.edu.sa",
+		},
+		{
+			name:     "implicit tls (port 465 style)",
+			server:   &smtpTestServer{implicit: true, mechs: []string{"PLAIN"}, user: "support", pass: "s3cret", dataReply: "OK id=1vABCd-000123-XY"},
+			cfg:      SMTPConfig{Security: SMTPTLS, Username: "support", Password: "s3cret"},
+			wantMech: "PLAIN", wantID: "1vABCd-000123-XY",
+		},
+		{
+			name:    "wrong password is permanent",
+			server:  &smtpTestServer{tls: true, mechs: []string{"PLAIN"}, user: "support", pass: "s3cret"},
+			cfg:     SMTPConfig{Username: "support", Password: "wrong"},
+			wantErr: "535", permanent: true,
+		},
+		{
+			name:      "server lacks STARTTLS: refuse to send in clear",
+			server:    &smtpTestServer{},
+			cfg:       SMTPConfig{Security: SMTPStartTLS},
+			wantErr:   "does not offer STARTTLS",
+			permanent: false,
+		},
+		{
+			name:    "untrusted certificate",
+			server:  &smtpTestServer{tls: true},
+			cfg:     SMTPConfig{TLSConfig: &tls.Config{}},
+			wantErr: "certificate",
+		},
+		{
+			name:    "550 rejected recipient is permanent",
+			server:  &smtpTestServer{tls: true, rcptErr: &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user"}},
+			wantErr: "550", permanent: true,
+		},
+		{
+			name:    "451 greylisting is retryable",
+			server:  &smtpTestServer{tls: true, rcptErr: &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Greylisted, try again"}},
+			wantErr: "451",
+		},
+		{
+			name:    "no usable AUTH mechanism",
+			server:  &smtpTestServer{tls: true, mechs: []string{"CRAM-MD5"}, user: "support", pass: "s3cret"},
+			cfg:     SMTPConfig{Username: "support", Password: "s3cret"},
+			wantErr: "neither AUTH PLAIN nor AUTH LOGIN", permanent: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := tt.server
+			srv.start(t, cert)
+			cfg := tt.cfg
+			cfg.Addr = srv.addr
+			cfg.From = "Support <support@example.edu.sa>"
+			cfg.Timeout = 20 * time.Second
+			if cfg.TLSConfig == nil {
+				cfg.TLSConfig = trusting
+			}
+			s, err := NewSMTPSender(cfg, smtpTestLogger(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := smtpTestOutbound()
+			d, err := s.Send(context.Background(), out)
+			got := srv.received()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || channels.IsPermanent(err) != tt.permanent {
+					t.Fatalf("err = %v (permanent=%v), want %q permanent=%v", err, channels.IsPermanent(err), tt.wantErr, tt.permanent)
+				}
+				if len(got) != 0 {
+					t.Fatal("the server received a message despite the error")
+				}
+				if strings.Contains(err.Error(), cfg.Password) && cfg.Password != "" {
+					t.Fatal("error leaks the password")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.State != message.StateSent || d.ProviderID != tt.wantID {
+				t.Errorf("Delivery = %+v, want ProviderID %q", d, tt.wantID)
+			}
+			if len(got) != 1 || !got[0].tls || got[0].from != "support@example.edu.sa" || !reflect.DeepEqual(got[0].to, []string{out.To.Value}) {
+				t.Fatalf("server received %+v", got)
+			}
+			if cfg.HeloName != "" && got[0].helo != cfg.HeloName {
+				t.Errorf("EHLO %q, want %q", got[0].helo, cfg.HeloName)
+			}
+			if srv.seen == nil || srv.seen[0] != tt.wantMech {
+				t.Errorf("auth mechanisms used %v, want %s", srv.seen, tt.wantMech)
+			}
+			if in := Parse(got[0].data, parseTestOpts()); in.MessageID != out.MessageID || in.Subject != out.Subject {
+				t.Errorf("received MessageID %q Subject %q", in.MessageID, in.Subject)
+			}
+		})
+	}
+}
+
+// A server that accepts the connection and never speaks.
+func smtpSilentServer(t *testing.T) (addr string, accepted <-chan struct{}) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan struct{}, 4)
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			ch <- struct{}{}
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String(), ch
+}
+
+func TestSMTPNetworkFailuresAreRetryable(t *testing.T) {
+	t.Run("connection refused", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		s, err := NewSMTPSender(SMTPConfig{Addr: addr, Security: SMTPNone, From: "support@example.edu.sa"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Send(context.Background(), smtpTestOutbound())
+		if err == nil || channels.IsPermanent(err) || !strings.Contains(err.Error(), "connect") {
+			t.Fatalf("err = %v, want a retryable connect error", err)
+		}
+	})
+	for _, sec := range []string{SMTPNone, SMTPStartTLS, SMTPTLS} {
+		t.Run("server never greets, security "+sec, func(t *testing.T) {
+			addr, _ := smtpSilentServer(t)
+			s, err := NewSMTPSender(SMTPConfig{Addr: addr, Security: sec, From: "support@example.edu.sa", Timeout: 300 * time.Millisecond}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = s.Send(context.Background(), smtpTestOutbound())
+			var ne net.Error
+			if err == nil || channels.IsPermanent(err) || !errors.As(err, &ne) || !ne.Timeout() {
+				t.Fatalf("err = %v, want a retryable timeout", err)
+			}
+		})
+	}
+	t.Run("context cancelled mid-session", func(t *testing.T) {
+		addr, accepted := smtpSilentServer(t)
+		s, err := NewSMTPSender(SMTPConfig{Addr: addr, Security: SMTPNone, From: "support@example.edu.sa", Timeout: time.Hour}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			<-accepted
+			cancel()
+		}()
+		_, err = s.Send(ctx, smtpTestOutbound())
+		if !errors.Is(err, context.Canceled) || channels.IsPermanent(err) {
+			t.Fatalf("err = %v, want context.Canceled, retryable", err)
+		}
+	})
+}
+
+func TestSMTPUnsendableOutboundIsPermanent(t *testing.T) {
+	sink := smtpStartSink(t)
+	s, err := NewSMTPSender(SMTPConfig{Addr: sink.addr, Security: SMTPNone, From: "support@example.edu.sa"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, mutate := range map[string]func(*message.Outbound){
+		"no message id":   func(o *message.Outbound) { o.MessageID = "" },
+		"phone recipient": func(o *message.Outbound) { o.To = message.Party{Kind: message.IdentityPhone, Value: "+966500000000"} },
+	} {
+		out := smtpTestOutbound()
+		mutate(&out)
+		if _, err := s.Send(context.Background(), out); !channels.IsPermanent(err) {
+			t.Errorf("%s: err = %v, want permanent", name, err)
+		}
+	}
+	if n := len(sink.messages(t, 0)); n != 0 {
+		t.Fatalf("%d messages reached the server", n)
+	}
+}
+
+func TestNewSMTPSenderConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  SMTPConfig
+		want string // "" means valid
+	}{
+		{"valid starttls default", SMTPConfig{Addr: "smtp.example.edu.sa:587", From: "Support <support@example.edu.sa>", Username: "u", Password: "p"}, ""},
+		{"valid none on loopback", SMTPConfig{Addr: "127.0.0.1:2525", Security: "none", From: "support@example.edu.sa"}, ""},
+		{"valid none on localhost", SMTPConfig{Addr: "localhost:25", Security: "NONE", From: "support@example.edu.sa"}, ""},
+		{"valid none on ipv6 loopback", SMTPConfig{Addr: "[::1]:25", Security: "none", From: "support@example.edu.sa"}, ""},
+		{"none elsewhere needs allow_insecure", SMTPConfig{Addr: "smtp.example.edu.sa:25", Security: "none", From: "support@example.edu.sa"}, "only allowed to a loopback address"},
+		{"none elsewhere with allow_insecure", SMTPConfig{Addr: "smtp.example.edu.sa:25", Security: "none", AllowInsecure: true, From: "support@example.edu.sa"}, ""},
+		{"missing addr", SMTPConfig{From: "support@example.edu.sa"}, "addr is required"},
+		{"addr without port", SMTPConfig{Addr: "smtp.example.edu.sa", From: "support@example.edu.sa"}, "host:port"},
+		{"bad port", SMTPConfig{Addr: "smtp.example.edu.sa:smtp", From: "support@example.edu.sa"}, "invalid port"},
+		{"unknown security", SMTPConfig{Addr: "smtp.example.edu.sa:587", Security: "ssl", From: "support@example.edu.sa"}, "want starttls, tls or none"},
+		{"username without password", SMTPConfig{Addr: "smtp.example.edu.sa:587", Username: "u", From: "support@example.edu.sa"}, "set together"},
+		{"missing from", SMTPConfig{Addr: "smtp.example.edu.sa:587"}, "from is required"},
+		{"bad from", SMTPConfig{Addr: "smtp.example.edu.sa:587", From: "Support"}, "not an address"},
+		{"bad helo", SMTPConfig{Addr: "smtp.example.edu.sa:587", From: "support@example.edu.sa", HeloName: "two words"}, "helo name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := NewSMTPSender(tt.cfg, nil)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.cfg.HeloName == "" || s.cfg.Timeout <= 0 {
+					t.Fatalf("defaults not applied: %+v", s.cfg)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+			if tt.cfg.Password != "" && strings.Contains(err.Error(), tt.cfg.Password) {
+				t.Fatal("error leaks the password")
+			}
+		})
+	}
+}
+
+func TestSMTPQueueID(t *testing.T) {
+	for reply, want := range map[string]string{
+		"2.0.0 Ok: queued as 4Xk2Lm3PqRz":        "4Xk2Lm3PqRz",
+		"OK id=1vABCd-000123-XY":                 "1vABCd-000123-XY",
+		"2.0.0 Ok":                               "",
+		"OK: queued":                             "",
+		"2.6.0 <x@y> [InternalId=1] Queued mail": "",
+	} {
+		if got := smtpQueueID(reply); got != want {
+			t.Errorf("smtpQueueID(%q) = %q, want %q", reply, got, want)
+		}
+	}
+}
