@@ -5,7 +5,7 @@ import "testing"
 func TestNormalizePhone(t *testing.T) {
 	tests := []struct {
 		raw, region, want string
-		wantErr            bool
+		wantErr           bool
 	}{
 		{"+966501234567", "SA", "+966501234567", false},
 		{"0501234567", "SA", "+966501234567", false},
