@@ -1,0 +1,440 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/wasl-dev/wasl/message"
+)
+
+// rowScanner is a *sql.Row or *sql.Rows.
+type rowScanner interface{ Scan(dest ...any) error }
+
+const messageCols = `m.id, m.channel_id, m.external_id, m.conversation_id, m.contact_id,
+	m.from_kind, m.from_value, m.from_name, m.to_addrs, m.subject, m.body_text, m.body_html,
+	m.header_message_id, m.in_reply_to, m.refs, m.flags, m.quarantined, m.quarantine_reason,
+	m.raw_sha256, m.language, m.scope, m.topic, m.confidence, m.decision,
+	m.sent_at, m.received_at, m.created_at`
+
+func scanMessage(r rowScanner) (Message, error) {
+	var m Message
+	var flags string
+	err := r.Scan(&m.ID, &m.ChannelID, &m.ExternalID, idCol{&m.ConversationID}, idCol{&m.ContactID},
+		&m.From.Kind, &m.From.Value, &m.From.Name, listCol{&m.To}, &m.Subject, &m.Text, &m.HTML,
+		&m.HeaderMessageID, &m.InReplyTo, listCol{&m.References}, &flags, &m.Quarantined, &m.QuarantineReason,
+		&m.RawSHA256, &m.Language, &m.Scope, &m.Topic, &m.Confidence, jsonCol{&m.Decision},
+		timeCol{&m.SentAt}, timeCol{&m.ReceivedAt}, timeCol{&m.CreatedAt})
+	if err != nil {
+		return m, err
+	}
+	if flags != "" {
+		if err := json.Unmarshal([]byte(flags), &m.Flags); err != nil {
+			return m, fmt.Errorf("message %d flags: %w", m.ID, err)
+		}
+	}
+	return m, nil
+}
+
+// LookupMessage finds a message by the channel's own id: the dedupe key.
+func (tx *Tx) LookupMessage(ctx context.Context, channelID int64, externalID string) (id, conversationID int64, found bool, err error) {
+	err = tx.tx.QueryRowContext(ctx,
+		`SELECT id, conversation_id FROM messages WHERE channel_id = $1 AND external_id = $2`,
+		channelID, externalID).Scan(&id, idCol{&conversationID})
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, false, nil
+	}
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("lookup message: %w", err)
+	}
+	return id, conversationID, true, nil
+}
+
+// InsertMessage stores m and sets m.ID (and m.CreatedAt if zero). A message
+// already stored under (ChannelID, ExternalID) is ErrDuplicate, and the
+// transaction stays usable. Attachments are written with InsertAttachment
+// once m.ID is known; m.Attachments must be empty here so none is lost by
+// assuming otherwise.
+func (tx *Tx) InsertMessage(ctx context.Context, m *Message) error {
+	if m.ChannelID == 0 || m.ExternalID == "" {
+		return errors.New("insert message: channel id and external id are required")
+	}
+	if len(m.Attachments) > 0 {
+		return errors.New("insert message: attachments are written with InsertAttachment, not InsertMessage")
+	}
+	decision, err := rawJSON("decision", m.Decision)
+	if err != nil {
+		return fmt.Errorf("insert message: %w", err)
+	}
+	flags, err := json.Marshal(m.Flags)
+	if err != nil {
+		return fmt.Errorf("insert message: flags: %w", err)
+	}
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = now()
+	}
+	s := tx.s
+	// DO NOTHING rather than catching the violation: on PostgreSQL a failed
+	// statement would abort the caller's whole transaction.
+	err = tx.tx.QueryRowContext(ctx, `INSERT INTO messages (channel_id, external_id, conversation_id, contact_id,
+		from_kind, from_value, from_name, to_addrs, subject, body_text, body_html,
+		header_message_id, in_reply_to, refs, flags, quarantined, quarantine_reason,
+		raw_sha256, language, scope, topic, confidence, decision, sent_at, received_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)
+		ON CONFLICT DO NOTHING
+		RETURNING id`,
+		m.ChannelID, m.ExternalID, nullID(m.ConversationID), nullID(m.ContactID),
+		string(m.From.Kind), m.From.Value, m.From.Name, listJSON(m.To), m.Subject, m.Text, m.HTML,
+		m.HeaderMessageID, m.InReplyTo, listJSON(m.References), string(flags), m.Quarantined, m.QuarantineReason,
+		m.RawSHA256, m.Language, m.Scope, m.Topic, m.Confidence, decision,
+		s.dbTime(m.SentAt), s.dbTime(m.ReceivedAt), s.dbTime(m.CreatedAt)).Scan(&m.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("insert message %d/%s: %w", m.ChannelID, m.ExternalID, ErrDuplicate)
+	}
+	if err != nil {
+		return fmt.Errorf("insert message: %w", err)
+	}
+	return nil
+}
+
+// SetMessageClassification records what the classifier and router made of
+// a message.
+func (tx *Tx) SetMessageClassification(ctx context.Context, messageID int64, language, scope, topic string, confidence float64, decision json.RawMessage) error {
+	d, err := rawJSON("decision", decision)
+	if err != nil {
+		return fmt.Errorf("set classification: %w", err)
+	}
+	res, err := tx.tx.ExecContext(ctx,
+		`UPDATE messages SET language = $1, scope = $2, topic = $3, confidence = $4, decision = $5 WHERE id = $6`,
+		language, scope, topic, confidence, d, messageID)
+	return affectedOne(res, err, fmt.Sprintf("set classification of message %d", messageID))
+}
+
+// affectedOne turns "no row changed" into ErrNotFound.
+func affectedOne(res sql.Result, err error, what string) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return nil
+}
+
+func validParty(p message.Party) error {
+	if p.Kind == "" || p.Value == "" {
+		return fmt.Errorf("identity %q/%q: kind and value are required", p.Kind, p.Value)
+	}
+	return nil
+}
+
+// FindOrCreateContact returns the contact who owns identity p, creating
+// contact and identity if nobody does. A name in p fills an empty display
+// name.
+func (tx *Tx) FindOrCreateContact(ctx context.Context, p message.Party) (Contact, error) {
+	if err := validParty(p); err != nil {
+		return Contact{}, fmt.Errorf("find or create contact: %w", err)
+	}
+	// Two tries: on PostgreSQL another transaction can claim the identity
+	// between our look-up and our insert; the second look-up then sees it.
+	for range 2 {
+		c, found, err := tx.contactByIdentity(ctx, p)
+		if err != nil {
+			return Contact{}, err
+		}
+		if found {
+			if c.DisplayName == "" && p.Name != "" {
+				if _, err := tx.tx.ExecContext(ctx, `UPDATE contacts SET display_name = $1 WHERE id = $2`, p.Name, c.ID); err != nil {
+					return Contact{}, fmt.Errorf("set contact name: %w", err)
+				}
+				c.DisplayName = p.Name
+			}
+			c.Identities, err = contactIdentities(ctx, tx.tx, c.ID)
+			return c, err
+		}
+		c = Contact{DisplayName: p.Name, CreatedAt: now()}
+		if err := tx.tx.QueryRowContext(ctx,
+			`INSERT INTO contacts (display_name, language, created_at) VALUES ($1, '', $2) RETURNING id`,
+			c.DisplayName, tx.s.dbTime(c.CreatedAt)).Scan(&c.ID); err != nil {
+			return Contact{}, fmt.Errorf("create contact: %w", err)
+		}
+		inserted, err := tx.insertIdentity(ctx, c.ID, p)
+		if err != nil {
+			return Contact{}, err
+		}
+		if inserted {
+			c.Identities = []message.Party{p}
+			return c, nil
+		}
+		if _, err := tx.tx.ExecContext(ctx, `DELETE FROM contacts WHERE id = $1`, c.ID); err != nil {
+			return Contact{}, fmt.Errorf("drop contact that lost a race: %w", err)
+		}
+	}
+	return Contact{}, fmt.Errorf("find or create contact %s/%s: identity keeps changing owner", p.Kind, p.Value)
+}
+
+func (tx *Tx) contactByIdentity(ctx context.Context, p message.Party) (Contact, bool, error) {
+	var c Contact
+	err := tx.tx.QueryRowContext(ctx, `SELECT c.id, c.display_name, c.language, c.created_at
+		FROM contact_identities i JOIN contacts c ON c.id = i.contact_id
+		WHERE i.kind = $1 AND i.value = $2`, string(p.Kind), p.Value).
+		Scan(&c.ID, &c.DisplayName, &c.Language, timeCol{&c.CreatedAt})
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, false, nil
+	}
+	if err != nil {
+		return c, false, fmt.Errorf("look up contact by identity: %w", err)
+	}
+	return c, true, nil
+}
+
+// insertIdentity adds p to a contact unless some contact already has it.
+func (tx *Tx) insertIdentity(ctx context.Context, contactID int64, p message.Party) (bool, error) {
+	res, err := tx.tx.ExecContext(ctx, `INSERT INTO contact_identities (kind, value, contact_id, name, created_at)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+		string(p.Kind), p.Value, contactID, p.Name, tx.s.dbTime(now()))
+	if err != nil {
+		return false, fmt.Errorf("add identity: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("add identity: %w", err)
+	}
+	return n == 1, nil
+}
+
+// AddIdentity links another identity to a contact. Adding one the contact
+// already has is a no-op; one that belongs to another contact is
+// ErrDuplicate.
+func (tx *Tx) AddIdentity(ctx context.Context, contactID int64, p message.Party) error {
+	if err := validParty(p); err != nil {
+		return fmt.Errorf("add identity: %w", err)
+	}
+	if _, err := tx.insertIdentity(ctx, contactID, p); err != nil {
+		return err
+	}
+	var owner int64
+	if err := tx.tx.QueryRowContext(ctx, `SELECT contact_id FROM contact_identities WHERE kind = $1 AND value = $2`,
+		string(p.Kind), p.Value).Scan(&owner); err != nil {
+		return fmt.Errorf("add identity: %w", err)
+	}
+	if owner != contactID {
+		return fmt.Errorf("add identity %s/%s to contact %d: it belongs to contact %d: %w", p.Kind, p.Value, contactID, owner, ErrDuplicate)
+	}
+	return nil
+}
+
+// SetContactLanguage records the language a contact writes in.
+func (tx *Tx) SetContactLanguage(ctx context.Context, contactID int64, language string) error {
+	res, err := tx.tx.ExecContext(ctx, `UPDATE contacts SET language = $1 WHERE id = $2`, language, contactID)
+	return affectedOne(res, err, fmt.Sprintf("set language of contact %d", contactID))
+}
+
+func contactIdentities(ctx context.Context, q queryer, contactID int64) ([]message.Party, error) {
+	rows, err := q.QueryContext(ctx, `SELECT kind, value, name FROM contact_identities
+		WHERE contact_id = $1 ORDER BY created_at, kind, value`, contactID)
+	if err != nil {
+		return nil, fmt.Errorf("contact identities: %w", err)
+	}
+	defer rows.Close()
+	var ids []message.Party
+	for rows.Next() {
+		var p message.Party
+		if err := rows.Scan(&p.Kind, &p.Value, &p.Name); err != nil {
+			return nil, fmt.Errorf("contact identities: %w", err)
+		}
+		ids = append(ids, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("contact identities: %w", err)
+	}
+	return ids, nil
+}
+
+// maxHeaderIDs bounds the ids looked at; References can be long and its
+// newest entries come last.
+const maxHeaderIDs = 100
+
+// ConversationByHeaderIDs finds the conversation an email answers: the one
+// holding the most recent inbound or outbound message whose Message-ID is
+// among ids.
+func (tx *Tx) ConversationByHeaderIDs(ctx context.Context, ids []string) (int64, bool, error) {
+	seen := make(map[string]bool, len(ids))
+	var clean []any
+	for i := len(ids) - 1; i >= 0 && len(clean) < maxHeaderIDs; i-- {
+		id := strings.Trim(strings.TrimSpace(ids[i]), "<>")
+		if id != "" && !seen[id] {
+			seen[id] = true
+			clean = append(clean, id)
+		}
+	}
+	if len(clean) == 0 {
+		return 0, false, nil
+	}
+	in := placeholders(1, len(clean))
+	// "header_message_id <> ''" lets both databases use the partial indexes.
+	q := `SELECT conversation_id FROM (
+		SELECT conversation_id, created_at, id FROM messages
+		WHERE header_message_id <> '' AND header_message_id IN (` + in + `) AND conversation_id IS NOT NULL
+		UNION ALL
+		SELECT conversation_id, created_at, id FROM outbound_messages
+		WHERE header_message_id <> '' AND header_message_id IN (` + in + `)
+	) x ORDER BY created_at DESC, id DESC LIMIT 1`
+	var conv int64
+	err := tx.tx.QueryRowContext(ctx, q, clean...).Scan(&conv)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("conversation by header ids: %w", err)
+	}
+	return conv, true, nil
+}
+
+// OpenConversation finds the contact's latest open conversation on the
+// channel with activity at or after since.
+func (tx *Tx) OpenConversation(ctx context.Context, contactID, channelID int64, since time.Time) (int64, bool, error) {
+	var id int64
+	err := tx.tx.QueryRowContext(ctx, `SELECT id FROM conversations
+		WHERE contact_id = $1 AND channel_id = $2 AND status = 'open' AND last_message_at >= $3
+		ORDER BY last_message_at DESC, id DESC LIMIT 1`,
+		contactID, channelID, tx.s.dbTime(since)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("open conversation: %w", err)
+	}
+	return id, true, nil
+}
+
+// CreateConversation stores c and sets c.ID. Status defaults to open and
+// the times to now.
+func (tx *Tx) CreateConversation(ctx context.Context, c *Conversation) error {
+	if c.ContactID == 0 || c.ChannelID == 0 {
+		return errors.New("create conversation: contact and channel are required")
+	}
+	if c.Status == "" {
+		c.Status = ConversationOpen
+	}
+	if c.Status != ConversationOpen && c.Status != ConversationClosed {
+		return fmt.Errorf("create conversation: unknown status %q", c.Status)
+	}
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = now()
+	}
+	if c.LastMessageAt.IsZero() {
+		c.LastMessageAt = c.CreatedAt
+	}
+	s := tx.s
+	err := tx.tx.QueryRowContext(ctx, `INSERT INTO conversations (contact_id, channel_id, subject, status, last_message_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+		c.ContactID, c.ChannelID, c.Subject, c.Status, s.dbTime(c.LastMessageAt), s.dbTime(c.CreatedAt)).Scan(&c.ID)
+	if err != nil {
+		return fmt.Errorf("create conversation: %w", err)
+	}
+	return nil
+}
+
+// TouchConversation records activity at at (never moving last_message_at
+// back, since messages can arrive out of order) and reopens the
+// conversation if it was closed.
+func (tx *Tx) TouchConversation(ctx context.Context, id int64, at time.Time) error {
+	if at.IsZero() {
+		at = now()
+	}
+	res, err := tx.tx.ExecContext(ctx, `UPDATE conversations
+		SET last_message_at = CASE WHEN last_message_at < $1 THEN $1 ELSE last_message_at END, status = 'open'
+		WHERE id = $2`, tx.s.dbTime(at), id)
+	return affectedOne(res, err, fmt.Sprintf("touch conversation %d", id))
+}
+
+// SetConversationStatus opens or closes a conversation.
+func (tx *Tx) SetConversationStatus(ctx context.Context, id int64, status string) error {
+	if status != ConversationOpen && status != ConversationClosed {
+		return fmt.Errorf("set conversation status: unknown status %q", status)
+	}
+	res, err := tx.tx.ExecContext(ctx, `UPDATE conversations SET status = $1 WHERE id = $2`, status, id)
+	return affectedOne(res, err, fmt.Sprintf("set status of conversation %d", id))
+}
+
+const attachmentCols = `a.id, a.message_id, a.filename, a.content_type, a.size, a.sha256, a.url, a.created_at`
+
+func scanAttachment(r rowScanner) (Attachment, error) {
+	var a Attachment
+	err := r.Scan(&a.ID, &a.MessageID, &a.Filename, &a.ContentType, &a.Size, &a.SHA256, &a.URL, timeCol{&a.CreatedAt})
+	return a, err
+}
+
+// InsertAttachment stores a and sets a.ID. SHA256 names a blob already
+// written with PutBlob, or is empty while URL waits to be fetched.
+func (tx *Tx) InsertAttachment(ctx context.Context, a *Attachment) error {
+	if a.MessageID == 0 {
+		return errors.New("insert attachment: message id is required")
+	}
+	if a.SHA256 != "" && !validDigest(a.SHA256) {
+		return fmt.Errorf("insert attachment: %q is not a lower-case hex SHA-256", a.SHA256)
+	}
+	if a.SHA256 == "" && a.URL == "" {
+		return errors.New("insert attachment: need content (SHA256) or a URL to fetch it from")
+	}
+	if a.CreatedAt.IsZero() {
+		a.CreatedAt = now()
+	}
+	err := tx.tx.QueryRowContext(ctx, `INSERT INTO attachments (message_id, filename, content_type, size, sha256, url, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		a.MessageID, a.Filename, a.ContentType, a.Size, a.SHA256, a.URL, tx.s.dbTime(a.CreatedAt)).Scan(&a.ID)
+	if err != nil {
+		return fmt.Errorf("insert attachment: %w", err)
+	}
+	return nil
+}
+
+// PendingAttachments lists a message's attachments still to be fetched
+// (URL set, no content yet).
+func (s *Store) PendingAttachments(ctx context.Context, messageID int64) ([]Attachment, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+attachmentCols+` FROM attachments a
+		WHERE a.message_id = $1 AND a.url <> '' AND a.sha256 = '' ORDER BY a.id`, messageID)
+	if err != nil {
+		return nil, fmt.Errorf("pending attachments: %w", err)
+	}
+	return collect(rows, scanAttachment, "pending attachments")
+}
+
+// SetAttachmentContent records a fetched attachment's blob.
+func (s *Store) SetAttachmentContent(ctx context.Context, attachmentID int64, sha256hex string, size int64, contentType string) error {
+	if !validDigest(sha256hex) {
+		return fmt.Errorf("set attachment content: %q is not a lower-case hex SHA-256", sha256hex)
+	}
+	return s.InTx(ctx, func(tx *Tx) error {
+		res, err := tx.tx.ExecContext(ctx, `UPDATE attachments
+			SET sha256 = $1, size = $2, content_type = CASE WHEN CAST($3 AS TEXT) = '' THEN content_type ELSE CAST($3 AS TEXT) END
+			WHERE id = $4`, sha256hex, size, contentType, attachmentID)
+		return affectedOne(res, err, fmt.Sprintf("set content of attachment %d", attachmentID))
+	})
+}
+
+// collect scans all rows with scan.
+func collect[T any](rows *sql.Rows, scan func(rowScanner) (T, error), what string) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}

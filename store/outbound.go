@@ -1,0 +1,222 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wasl-dev/wasl/message"
+)
+
+const outboundCols = `o.id, o.channel_id, ch.kind, o.conversation_id, o.in_reply_to_message_id, o.ticket_id, o.contact_id,
+	o.to_kind, o.to_value, o.to_name, o.subject, o.body_text, o.body_html, o.header_message_id, o.in_reply_to, o.refs,
+	o.auto, o.state, o.provider_id, o.error, o.attempts, o.created_at, o.sent_at, o.updated_at`
+
+const outboundFrom = ` FROM outbound_messages o JOIN channels ch ON ch.id = o.channel_id`
+
+func scanOutbound(r rowScanner) (Outbound, error) {
+	var o Outbound
+	err := r.Scan(&o.ID, &o.ChannelID, &o.Channel, &o.ConversationID, idCol{&o.InReplyToMessageID}, idCol{&o.TicketID}, &o.ContactID,
+		&o.To.Kind, &o.To.Value, &o.To.Name, &o.Subject, &o.Text, &o.HTML, &o.HeaderMessageID, &o.InReplyTo, listCol{&o.References},
+		&o.Auto, &o.State, &o.ProviderID, &o.Error, &o.Attempts, timeCol{&o.CreatedAt}, nullTimeCol{&o.SentAt}, timeCol{&o.UpdatedAt})
+	return o, err
+}
+
+// stateRank orders delivery states so a late report cannot move a reply
+// backwards; the final states share the top rank, so the first one stands.
+func stateRank(s message.DeliveryState) (int, error) {
+	switch s {
+	case message.StateQueued:
+		return 0, nil
+	case message.StateSending:
+		return 1, nil
+	case message.StateSent:
+		return 2, nil
+	case message.StateDelivered, message.StateUndelivered, message.StateFailed:
+		return 3, nil
+	}
+	return 0, fmt.Errorf("unknown delivery state %q", s)
+}
+
+// stateRankSQL is stateRank over the state column.
+const stateRankSQL = `(CASE state WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'sent' THEN 2 ELSE 3 END)`
+
+// InsertOutbound stores a reply and sets o.ID. State defaults to queued.
+// A HeaderMessageID already used is ErrDuplicate.
+func (tx *Tx) InsertOutbound(ctx context.Context, o *Outbound) error {
+	if o.ChannelID == 0 || o.ConversationID == 0 || o.ContactID == 0 {
+		return errors.New("insert outbound: channel, conversation and contact are required")
+	}
+	if o.To.Value == "" {
+		return errors.New("insert outbound: recipient is required")
+	}
+	if o.State == "" {
+		o.State = message.StateQueued
+	}
+	if _, err := stateRank(o.State); err != nil {
+		return fmt.Errorf("insert outbound: %w", err)
+	}
+	if o.CreatedAt.IsZero() {
+		o.CreatedAt = now()
+	}
+	if o.UpdatedAt.IsZero() {
+		o.UpdatedAt = o.CreatedAt
+	}
+	s := tx.s
+	err := tx.tx.QueryRowContext(ctx, `INSERT INTO outbound_messages (channel_id, conversation_id, in_reply_to_message_id,
+		ticket_id, contact_id, to_kind, to_value, to_name, subject, body_text, body_html, header_message_id, in_reply_to,
+		refs, auto, state, provider_id, error, attempts, created_at, sent_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+		ON CONFLICT DO NOTHING RETURNING id`,
+		o.ChannelID, o.ConversationID, nullID(o.InReplyToMessageID), nullID(o.TicketID), o.ContactID,
+		string(o.To.Kind), o.To.Value, o.To.Name, o.Subject, o.Text, o.HTML, o.HeaderMessageID, o.InReplyTo,
+		listJSON(o.References), o.Auto, string(o.State), o.ProviderID, o.Error, o.Attempts,
+		s.dbTime(o.CreatedAt), s.dbTimePtr(o.SentAt), s.dbTime(o.UpdatedAt)).Scan(&o.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("insert outbound with Message-ID %q: %w", o.HeaderMessageID, ErrDuplicate)
+	}
+	if err != nil {
+		return fmt.Errorf("insert outbound: %w", err)
+	}
+	return nil
+}
+
+// LastAutoReply is when the contact last got an automatic reply in the
+// conversation (in any conversation if conversationID is 0), not counting
+// replies that failed.
+func (tx *Tx) LastAutoReply(ctx context.Context, contactID, conversationID int64) (time.Time, bool, error) {
+	var at time.Time
+	err := tx.tx.QueryRowContext(ctx, `SELECT created_at FROM outbound_messages
+		WHERE contact_id = $1 AND (CAST($2 AS BIGINT) = 0 OR conversation_id = $2) AND auto = TRUE AND state <> 'failed'
+		ORDER BY created_at DESC, id DESC LIMIT 1`, contactID, conversationID).Scan(timeCol{&at})
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("last auto reply: %w", err)
+	}
+	return at, true, nil
+}
+
+// Outbound reads one reply.
+func (s *Store) Outbound(ctx context.Context, id int64) (Outbound, error) {
+	return outboundByID(ctx, s.db, id)
+}
+
+func outboundByID(ctx context.Context, q queryer, id int64) (Outbound, error) {
+	o, err := scanOutbound(q.QueryRowContext(ctx, `SELECT `+outboundCols+outboundFrom+` WHERE o.id = $1`, id))
+	if err != nil {
+		return Outbound{}, notFound(err, fmt.Sprintf("outbound %d", id))
+	}
+	return o, nil
+}
+
+// ClaimOutbound marks a reply as being sent, counting the attempt, and
+// says whether the caller should send it. A reply still queued, or left
+// "sending" by an attempt that may have crashed mid-send, is claimed; one
+// already sent, delivered, undelivered or failed is not, and the job is a
+// no-op.
+func (s *Store) ClaimOutbound(ctx context.Context, id int64) (o Outbound, claimed bool, err error) {
+	err = s.InTx(ctx, func(tx *Tx) error {
+		res, err := tx.tx.ExecContext(ctx, `UPDATE outbound_messages SET state = 'sending', attempts = attempts + 1, updated_at = $1
+			WHERE id = $2 AND state IN ('queued', 'sending')`, s.dbTime(now()), id)
+		if err != nil {
+			return fmt.Errorf("claim outbound %d: %w", id, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("claim outbound %d: %w", id, err)
+		}
+		claimed = n == 1
+		o, err = outboundByID(ctx, tx.tx, id)
+		return err
+	})
+	return o, claimed, err
+}
+
+// MarkOutbound records what a send attempt came to. An empty providerID
+// keeps the one recorded. Reaching sent or delivered sets sent_at once.
+func (s *Store) MarkOutbound(ctx context.Context, id int64, state message.DeliveryState, providerID, errText string) error {
+	if _, err := stateRank(state); err != nil {
+		return fmt.Errorf("mark outbound %d: %w", id, err)
+	}
+	return s.InTx(ctx, func(tx *Tx) error {
+		res, err := tx.tx.ExecContext(ctx, `UPDATE outbound_messages SET
+			state = $1,
+			provider_id = CASE WHEN CAST($2 AS TEXT) = '' THEN provider_id ELSE CAST($2 AS TEXT) END,
+			error = $3,
+			updated_at = $4,
+			sent_at = CASE WHEN sent_at IS NULL AND CAST($1 AS TEXT) IN ('sent', 'delivered') THEN $4 ELSE sent_at END
+			WHERE id = $5`, string(state), providerID, errText, s.dbTime(now()), id)
+		return affectedOne(res, err, fmt.Sprintf("mark outbound %d", id))
+	})
+}
+
+// UpdateDeliveryByProvider applies a provider's delivery report to the
+// newest reply on the channel with that provider id. It never moves a reply
+// backwards: a late "sent" does not undo "delivered". found says whether
+// such a reply exists, whether or not the report changed it.
+func (s *Store) UpdateDeliveryByProvider(ctx context.Context, channelID int64, providerID string, state message.DeliveryState, errText string) (found bool, err error) {
+	rank, err := stateRank(state)
+	if err != nil {
+		return false, fmt.Errorf("update delivery: %w", err)
+	}
+	if providerID == "" {
+		return false, errors.New("update delivery: provider id is required")
+	}
+	err = s.InTx(ctx, func(tx *Tx) error {
+		var id int64
+		err := tx.tx.QueryRowContext(ctx, `SELECT id FROM outbound_messages
+			WHERE channel_id = $1 AND provider_id = $2 ORDER BY id DESC LIMIT 1`, channelID, providerID).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("update delivery: %w", err)
+		}
+		found = true
+		_, err = tx.tx.ExecContext(ctx, `UPDATE outbound_messages SET
+			state = $1,
+			error = CASE WHEN CAST($2 AS TEXT) = '' THEN error ELSE CAST($2 AS TEXT) END,
+			updated_at = $3,
+			sent_at = CASE WHEN sent_at IS NULL AND CAST($1 AS TEXT) IN ('sent', 'delivered') THEN $3 ELSE sent_at END
+			WHERE id = $4 AND `+stateRankSQL+` < $5`,
+			string(state), errText, s.dbTime(now()), id, rank)
+		if err != nil {
+			return fmt.Errorf("update delivery of outbound %d: %w", id, err)
+		}
+		return nil
+	})
+	return found, err
+}
+
+// Cursor is where IMAP sync of a mailbox stands; zeroes if it never ran.
+func (s *Store) Cursor(ctx context.Context, channelID int64, mailbox string) (uidValidity, lastUID uint32, err error) {
+	var v, l int64
+	err = s.db.QueryRowContext(ctx, `SELECT uid_validity, last_uid FROM mailbox_cursors
+		WHERE channel_id = $1 AND mailbox = $2`, channelID, mailbox).Scan(&v, &l)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("cursor %d/%s: %w", channelID, mailbox, err)
+	}
+	return uint32(v), uint32(l), nil
+}
+
+// SaveCursor records where IMAP sync of a mailbox stands.
+func (s *Store) SaveCursor(ctx context.Context, channelID int64, mailbox string, uidValidity, lastUID uint32) error {
+	return s.InTx(ctx, func(tx *Tx) error {
+		_, err := tx.tx.ExecContext(ctx, `INSERT INTO mailbox_cursors (channel_id, mailbox, uid_validity, last_uid, updated_at)
+			VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (channel_id, mailbox) DO UPDATE SET uid_validity = excluded.uid_validity,
+				last_uid = excluded.last_uid, updated_at = excluded.updated_at`,
+			channelID, mailbox, int64(uidValidity), int64(lastUID), s.dbTime(now()))
+		if err != nil {
+			return fmt.Errorf("save cursor %d/%s: %w", channelID, mailbox, err)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,309 @@
+// Package store keeps Wasl's data: channels, contacts, conversations,
+// messages, attachments, tickets and outbound replies. One contract covers
+// two databases: embedded SQLite (the default) and PostgreSQL. Both are
+// reached through database/sql, so one River driver type (*sql.Tx) serves
+// both and jobs are inserted in the same transaction as the rows that cause
+// them.
+//
+// SQL is shared between the dialects: both accept $N placeholders,
+// RETURNING, ON CONFLICT and partial indexes. What differs is the schema's
+// types and how timestamps travel (time.Time for PostgreSQL, fixed-width
+// UTC text for SQLite; see dbTime).
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/pressly/goose/v3"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Dialect names the database behind a Store.
+type Dialect string
+
+// The two dialects.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Errors callers test with errors.Is.
+var (
+	ErrNotFound  = errors.New("not found")
+	ErrDuplicate = errors.New("duplicate")
+)
+
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
+var migrations embed.FS
+
+// sqliteBusyTimeout is how long a SQLite connection waits for another
+// writer (River's, or another process's) before giving up with SQLITE_BUSY.
+const sqliteBusyTimeout = 30 * time.Second
+
+// Store is the database and the attachment blob directory.
+type Store struct {
+	db      *sql.DB
+	dialect Dialect
+	dataDir string
+	log     *slog.Logger
+	driver  riverdriver.Driver[*sql.Tx]
+
+	// writeSem serializes this process's write transactions on SQLite,
+	// which allows one writer at a time anyway. Waiting here, in order and
+	// without holding a pooled connection, is cheaper and fairer than
+	// SQLite's sleep-and-retry busy handler; that handler still covers
+	// River's own writes. Nil for PostgreSQL.
+	writeSem chan struct{}
+}
+
+// Open connects to the database named by dsn:
+//   - "" is the SQLite file dataDir/wasl.db;
+//   - "file:…" or a path ending in .db is a SQLite file;
+//   - postgres://… or postgresql://… is PostgreSQL.
+//
+// dataDir holds attachment blobs and is created if missing. Open does not
+// migrate; call Migrate.
+func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if dataDir == "" {
+		return nil, errors.New("open store: data directory is required")
+	}
+	if err := os.MkdirAll(filepath.Join(dataDir, "blobs"), 0o750); err != nil {
+		return nil, fmt.Errorf("open store: create data directory: %w", err)
+	}
+	s := &Store{dataDir: dataDir, log: log}
+	var err error
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		s.dialect = Postgres
+		s.db, err = sql.Open("pgx", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		s.db.SetMaxOpenConns(20)
+		s.driver = riverdatabasesql.New(s.db)
+	case dsn == "", strings.HasPrefix(dsn, "file:"), strings.HasSuffix(dsn, ".db"):
+		if dsn == "" {
+			dsn = filepath.Join(dataDir, "wasl.db")
+		}
+		s.dialect = SQLite
+		sqliteDSN, err := sqliteDSN(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		s.db, err = sql.Open("sqlite", sqliteDSN)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		// Several connections, so readers (WAL) never wait for the writer
+		// and River's pollers never wait for our transactions.
+		s.db.SetMaxOpenConns(8)
+		s.db.SetMaxIdleConns(8)
+		s.writeSem = make(chan struct{}, 1)
+		s.driver = riversqlite.New(s.db)
+	default:
+		return nil, fmt.Errorf("open store: unsupported database %q: want postgres://…, file:… or a path ending in .db", redact(dsn))
+	}
+	if err := s.Ping(ctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("open %s: %w", s.dialect, err)
+	}
+	return s, nil
+}
+
+// sqliteDSN adds the settings Wasl needs to a SQLite file name or URI:
+// foreign keys; a busy timeout; WAL so readers and the one writer do not
+// block each other; and BEGIN IMMEDIATE, so a transaction takes the write
+// lock when it starts instead of upgrading later, which in WAL mode fails at
+// once with SQLITE_BUSY whenever another writer got in between. The
+// synchronous setting stays at SQLite's default (FULL): a committed message
+// has been acknowledged upstream and must survive a power cut.
+func sqliteDSN(name string) (string, error) {
+	base, query, _ := strings.Cut(name, "?")
+	if base == "" || base == "file:" {
+		return "", errors.New("empty file name")
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return "", fmt.Errorf("parse %q: %w", name, err)
+	}
+	// busy_timeout first: switching to WAL needs a lock another
+	// connection may hold.
+	q["_pragma"] = append([]string{
+		fmt.Sprintf("busy_timeout(%d)", sqliteBusyTimeout.Milliseconds()),
+		"foreign_keys(1)",
+		"journal_mode(WAL)",
+	}, q["_pragma"]...)
+	q.Set("_txlock", "immediate")
+	return base + "?" + q.Encode(), nil
+}
+
+// redact hides a password in a URL for error messages.
+func redact(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return dsn
+}
+
+// Migrate brings the schema up to date: Wasl's tables (goose), then River's.
+// Running it again is a no-op. On PostgreSQL an advisory lock keeps replicas
+// that start together from migrating at once.
+func (s *Store) Migrate(ctx context.Context) error {
+	if s.dialect == Postgres {
+		conn, err := s.db.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		defer conn.Close()
+		// The key is arbitrary but fixed: "wasl" in ASCII.
+		const lockKey = 0x7761736c
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", lockKey); err != nil {
+			return fmt.Errorf("migrate: take lock: %w", err)
+		}
+		defer func() {
+			// A fresh context: the lock must go even if ctx is done.
+			if _, err := conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock($1)", lockKey); err != nil {
+				s.log.Warn("migrate: release advisory lock", "err", err)
+			}
+		}()
+	}
+
+	dir := "migrations/sqlite"
+	dialect := goose.DialectSQLite3
+	if s.dialect == Postgres {
+		dir, dialect = "migrations/postgres", goose.DialectPostgres
+	}
+	fsys, err := fs.Sub(migrations, dir)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	p, err := goose.NewProvider(dialect, s.db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, r := range results {
+		s.log.Info("applied migration", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
+	}
+
+	m, err := rivermigrate.New(s.driver, &rivermigrate.Config{Logger: s.log})
+	if err != nil {
+		return fmt.Errorf("migrate river: %w", err)
+	}
+	// River logs each migration it applies itself.
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("migrate river: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database. Stop any River client on it first.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DB is the underlying pool, for River and whatsmeow's sqlstore.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Dialect says which database this is.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// RiverDriver is a River driver on the same pool, so jobs can be inserted
+// with InsertTx(ctx, tx.SQL(), …) inside InTx. On PostgreSQL it has no
+// LISTEN connection: clients built on it must poll (PollOnly).
+func (s *Store) RiverDriver() riverdriver.Driver[*sql.Tx] { return s.driver }
+
+// Ping checks the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
+}
+
+// Tx is a write transaction. Its methods are the store's writes; a Tx is
+// only valid inside the InTx call that made it.
+type Tx struct {
+	tx *sql.Tx
+	s  *Store
+}
+
+// SQL is the underlying transaction, for River's InsertTx.
+func (tx *Tx) SQL() *sql.Tx { return tx.tx }
+
+// InTx runs fn in a transaction, committed if fn returns nil and rolled
+// back otherwise (also if fn panics). fn must not call InTx or use the Store
+// itself: on SQLite the transaction holds the only write lock.
+func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	if s.writeSem != nil {
+		select {
+		case s.writeSem <- struct{}{}:
+		case <-ctx.Done():
+			return fmt.Errorf("begin: %w", ctx.Err())
+		}
+		defer func() { <-s.writeSem }()
+	}
+	sqlTx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
+				s.log.Warn("rollback failed", "err", rbErr)
+			}
+		}
+	}()
+	if err := fn(&Tx{tx: sqlTx, s: s}); err != nil {
+		return err
+	}
+	done = true
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// isUnique reports whether err is a unique-constraint violation.
+func isUnique(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505"
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		return sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// queryer is what both *sql.DB and *sql.Tx offer, so reads can run in or
+// out of a transaction.
+type queryer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
