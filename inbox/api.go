@@ -1,0 +1,218 @@
+// Package inbox is Wasl's HTTP face: health, the JSON API staff tools read,
+// and (in later work) the web inbox and operator pages. Every route except
+// the health checks is authenticated.
+package inbox
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/microcosm-cc/bluemonday"
+
+	"github.com/wasl-dev/wasl/store"
+	"github.com/wasl-dev/wasl/tickets"
+)
+
+// Store is what the API reads.
+type Store interface {
+	Ping(ctx context.Context) error
+	ListConversations(ctx context.Context, f store.ConversationFilter) ([]store.ConversationSummary, error)
+	Conversation(ctx context.Context, id int64) (store.ConversationDetail, error)
+	ListTickets(ctx context.Context, f store.TicketFilter) ([]store.Ticket, error)
+	Ticket(ctx context.Context, id int64) (store.Ticket, []store.TicketEvent, error)
+}
+
+// API serves /api/v1 and the health checks.
+type API struct {
+	store  Store
+	token  string
+	log    *slog.Logger
+	policy *bluemonday.Policy
+}
+
+// NewAPI builds the API. An empty token disables /api/v1 (every request
+// gets 401) rather than leaving it open.
+func NewAPI(st Store, token string, log *slog.Logger) *API {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &API{store: st, token: token, log: log, policy: bluemonday.UGCPolicy()}
+}
+
+// Register mounts the routes on mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", a.ready)
+	mux.Handle("GET /api/v1/conversations", a.auth(a.conversations))
+	mux.Handle("GET /api/v1/conversations/{id}", a.auth(a.conversation))
+	mux.Handle("GET /api/v1/tickets", a.auth(a.tickets))
+	mux.Handle("GET /api/v1/tickets/{id}", a.auth(a.ticket))
+}
+
+func (a *API) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.store.Ping(ctx); err != nil {
+		a.log.WarnContext(ctx, "not ready", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "database unreachable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (a *API) auth(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !Authorized(r, a.token) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="wasl"`)
+			writeError(w, http.StatusUnauthorized, "missing or wrong API token (Authorization: Bearer $WASL_API_TOKEN)")
+			return
+		}
+		h(w, r)
+	})
+}
+
+// Authorized reports whether r carries the bearer token. An empty token
+// authorizes nothing.
+func Authorized(r *http.Request, token string) bool {
+	h := r.Header.Get("Authorization")
+	// The scheme name is case-insensitive (RFC 9110).
+	if token == "" || len(h) < 7 || !strings.EqualFold(h[:7], "Bearer ") {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(h[7:]), []byte(token)) == 1
+}
+
+func (a *API) conversations(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := intParam(q.Get("limit"), 50, 1, 500)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "limit: "+err.Error())
+		return
+	}
+	before, err := intParam(q.Get("before"), 0, 0, 1<<62)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "before: "+err.Error())
+		return
+	}
+	status := q.Get("status")
+	if status != "" && status != "open" && status != "closed" {
+		writeError(w, http.StatusBadRequest, "status: want open or closed")
+		return
+	}
+	list, err := a.store.ListConversations(r.Context(), store.ConversationFilter{Limit: int(limit), BeforeID: before, Status: status})
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"conversations": nonNil(list)})
+}
+
+func (a *API) conversation(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, http.StatusBadRequest, "conversation id must be a positive integer")
+		return
+	}
+	c, err := a.store.Conversation(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no such conversation")
+		return
+	}
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	// Customer HTML is never handed out unsanitized.
+	for i := range c.Messages {
+		c.Messages[i].HTML = a.policy.Sanitize(c.Messages[i].HTML)
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+func (a *API) tickets(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := intParam(q.Get("limit"), 50, 1, 500)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "limit: "+err.Error())
+		return
+	}
+	before, err := intParam(q.Get("before"), 0, 0, 1<<62)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "before: "+err.Error())
+		return
+	}
+	if s := q.Get("status"); s != "" {
+		if _, err := tickets.ParseStatus(s); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
+	list, err := a.store.ListTickets(r.Context(), store.TicketFilter{Status: q.Get("status"), Department: q.Get("department"), Limit: int(limit), BeforeID: before})
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tickets": nonNil(list)})
+}
+
+func (a *API) ticket(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, http.StatusBadRequest, "ticket id must be a positive integer")
+		return
+	}
+	t, events, err := a.store.Ticket(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no such ticket")
+		return
+	}
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ticket": t, "events": nonNil(events)})
+}
+
+func (a *API) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	a.log.ErrorContext(r.Context(), "api", "path", r.URL.Path, "err", err)
+	writeError(w, http.StatusInternalServerError, "internal error")
+}
+
+func intParam(s string, def, min, max int64) (int64, error) {
+	if s == "" {
+		return def, nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < min || v > max {
+		return 0, errors.New("want an integer between " + strconv.FormatInt(min, 10) + " and " + strconv.FormatInt(max, 10))
+	}
+	return v, nil
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

@@ -1,0 +1,147 @@
+package router
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/wasl-dev/wasl/classify"
+	"github.com/wasl-dev/wasl/message"
+)
+
+// Action is what a message causes.
+type Action string
+
+// Actions, from most to least work caused.
+const (
+	// ActionTicket: an actionable in-scope request; a ticket is opened and
+	// acknowledged with its reference.
+	ActionTicket Action = "ticket"
+	// ActionAppend: a message in a conversation that already has an open
+	// ticket (or names one); it is added to that ticket.
+	ActionAppend Action = "append"
+	// ActionAnswer: an informational in-scope question, answered from the bank.
+	ActionAnswer Action = "answer"
+	// ActionReferral: out of scope, referred to the competent office.
+	ActionReferral Action = "referral"
+	// ActionFallback: in no topic with enough confidence; the fallback text
+	// asks for details and staff see it in the inbox.
+	ActionFallback Action = "fallback"
+	// ActionIgnore: automatic mail (bounce, list, auto-reply): stored, never
+	// answered, no ticket.
+	ActionIgnore Action = "ignore"
+	// ActionQuarantine: the message could not be read; stored raw with the reason.
+	ActionQuarantine Action = "quarantine"
+)
+
+// Decision is what the pipeline decided for one message and why. It is data
+// so the inbox can show it and tests can assert it.
+type Decision struct {
+	Action       Action            `json:"action"`
+	CreateTicket bool              `json:"create_ticket"`
+	AutoReply    bool              `json:"auto_reply"`
+	Scope        classify.Scope    `json:"scope,omitempty"`
+	Topic        string            `json:"topic,omitempty"`
+	Department   string            `json:"department,omitempty"`
+	Language     classify.Language `json:"language,omitempty"`
+	Confidence   float64           `json:"confidence,omitempty"`
+	Reasons      []string          `json:"reasons"`
+}
+
+// TopicInfo is what the decision needs to know of a topic from the bank.
+type TopicInfo struct {
+	Found      bool
+	Scope      string // "in" or "out"
+	Actionable bool
+	Department string
+}
+
+// Facts are everything Decide looks at; gathering them is the pipeline's
+// job, deciding is this pure function's.
+type Facts struct {
+	Channel     message.Kind
+	Flags       message.Flags
+	Quarantined bool
+	Reason      string // quarantine reason
+	Class       classify.Result
+	Topic       TopicInfo
+	// OpenTicket is the ticket reference this message belongs to, if any.
+	OpenTicket string
+	// LastAutoReply is when this contact last got an automatic reply in this
+	// conversation; zero when never.
+	LastAutoReply time.Time
+	Window        time.Duration
+	Now           time.Time
+}
+
+// Decide turns facts into a decision.
+func Decide(f Facts) Decision {
+	d := Decision{
+		Scope:      f.Class.Scope,
+		Topic:      f.Class.Topic,
+		Language:   f.Class.Language,
+		Confidence: f.Class.Confidence,
+		Department: f.Topic.Department,
+	}
+	why := func(format string, a ...any) { d.Reasons = append(d.Reasons, fmt.Sprintf(format, a...)) }
+
+	if f.Quarantined {
+		d.Action = ActionQuarantine
+		why("quarantined: %s", f.Reason)
+		return d
+	}
+	if f.Flags.Any() {
+		d.Action = ActionIgnore
+		why("automatic mail (%s): never answered automatically (RFC 3834), no ticket", flagNames(f.Flags))
+		return d
+	}
+
+	switch {
+	case f.OpenTicket != "":
+		d.Action = ActionAppend
+		why("belongs to ticket %s", f.OpenTicket)
+	case f.Class.Scope == classify.ScopeIn && f.Topic.Found && f.Topic.Actionable:
+		d.Action = ActionTicket
+		d.CreateTicket = true
+		why("in scope, topic %q is actionable: ticket for %s", f.Class.Topic, f.Topic.Department)
+	case f.Class.Scope == classify.ScopeIn && f.Topic.Found:
+		d.Action = ActionAnswer
+		why("in scope, topic %q is informational: answered from the bank", f.Class.Topic)
+	case f.Class.Scope == classify.ScopeOut && f.Topic.Found:
+		d.Action = ActionReferral
+		why("out of scope, topic %q: referred to the competent office", f.Class.Topic)
+	default:
+		d.Action = ActionFallback
+		d.Topic = ""
+		why("no topic with enough confidence (%.2f): fallback reply, staff to follow up", f.Class.Confidence)
+	}
+	if f.Class.Rule != "" {
+		why("rule %q fired", f.Class.Rule)
+	}
+	for _, r := range f.Class.Reasons {
+		why("classifier: %s", r)
+	}
+
+	d.AutoReply = true
+	switch {
+	case d.Action == ActionAppend:
+		d.AutoReply = false
+		why("follow-up on an open ticket: no new automatic reply")
+	case !f.LastAutoReply.IsZero() && f.Now.Sub(f.LastAutoReply) < f.Window:
+		d.AutoReply = false
+		why("already answered automatically at %s (window %s)", f.LastAutoReply.UTC().Format(time.RFC3339), f.Window)
+	}
+	return d
+}
+
+func flagNames(f message.Flags) string {
+	var s []string
+	for _, x := range []struct {
+		on   bool
+		name string
+	}{{f.AutoSubmitted, "auto-submitted"}, {f.Bulk, "bulk"}, {f.List, "mailing list"}, {f.Bounce, "bounce"}, {f.NoReply, "no-reply sender"}} {
+		if x.on {
+			s = append(s, x.name)
+		}
+	}
+	return fmt.Sprint(s)
+}

@@ -1,0 +1,499 @@
+// Package router is the pipeline: the only place that decides what an
+// inbound message causes. Everything it causes — contact, conversation,
+// message, ticket, reply job — commits in one transaction keyed by the
+// channel's own message id, so a crash loses nothing and a re-delivery
+// doubles nothing.
+package router
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/wasl-dev/wasl/channels/email"
+	"github.com/wasl-dev/wasl/channels/sms"
+	"github.com/wasl-dev/wasl/classify"
+	"github.com/wasl-dev/wasl/message"
+	"github.com/wasl-dev/wasl/replies"
+	"github.com/wasl-dev/wasl/store"
+	"github.com/wasl-dev/wasl/tickets"
+)
+
+// Classifier predicts scope, topic and language.
+type Classifier interface {
+	Classify(in classify.Input) classify.Result
+}
+
+// JobInserter inserts River jobs inside our transaction (the outbox).
+type JobInserter interface {
+	InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+}
+
+// Config tunes the pipeline.
+type Config struct {
+	TicketPrefix       string        // "EDU"
+	AutoReplyWindow    time.Duration // default 24h
+	ConversationWindow time.Duration // SMS/WhatsApp threading, default 7 days
+	MailDomain         string        // right-hand side of our Message-IDs
+	// SMSSegments is the budget of automatic SMS replies (per channel it can
+	// differ; 0 means 2 segments).
+	SMSSegments func(channelID int64) int
+	Now         func() time.Time
+}
+
+// Pipeline ingests inbound messages.
+type Pipeline struct {
+	store *store.Store
+	cls   Classifier
+	bank  *replies.Bank
+	jobs  JobInserter
+	cfg   Config
+	log   *slog.Logger
+}
+
+// New builds a pipeline.
+func New(st *store.Store, cls Classifier, bank *replies.Bank, jobs JobInserter, cfg Config, log *slog.Logger) *Pipeline {
+	if cfg.TicketPrefix == "" {
+		cfg.TicketPrefix = "EDU"
+	}
+	if cfg.AutoReplyWindow <= 0 {
+		cfg.AutoReplyWindow = 24 * time.Hour
+	}
+	if cfg.ConversationWindow <= 0 {
+		cfg.ConversationWindow = 7 * 24 * time.Hour
+	}
+	if cfg.MailDomain == "" {
+		cfg.MailDomain = "wasl.invalid"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Pipeline{store: st, cls: cls, bank: bank, jobs: jobs, cfg: cfg, log: log}
+}
+
+// Result is the full account of one ingest, for tests and the CLI.
+type Result struct {
+	message.Outcome
+	TicketRef  string   `json:"ticket_ref,omitempty"`
+	OutboundID int64    `json:"outbound_id,omitempty"`
+	Decision   Decision `json:"decision"`
+}
+
+// Ingest satisfies the connectors' Ingester interfaces: it returns only
+// after the transaction committed (or found the message already there).
+func (p *Pipeline) Ingest(ctx context.Context, in message.Inbound) (message.Outcome, error) {
+	r, err := p.Process(ctx, in)
+	return r.Outcome, err
+}
+
+// Process ingests one message and says what it caused.
+func (p *Pipeline) Process(ctx context.Context, in message.Inbound) (Result, error) {
+	if in.ChannelID == 0 || in.ExternalID == "" {
+		return Result{}, fmt.Errorf("ingest: message without channel id or external id (channel %d, id %q)", in.ChannelID, in.ExternalID)
+	}
+	if !in.Channel.Valid() {
+		return Result{}, fmt.Errorf("ingest: unknown channel kind %q", in.Channel)
+	}
+	// Blobs are content-addressed and written before the transaction: a
+	// rollback leaves at most an unreferenced file, never a missing one.
+	blobs, rawSHA, err := p.writeBlobs(ctx, in)
+	if err != nil {
+		return Result{}, err
+	}
+	var res Result
+	for attempt := 0; ; attempt++ {
+		res = Result{}
+		err = p.store.InTx(ctx, func(tx *store.Tx) error {
+			return p.ingestTx(ctx, tx, in, blobs, rawSHA, &res)
+		})
+		// Two deliveries of the same message racing (PostgreSQL, several
+		// replicas): the loser hits the unique key; its retry sees a duplicate.
+		if errors.Is(err, store.ErrDuplicate) && attempt == 0 {
+			continue
+		}
+		break
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("ingest %s message %q: %w", in.Channel, in.ExternalID, err)
+	}
+	p.log.InfoContext(ctx, "message ingested", "channel", in.Channel, "channel_id", in.ChannelID,
+		"message_id", res.MessageID, "duplicate", res.Duplicate, "action", res.Decision.Action,
+		"topic", res.Decision.Topic, "ticket", res.TicketRef, "auto_reply", res.OutboundID != 0)
+	return res, nil
+}
+
+func (p *Pipeline) writeBlobs(ctx context.Context, in message.Inbound) (shas []string, raw string, err error) {
+	shas = make([]string, len(in.Attachments))
+	for i, a := range in.Attachments {
+		if a.Content == nil {
+			continue
+		}
+		if shas[i], err = p.store.PutBlob(ctx, a.Content); err != nil {
+			return nil, "", fmt.Errorf("store attachment %q: %w", a.Filename, err)
+		}
+	}
+	if len(in.Raw) > 0 {
+		if raw, err = p.store.PutBlob(ctx, in.Raw); err != nil {
+			return nil, "", fmt.Errorf("store raw message: %w", err)
+		}
+	}
+	return shas, raw, nil
+}
+
+func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inbound, blobs []string, rawSHA string, res *Result) error {
+	id, convID, found, err := tx.LookupMessage(ctx, in.ChannelID, in.ExternalID)
+	if err != nil {
+		return err
+	}
+	if found {
+		res.Duplicate, res.MessageID, res.ConversationID = true, id, convID
+		return nil
+	}
+	now := p.cfg.Now().UTC()
+
+	from := in.From
+	if from.Value == "" {
+		// Unreadable mail may have no sender; it is still kept, under one
+		// placeholder contact per channel.
+		from = message.Party{Kind: "unknown", Value: fmt.Sprintf("channel-%d", in.ChannelID), Name: "Unknown sender"}
+	}
+	contact, err := tx.FindOrCreateContact(ctx, from)
+	if err != nil {
+		return fmt.Errorf("contact: %w", err)
+	}
+
+	// Thread: a ticket reference, then email headers, then (SMS/WhatsApp)
+	// the contact's recent open conversation.
+	var ticket store.Ticket
+	var haveTicket bool
+	if ref := tickets.FindRef(in.Subject+" "+firstLine(in.Text), p.cfg.TicketPrefix); ref != "" {
+		if ticket, haveTicket, err = tx.TicketByRef(ctx, ref); err != nil {
+			return err
+		}
+		if haveTicket && ticket.ContactID != contact.ID && in.Channel != message.Email {
+			// A reference typed by someone else is not proof of the thread.
+			haveTicket = false
+		}
+	}
+	var conv int64
+	switch {
+	case haveTicket:
+		conv = ticket.ConversationID
+	case in.Channel == message.Email:
+		ids := append([]string{in.InReplyTo}, in.References...)
+		if conv, _, err = tx.ConversationByHeaderIDs(ctx, nonEmpty(ids)); err != nil {
+			return err
+		}
+	default:
+		if conv, _, err = tx.OpenConversation(ctx, contact.ID, in.ChannelID, now.Add(-p.cfg.ConversationWindow)); err != nil {
+			return err
+		}
+	}
+	if conv == 0 {
+		c := store.Conversation{ContactID: contact.ID, ChannelID: in.ChannelID, Subject: in.Subject, Status: "open", LastMessageAt: now, CreatedAt: now}
+		if err := tx.CreateConversation(ctx, &c); err != nil {
+			return fmt.Errorf("conversation: %w", err)
+		}
+		conv = c.ID
+	} else if err := tx.TouchConversation(ctx, conv, now); err != nil {
+		return err
+	}
+	if !haveTicket {
+		if ticket, haveTicket, err = tx.TicketForConversation(ctx, conv); err != nil {
+			return err
+		}
+	}
+
+	facts := Facts{
+		Channel:     in.Channel,
+		Flags:       in.Flags,
+		Quarantined: in.Quarantined,
+		Reason:      in.QuarantineReason,
+		Window:      p.cfg.AutoReplyWindow,
+		Now:         now,
+	}
+	if haveTicket {
+		facts.OpenTicket = ticket.Ref
+	}
+	var topic *replies.Topic
+	if !in.Quarantined {
+		facts.Class = p.cls.Classify(classify.Input{Text: in.Text, Subject: in.Subject, Sender: from.Value, Email: in.Channel == message.Email})
+		if t, ok := p.bank.Topic(facts.Class.Topic); ok {
+			topic = t
+			facts.Topic = TopicInfo{Found: true, Scope: string(t.Scope), Actionable: t.Actionable, Department: t.Department}
+		}
+		last, ok, err := tx.LastAutoReply(ctx, contact.ID, conv)
+		if err != nil {
+			return err
+		}
+		if ok {
+			facts.LastAutoReply = last
+		}
+	}
+	d := Decide(facts)
+	if contact.Language == "" && (d.Language == classify.Arabic || d.Language == classify.English) {
+		// Remembered for replies staff write later.
+		if err := tx.SetContactLanguage(ctx, contact.ID, string(d.Language)); err != nil {
+			return err
+		}
+	}
+	decisionJSON, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("encode decision: %w", err)
+	}
+
+	m := store.Message{
+		ChannelID:        in.ChannelID,
+		ExternalID:       in.ExternalID,
+		ConversationID:   conv,
+		ContactID:        contact.ID,
+		From:             from,
+		To:               in.To,
+		Subject:          in.Subject,
+		Text:             in.Text,
+		HTML:             in.HTML,
+		HeaderMessageID:  in.MessageID,
+		InReplyTo:        in.InReplyTo,
+		References:       in.References,
+		Flags:            in.Flags,
+		Quarantined:      in.Quarantined,
+		QuarantineReason: in.QuarantineReason,
+		RawSHA256:        rawSHA,
+		Language:         string(d.Language),
+		Scope:            string(d.Scope),
+		Topic:            d.Topic,
+		Confidence:       d.Confidence,
+		Decision:         decisionJSON,
+		SentAt:           in.SentAt,
+		ReceivedAt:       orNow(in.ReceivedAt, now),
+		CreatedAt:        now,
+	}
+	if err := tx.InsertMessage(ctx, &m); err != nil {
+		return err
+	}
+	res.MessageID, res.ConversationID, res.Decision = m.ID, conv, d
+
+	fetch := false
+	for i, a := range in.Attachments {
+		att := store.Attachment{MessageID: m.ID, Filename: a.Filename, ContentType: a.ContentType, Size: a.Size, SHA256: blobs[i], URL: a.URL, CreatedAt: now}
+		if err := tx.InsertAttachment(ctx, &att); err != nil {
+			return fmt.Errorf("attachment %q: %w", a.Filename, err)
+		}
+		fetch = fetch || (att.SHA256 == "" && att.URL != "")
+	}
+	if fetch {
+		if _, err := p.jobs.InsertTx(ctx, tx.SQL(), FetchMediaArgs{MessageID: m.ID, ChannelID: in.ChannelID}, nil); err != nil {
+			return fmt.Errorf("enqueue media fetch: %w", err)
+		}
+	}
+
+	switch {
+	case d.CreateTicket:
+		if ticket, err = p.openTicket(ctx, tx, topic, contact.ID, conv, in, now); err != nil {
+			return err
+		}
+		res.TicketID, res.TicketRef = ticket.ID, ticket.Ref
+	case d.Action == ActionAppend:
+		if err := p.appendToTicket(ctx, tx, ticket, m.ID); err != nil {
+			return err
+		}
+		res.TicketID, res.TicketRef = ticket.ID, ticket.Ref
+	}
+
+	if d.AutoReply {
+		id, err := p.enqueueReply(ctx, tx, in, from, contact.ID, conv, m.ID, d, topic, ticket, now)
+		if err != nil {
+			return err
+		}
+		res.OutboundID = id
+	}
+	return nil
+}
+
+func (p *Pipeline) openTicket(ctx context.Context, tx *store.Tx, topic *replies.Topic, contactID, conv int64, in message.Inbound, now time.Time) (store.Ticket, error) {
+	year := now.Year()
+	n, err := tx.NextTicketNumber(ctx, p.cfg.TicketPrefix, year)
+	if err != nil {
+		return store.Ticket{}, fmt.Errorf("ticket number: %w", err)
+	}
+	t := store.Ticket{
+		Ref:            tickets.Ref(p.cfg.TicketPrefix, year, n),
+		Prefix:         p.cfg.TicketPrefix,
+		Year:           year,
+		Number:         n,
+		ConversationID: conv,
+		ContactID:      contactID,
+		Topic:          topic.ID,
+		Department:     topic.Department,
+		Status:         string(tickets.Open),
+		Subject:        ticketSubject(in),
+		CreatedAt:      now,
+		UpdatedAt:      now,
+	}
+	if topic.SLA > 0 {
+		due := now.Add(topic.SLA)
+		t.SLADueAt = &due
+	}
+	if err := tx.CreateTicket(ctx, &t); err != nil {
+		return store.Ticket{}, fmt.Errorf("create ticket: %w", err)
+	}
+	return t, nil
+}
+
+func (p *Pipeline) appendToTicket(ctx context.Context, tx *store.Tx, t store.Ticket, messageID int64) error {
+	if t.Status == string(tickets.Closed) {
+		return tx.UpdateTicketStatus(ctx, t.ID, string(tickets.Open), "customer", fmt.Sprintf("reopened by customer message #%d", messageID))
+	}
+	return tx.AddTicketEvent(ctx, &store.TicketEvent{TicketID: t.ID, Kind: store.EventMessage, Actor: "customer", Note: fmt.Sprintf("customer message #%d", messageID)})
+}
+
+func (p *Pipeline) enqueueReply(ctx context.Context, tx *store.Tx, in message.Inbound, to message.Party, contactID, conv, msgID int64, d Decision, topic *replies.Topic, ticket store.Ticket, now time.Time) (int64, error) {
+	req := replies.Request{
+		Language:  string(d.Language),
+		Channel:   in.Channel,
+		Name:      to.Name,
+		Now:       now,
+		TicketRef: ticket.Ref,
+	}
+	if topic != nil {
+		req.TopicID = topic.ID
+	}
+	switch d.Action {
+	case ActionTicket:
+		req.Kind = replies.KindAcknowledgement
+	case ActionAnswer:
+		req.Kind = replies.KindAnswer
+	case ActionReferral:
+		req.Kind = replies.KindReferral
+	default:
+		req.Kind, req.TopicID = replies.KindFallback, ""
+	}
+	reply, err := p.bank.Render(req)
+	if err != nil {
+		return 0, fmt.Errorf("render %s reply: %w", req.Kind, err)
+	}
+	if in.Channel == message.SMS {
+		budget := 2
+		if p.cfg.SMSSegments != nil {
+			if b := p.cfg.SMSSegments(in.ChannelID); b > 0 {
+				budget = b
+			}
+		}
+		// Over the segment budget: the answer plus one link.
+		if !sms.FitSegments(reply.Text, budget) {
+			if reply, err = p.bank.RenderShort(req, smsChars(reply.Text, budget)); err != nil {
+				return 0, fmt.Errorf("render short %s reply: %w", req.Kind, err)
+			}
+		}
+	}
+	o := store.Outbound{
+		ChannelID:          in.ChannelID,
+		ConversationID:     conv,
+		InReplyToMessageID: msgID,
+		TicketID:           ticket.ID,
+		ContactID:          contactID,
+		To:                 to,
+		Text:               reply.Text,
+		Auto:               true,
+		State:              message.StateQueued,
+		CreatedAt:          now,
+		UpdatedAt:          now,
+	}
+	if in.Channel == message.Email {
+		o.HTML = reply.HTML
+		o.Subject = replySubject(in.Subject, reply.Subject, ticket.Ref)
+		// Chosen now and stored, so every retry of the send carries the
+		// same id and the customer's client threads (and dedupes) on it.
+		o.HeaderMessageID = email.NewMessageID(p.cfg.MailDomain)
+		o.InReplyTo = in.MessageID
+		o.References = nonEmpty(append(append([]string{}, in.References...), in.MessageID))
+	}
+	if err := tx.InsertOutbound(ctx, &o); err != nil {
+		return 0, fmt.Errorf("outbound: %w", err)
+	}
+	if _, err := p.jobs.InsertTx(ctx, tx.SQL(), SendArgs{OutboundID: o.ID}, nil); err != nil {
+		return 0, fmt.Errorf("enqueue reply: %w", err)
+	}
+	return o.ID, nil
+}
+
+// smsChars is how many characters fit a segment budget: Arabic needs UCS-2
+// (67 per concatenated segment), plain Latin text GSM-7 (153).
+func smsChars(sample string, segments int) int {
+	per := 153
+	for _, r := range sample {
+		if r > 0x7f {
+			per = 67
+			break
+		}
+	}
+	if segments == 1 {
+		if per == 67 {
+			return 70
+		}
+		return 160
+	}
+	return per * segments
+}
+
+// replySubject answers a subject the way mail clients do, "Re: [#REF] …",
+// without doubling "Re:" or the reference.
+func replySubject(subject, fallback, ref string) string {
+	s := strings.TrimSpace(subject)
+	if s == "" {
+		return tickets.Subject(fallback, ref)
+	}
+	for _, p := range []string{"re:", "رد:"} {
+		if len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) {
+			s = strings.TrimSpace(s[len(p):])
+		}
+	}
+	return "Re: " + tickets.Subject(s, ref)
+}
+
+func ticketSubject(in message.Inbound) string {
+	if s := strings.TrimSpace(in.Subject); s != "" {
+		return s
+	}
+	s := firstLine(in.Text)
+	if r := []rune(s); len(r) > 80 {
+		s = string(r[:80]) + "…"
+	}
+	return s
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return strings.TrimSpace(s)
+}
+
+func nonEmpty(ss []string) []string {
+	out := ss[:0:0]
+	for _, s := range ss {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func orNow(t, now time.Time) time.Time {
+	if t.IsZero() {
+		return now
+	}
+	return t.UTC()
+}
