@@ -1,0 +1,387 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/wasl-dev/wasl/channels"
+	"github.com/wasl-dev/wasl/channels/email"
+	"github.com/wasl-dev/wasl/channels/sms"
+	"github.com/wasl-dev/wasl/channels/whatsapp"
+	"github.com/wasl-dev/wasl/classify"
+	"github.com/wasl-dev/wasl/config"
+	"github.com/wasl-dev/wasl/inbox"
+	"github.com/wasl-dev/wasl/message"
+	"github.com/wasl-dev/wasl/replies"
+	"github.com/wasl-dev/wasl/router"
+	"github.com/wasl-dev/wasl/store"
+)
+
+// app is one running gateway: the store, the pipeline, the job runner, the
+// channel connectors and the HTTP server, wired from a config.
+type app struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	store    *store.Store
+	bank     *replies.Bank
+	model    *classify.Model
+	jobs     *river.Client[*sql.Tx]
+	pipeline *router.Pipeline
+	registry *registry
+	mux      *http.ServeMux
+	sources  []runner
+	sms      map[string]*sms.Channel
+	whatsapp map[string]*whatsapp.Channel
+
+	// httpClient overrides the Twilio REST client's transport (the demo
+	// points it at the local fake).
+	twilioHTTP *http.Client
+}
+
+// runner is a connector that runs until its context ends.
+type runner interface {
+	Run(ctx context.Context) error
+}
+
+// registry maps channel ids to their senders and media fetchers.
+type registry struct {
+	mu       sync.RWMutex
+	senders  map[int64]channels.Sender
+	fetchers map[int64]router.MediaFetcher
+	budgets  map[int64]int
+}
+
+func (r *registry) Sender(id int64) (channels.Sender, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	s, ok := r.senders[id]
+	return s, ok
+}
+
+func (r *registry) Fetcher(id int64) (router.MediaFetcher, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	f, ok := r.fetchers[id]
+	return f, ok
+}
+
+func (r *registry) budget(id int64) int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.budgets[id]
+}
+
+// loadBankAndModel reads the knowledge bank and trains the classifier on it.
+func loadBankAndModel(path string) (*replies.Bank, *classify.Model, error) {
+	bank, err := replies.LoadBank(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	model, err := classify.Train(router.ClassifierConfig(bank))
+	if err != nil {
+		return nil, nil, fmt.Errorf("train classifier on %s: %w", path, err)
+	}
+	return bank, model, nil
+}
+
+// newApp opens the store (migrating it), trains the classifier and builds
+// every configured channel. Nothing runs until start.
+func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTTP *http.Client) (*app, error) {
+	a := &app{cfg: cfg, log: log, twilioHTTP: twilioHTTP, sms: map[string]*sms.Channel{}, whatsapp: map[string]*whatsapp.Channel{},
+		registry: &registry{senders: map[int64]channels.Sender{}, fetchers: map[int64]router.MediaFetcher{}, budgets: map[int64]int{}}}
+	var err error
+	start := time.Now()
+	if a.bank, a.model, err = loadBankAndModel(cfg.Resolve(cfg.KnowledgeBank)); err != nil {
+		return nil, err
+	}
+	log.Info("knowledge bank loaded", "topics", len(a.bank.Topics()), "train_time", time.Since(start).Round(time.Millisecond).String())
+
+	if a.store, err = store.Open(ctx, cfg.DatabaseURL, cfg.DataDir, log); err != nil {
+		return nil, err
+	}
+	if err := a.store.Migrate(ctx); err != nil {
+		a.store.Close()
+		return nil, err
+	}
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &router.SendWorker{Store: a.store, Senders: a.registry, SendTimeout: cfg.Jobs.SendTimeout.D(time.Minute), Log: log})
+	river.AddWorker(workers, &router.MediaWorker{Store: a.store, Fetchers: a.registry})
+	n := cfg.Jobs.Workers
+	if n <= 0 {
+		n = 4
+	}
+	a.jobs, err = river.NewClient(a.store.RiverDriver(), &river.Config{
+		Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: 1},
+			router.QueueSend:   {MaxWorkers: n},
+			router.QueueMedia:  {MaxWorkers: 2},
+		},
+		Workers:              workers,
+		Logger:               log.With("component", "river"),
+		FetchPollInterval:    cfg.Jobs.PollInterval.D(250 * time.Millisecond),
+		FetchCooldown:        50 * time.Millisecond,
+		RescueStuckJobsAfter: cfg.Jobs.RescueAfter.D(5 * time.Minute),
+		JobTimeout:           cfg.Jobs.SendTimeout.D(time.Minute),
+		// riverdatabasesql has no LISTEN/NOTIFY; SQLite has none at all.
+		PollOnly: true,
+	})
+	if err != nil {
+		a.store.Close()
+		return nil, fmt.Errorf("job runner: %w", err)
+	}
+	a.pipeline = router.New(a.store, a.model, a.bank, a.jobs, router.Config{
+		TicketPrefix:       cfg.TicketPrefix,
+		AutoReplyWindow:    cfg.AutoReplyWindow.D(24 * time.Hour),
+		ConversationWindow: cfg.ConversationWindow.D(7 * 24 * time.Hour),
+		MailDomain:         cfg.MailDomain,
+		SMSSegments:        a.registry.budget,
+	}, log)
+
+	a.mux = http.NewServeMux()
+	inbox.NewAPI(a.store, cfg.APIToken, log).Register(a.mux)
+	a.mux.Handle("GET /metrics", inbox.NewMetrics(a.store, log))
+	a.mux.HandleFunc("POST /webhooks/twilio/{channel}", a.twilioInbound)
+	a.mux.HandleFunc("POST /webhooks/twilio/{channel}/status", a.twilioStatus)
+	a.mux.HandleFunc("GET /api/v1/channels/{channel}/whatsapp", a.whatsappStatus)
+
+	for _, ch := range cfg.Channels {
+		if ch.Disabled {
+			continue
+		}
+		if err := a.addChannel(ctx, ch); err != nil {
+			a.store.Close()
+			return nil, fmt.Errorf("channel %q: %w", ch.Name, err)
+		}
+	}
+	return a, nil
+}
+
+func (a *app) addChannel(ctx context.Context, ch config.Channel) error {
+	redacted, err := json.Marshal(redactChannel(ch))
+	if err != nil {
+		return err
+	}
+	row := store.Channel{Name: ch.Name, Kind: ch.Kind, Config: redacted, Enabled: true}
+	if err := a.store.UpsertChannel(ctx, &row); err != nil {
+		return err
+	}
+	log := a.log.With("channel", ch.Name)
+	switch ch.Kind {
+	case message.Email:
+		src, err := email.NewIMAPSource(email.IMAPConfig{
+			ChannelID:      row.ID,
+			Addr:           ch.IMAP.Addr,
+			Security:       ch.IMAP.Security,
+			AllowPlain:     ch.IMAP.AllowPlain,
+			Username:       ch.IMAP.Username,
+			Password:       ch.IMAP.Password,
+			Mailboxes:      ch.IMAP.Mailboxes,
+			PollInterval:   ch.IMAP.PollInterval.D(time.Minute),
+			BatchSize:      ch.IMAP.BatchSize,
+			MaxMessageSize: ch.IMAP.MaxMessageSize,
+			DisableIdle:    ch.IMAP.DisableIdle,
+		}, a.pipeline, a.store, log)
+		if err != nil {
+			return err
+		}
+		snd, err := email.NewSMTPSender(email.SMTPConfig{
+			Addr:          ch.SMTP.Addr,
+			Security:      ch.SMTP.Security,
+			AllowInsecure: ch.SMTP.AllowInsecure,
+			Username:      ch.SMTP.Username,
+			Password:      ch.SMTP.Password,
+			From:          ch.SMTP.From,
+			HeloName:      a.cfg.MailDomain,
+		}, log)
+		if err != nil {
+			return err
+		}
+		a.sources = append(a.sources, src)
+		a.registry.senders[row.ID] = snd
+	case message.SMS:
+		httpClient := a.twilioHTTP
+		if ch.Twilio.APIURL != "" {
+			if httpClient, err = redirectClient(ch.Twilio.APIURL); err != nil {
+				return fmt.Errorf("twilio.api_url: %w", err)
+			}
+		}
+		c, err := sms.New(sms.Config{
+			ChannelID:             row.ID,
+			Name:                  ch.Name,
+			AccountSID:            ch.Twilio.AccountSID,
+			AuthToken:             ch.Twilio.AuthToken,
+			From:                  ch.Twilio.From,
+			MessagingServiceSID:   ch.Twilio.MessagingServiceSID,
+			PublicURL:             a.cfg.HTTP.PublicURL,
+			TrustForwardedHeaders: a.cfg.HTTP.TrustForwardedHeaders,
+			DefaultRegion:         a.cfg.DefaultRegion,
+			MaxMediaBytes:         ch.Twilio.MaxMediaBytes,
+			SegmentBudget:         ch.Twilio.SegmentBudget,
+			HTTPClient:            httpClient,
+		}, log)
+		if err != nil {
+			return err
+		}
+		a.sms[ch.Name] = c
+		a.registry.senders[row.ID] = c
+		a.registry.fetchers[row.ID] = c
+		a.registry.budgets[row.ID] = ch.Twilio.SegmentBudget
+	case message.WhatsApp:
+		dialect := "sqlite"
+		if a.store.Dialect() == store.Postgres {
+			dialect = "pgx"
+		}
+		container, err := whatsapp.NewDeviceStore(ctx, a.store.DB(), dialect, log)
+		if err != nil {
+			return err
+		}
+		cfg := whatsapp.Config{ChannelID: row.ID, Name: ch.Name, Dialect: dialect, DefaultRegion: a.cfg.DefaultRegion}
+		if ch.WhatsApp != nil {
+			cfg.AllowGroups, cfg.AllowStatus = ch.WhatsApp.AllowGroups, ch.WhatsApp.AllowStatus
+		}
+		c, err := whatsapp.New(cfg, container, a.pipeline, logAlerter{log}, log)
+		if err != nil {
+			return err
+		}
+		a.whatsapp[ch.Name] = c
+		a.registry.senders[row.ID] = c
+		a.sources = append(a.sources, c)
+	}
+	return nil
+}
+
+// logAlerter tells operators through the log until the inbox has alerts.
+type logAlerter struct{ log *slog.Logger }
+
+func (l logAlerter) Alert(ctx context.Context, channelID int64, text string) {
+	l.log.ErrorContext(ctx, "operator attention needed", "channel_id", channelID, "alert", text)
+}
+
+func (a *app) twilioInbound(w http.ResponseWriter, r *http.Request) {
+	c, ok := a.sms[r.PathValue("channel")]
+	if !ok {
+		http.Error(w, "unknown channel", http.StatusNotFound)
+		return
+	}
+	c.InboundHandler(a.pipeline).ServeHTTP(w, r)
+}
+
+func (a *app) twilioStatus(w http.ResponseWriter, r *http.Request) {
+	c, ok := a.sms[r.PathValue("channel")]
+	if !ok {
+		http.Error(w, "unknown channel", http.StatusNotFound)
+		return
+	}
+	c.StatusHandler(a.store).ServeHTTP(w, r)
+}
+
+func (a *app) whatsappStatus(w http.ResponseWriter, r *http.Request) {
+	// Behind the same token as the API: the QR code links a device.
+	if !inbox.Authorized(r, a.cfg.APIToken) {
+		http.Error(w, "missing or wrong API token", http.StatusUnauthorized)
+		return
+	}
+	c, ok := a.whatsapp[r.PathValue("channel")]
+	if !ok {
+		http.Error(w, "unknown whatsapp channel", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(c.Status())
+}
+
+// run serves HTTP, works jobs and runs the connectors until ctx ends, then
+// shuts down in order: stop taking messages, drain jobs, close the store.
+func (a *app) run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", a.cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.cfg.HTTP.Addr, err)
+	}
+	return a.serve(ctx, ln)
+}
+
+func (a *app) serve(ctx context.Context, ln net.Listener) error {
+	defer a.store.Close()
+	srv := &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := a.jobs.Start(ctx); err != nil {
+		return fmt.Errorf("start job runner: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 1+len(a.sources))
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	for _, s := range a.sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Run(ctx); err != nil && ctx.Err() == nil {
+				errc <- err
+			}
+		}()
+	}
+	a.log.Info("wasl serving", "addr", ln.Addr().String(), "store", string(a.store.Dialect()), "channels", len(a.cfg.Channels))
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	cancel()
+	a.log.Info("shutting down")
+	shutdownCtx, done := context.WithTimeout(context.Background(), 30*time.Second)
+	defer done()
+	_ = srv.Shutdown(shutdownCtx)
+	wg.Wait()
+	if err := a.jobs.Stop(shutdownCtx); err != nil {
+		a.log.Warn("job runner did not drain in time", "err", err)
+	}
+	return runErr
+}
+
+func redactChannel(ch config.Channel) config.Channel {
+	c := config.Config{Channels: []config.Channel{ch}}
+	return c.Redacted().Channels[0]
+}
+
+// redirectClient sends every request for a twilio.com host to base instead
+// (twilio-go has no base-URL option): a regional edge, or a stand-in for
+// Twilio's API in tests.
+func redirectClient(base string) (*http.Client, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%q is not an absolute http(s) URL", base)
+	}
+	return &http.Client{Timeout: 30 * time.Second, Transport: redirectTransport{to: u}}, nil
+}
+
+type redirectTransport struct{ to *url.URL }
+
+func (t redirectTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if h := r.URL.Hostname(); h == "twilio.com" || strings.HasSuffix(h, ".twilio.com") || strings.HasSuffix(h, ".twiliocdn.com") {
+		r = r.Clone(r.Context())
+		// Keep the Host header Twilio would see: a stand-in tells its API
+		// from its media CDN (mms.twiliocdn.com) by it.
+		r.Host = r.URL.Host
+		r.URL.Scheme, r.URL.Host = t.to.Scheme, t.to.Host
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
