@@ -6,14 +6,13 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -189,17 +188,15 @@ func Parse(data []byte, path string, lookup func(string) (string, bool)) (*Confi
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(root.Content) > 0 {
+		if err := errors.Join(unknownKeys(&root, reflect.TypeFor[Config](), path)...); err != nil {
+			return nil, err
+		}
 		if err := expandEnv(&root, path, lookup); err != nil {
 			return nil, err
 		}
-		var buf bytes.Buffer
-		enc := yaml.NewEncoder(&buf)
-		if err := enc.Encode(&root); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		dec := yaml.NewDecoder(&buf)
-		dec.KnownFields(true)
-		if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		// Decoding the node tree, not a re-encoded copy, keeps the file's
+		// own line numbers in type errors.
+		if err := root.Decode(cfg); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 	}
@@ -214,6 +211,56 @@ func Parse(data []byte, path string, lookup func(string) (string, bool)) (*Confi
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, nil
+}
+
+// unknownKeys reports mapping keys that t (a struct, through pointers,
+// slices and maps) has no yaml field for, each with its line in the file.
+// It replaces yaml's KnownFields, which Node.Decode does not offer.
+func unknownKeys(n *yaml.Node, t reflect.Type, path string) []error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(reflect.TypeFor[yaml.Unmarshaler]()) {
+		return nil // it reads its own node
+	}
+	var errs []error
+	switch {
+	case n.Kind == yaml.DocumentNode:
+		for _, c := range n.Content {
+			errs = append(errs, unknownKeys(c, t, path)...)
+		}
+	case n.Kind == yaml.SequenceNode && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array):
+		for _, c := range n.Content {
+			errs = append(errs, unknownKeys(c, t.Elem(), path)...)
+		}
+	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Map:
+		for i := 1; i < len(n.Content); i += 2 {
+			errs = append(errs, unknownKeys(n.Content[i], t.Elem(), path)...)
+		}
+	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct:
+		fields := map[string]reflect.Type{}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "-" || !f.IsExported() {
+				continue
+			}
+			if name == "" {
+				name = strings.ToLower(f.Name)
+			}
+			fields[name] = f.Type
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			ft, ok := fields[k.Value]
+			if !ok {
+				errs = append(errs, fmt.Errorf("%s:%d: unknown field %q", path, k.Line, k.Value))
+				continue
+			}
+			errs = append(errs, unknownKeys(n.Content[i+1], ft, path)...)
+		}
+	}
+	return errs
 }
 
 func expandEnv(n *yaml.Node, path string, lookup func(string) (string, bool)) error {

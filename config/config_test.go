@@ -59,7 +59,7 @@ func TestParseErrors(t *testing.T) {
 		name, yaml, want string
 	}{
 		{"missing env", "knowledge_bank: b.yaml\napi_token: ${NOPE}\n", "w.yaml:2: environment variable NOPE is not set"},
-		{"unknown field", "knowledge_bank: b.yaml\nbogus: 1\n", "field bogus not found"},
+		{"unknown field", "knowledge_bank: b.yaml\nbogus: 1\n", `w.yaml:2: unknown field "bogus"`},
 		{"bad duration", "knowledge_bank: b.yaml\nauto_reply_window: soon\n", `invalid duration "soon"`},
 		{"no bank", "data_dir: x\n", "knowledge_bank is required"},
 		{"bad kind", "knowledge_bank: b\nchannels: [{name: x, kind: fax}]\n", `channel "x": kind "fax"`},
