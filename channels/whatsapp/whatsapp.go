@@ -379,6 +379,12 @@ func (c *Channel) Run(ctx context.Context) error {
 
 	bo := backoff{min: c.cfg.MinBackoff, max: c.cfg.MaxBackoff}
 	var connectedAt time.Time
+	// live is the client Run has connected and seen no drop of since. Run
+	// reconnects it only on the event that says so: whatsmeow closes the
+	// socket before its goroutine delivers the reason (Disconnected,
+	// LoggedOut, ...), so a wake-up that finds it disconnected must not
+	// reconnect by itself.
+	var live client
 	for ctx.Err() == nil {
 		c.mu.Lock()
 		cli, pairing, loggedOut := c.cli, c.pairing, c.loggedOut
@@ -431,9 +437,12 @@ func (c *Channel) Run(ctx context.Context) error {
 			continue
 		}
 
-		if !cli.IsConnected() {
+		if cli != live && !cli.IsConnected() {
 			c.mu.Lock()
 			hold := time.Until(c.holdUntil)
+			// Events that came during the backoff were about the
+			// connection already dropped.
+			c.dropped, c.redeliver = false, false
 			c.mu.Unlock()
 			if hold > 0 {
 				sleep(ctx, hold)
@@ -451,6 +460,7 @@ func (c *Channel) Run(ctx context.Context) error {
 				continue
 			}
 		}
+		live = cli
 
 		c.waitKick(ctx)
 
@@ -468,6 +478,7 @@ func (c *Channel) Run(ctx context.Context) error {
 				bo.reset()
 			}
 			connectedAt = time.Time{}
+			live = nil
 			cli.Disconnect()
 			d := bo.next()
 			if redeliver {
@@ -669,6 +680,9 @@ func (c *Channel) handleEvent(cli client, evt any) bool {
 		return c.handleMessage(cli, e)
 	case *events.Connected:
 		c.connEvent(cli, func() {
+			if c.status.State == StateLoggedOut {
+				return // late: the logout came after this login
+			}
 			c.dropped = false
 			c.setStatusLocked(StateConnected, "")
 		})
