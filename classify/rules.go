@@ -65,9 +65,9 @@ func compileRules(rules []Rule, topics map[string]Scope) ([]compiledRule, error)
 	return out, nil
 }
 
-// match reports whether the rule fires and what made it fire. padded is
-// " " + Normalize(text) + " ".
-func (r *compiledRule) match(text, padded, sender string) (string, bool) {
+// match reports whether the rule fires and what made it fire. norm is
+// Normalize(text), padded " " + norm + " ".
+func (r *compiledRule) match(text, norm, padded, sender string) (string, bool) {
 	if len(r.domains) > 0 {
 		if dom := senderDomain(sender); dom != "" {
 			for _, d := range r.domains {
@@ -89,7 +89,7 @@ func (r *compiledRule) match(text, padded, sender string) (string, bool) {
 		}
 	}
 	for _, re := range r.patterns {
-		if re.MatchString(text) || re.MatchString(padded) {
+		if re.MatchString(text) || re.MatchString(norm) {
 			return "pattern " + strconv.Quote(re.String()), true
 		}
 	}
