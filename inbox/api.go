@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -93,14 +94,8 @@ func Authorized(r *http.Request, token string) bool {
 
 func (a *API) conversations(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	limit, err := intParam(q.Get("limit"), 50, 1, 500)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "limit: "+err.Error())
-		return
-	}
-	before, err := intParam(q.Get("before"), 0, 0, 1<<62)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "before: "+err.Error())
+	limit, before, ok := page(w, q)
+	if !ok {
 		return
 	}
 	status := q.Get("status")
@@ -140,14 +135,8 @@ func (a *API) conversation(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) tickets(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	limit, err := intParam(q.Get("limit"), 50, 1, 500)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "limit: "+err.Error())
-		return
-	}
-	before, err := intParam(q.Get("before"), 0, 0, 1<<62)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "before: "+err.Error())
+	limit, before, ok := page(w, q)
+	if !ok {
 		return
 	}
 	if s := q.Get("status"); s != "" {
@@ -185,6 +174,21 @@ func (a *API) ticket(w http.ResponseWriter, r *http.Request) {
 func (a *API) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	a.log.ErrorContext(r.Context(), "api", "path", r.URL.Path, "err", err)
 	writeError(w, http.StatusInternalServerError, "internal error")
+}
+
+// page reads ?limit= (default 50, at most 500) and ?before= (an id), or
+// answers 400 and reports false.
+func page(w http.ResponseWriter, q url.Values) (limit, before int64, ok bool) {
+	limit, err := intParam(q.Get("limit"), 50, 1, 500)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "limit: "+err.Error())
+		return 0, 0, false
+	}
+	if before, err = intParam(q.Get("before"), 0, 0, 1<<62); err != nil {
+		writeError(w, http.StatusBadRequest, "before: "+err.Error())
+		return 0, 0, false
+	}
+	return limit, before, true
 }
 
 func intParam(s string, def, min, max int64) (int64, error) {

@@ -42,7 +42,7 @@ type app struct {
 	registry *registry
 	mux      *http.ServeMux
 	sources  []runner
-	sms      map[string]*sms.Channel
+	sms      map[string]smsRoutes
 	whatsapp map[string]*whatsapp.Channel
 
 	// httpClient overrides the Twilio REST client's transport (the demo
@@ -99,7 +99,7 @@ func loadBankAndModel(path string) (*replies.Bank, *classify.Model, error) {
 // newApp opens the store (migrating it), trains the classifier and builds
 // every configured channel. Nothing runs until start.
 func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTTP *http.Client) (*app, error) {
-	a := &app{cfg: cfg, log: log, twilioHTTP: twilioHTTP, sms: map[string]*sms.Channel{}, whatsapp: map[string]*whatsapp.Channel{},
+	a := &app{cfg: cfg, log: log, twilioHTTP: twilioHTTP, sms: map[string]smsRoutes{}, whatsapp: map[string]*whatsapp.Channel{},
 		registry: &registry{senders: map[int64]channels.Sender{}, fetchers: map[int64]router.MediaFetcher{}, budgets: map[int64]int{}}}
 	var err error
 	start := time.Now()
@@ -153,8 +153,8 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 	a.mux = http.NewServeMux()
 	inbox.NewAPI(a.store, cfg.APIToken, log).Register(a.mux)
 	a.mux.Handle("GET /metrics", inbox.NewMetrics(a.store, log))
-	a.mux.HandleFunc("POST /webhooks/twilio/{channel}", a.twilioInbound)
-	a.mux.HandleFunc("POST /webhooks/twilio/{channel}/status", a.twilioStatus)
+	a.mux.Handle("POST /webhooks/twilio/{channel}", a.twilio(func(r smsRoutes) http.Handler { return r.inbound }))
+	a.mux.Handle("POST /webhooks/twilio/{channel}/status", a.twilio(func(r smsRoutes) http.Handler { return r.status }))
 	a.mux.HandleFunc("GET /api/v1/channels/{channel}/whatsapp", a.whatsappStatus)
 
 	for _, ch := range cfg.Channels {
@@ -235,7 +235,7 @@ func (a *app) addChannel(ctx context.Context, ch config.Channel) error {
 		if err != nil {
 			return err
 		}
-		a.sms[ch.Name] = c
+		a.sms[ch.Name] = smsRoutes{inbound: c.InboundHandler(a.pipeline), status: c.StatusHandler(a.store)}
 		a.registry.senders[row.ID] = c
 		a.registry.fetchers[row.ID] = c
 		a.registry.budgets[row.ID] = ch.Twilio.SegmentBudget
@@ -270,22 +270,19 @@ func (l logAlerter) Alert(ctx context.Context, channelID int64, text string) {
 	l.log.ErrorContext(ctx, "operator attention needed", "channel_id", channelID, "alert", text)
 }
 
-func (a *app) twilioInbound(w http.ResponseWriter, r *http.Request) {
-	c, ok := a.sms[r.PathValue("channel")]
-	if !ok {
-		http.Error(w, "unknown channel", http.StatusNotFound)
-		return
-	}
-	c.InboundHandler(a.pipeline).ServeHTTP(w, r)
-}
+// smsRoutes are one Twilio channel's webhook handlers.
+type smsRoutes struct{ inbound, status http.Handler }
 
-func (a *app) twilioStatus(w http.ResponseWriter, r *http.Request) {
-	c, ok := a.sms[r.PathValue("channel")]
-	if !ok {
-		http.Error(w, "unknown channel", http.StatusNotFound)
-		return
-	}
-	c.StatusHandler(a.store).ServeHTTP(w, r)
+// twilio dispatches /webhooks/twilio/{channel}… to that channel's handler.
+func (a *app) twilio(pick func(smsRoutes) http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		routes, ok := a.sms[r.PathValue("channel")]
+		if !ok {
+			http.Error(w, "unknown channel", http.StatusNotFound)
+			return
+		}
+		pick(routes).ServeHTTP(w, r)
+	})
 }
 
 func (a *app) whatsappStatus(w http.ResponseWriter, r *http.Request) {
