@@ -328,7 +328,7 @@ func (p *Pipeline) openTicket(ctx context.Context, tx *store.Tx, topic *replies.
 		return store.Ticket{}, fmt.Errorf("ticket number: %w", err)
 	}
 	t := store.Ticket{
-		Ref:            tickets.Ref(p.cfg.TicketPrefix, year, n),
+		Ref:            store.TicketRef(p.cfg.TicketPrefix, year, n),
 		Prefix:         p.cfg.TicketPrefix,
 		Year:           year,
 		Number:         n,
@@ -392,7 +392,7 @@ func (p *Pipeline) enqueueReply(ctx context.Context, tx *store.Tx, in message.In
 		}
 		// Over the segment budget: the answer plus one link.
 		if !sms.FitSegments(reply.Text, budget) {
-			if reply, err = p.bank.RenderShort(req, smsChars(reply.Text, budget)); err != nil {
+			if reply, err = p.bank.RenderShort(req, sms.ShortLimit(budget)); err != nil {
 				return 0, fmt.Errorf("render short %s reply: %w", req.Kind, err)
 			}
 		}
@@ -426,25 +426,6 @@ func (p *Pipeline) enqueueReply(ctx context.Context, tx *store.Tx, in message.In
 		return 0, fmt.Errorf("enqueue reply: %w", err)
 	}
 	return o.ID, nil
-}
-
-// smsChars is how many characters fit a segment budget: Arabic needs UCS-2
-// (67 per concatenated segment), plain Latin text GSM-7 (153).
-func smsChars(sample string, segments int) int {
-	per := 153
-	for _, r := range sample {
-		if r > 0x7f {
-			per = 67
-			break
-		}
-	}
-	if segments == 1 {
-		if per == 67 {
-			return 70
-		}
-		return 160
-	}
-	return per * segments
 }
 
 // replySubject answers a subject the way mail clients do, "Re: [#REF] …",

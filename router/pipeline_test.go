@@ -15,6 +15,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/wasl-dev/wasl/channels/sms"
 	"github.com/wasl-dev/wasl/classify"
 	"github.com/wasl-dev/wasl/internal/pgtest"
 	"github.com/wasl-dev/wasl/message"
@@ -239,6 +240,11 @@ func TestPipeline(t *testing.T) {
 				r2 := e.process(t, e.phone(message.SMS, "SM2", "+966551234567", "anything for the window?"))
 				if r1.OutboundID == 0 || r2.OutboundID != 0 || r2.Decision.AutoReply {
 					t.Errorf("within window: first reply %d, second %d", r1.OutboundID, r2.OutboundID)
+				}
+				// An English answer cut to the budget still fits it.
+				if o, err := e.st.Outbound(context.Background(), r1.OutboundID); err != nil || !sms.FitSegments(o.Text, 2) {
+					n, ucs2 := sms.Segments(o.Text)
+					t.Errorf("English SMS reply takes %d segments (ucs2=%v), budget 2: %q (%v)", n, ucs2, o.Text, err)
 				}
 				e.now = e.now.Add(25 * time.Hour)
 				r3 := e.process(t, e.phone(message.SMS, "SM3", "+966551234567", "anything for the window?"))

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/wasl-dev/wasl/store"
 )
 
 // Status is where a ticket stands. The set follows the university's weekly
@@ -53,11 +55,6 @@ func CanMove(from, to Status) error {
 	return nil
 }
 
-// Ref writes a ticket reference: PREFIX-YEAR-NNNNNN, e.g. EDU-2026-000123.
-func Ref(prefix string, year int, number int64) string {
-	return fmt.Sprintf("%s-%04d-%06d", prefix, year, number)
-}
-
 // refPattern finds a reference in a subject: "[#EDU-2026-000123]", with or
 // without the brackets and hash, as customers' clients and staff write it.
 var refPattern = regexp.MustCompile(`(?i)\b([A-Z]{2,10})-(\d{4})-(\d{4,9})\b`)
@@ -74,7 +71,7 @@ func FindRef(s, prefix string) string {
 		if err != nil {
 			continue
 		}
-		return Ref(strings.ToUpper(m[1]), year, n)
+		return store.TicketRef(strings.ToUpper(m[1]), year, n)
 	}
 	return ""
 }

@@ -1,10 +1,14 @@
 package tickets
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/wasl-dev/wasl/store"
+)
 
 func TestRef(t *testing.T) {
-	if got := Ref("EDU", 2026, 123); got != "EDU-2026-000123" {
-		t.Fatalf("Ref = %q", got)
+	if got := store.TicketRef("EDU", 2026, 123); got != "EDU-2026-000123" {
+		t.Fatalf("TicketRef = %q", got)
 	}
 }
 

@@ -71,3 +71,15 @@ func FitSegments(text string, budget int) bool {
 	n, _ := Segments(text)
 	return n <= budget
 }
+
+// ShortLimit is how many characters a reply cut to fit budget segments may
+// keep. The cut ends in "…", which is not GSM-7, so the whole text goes as
+// UCS-2 whatever the rest is: 70 characters in one segment, 67 per segment
+// when concatenated. Characters outside the BMP (emoji) count twice in
+// UCS-2 and are not expected in a cut reply.
+func ShortLimit(budget int) int {
+	if budget <= 1 {
+		return 70
+	}
+	return 67 * budget
+}

@@ -107,3 +107,18 @@ func TestFitsBudget(t *testing.T) {
 		t.Error("WhatsApp is not segmented: any text fits")
 	}
 }
+
+func TestShortLimit(t *testing.T) {
+	for _, budget := range []int{1, 2, 3} {
+		n := ShortLimit(budget)
+		// The worst case a cut reply can be: Latin text ending in "…".
+		text := strings.Repeat("a", n-1) + "…"
+		if !FitSegments(text, budget) {
+			seg, _ := Segments(text)
+			t.Errorf("ShortLimit(%d) = %d: a cut text of that length takes %d segments", budget, n, seg)
+		}
+		if FitSegments(strings.Repeat("a", n)+"…", budget) {
+			t.Errorf("ShortLimit(%d) = %d is not the largest that fits", budget, n)
+		}
+	}
+}
