@@ -3,14 +3,14 @@ GO      ?= go
 PKGS    ?= ./...
 TIMEOUT ?= 45m
 
-.PHONY: run test test-deps vet fmt-check build bench docker clean
+.PHONY: run test test-deps vet fmt-check tidy-check build bench docker clean
 
 ## run: the gateway on embedded SQLite with the demo configuration and a local sandbox
 run:
 	$(GO) run ./cmd/wasl demo
 
 ## test: everything — vet, gofmt, the race-enabled suite incl. PostgreSQL, Dovecot and SMTP peers
-test: test-deps vet fmt-check
+test: test-deps vet fmt-check tidy-check
 	$(GO) test -race -timeout $(TIMEOUT) $(PKGS)
 
 ## test-deps: install the real peers the tests run against (Dovecot, Postfix's smtp-sink, PostgreSQL)
@@ -19,6 +19,10 @@ test-deps:
 
 vet:
 	$(GO) vet $(PKGS)
+
+## tidy-check: go.mod and go.sum must be what `go mod tidy` makes of them
+tidy-check:
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run go mod tidy and commit (go mod tidy -diff shows the change)"; exit 1; }
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

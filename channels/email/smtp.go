@@ -157,15 +157,17 @@ func (s *SMTPSender) Send(ctx context.Context, out message.Outbound) (message.De
 // deliver runs one SMTP session and returns the server's reply to the
 // message data.
 func (s *SMTPSender) deliver(ctx context.Context, to string, msg []byte) (string, error) {
-	conn, err := s.dialer.DialContext(ctx, "tcp", s.cfg.Addr)
+	raw, err := s.dialer.DialContext(ctx, "tcp", s.cfg.Addr)
 	if err != nil {
 		return "", fmt.Errorf("connect: %w", err)
 	}
 	// Closing the connection is the only way to interrupt a blocked command.
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	// The callback runs on its own goroutine, so it gets a variable of its
+	// own that nothing reassigns.
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	defer stop()
-	defer conn.Close()
-	conn = smtpTimeoutConn{Conn: conn, max: s.cfg.Timeout}
+	defer raw.Close()
+	var conn net.Conn = smtpTimeoutConn{Conn: raw, max: s.cfg.Timeout}
 
 	tlsConfig := s.tlsConfig()
 	var c *smtp.Client
