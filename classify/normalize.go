@@ -4,11 +4,17 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Normalize folds text for matching only; the original text is what is stored
 // and shown. Rules, in the order a rune meets them:
 //
+//   - First, compatibility forms are folded (Unicode NFKC): Arabic
+//     presentation forms U+FB50–U+FDFF and U+FE70–U+FEFF, which text copied
+//     from PDFs is full of ("ﺍﻟﺒﺮﻭﺟﻜﺘﺮ", the lam-alef ligature "ﻻ"), become
+//     the ordinary letters; so do full-width Latin and ligatures such as "ﬁ".
 //   - Arabic diacritics are removed: harakat U+064B–U+0652, superscript alef
 //     U+0670, Quranic annotation marks U+0610–U+061A, U+06D6–U+06DC,
 //     U+06DF–U+06E8, U+06EA–U+06ED; so is tatweel U+0640.
@@ -27,6 +33,13 @@ import (
 //   - Runs of white space collapse to one space; leading and trailing space is
 //     trimmed.
 func Normalize(s string) string {
+	// The check is cheap and most text is already NFKC; only text that
+	// needs folding pays for it.
+	if !norm.NFKC.IsNormalString(s) {
+		// The spacing accent ´ serves as an apostrophe ("it´s"); NFKC
+		// would make it a space and a combining accent.
+		s = norm.NFKC.String(strings.ReplaceAll(s, "´", ""))
+	}
 	var b strings.Builder
 	b.Grow(len(s))
 	space := true // suppresses leading space and runs of spaces

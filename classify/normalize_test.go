@@ -44,6 +44,13 @@ func TestNormalize(t *testing.T) {
 		{"digits do not split scripts", "قاعة5b", "قاعه5b"},
 		{"whitespace collapsed and trimmed", "  a \t\n\r b  \u00a0 c ", "a b c"},
 		{"only punctuation", "?!؟،", ""},
+		// Text pasted from PDFs: isolated, initial, medial and final
+		// presentation forms, and the lam-alef ligature.
+		{"arabic presentation forms", "ﺍﻟﺒﺮﻭﺟﻜﺘﺮ ﺧﺮﺑﺎﻥ", "البروجكتر خربان"},
+		{"presentation forms with hamza", "ﺃﺣﻤﺪ ﻣﺴﺆﻭﻝ ﺍﻟﻘﺎﻋﺔ", "احمد مسوول القاعه"},
+		{"lam-alef ligatures", "ﻻ ﻷ ﻵ ﻹ", "لا لا لا لا"},
+		{"presentation forms of ligature words", "ﷲ", "الله"},
+		{"full-width latin and ligatures", "ＰＲＯＪＥＣＴＯＲ ﬁx", "projector fix"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.rule, func(t *testing.T) {

@@ -62,3 +62,27 @@ func TestUniversityBankHeldOut(t *testing.T) {
 		t.Errorf("off-topic messages out of scope %.1f%%, want >= 90%%", 100*oos)
 	}
 }
+
+// TestPresentationFormsClassifyLikeTypedText: Arabic pasted from a PDF comes
+// in presentation forms (U+FB50–U+FDFF, U+FE70–U+FEFF); it must land on the
+// same topic as the same words typed.
+func TestPresentationFormsClassifyLikeTypedText(t *testing.T) {
+	bank, err := replies.LoadBank("../configs/bank.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := classify.Train(ClassifierConfig(bank))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ typed, pasted string }{
+		{"البروجكتر في القاعة خربان نبي صيانة", "ﺍﻟﺒﺮﻭﺟﻜﺘﺮ ﻓﻲ ﺍﻟﻘﺎﻋﺔ ﺧﺮﺑﺎﻥ ﻧﺒﻲ ﺻﻴﺎﻧﺔ"},
+		{"نحتاج تصوير حفل التخرج", "ﻧﺤﺘﺎﺝ ﺗﺼﻮﻳﺮ ﺣﻔﻞ ﺍﻟﺘﺨﺮﺝ"},
+	} {
+		typed := model.Classify(classify.Input{Text: c.typed})
+		pasted := model.Classify(classify.Input{Text: c.pasted})
+		if typed.Topic == "" || pasted.Topic != typed.Topic || pasted.Scope != typed.Scope {
+			t.Errorf("%q → %s/%s, but typed %q → %s/%s", c.pasted, pasted.Scope, pasted.Topic, c.typed, typed.Scope, typed.Topic)
+		}
+	}
+}
