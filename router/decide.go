@@ -31,6 +31,10 @@ const (
 	ActionIgnore Action = "ignore"
 	// ActionQuarantine: the message could not be read; stored raw with the reason.
 	ActionQuarantine Action = "quarantine"
+	// ActionHistory: the message reached us long after it was received
+	// (a mailbox backfill, a phone that was offline for days): stored and
+	// threaded, never answered automatically, no ticket.
+	ActionHistory Action = "history"
 )
 
 // Decision is what the pipeline decided for one message and why. It is data
@@ -69,8 +73,12 @@ type Facts struct {
 	// LastAutoReply is when this contact last got an automatic reply in this
 	// conversation; zero when never.
 	LastAutoReply time.Time
-	Window        time.Duration
-	Now           time.Time
+	// ReceivedAt is when the channel received the message (IMAP
+	// INTERNALDATE, the WhatsApp server's timestamp); zero when unknown.
+	// A message older than Window is history.
+	ReceivedAt time.Time
+	Window     time.Duration
+	Now        time.Time
 }
 
 // Decide turns facts into a decision.
@@ -92,6 +100,13 @@ func Decide(f Facts) Decision {
 	if f.Flags.Any() {
 		d.Action = ActionIgnore
 		why("automatic mail (%s): never answered automatically (RFC 3834), no ticket", flagNames(f.Flags))
+		return d
+	}
+
+	if !f.ReceivedAt.IsZero() && f.Window > 0 && f.Now.Sub(f.ReceivedAt) > f.Window {
+		d.Action = ActionHistory
+		why("received %s, more than %s before it reached the pipeline: kept as history, never answered automatically, no ticket",
+			f.ReceivedAt.UTC().Format(time.RFC3339), f.Window)
 		return d
 	}
 

@@ -35,6 +35,10 @@ func TestDecide(t *testing.T) {
 		{"quarantined", Facts{Quarantined: true, Reason: "too big"}, ActionQuarantine, false, false},
 		{"answered within window", Facts{Class: in("inquiries"), Topic: informational, LastAutoReply: now.Add(-time.Hour)}, ActionAnswer, false, false},
 		{"answered before window", Facts{Class: in("inquiries"), Topic: informational, LastAutoReply: now.Add(-25 * time.Hour)}, ActionAnswer, false, true},
+		{"received long ago (backfill)", Facts{Class: in("maintenance"), Topic: actionable, ReceivedAt: now.Add(-25 * time.Hour)}, ActionHistory, false, false},
+		{"received long ago on an open ticket", Facts{Class: in("maintenance"), Topic: actionable, OpenTicket: "EDU-2026-000001", ReceivedAt: now.Add(-48 * time.Hour)}, ActionHistory, false, false},
+		{"received within the window", Facts{Class: in("maintenance"), Topic: actionable, ReceivedAt: now.Add(-23 * time.Hour)}, ActionTicket, true, true},
+		{"old automatic mail is still ignored", Facts{Flags: message.Flags{Bounce: true}, ReceivedAt: now.Add(-48 * time.Hour)}, ActionIgnore, false, false},
 		{"ticket within window still opens, no second reply", Facts{Class: in("maintenance"), Topic: actionable, LastAutoReply: now.Add(-time.Minute)}, ActionTicket, true, false},
 	}
 	for _, tt := range tests {

@@ -220,6 +220,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 		Flags:       in.Flags,
 		Quarantined: in.Quarantined,
 		Reason:      in.QuarantineReason,
+		ReceivedAt:  in.ReceivedAt,
 		Window:      p.cfg.AutoReplyWindow,
 		Now:         now,
 	}
