@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/wasl-dev/wasl/message"
@@ -89,7 +90,9 @@ type Attachment struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
-// Ticket statuses.
+// Ticket statuses: the one definition of the values stored. Package
+// tickets names them as its Status type and rules the moves between them;
+// the store, which tickets imports, must validate what it writes.
 const (
 	TicketOpen        = "open"
 	TicketTransferred = "transferred"
@@ -98,14 +101,13 @@ const (
 	TicketClosed      = "closed"
 )
 
-// ValidTicketStatus reports whether s is one of the ticket statuses.
-func ValidTicketStatus(s string) bool {
-	switch s {
-	case TicketOpen, TicketTransferred, TicketPending, TicketInProgress, TicketClosed:
-		return true
-	}
-	return false
+// TicketStatuses returns every ticket status in the weekly report's order.
+func TicketStatuses() []string {
+	return []string{TicketOpen, TicketTransferred, TicketPending, TicketInProgress, TicketClosed}
 }
+
+// ValidTicketStatus reports whether s is one of the ticket statuses.
+func ValidTicketStatus(s string) bool { return slices.Contains(TicketStatuses(), s) }
 
 // Ticket is an actionable request, numbered per prefix and year.
 type Ticket struct {

@@ -14,32 +14,35 @@ import (
 
 // Status is where a ticket stands. The set follows the university's weekly
 // report: open, transferred (to a department), pending (waiting on the
-// customer), in progress, closed.
+// customer), in progress, closed. The values are the store's (it validates
+// what it writes, and cannot import this package); these are their names.
 type Status string
 
 // Ticket statuses.
 const (
-	Open        Status = "open"
-	Transferred Status = "transferred"
-	Pending     Status = "pending"
-	InProgress  Status = "in_progress"
-	Closed      Status = "closed"
+	Open        Status = store.TicketOpen
+	Transferred Status = store.TicketTransferred
+	Pending     Status = store.TicketPending
+	InProgress  Status = store.TicketInProgress
+	Closed      Status = store.TicketClosed
 )
 
-// Statuses lists every status in report order.
-var statuses = [...]Status{Open, Transferred, Pending, InProgress, Closed}
-
 // Statuses returns every status in report order.
-func Statuses() []Status { return statuses[:] }
+func Statuses() []Status {
+	all := store.TicketStatuses()
+	out := make([]Status, len(all))
+	for i, s := range all {
+		out[i] = Status(s)
+	}
+	return out
+}
 
 // ParseStatus reads a status name.
 func ParseStatus(s string) (Status, error) {
-	for _, st := range statuses {
-		if string(st) == s {
-			return st, nil
-		}
+	if !store.ValidTicketStatus(s) {
+		return "", fmt.Errorf("unknown ticket status %q (want one of %s)", s, strings.Join(store.TicketStatuses(), ", "))
 	}
-	return "", fmt.Errorf("unknown ticket status %q (want one of open, transferred, pending, in_progress, closed)", s)
+	return Status(s), nil
 }
 
 // CanMove reports whether a ticket may go from one status to another. Any

@@ -67,3 +67,26 @@ func TestStatusMoves(t *testing.T) {
 		t.Errorf("ParseStatus(in_progress) = %v, %v", s, err)
 	}
 }
+
+// The statuses are the store's: every one the store accepts has a name
+// here, in the same order, and ParseStatus agrees with the store.
+func TestStatusesAreTheStores(t *testing.T) {
+	got := Statuses()
+	want := store.TicketStatuses()
+	if len(got) != len(want) {
+		t.Fatalf("Statuses() = %q, store has %q", got, want)
+	}
+	for i, s := range got {
+		if string(s) != want[i] {
+			t.Errorf("Statuses()[%d] = %q, store has %q", i, s, want[i])
+		}
+		if p, err := ParseStatus(want[i]); err != nil || p != s {
+			t.Errorf("ParseStatus(%q) = %q, %v", want[i], p, err)
+		}
+	}
+	for _, s := range []Status{Open, Transferred, Pending, InProgress, Closed} {
+		if !store.ValidTicketStatus(string(s)) {
+			t.Errorf("the store does not accept %q", s)
+		}
+	}
+}
