@@ -127,33 +127,18 @@ type WhatsApp struct {
 	AllowStatus bool `yaml:"allow_status"`
 }
 
-// Duration reads "24h", "90m" or "7d".
+// Duration reads "24h", "90m", "7d" or "1d12h" (message.ParseDuration, the
+// grammar the knowledge bank's SLAs use too).
 type Duration time.Duration
 
-// UnmarshalYAML reads a duration with an extra "d" (days) unit.
+// UnmarshalYAML reads a duration with its line in errors.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := ParseDuration(n.Value)
+	v, err := message.ParseDuration(n.Value)
 	if err != nil {
 		return fmt.Errorf("line %d: %w", n.Line, err)
 	}
 	*d = Duration(v)
 	return nil
-}
-
-// ParseDuration is time.ParseDuration plus whole days ("7d").
-func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		var n int
-		if _, err := fmt.Sscanf(days, "%d", &n); err == nil && fmt.Sprint(n) == days {
-			return time.Duration(n) * 24 * time.Hour, nil
-		}
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q (examples: 90s, 30m, 24h, 7d)", s)
-	}
-	return v, nil
 }
 
 // D returns the duration, or def when unset.

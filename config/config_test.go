@@ -109,3 +109,28 @@ func TestRescueAfterSendTimeout(t *testing.T) {
 		t.Fatalf("error = %v", err)
 	}
 }
+
+// Durations read the grammar the knowledge bank's SLAs use
+// (message.ParseDuration), days and hours together included.
+func TestDurations(t *testing.T) {
+	tests := []struct {
+		value string
+		want  time.Duration
+	}{
+		{"36h", 36 * time.Hour},
+		{"7d", 7 * 24 * time.Hour},
+		{"1d12h", 36 * time.Hour},
+		{"2d30m", 48*time.Hour + 30*time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			cfg, err := Parse([]byte("knowledge_bank: b\nconversation_window: "+tt.value+"\n"), "w.yaml", env(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.ConversationWindow.D(0); got != tt.want {
+				t.Errorf("conversation_window: %s = %s, want %s", tt.value, got, tt.want)
+			}
+		})
+	}
+}
