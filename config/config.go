@@ -115,8 +115,10 @@ type Twilio struct {
 	AuthToken           string `yaml:"auth_token"`
 	From                string `yaml:"from"`
 	MessagingServiceSID string `yaml:"messaging_service_sid"`
-	SegmentBudget       int    `yaml:"segment_budget"`
-	MaxMediaBytes       int64  `yaml:"max_media_bytes"`
+	// SegmentBudget is the SMS segments an automatic reply should fit in;
+	// 0 leaves the SMS channel's own default.
+	SegmentBudget int   `yaml:"segment_budget"`
+	MaxMediaBytes int64 `yaml:"max_media_bytes"`
 	// APIURL points the REST client elsewhere (the demo's local fake).
 	APIURL string `yaml:"api_url"`
 }

@@ -18,8 +18,6 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
-	"github.com/wasl-dev/wasl/channels/email"
-	"github.com/wasl-dev/wasl/channels/sms"
 	"github.com/wasl-dev/wasl/classify"
 	"github.com/wasl-dev/wasl/message"
 	"github.com/wasl-dev/wasl/replies"
@@ -42,11 +40,7 @@ type Config struct {
 	TicketPrefix       string        // "EDU"
 	AutoReplyWindow    time.Duration // default 24h
 	ConversationWindow time.Duration // SMS/WhatsApp threading, default 7 days
-	MailDomain         string        // right-hand side of our Message-IDs
-	// SMSSegments is the budget of automatic SMS replies (per channel it can
-	// differ; 0 means 2 segments).
-	SMSSegments func(channelID int64) int
-	Now         func() time.Time
+	Now                func() time.Time
 }
 
 // Pipeline ingests inbound messages.
@@ -55,12 +49,14 @@ type Pipeline struct {
 	cls   Classifier
 	bank  *replies.Bank
 	jobs  JobInserter
+	chans Channels
 	cfg   Config
 	log   *slog.Logger
 }
 
-// New builds a pipeline.
-func New(st *store.Store, cls Classifier, bank *replies.Bank, jobs JobInserter, cfg Config, log *slog.Logger) *Pipeline {
+// New builds a pipeline. chans tells it each channel's reply limits and
+// Message-IDs.
+func New(st *store.Store, cls Classifier, bank *replies.Bank, jobs JobInserter, chans Channels, cfg Config, log *slog.Logger) *Pipeline {
 	if cfg.TicketPrefix == "" {
 		cfg.TicketPrefix = "EDU"
 	}
@@ -70,16 +66,13 @@ func New(st *store.Store, cls Classifier, bank *replies.Bank, jobs JobInserter, 
 	if cfg.ConversationWindow <= 0 {
 		cfg.ConversationWindow = 7 * 24 * time.Hour
 	}
-	if cfg.MailDomain == "" {
-		cfg.MailDomain = "wasl.invalid"
-	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Pipeline{store: st, cls: cls, bank: bank, jobs: jobs, cfg: cfg, log: log}
+	return &Pipeline{store: st, cls: cls, bank: bank, jobs: jobs, chans: chans, cfg: cfg, log: log}
 }
 
 // Result is the full account of one ingest, for tests and the CLI.
@@ -384,18 +377,10 @@ func (p *Pipeline) enqueueReply(ctx context.Context, tx *store.Tx, in message.In
 	if err != nil {
 		return 0, fmt.Errorf("render %s reply: %w", req.Kind, err)
 	}
-	if in.Channel == message.SMS {
-		budget := 2
-		if p.cfg.SMSSegments != nil {
-			if b := p.cfg.SMSSegments(in.ChannelID); b > 0 {
-				budget = b
-			}
-		}
-		// Over the segment budget: the answer plus one link.
-		if !sms.FitSegments(reply.Text, budget) {
-			if reply, err = p.bank.RenderShort(req, sms.ShortLimit(budget)); err != nil {
-				return 0, fmt.Errorf("render short %s reply: %w", req.Kind, err)
-			}
+	// Over the channel's budget (SMS segments): the answer plus one link.
+	if s, ok := p.chans.Shaper(in.ChannelID); ok && !s.FitsBudget(reply.Text) {
+		if reply, err = p.bank.RenderShort(req, s.ShortLimit()); err != nil {
+			return 0, fmt.Errorf("render short %s reply: %w", req.Kind, err)
 		}
 	}
 	o := store.Outbound{
@@ -416,7 +401,7 @@ func (p *Pipeline) enqueueReply(ctx context.Context, tx *store.Tx, in message.In
 		o.Subject = replySubject(in.Subject, reply.Subject, ticket.Ref)
 		// Chosen now and stored, so every retry of the send carries the
 		// same id and the customer's client threads (and dedupes) on it.
-		o.HeaderMessageID = email.NewMessageID(p.cfg.MailDomain)
+		o.HeaderMessageID = p.chans.NewMessageID(in.ChannelID)
 		o.InReplyTo = in.MessageID
 		o.References = nonEmpty(append(append([]string{}, in.References...), in.MessageID))
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/wasl-dev/wasl/channels/email"
 	"github.com/wasl-dev/wasl/channels/sms"
 	"github.com/wasl-dev/wasl/classify"
 	"github.com/wasl-dev/wasl/internal/pgtest"
@@ -103,8 +105,33 @@ func newEnv(t testing.TB, dsn string) *env {
 		}
 		*c.id = ch.ID
 	}
-	e.p = New(st, testClassifier(), bank, jobs, Config{TicketPrefix: "EDU", MailDomain: "test.wasl", Now: func() time.Time { return e.now }}, quiet)
+	smsCh, err := sms.New(sms.Config{ChannelID: e.sms, Name: "sms", AccountSID: "AC" + strings.Repeat("0", 32), AuthToken: "token",
+		From: "+966500000000", PublicURL: "https://wasl.test"}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chans := testChannels{shapers: map[int64]ReplyShaper{e.sms: smsCh}, mail: map[int64]string{e.email: "test.wasl"}}
+	e.p = New(st, testClassifier(), bank, jobs, chans, Config{TicketPrefix: "EDU", Now: func() time.Time { return e.now }}, quiet)
 	return e
+}
+
+// testChannels is the binary's channel registry in small: the real SMS
+// channel sizes replies, the email package makes Message-IDs.
+type testChannels struct {
+	shapers map[int64]ReplyShaper
+	mail    map[int64]string // email channel id → mail domain
+}
+
+func (c testChannels) Shaper(id int64) (ReplyShaper, bool) {
+	s, ok := c.shapers[id]
+	return s, ok
+}
+
+func (c testChannels) NewMessageID(id int64) string {
+	if d, ok := c.mail[id]; ok {
+		return email.NewMessageID(d)
+	}
+	return ""
 }
 
 func (e *env) mail(id, from, subject, text string) message.Inbound {
