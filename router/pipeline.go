@@ -111,8 +111,10 @@ func (p *Pipeline) Process(ctx context.Context, in message.Inbound) (Result, err
 			return p.ingestTx(ctx, tx, in, blobs, rawSHA, &res)
 		})
 		// Two deliveries of the same message racing (PostgreSQL, several
-		// replicas): the loser hits the unique key; its retry sees a duplicate.
-		if errors.Is(err, store.ErrDuplicate) && attempt == 0 {
+		// replicas): the loser hits the unique key; its retry sees a
+		// duplicate. A ticket number taken under a rendered reply's feet:
+		// the retry renders with the number as it now stands.
+		if (errors.Is(err, store.ErrDuplicate) || errors.Is(err, errReferenceMoved)) && attempt < 2 {
 			continue
 		}
 		break
@@ -161,51 +163,19 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 		// placeholder contact per channel.
 		from = message.Party{Kind: "unknown", Value: fmt.Sprintf("channel-%d", in.ChannelID), Name: "Unknown sender"}
 	}
-	contact, err := tx.FindOrCreateContact(ctx, from)
-	if err != nil {
-		return fmt.Errorf("contact: %w", err)
-	}
 
-	// Thread: a ticket reference, then email headers, then (SMS/WhatsApp)
-	// the contact's recent open conversation.
-	var ticket store.Ticket
-	var haveTicket bool
-	if ref := tickets.FindRef(in.Subject+" "+firstLine(in.Text), p.cfg.TicketPrefix); ref != "" {
-		if ticket, haveTicket, err = tx.TicketByRef(ctx, ref); err != nil {
-			return err
-		}
-		if haveTicket && ticket.ContactID != contact.ID && in.Channel != message.Email {
-			// A reference typed by someone else is not proof of the thread.
-			haveTicket = false
-		}
-	}
-	var conv int64
-	switch {
-	case haveTicket:
-		conv = ticket.ConversationID
-	case in.Channel == message.Email:
-		ids := append([]string{in.InReplyTo}, in.References...)
-		if conv, _, err = tx.ConversationByHeaderIDs(ctx, nonEmpty(ids)); err != nil {
-			return err
-		}
-	default:
-		if conv, _, err = tx.OpenConversation(ctx, contact.ID, in.ChannelID, now.Add(-p.cfg.ConversationWindow)); err != nil {
-			return err
-		}
-	}
-	if conv == 0 {
-		c := store.Conversation{ContactID: contact.ID, ChannelID: in.ChannelID, Subject: in.Subject, Status: "open", LastMessageAt: now, CreatedAt: now}
-		if err := tx.CreateConversation(ctx, &c); err != nil {
-			return fmt.Errorf("conversation: %w", err)
-		}
-		conv = c.ID
-	} else if err := tx.TouchConversation(ctx, conv, now); err != nil {
+	// Read and render first, write last. Everything the decision and the
+	// reply need is read and the reply rendered before anything is written,
+	// so a reply that cannot be rendered changes the decision, never whether
+	// the message is stored; and the ticket counter, the hot row, is held
+	// only from its increment to the commit.
+	contact, _, err := tx.ContactByIdentity(ctx, from) // ID 0: someone new
+	if err != nil {
 		return err
 	}
-	if !haveTicket {
-		if ticket, haveTicket, err = tx.TicketForConversation(ctx, conv); err != nil {
-			return err
-		}
+	th, err := p.thread(ctx, tx, in, contact.ID, now)
+	if err != nil {
+		return err
 	}
 
 	facts := Facts{
@@ -217,8 +187,8 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 		Window:      p.cfg.AutoReplyWindow,
 		Now:         now,
 	}
-	if haveTicket {
-		facts.OpenTicket = ticket.Ref
+	if th.haveTicket {
+		facts.OpenTicket = th.ticket.Ref
 	}
 	var topic *replies.Topic
 	if !in.Quarantined {
@@ -227,15 +197,54 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 			topic = t
 			facts.Topic = TopicInfo{Found: true, Scope: string(t.Scope), Actionable: t.Actionable, Department: t.Department}
 		}
-		last, ok, err := tx.LastAutoReply(ctx, contact.ID, conv)
-		if err != nil {
-			return err
-		}
-		if ok {
-			facts.LastAutoReply = last
+		if contact.ID != 0 && th.conv != 0 {
+			last, ok, err := tx.LastAutoReply(ctx, contact.ID, th.conv)
+			if err != nil {
+				return err
+			}
+			if ok {
+				facts.LastAutoReply = last
+			}
 		}
 	}
 	d := Decide(facts)
+
+	var draft *replyDraft
+	if d.AutoReply {
+		ref := th.ticket.Ref
+		if d.CreateTicket {
+			// The reference the ticket will most likely get; checked once
+			// the number is taken.
+			n, err := tx.PeekTicketNumber(ctx, p.cfg.TicketPrefix, now.Year())
+			if err != nil {
+				return err
+			}
+			ref = store.TicketRef(p.cfg.TicketPrefix, now.Year(), n)
+		}
+		draft = &replyDraft{req: p.replyRequest(in, from, d, topic, ref, now)}
+		if draft.reply, err = p.render(in.ChannelID, draft.req); err != nil {
+			p.log.WarnContext(ctx, "automatic reply cannot be rendered; message stored without one",
+				"channel", in.Channel, "external_id", in.ExternalID, "kind", draft.req.Kind, "topic", draft.req.TopicID, "err", err)
+			d.AutoReply = false
+			d.Reasons = append(d.Reasons, fmt.Sprintf("no automatic reply: the %s reply could not be rendered (%v); staff to answer", draft.req.Kind, err))
+			draft = nil
+		}
+	}
+
+	// Writes.
+	if contact, err = tx.FindOrCreateContact(ctx, from); err != nil {
+		return fmt.Errorf("contact: %w", err)
+	}
+	conv := th.conv
+	if conv == 0 {
+		c := store.Conversation{ContactID: contact.ID, ChannelID: in.ChannelID, Subject: in.Subject, Status: "open", LastMessageAt: now, CreatedAt: now}
+		if err := tx.CreateConversation(ctx, &c); err != nil {
+			return fmt.Errorf("conversation: %w", err)
+		}
+		conv = c.ID
+	} else if err := tx.TouchConversation(ctx, conv, now); err != nil {
+		return err
+	}
 	if contact.Language == "" && (d.Language == classify.Arabic || d.Language == classify.English) {
 		// Remembered for replies staff write later.
 		if err := tx.SetContactLanguage(ctx, contact.ID, string(d.Language)); err != nil {
@@ -292,6 +301,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 		}
 	}
 
+	ticket := th.ticket
 	switch {
 	case d.CreateTicket:
 		if ticket, err = p.openTicket(ctx, tx, topic, contact.ID, conv, in, now); err != nil {
@@ -305,14 +315,115 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 		res.TicketID, res.TicketRef = ticket.ID, ticket.Ref
 	}
 
-	if d.AutoReply {
-		id, err := p.enqueueReply(ctx, tx, in, from, contact.ID, conv, m.ID, d, topic, ticket, now)
+	if draft != nil {
+		if draft.req.TicketRef != ticket.Ref {
+			// Another transaction took the peeked number (PostgreSQL):
+			// the reply must carry the ticket's real reference.
+			draft.req.TicketRef = ticket.Ref
+			if draft.reply, err = p.render(in.ChannelID, draft.req); err != nil {
+				return fmt.Errorf("%w: %v", errReferenceMoved, err)
+			}
+		}
+		id, err := p.enqueueReply(ctx, tx, in, from, contact.ID, conv, m.ID, draft.reply, ticket, now)
 		if err != nil {
 			return err
 		}
 		res.OutboundID = id
 	}
 	return nil
+}
+
+// errReferenceMoved: the reply rendered with the peeked ticket reference
+// could not be rendered again with the one the ticket got. The transaction
+// is retried; its render then sees the true reference before any write.
+var errReferenceMoved = errors.New("ticket reference moved while the reply was rendered")
+
+// replyDraft is an automatic reply rendered before the writes.
+type replyDraft struct {
+	req   replies.Request
+	reply replies.Reply
+}
+
+func (p *Pipeline) replyRequest(in message.Inbound, to message.Party, d Decision, topic *replies.Topic, ticketRef string, now time.Time) replies.Request {
+	req := replies.Request{
+		Language:  string(d.Language),
+		Channel:   in.Channel,
+		Name:      to.Name,
+		Now:       now,
+		TicketRef: ticketRef,
+	}
+	if topic != nil {
+		req.TopicID = topic.ID
+	}
+	switch d.Action {
+	case ActionTicket:
+		req.Kind = replies.KindAcknowledgement
+	case ActionAnswer:
+		req.Kind = replies.KindAnswer
+	case ActionReferral:
+		req.Kind = replies.KindReferral
+	default:
+		req.Kind, req.TopicID = replies.KindFallback, ""
+	}
+	return req
+}
+
+// render renders a reply and fits it to the channel's budget.
+func (p *Pipeline) render(channelID int64, req replies.Request) (replies.Reply, error) {
+	reply, err := p.bank.Render(req)
+	if err != nil {
+		return replies.Reply{}, fmt.Errorf("render %s reply: %w", req.Kind, err)
+	}
+	// Over the channel's budget (SMS segments): the answer plus one link.
+	if s, ok := p.chans.Shaper(channelID); ok && !s.FitsBudget(reply.Text) {
+		if reply, err = p.bank.RenderShort(req, s.ShortLimit()); err != nil {
+			return replies.Reply{}, fmt.Errorf("render short %s reply: %w", req.Kind, err)
+		}
+	}
+	return reply, nil
+}
+
+// thread is where a message belongs, as read before any write.
+type thread struct {
+	conv       int64        // 0: a new conversation
+	ticket     store.Ticket // the ticket it belongs to, if haveTicket
+	haveTicket bool
+}
+
+// thread finds the message's conversation and ticket: a ticket reference,
+// then email headers, then (SMS/WhatsApp) the contact's recent open
+// conversation. contactID is 0 for a sender not seen before.
+func (p *Pipeline) thread(ctx context.Context, tx *store.Tx, in message.Inbound, contactID int64, now time.Time) (thread, error) {
+	var th thread
+	var err error
+	if ref := tickets.FindRef(in.Subject+" "+firstLine(in.Text), p.cfg.TicketPrefix); ref != "" {
+		if th.ticket, th.haveTicket, err = tx.TicketByRef(ctx, ref); err != nil {
+			return th, err
+		}
+		if th.haveTicket && th.ticket.ContactID != contactID && in.Channel != message.Email {
+			// A reference typed by someone else is not proof of the thread.
+			th.haveTicket = false
+		}
+	}
+	switch {
+	case th.haveTicket:
+		th.conv = th.ticket.ConversationID
+	case in.Channel == message.Email:
+		ids := append([]string{in.InReplyTo}, in.References...)
+		if th.conv, _, err = tx.ConversationByHeaderIDs(ctx, nonEmpty(ids)); err != nil {
+			return th, err
+		}
+	case contactID != 0:
+		if th.conv, _, err = tx.OpenConversation(ctx, contactID, in.ChannelID, now.Add(-p.cfg.ConversationWindow)); err != nil {
+			return th, err
+		}
+	}
+	if !th.haveTicket && th.conv != 0 {
+		if th.ticket, th.haveTicket, err = tx.TicketForConversation(ctx, th.conv); err != nil {
+			return th, err
+		}
+	}
+	return th, nil
 }
 
 func (p *Pipeline) openTicket(ctx context.Context, tx *store.Tx, topic *replies.Topic, contactID, conv int64, in message.Inbound, now time.Time) (store.Ticket, error) {
@@ -352,37 +463,7 @@ func (p *Pipeline) appendToTicket(ctx context.Context, tx *store.Tx, t store.Tic
 	return tx.AddTicketEvent(ctx, &store.TicketEvent{TicketID: t.ID, Kind: store.EventMessage, Actor: "customer", Note: fmt.Sprintf("customer message #%d", messageID)})
 }
 
-func (p *Pipeline) enqueueReply(ctx context.Context, tx *store.Tx, in message.Inbound, to message.Party, contactID, conv, msgID int64, d Decision, topic *replies.Topic, ticket store.Ticket, now time.Time) (int64, error) {
-	req := replies.Request{
-		Language:  string(d.Language),
-		Channel:   in.Channel,
-		Name:      to.Name,
-		Now:       now,
-		TicketRef: ticket.Ref,
-	}
-	if topic != nil {
-		req.TopicID = topic.ID
-	}
-	switch d.Action {
-	case ActionTicket:
-		req.Kind = replies.KindAcknowledgement
-	case ActionAnswer:
-		req.Kind = replies.KindAnswer
-	case ActionReferral:
-		req.Kind = replies.KindReferral
-	default:
-		req.Kind, req.TopicID = replies.KindFallback, ""
-	}
-	reply, err := p.bank.Render(req)
-	if err != nil {
-		return 0, fmt.Errorf("render %s reply: %w", req.Kind, err)
-	}
-	// Over the channel's budget (SMS segments): the answer plus one link.
-	if s, ok := p.chans.Shaper(in.ChannelID); ok && !s.FitsBudget(reply.Text) {
-		if reply, err = p.bank.RenderShort(req, s.ShortLimit()); err != nil {
-			return 0, fmt.Errorf("render short %s reply: %w", req.Kind, err)
-		}
-	}
+func (p *Pipeline) enqueueReply(ctx context.Context, tx *store.Tx, in message.Inbound, to message.Party, contactID, conv, msgID int64, reply replies.Reply, ticket store.Ticket, now time.Time) (int64, error) {
 	o := store.Outbound{
 		ChannelID:          in.ChannelID,
 		ConversationID:     conv,

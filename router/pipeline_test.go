@@ -61,6 +61,7 @@ type env struct {
 	st    *store.Store
 	p     *Pipeline
 	jobs  *river.Client[*sql.Tx]
+	chans testChannels
 	now   time.Time
 	email int64
 	sms   int64
@@ -110,9 +111,14 @@ func newEnv(t testing.TB, dsn string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chans := testChannels{shapers: map[int64]ReplyShaper{e.sms: smsCh}, mail: map[int64]string{e.email: "test.wasl"}}
-	e.p = New(st, testClassifier(), bank, jobs, chans, Config{TicketPrefix: "EDU", Now: func() time.Time { return e.now }}, quiet)
+	e.chans = testChannels{shapers: map[int64]ReplyShaper{e.sms: smsCh}, mail: map[int64]string{e.email: "test.wasl"}}
+	e.p = e.pipeline(bank, testClassifier())
 	return e
+}
+
+// pipeline builds the env's pipeline on another bank and classifier.
+func (e *env) pipeline(bank *replies.Bank, cls Classifier) *Pipeline {
+	return New(e.st, cls, bank, e.jobs, e.chans, Config{TicketPrefix: "EDU", Now: func() time.Time { return e.now }}, quiet)
 }
 
 // testChannels is the binary's channel registry in small: the real SMS
@@ -349,6 +355,43 @@ func TestPipeline(t *testing.T) {
 					if n := e.count(t, "SELECT COUNT(*) FROM "+table); n != want {
 						t.Errorf("%s = %d, want %d", table, n, want)
 					}
+				}
+			})
+
+			// The acknowledgement is rendered before the ticket number is
+			// taken; concurrent tickets (PostgreSQL lets them race) must
+			// still each carry their own reference.
+			t.Run("concurrent tickets each acknowledge their own reference", func(t *testing.T) {
+				e := newEnv(t, dsn(t))
+				var wg sync.WaitGroup
+				results := make(chan Result, 8)
+				for i := range 8 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						r, err := e.p.Process(context.Background(), e.mail(fmt.Sprintf("c%d@x", i), fmt.Sprintf("c%d@example.edu", i), "Projector", "projector broken"))
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						results <- r
+					}()
+				}
+				wg.Wait()
+				close(results)
+				refs := map[string]bool{}
+				for r := range results {
+					refs[r.TicketRef] = true
+					o, err := e.st.Outbound(context.Background(), r.OutboundID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !strings.Contains(o.Text, r.TicketRef) || !strings.Contains(o.Subject, "[#"+r.TicketRef+"]") {
+						t.Errorf("ticket %s acknowledged with subject %q, text %q", r.TicketRef, o.Subject, o.Text)
+					}
+				}
+				if len(refs) != 8 {
+					t.Errorf("distinct tickets = %d, want 8", len(refs))
 				}
 			})
 
