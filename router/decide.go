@@ -70,6 +70,9 @@ type Facts struct {
 	Topic       TopicInfo
 	// OpenTicket is the ticket reference this message belongs to, if any.
 	OpenTicket string
+	// CitesForeignTicket is another contact's ticket reference the message
+	// cites without anything tying it to that ticket; it is kept apart.
+	CitesForeignTicket string
 	// LastAutoReply is when this contact last got an automatic reply in this
 	// conversation; zero when never.
 	LastAutoReply time.Time
@@ -91,6 +94,10 @@ func Decide(f Facts) Decision {
 		Department: f.Topic.Department,
 	}
 	why := func(format string, a ...any) { d.Reasons = append(d.Reasons, fmt.Sprintf(format, a...)) }
+
+	if f.CitesForeignTicket != "" {
+		why("cites ticket %s of another contact: not joined to it (a reference alone is no proof of the thread)", f.CitesForeignTicket)
+	}
 
 	if f.Quarantined {
 		d.Action = ActionQuarantine

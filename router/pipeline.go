@@ -190,6 +190,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 	if th.haveTicket {
 		facts.OpenTicket = th.ticket.Ref
 	}
+	facts.CitesForeignTicket = th.foreignRef
 	var topic *replies.Topic
 	if !in.Quarantined {
 		facts.Class = p.cls.Classify(classify.Input{Text: in.Text, Subject: in.Subject, Sender: from.Value, Email: in.Channel == message.Email})
@@ -237,7 +238,8 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 	}
 	conv := th.conv
 	if conv == 0 {
-		c := store.Conversation{ContactID: contact.ID, ChannelID: in.ChannelID, Subject: in.Subject, Status: "open", LastMessageAt: now, CreatedAt: now}
+		c := store.Conversation{ContactID: contact.ID, ChannelID: in.ChannelID, Subject: in.Subject, Status: "open",
+			CitesForeignTicket: th.foreignRef, LastMessageAt: now, CreatedAt: now}
 		if err := tx.CreateConversation(ctx, &c); err != nil {
 			return fmt.Errorf("conversation: %w", err)
 		}
@@ -388,32 +390,59 @@ type thread struct {
 	conv       int64        // 0: a new conversation
 	ticket     store.Ticket // the ticket it belongs to, if haveTicket
 	haveTicket bool
+	// foreignRef is another contact's ticket that the message cites and
+	// nothing else ties it to: it is not bound to it.
+	foreignRef string
 }
 
-// thread finds the message's conversation and ticket: a ticket reference,
-// then email headers, then (SMS/WhatsApp) the contact's recent open
-// conversation. contactID is 0 for a sender not seen before.
+// thread finds the message's conversation and ticket. contactID is 0 for a
+// sender not seen before.
+//
+// Email headers come first: In-Reply-To or References naming a Message-ID
+// of the conversation (the customer's or one of our replies) shows the
+// sender saw the thread. A ticket reference is no such proof — references
+// are sequential and short — so one binds the message only when the ticket
+// is the sender's own, or the headers lead into that ticket's conversation;
+// of several references, the first that does. Otherwise an SMS or WhatsApp
+// message joins the contact's recent open conversation on its channel.
 func (p *Pipeline) thread(ctx context.Context, tx *store.Tx, in message.Inbound, contactID int64, now time.Time) (thread, error) {
 	var th thread
-	var err error
-	if ref := tickets.FindRef(in.Subject+" "+firstLine(in.Text), p.cfg.TicketPrefix); ref != "" {
-		if th.ticket, th.haveTicket, err = tx.TicketByRef(ctx, ref); err != nil {
+	var byHeaders int64
+	if in.Channel == message.Email {
+		ids := nonEmpty(append([]string{in.InReplyTo}, in.References...))
+		var err error
+		if byHeaders, _, err = tx.ConversationByHeaderIDs(ctx, ids); err != nil {
 			return th, err
-		}
-		if th.haveTicket && th.ticket.ContactID != contactID && in.Channel != message.Email {
-			// A reference typed by someone else is not proof of the thread.
-			th.haveTicket = false
 		}
 	}
-	switch {
-	case th.haveTicket:
-		th.conv = th.ticket.ConversationID
-	case in.Channel == message.Email:
-		ids := append([]string{in.InReplyTo}, in.References...)
-		if th.conv, _, err = tx.ConversationByHeaderIDs(ctx, nonEmpty(ids)); err != nil {
+	for _, ref := range tickets.FindRefs(in.Subject+" "+firstLine(in.Text), p.cfg.TicketPrefix) {
+		t, ok, err := tx.TicketByRef(ctx, ref)
+		if err != nil {
 			return th, err
 		}
-	case contactID != 0:
+		if !ok {
+			continue
+		}
+		own := contactID != 0 && t.ContactID == contactID
+		inThread := byHeaders != 0 && t.ConversationID == byHeaders
+		switch {
+		case inThread || (own && byHeaders == 0):
+			th.ticket, th.haveTicket = t, true
+		case !own && th.foreignRef == "":
+			th.foreignRef = ref
+		}
+		if th.haveTicket {
+			th.foreignRef = ""
+			break
+		}
+	}
+	var err error
+	switch {
+	case th.haveTicket && th.ticket.ConversationID != 0:
+		th.conv = th.ticket.ConversationID
+	case byHeaders != 0:
+		th.conv = byHeaders
+	case in.Channel != message.Email && contactID != 0:
 		if th.conv, _, err = tx.OpenConversation(ctx, contactID, in.ChannelID, now.Add(-p.cfg.ConversationWindow)); err != nil {
 			return th, err
 		}

@@ -6,6 +6,7 @@ package tickets
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -62,9 +63,13 @@ func CanMove(from, to Status) error {
 // without the brackets and hash, as customers' clients and staff write it.
 var refPattern = regexp.MustCompile(`(?i)\b([A-Z]{2,10})-(\d{4})-(\d{4,9})\b`)
 
-// FindRef returns the first ticket reference with the given prefix in s,
-// normalized (upper case, six-digit number), or "" when there is none.
-func FindRef(s, prefix string) string {
+// FindRefs returns every ticket reference with the given prefix in s, in
+// order of appearance, normalized (upper case, six-digit number) and without
+// repeats. All of them, not the first: which one binds a message is the
+// router's to decide (the one that validates), and a subject can carry an
+// old reference next to the right one.
+func FindRefs(s, prefix string) []string {
+	var refs []string
 	for _, m := range refPattern.FindAllStringSubmatch(s, -1) {
 		if !strings.EqualFold(m[1], prefix) {
 			continue
@@ -74,9 +79,11 @@ func FindRef(s, prefix string) string {
 		if err != nil {
 			continue
 		}
-		return store.TicketRef(strings.ToUpper(m[1]), year, n)
+		if ref := store.TicketRef(strings.ToUpper(m[1]), year, n); !slices.Contains(refs, ref) {
+			refs = append(refs, ref)
+		}
 	}
-	return ""
+	return refs
 }
 
 // Subject puts the reference in an email subject the way replies carry it,
