@@ -40,6 +40,10 @@ type Config struct {
 	// AutoReplyWindow: at most one automatic reply per contact per
 	// conversation within this window.
 	AutoReplyWindow Duration `yaml:"auto_reply_window"`
+	// AutoReplyCap bounds a contact's automatic replies across all
+	// conversations and channels, which the window cannot: an autoresponder
+	// that strips every loop header opens a new conversation with each mail.
+	AutoReplyCap AutoReplyCap `yaml:"auto_reply_cap"`
 	// ConversationWindow: an SMS or WhatsApp message joins the contact's open
 	// conversation on that channel when it was active within this window.
 	ConversationWindow Duration `yaml:"conversation_window"`
@@ -50,6 +54,15 @@ type Config struct {
 
 	// Path is the file this was read from; relative paths resolve against it.
 	Path string `yaml:"-"`
+}
+
+// AutoReplyCap: at most Max automatic replies to one contact within Within;
+// the next one is not sent and the contact is muted until Within has passed
+// with no mail from them that would have been answered. Zero values are the
+// router's defaults, 3 in 24h.
+type AutoReplyCap struct {
+	Max    int      `yaml:"max"`
+	Within Duration `yaml:"within"`
 }
 
 // HTTP is the listener.
@@ -339,6 +352,9 @@ func (c *Config) Validate() error {
 	}
 	// A job presumed dead is run again; it must really be dead by then, or a
 	// slow send and its rescue could both go out.
+	if c.AutoReplyCap.Max < 0 {
+		bad("auto_reply_cap.max %d: want a positive number (0 for the default, 3)", c.AutoReplyCap.Max)
+	}
 	if c.Jobs.RescueAfter.D(5*time.Minute) <= c.Jobs.SendTimeout.D(time.Minute) {
 		bad("jobs.rescue_after (%s) must be longer than jobs.send_timeout (%s)", c.Jobs.RescueAfter.D(5*time.Minute), c.Jobs.SendTimeout.D(time.Minute))
 	}

@@ -37,8 +37,12 @@ type JobInserter interface {
 
 // Config tunes the pipeline.
 type Config struct {
-	TicketPrefix       string        // "EDU"
-	AutoReplyWindow    time.Duration // default 24h
+	TicketPrefix    string        // "EDU"
+	AutoReplyWindow time.Duration // one automatic reply per conversation within it; default 24h
+	// At most AutoReplyCap automatic replies per contact within
+	// AutoReplyCapPeriod, across conversations; defaults 3 and 24h.
+	AutoReplyCap       int
+	AutoReplyCapPeriod time.Duration
 	ConversationWindow time.Duration // SMS/WhatsApp threading, default 7 days
 	Now                func() time.Time
 }
@@ -62,6 +66,12 @@ func New(st *store.Store, cls Classifier, bank *replies.Bank, jobs JobInserter, 
 	}
 	if cfg.AutoReplyWindow <= 0 {
 		cfg.AutoReplyWindow = 24 * time.Hour
+	}
+	if cfg.AutoReplyCap <= 0 {
+		cfg.AutoReplyCap = 3
+	}
+	if cfg.AutoReplyCapPeriod <= 0 {
+		cfg.AutoReplyCapPeriod = 24 * time.Hour
 	}
 	if cfg.ConversationWindow <= 0 {
 		cfg.ConversationWindow = 7 * 24 * time.Hour
@@ -185,6 +195,8 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 		Reason:      in.QuarantineReason,
 		ReceivedAt:  in.ReceivedAt,
 		Window:      p.cfg.AutoReplyWindow,
+		Cap:         p.cfg.AutoReplyCap,
+		CapPeriod:   p.cfg.AutoReplyCapPeriod,
 		Now:         now,
 	}
 	if th.haveTicket {
@@ -205,6 +217,14 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 			}
 			if ok {
 				facts.LastAutoReply = last
+			}
+		}
+		if contact.ID != 0 {
+			if facts.ContactAutoReplies, err = tx.CountAutoReplies(ctx, contact.ID, now.Add(-p.cfg.AutoReplyCapPeriod)); err != nil {
+				return err
+			}
+			if contact.AutoReplyMutedUntil != nil {
+				facts.MutedUntil = *contact.AutoReplyMutedUntil
 			}
 		}
 	}
@@ -246,6 +266,11 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 		conv = c.ID
 	} else if err := tx.TouchConversation(ctx, conv, now); err != nil {
 		return err
+	}
+	if !d.MuteUntil.IsZero() {
+		if err := tx.SetContactAutoReplyMute(ctx, contact.ID, &d.MuteUntil); err != nil {
+			return err
+		}
 	}
 	if contact.Language == "" && (d.Language == classify.Arabic || d.Language == classify.English) {
 		// Remembered for replies staff write later.

@@ -164,6 +164,8 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 	a.pipeline = router.New(a.store, a.model, a.bank, a.jobs, a.registry, router.Config{
 		TicketPrefix:       cfg.TicketPrefix,
 		AutoReplyWindow:    cfg.AutoReplyWindow.D(24 * time.Hour),
+		AutoReplyCap:       cfg.AutoReplyCap.Max,
+		AutoReplyCapPeriod: time.Duration(cfg.AutoReplyCap.Within),
 		ConversationWindow: cfg.ConversationWindow.D(7 * 24 * time.Hour),
 	}, log)
 
