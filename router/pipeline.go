@@ -236,11 +236,12 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 		if d.CreateTicket {
 			// The reference the ticket will most likely get; checked once
 			// the number is taken.
-			n, err := tx.PeekTicketNumber(ctx, p.cfg.TicketPrefix, now.Year())
+			year := p.ticketYear(now)
+			n, err := tx.PeekTicketNumber(ctx, p.cfg.TicketPrefix, year)
 			if err != nil {
 				return err
 			}
-			ref = store.TicketRef(p.cfg.TicketPrefix, now.Year(), n)
+			ref = store.TicketRef(p.cfg.TicketPrefix, year, n)
 		}
 		draft = &replyDraft{req: p.replyRequest(in, from, d, topic, ref, now)}
 		if draft.reply, err = p.render(in.ChannelID, draft.req); err != nil {
@@ -481,7 +482,7 @@ func (p *Pipeline) thread(ctx context.Context, tx *store.Tx, in message.Inbound,
 }
 
 func (p *Pipeline) openTicket(ctx context.Context, tx *store.Tx, topic *replies.Topic, contactID, conv int64, in message.Inbound, now time.Time) (store.Ticket, error) {
-	year := now.Year()
+	year := p.ticketYear(now)
 	n, err := tx.NextTicketNumber(ctx, p.cfg.TicketPrefix, year)
 	if err != nil {
 		return store.Ticket{}, fmt.Errorf("ticket number: %w", err)
@@ -508,6 +509,16 @@ func (p *Pipeline) openTicket(ctx context.Context, tx *store.Tx, topic *replies.
 		return store.Ticket{}, fmt.Errorf("create ticket: %w", err)
 	}
 	return t, nil
+}
+
+// ticketYear is the year a ticket opened at now is numbered in: the
+// bank's, in its time zone, so a request on the first night of January in
+// Riyadh is not numbered in last year's series.
+func (p *Pipeline) ticketYear(now time.Time) int {
+	if cal := p.bank.Calendar(); cal != nil && cal.Location() != nil {
+		return now.In(cal.Location()).Year()
+	}
+	return now.Year()
 }
 
 func (p *Pipeline) appendToTicket(ctx context.Context, tx *store.Tx, t store.Ticket, messageID int64) error {

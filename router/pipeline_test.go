@@ -395,6 +395,16 @@ func TestPipeline(t *testing.T) {
 				}
 			})
 
+			t.Run("tickets are numbered in the bank's year", func(t *testing.T) {
+				e := newEnv(t, dsn(t))
+				e.now = time.Date(2026, 12, 31, 22, 0, 0, 0, time.UTC) // 1 January 2027, 01:00 in Riyadh
+				r := e.process(t, e.mail("m1@x", "a@example.edu", "Projector", "projector broken"))
+				o, _ := e.st.Outbound(context.Background(), r.OutboundID)
+				if r.TicketRef != "EDU-2027-000001" || !strings.Contains(o.Text, "EDU-2027-000001") {
+					t.Errorf("ticket %q, acknowledged as %q; want EDU-2027-000001", r.TicketRef, o.Text)
+				}
+			})
+
 			t.Run("decision is stored with reasons", func(t *testing.T) {
 				e := newEnv(t, dsn(t))
 				r := e.process(t, e.mail("m1@x", "a@example.edu", "grades", "my grade is wrong"))
