@@ -40,6 +40,10 @@ type Config struct {
 	// AutoReplyWindow: at most one automatic reply per contact per
 	// conversation within this window.
 	AutoReplyWindow Duration `yaml:"auto_reply_window"`
+	// AutoReplyCap bounds a contact's automatic replies across all
+	// conversations and channels, which the window cannot: an autoresponder
+	// that strips every loop header opens a new conversation with each mail.
+	AutoReplyCap AutoReplyCap `yaml:"auto_reply_cap"`
 	// ConversationWindow: an SMS or WhatsApp message joins the contact's open
 	// conversation on that channel when it was active within this window.
 	ConversationWindow Duration `yaml:"conversation_window"`
@@ -50,6 +54,15 @@ type Config struct {
 
 	// Path is the file this was read from; relative paths resolve against it.
 	Path string `yaml:"-"`
+}
+
+// AutoReplyCap: at most Max automatic replies to one contact within Within;
+// the next one is not sent and the contact is muted until Within has passed
+// with no mail from them that would have been answered. Zero values are the
+// router's defaults, 3 in 24h.
+type AutoReplyCap struct {
+	Max    int      `yaml:"max"`
+	Within Duration `yaml:"within"`
 }
 
 // HTTP is the listener.
@@ -115,8 +128,10 @@ type Twilio struct {
 	AuthToken           string `yaml:"auth_token"`
 	From                string `yaml:"from"`
 	MessagingServiceSID string `yaml:"messaging_service_sid"`
-	SegmentBudget       int    `yaml:"segment_budget"`
-	MaxMediaBytes       int64  `yaml:"max_media_bytes"`
+	// SegmentBudget is the SMS segments an automatic reply should fit in;
+	// 0 leaves the SMS channel's own default.
+	SegmentBudget int   `yaml:"segment_budget"`
+	MaxMediaBytes int64 `yaml:"max_media_bytes"`
 	// APIURL points the REST client elsewhere (the demo's local fake).
 	APIURL string `yaml:"api_url"`
 }
@@ -127,33 +142,18 @@ type WhatsApp struct {
 	AllowStatus bool `yaml:"allow_status"`
 }
 
-// Duration reads "24h", "90m" or "7d".
+// Duration reads "24h", "90m", "7d" or "1d12h" (message.ParseDuration, the
+// grammar the knowledge bank's SLAs use too).
 type Duration time.Duration
 
-// UnmarshalYAML reads a duration with an extra "d" (days) unit.
+// UnmarshalYAML reads a duration with its line in errors.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := ParseDuration(n.Value)
+	v, err := message.ParseDuration(n.Value)
 	if err != nil {
 		return fmt.Errorf("line %d: %w", n.Line, err)
 	}
 	*d = Duration(v)
 	return nil
-}
-
-// ParseDuration is time.ParseDuration plus whole days ("7d").
-func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		var n int
-		if _, err := fmt.Sscanf(days, "%d", &n); err == nil && fmt.Sprint(n) == days {
-			return time.Duration(n) * 24 * time.Hour, nil
-		}
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q (examples: 90s, 30m, 24h, 7d)", s)
-	}
-	return v, nil
 }
 
 // D returns the duration, or def when unset.
@@ -352,6 +352,9 @@ func (c *Config) Validate() error {
 	}
 	// A job presumed dead is run again; it must really be dead by then, or a
 	// slow send and its rescue could both go out.
+	if c.AutoReplyCap.Max < 0 {
+		bad("auto_reply_cap.max %d: want a positive number (0 for the default, 3)", c.AutoReplyCap.Max)
+	}
 	if c.Jobs.RescueAfter.D(5*time.Minute) <= c.Jobs.SendTimeout.D(time.Minute) {
 		bad("jobs.rescue_after (%s) must be longer than jobs.send_timeout (%s)", c.Jobs.RescueAfter.D(5*time.Minute), c.Jobs.SendTimeout.D(time.Minute))
 	}

@@ -15,6 +15,7 @@ data_dir: /var/lib/wasl
 knowledge_bank: bank.yaml
 api_token: ${TOKEN}
 auto_reply_window: 1d
+auto_reply_cap: {max: 5, within: 12h}
 channels:
   - name: support
     kind: email
@@ -42,6 +43,9 @@ func TestParseGood(t *testing.T) {
 	if got := cfg.AutoReplyWindow.D(0); got != 24*time.Hour {
 		t.Errorf("1d = %v", got)
 	}
+	if got := cfg.AutoReplyCap; got.Max != 5 || got.Within.D(0) != 12*time.Hour {
+		t.Errorf("auto_reply_cap = %+v", got)
+	}
 	if got := cfg.Resolve(cfg.KnowledgeBank); got != "/etc/wasl/bank.yaml" {
 		t.Errorf("Resolve = %q", got)
 	}
@@ -61,6 +65,8 @@ func TestParseErrors(t *testing.T) {
 		{"missing env", "knowledge_bank: b.yaml\napi_token: ${NOPE}\n", "w.yaml:2: environment variable NOPE is not set"},
 		{"unknown field", "knowledge_bank: b.yaml\nbogus: 1\n", `w.yaml:2: unknown field "bogus"`},
 		{"bad duration", "knowledge_bank: b.yaml\nauto_reply_window: soon\n", `invalid duration "soon"`},
+		{"negative cap", "knowledge_bank: b.yaml\nauto_reply_cap: {max: -1}\n", "auto_reply_cap.max -1"},
+		{"unknown cap field", "knowledge_bank: b.yaml\nauto_reply_cap: {per: 1h}\n", `w.yaml:2: unknown field "per"`},
 		{"no bank", "data_dir: x\n", "knowledge_bank is required"},
 		{"bad kind", "knowledge_bank: b\nchannels: [{name: x, kind: fax}]\n", `channel "x": kind "fax"`},
 		{"email without smtp", "knowledge_bank: b\nchannels: [{name: x, kind: email, imap: {addr: 'a:1', username: u, password: p}}]\n", "smtp.addr and smtp.from"},
@@ -107,5 +113,30 @@ func TestRescueAfterSendTimeout(t *testing.T) {
 	_, err := Parse([]byte("knowledge_bank: b\njobs: {send_timeout: 2m, rescue_after: 1m}\n"), "w.yaml", env(nil))
 	if err == nil || !strings.Contains(err.Error(), "rescue_after") {
 		t.Fatalf("error = %v", err)
+	}
+}
+
+// Durations read the grammar the knowledge bank's SLAs use
+// (message.ParseDuration), days and hours together included.
+func TestDurations(t *testing.T) {
+	tests := []struct {
+		value string
+		want  time.Duration
+	}{
+		{"36h", 36 * time.Hour},
+		{"7d", 7 * 24 * time.Hour},
+		{"1d12h", 36 * time.Hour},
+		{"2d30m", 48*time.Hour + 30*time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			cfg, err := Parse([]byte("knowledge_bank: b\nconversation_window: "+tt.value+"\n"), "w.yaml", env(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.ConversationWindow.D(0); got != tt.want {
+				t.Errorf("conversation_window: %s = %s, want %s", tt.value, got, tt.want)
+			}
+		})
 	}
 }

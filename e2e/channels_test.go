@@ -70,6 +70,15 @@ func (r channelRegistry) Fetcher(id int64) (router.MediaFetcher, bool) {
 	return f, ok
 }
 
+// Shaper: the SMS channel sizes its own replies; WhatsApp has no limit.
+func (r channelRegistry) Shaper(id int64) (router.ReplyShaper, bool) {
+	s, ok := r.senders[id].(router.ReplyShaper)
+	return s, ok
+}
+
+// NewMessageID: neither SMS nor WhatsApp messages carry one.
+func (channelRegistry) NewMessageID(int64) string { return "" }
+
 // channelsEnv is the pipeline in process: a real store, the classifier
 // trained on the university's bank, River working the jobs, a real SMS
 // channel talking to a fake Twilio and a recording WhatsApp sender.
@@ -190,7 +199,7 @@ func newChannelsEnv(t *testing.T, dsn string, tr trained) *channelsEnv {
 			t.Errorf("stop River: %v", err)
 		}
 	})
-	e.pipeline = router.New(st, tr.model, tr.bank, e.jobs, router.Config{TicketPrefix: "EDU", MailDomain: "e2e.wasl.test"}, log)
+	e.pipeline = router.New(st, tr.model, tr.bank, e.jobs, reg, router.Config{TicketPrefix: "EDU"}, log)
 	mux.Handle("POST /webhooks/twilio/sms", smsCh.InboundHandler(e.pipeline))
 	mux.Handle("POST /webhooks/twilio/sms/status", smsCh.StatusHandler(st))
 	return e

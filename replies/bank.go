@@ -18,13 +18,14 @@ import (
 	"net/url"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"text/template"
 	"time"
 	"unicode"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/wasl-dev/wasl/message"
 )
 
 // Text is a piece of wording in both languages the bank speaks.
@@ -664,33 +665,22 @@ func (c *checker) rules(root fields, b *Bank) []Rule {
 	return out
 }
 
-var slaDays = regexp.MustCompile(`^(\d+)d(.*)$`)
+// maxSLA bounds an SLA to something a department can mean.
+const maxSLA = 3650 * 24 * time.Hour
 
-// parseSLA reads a Go duration with an extra "d" unit of 24 hours.
+// parseSLA reads an SLA in the config's duration grammar
+// (message.ParseDuration): positive, at most ten years.
 func parseSLA(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	var total time.Duration
-	if m := slaDays.FindStringSubmatch(s); m != nil {
-		n, err := strconv.Atoi(m[1])
-		if err != nil || n > 3650 {
-			return 0, fmt.Errorf("%q: too many days", s)
-		}
-		total = time.Duration(n) * 24 * time.Hour
-		s = m[2]
-	} else if s == "" {
-		return 0, fmt.Errorf("empty")
+	d, err := message.ParseDuration(s)
+	switch {
+	case err != nil:
+		return 0, err
+	case d <= 0:
+		return 0, fmt.Errorf("%q: must be positive", s)
+	case d > maxSLA:
+		return 0, fmt.Errorf("%q: more than ten years", s)
 	}
-	if s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return 0, fmt.Errorf("%q is not a duration like 3d, 36h or 1d12h", s)
-		}
-		total += d
-	}
-	if total <= 0 {
-		return 0, fmt.Errorf("must be positive")
-	}
-	return total, nil
+	return d, nil
 }
 
 // compile parses a template pair and runs it once on sample data, so a

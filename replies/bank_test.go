@@ -46,7 +46,7 @@ func TestBrokenBanks(t *testing.T) {
 			`40: topic "housing": referral: office.en is missing`,
 			`44: topic "repair": actionable must be true or false, got "yes please"`,
 			`45: topic "repair": department "facilities" is not in departments`,
-			`46: topic "repair": sla: "soon" is not a duration like 3d, 36h or 1d12h`,
+			`46: topic "repair": sla: invalid duration "soon" (examples: 90s, 30m, 24h, 7d, 1d12h)`,
 		}},
 		{"templates.yaml", []string{
 			`15: texts: closing.en does not parse: template: closing.en:1: bad character U+007D '}'`,
@@ -254,6 +254,8 @@ topics:
 	}
 }
 
+// The grammar is message.ParseDuration's (tested there); the bank adds
+// its bounds.
 func TestParseSLA(t *testing.T) {
 	tests := []struct {
 		in      string
@@ -261,15 +263,12 @@ func TestParseSLA(t *testing.T) {
 		wantErr bool
 	}{
 		{"3d", 72 * time.Hour, false},
-		{"36h", 36 * time.Hour, false},
 		{"1d12h", 36 * time.Hour, false},
-		{"90m", 90 * time.Minute, false},
-		{" 2d ", 48 * time.Hour, false},
+		{"3650d", 3650 * 24 * time.Hour, false},
 		{"0h", 0, true},
-		{"-2h", 0, true},
-		{"2 working days", 0, true},
+		{"0d", 0, true},
 		{"3 days", 0, true},
-		{"d", 0, true},
+		{"3651d", 0, true},
 		{"99999d", 0, true},
 	}
 	for _, tt := range tests {

@@ -48,7 +48,10 @@ type Decision struct {
 	Department   string            `json:"department,omitempty"`
 	Language     classify.Language `json:"language,omitempty"`
 	Confidence   float64           `json:"confidence,omitempty"`
-	Reasons      []string          `json:"reasons"`
+	// MuteUntil, when set, mutes the contact's automatic replies until then
+	// (the per-contact cap).
+	MuteUntil time.Time `json:"mute_until,omitzero"`
+	Reasons   []string  `json:"reasons"`
 }
 
 // TopicInfo is what the decision needs to know of a topic from the bank.
@@ -70,9 +73,21 @@ type Facts struct {
 	Topic       TopicInfo
 	// OpenTicket is the ticket reference this message belongs to, if any.
 	OpenTicket string
+	// CitesForeignTicket is another contact's ticket reference the message
+	// cites without anything tying it to that ticket; it is kept apart.
+	CitesForeignTicket string
 	// LastAutoReply is when this contact last got an automatic reply in this
 	// conversation; zero when never.
 	LastAutoReply time.Time
+	// ContactAutoReplies counts the automatic replies the contact got within
+	// CapPeriod in any conversation; at Cap, none more is sent and the
+	// contact is muted for CapPeriod. MutedUntil is a mute in force (zero:
+	// none); a message that would have been answered extends it, so an
+	// autoresponder stays muted while it keeps writing.
+	ContactAutoReplies int
+	Cap                int
+	CapPeriod          time.Duration
+	MutedUntil         time.Time
 	// ReceivedAt is when the channel received the message (IMAP
 	// INTERNALDATE, the WhatsApp server's timestamp); zero when unknown.
 	// A message older than Window is history.
@@ -91,6 +106,10 @@ func Decide(f Facts) Decision {
 		Department: f.Topic.Department,
 	}
 	why := func(format string, a ...any) { d.Reasons = append(d.Reasons, fmt.Sprintf(format, a...)) }
+
+	if f.CitesForeignTicket != "" {
+		why("cites ticket %s of another contact: not joined to it (a reference alone is no proof of the thread)", f.CitesForeignTicket)
+	}
 
 	if f.Quarantined {
 		d.Action = ActionQuarantine
@@ -144,6 +163,16 @@ func Decide(f Facts) Decision {
 	case !f.LastAutoReply.IsZero() && f.Now.Sub(f.LastAutoReply) < f.Window:
 		d.AutoReply = false
 		why("already answered automatically at %s (window %s)", f.LastAutoReply.UTC().Format(time.RFC3339), f.Window)
+	case f.Now.Before(f.MutedUntil):
+		d.AutoReply = false
+		d.MuteUntil = f.Now.Add(f.CapPeriod)
+		why("contact muted (automatic-reply cap, %d in %s): no automatic reply; still writing, so muted until %s",
+			f.Cap, f.CapPeriod, d.MuteUntil.UTC().Format(time.RFC3339))
+	case f.Cap > 0 && f.ContactAutoReplies >= f.Cap:
+		d.AutoReply = false
+		d.MuteUntil = f.Now.Add(f.CapPeriod)
+		why("contact already got %d automatic replies within %s across conversations (cap %d): no more, contact muted until %s",
+			f.ContactAutoReplies, f.CapPeriod, f.Cap, d.MuteUntil.UTC().Format(time.RFC3339))
 	}
 	return d
 }

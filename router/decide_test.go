@@ -1,6 +1,7 @@
 package router
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -40,6 +41,11 @@ func TestDecide(t *testing.T) {
 		{"received within the window", Facts{Class: in("maintenance"), Topic: actionable, ReceivedAt: now.Add(-23 * time.Hour)}, ActionTicket, true, true},
 		{"old automatic mail is still ignored", Facts{Flags: message.Flags{Bounce: true}, ReceivedAt: now.Add(-48 * time.Hour)}, ActionIgnore, false, false},
 		{"ticket within window still opens, no second reply", Facts{Class: in("maintenance"), Topic: actionable, LastAutoReply: now.Add(-time.Minute)}, ActionTicket, true, false},
+		{"under the contact's cap", Facts{Class: in("inquiries"), Topic: informational, ContactAutoReplies: 2, Cap: 3, CapPeriod: 24 * time.Hour}, ActionAnswer, false, true},
+		{"contact's cap reached across conversations", Facts{Class: in("inquiries"), Topic: informational, ContactAutoReplies: 3, Cap: 3, CapPeriod: 24 * time.Hour}, ActionAnswer, false, false},
+		{"cap reached, the ticket still opens", Facts{Class: in("maintenance"), Topic: actionable, ContactAutoReplies: 3, Cap: 3, CapPeriod: 24 * time.Hour}, ActionTicket, true, false},
+		{"contact muted", Facts{Class: in("inquiries"), Topic: informational, Cap: 3, CapPeriod: 24 * time.Hour, MutedUntil: now.Add(time.Hour)}, ActionAnswer, false, false},
+		{"mute over", Facts{Class: in("inquiries"), Topic: informational, Cap: 3, CapPeriod: 24 * time.Hour, MutedUntil: now.Add(-time.Hour)}, ActionAnswer, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,6 +57,39 @@ func TestDecide(t *testing.T) {
 			}
 			if len(d.Reasons) == 0 {
 				t.Error("a decision without reasons")
+			}
+		})
+	}
+}
+
+// Reaching the cap mutes the contact for the cap's period; a muted
+// contact writing on extends it; nothing else touches it.
+func TestDecideMute(t *testing.T) {
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	base := Facts{Class: classify.Result{Scope: classify.ScopeIn, Topic: "inquiries", Confidence: 0.9}, Topic: TopicInfo{Found: true, Scope: "in"},
+		Cap: 3, CapPeriod: 24 * time.Hour, Window: 24 * time.Hour, Now: now}
+	tests := []struct {
+		name string
+		edit func(*Facts)
+		want time.Time
+	}{
+		{"under the cap", func(f *Facts) { f.ContactAutoReplies = 2 }, time.Time{}},
+		{"at the cap", func(f *Facts) { f.ContactAutoReplies = 3 }, now.Add(24 * time.Hour)},
+		{"muted, writes again", func(f *Facts) { f.MutedUntil = now.Add(time.Hour) }, now.Add(24 * time.Hour)},
+		{"mute over", func(f *Facts) { f.MutedUntil = now.Add(-time.Second) }, time.Time{}},
+		{"automatic mail never touches the mute", func(f *Facts) { f.ContactAutoReplies, f.Flags.AutoSubmitted = 3, true }, time.Time{}},
+		{"conversation rule first", func(f *Facts) { f.ContactAutoReplies, f.LastAutoReply = 3, now.Add(-time.Hour) }, time.Time{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := base
+			tt.edit(&f)
+			d := Decide(f)
+			if !d.MuteUntil.Equal(tt.want) {
+				t.Errorf("MuteUntil = %v, want %v (reasons %q)", d.MuteUntil, tt.want, d.Reasons)
+			}
+			if !d.MuteUntil.IsZero() && (d.AutoReply || !strings.Contains(strings.Join(d.Reasons, " "), "muted until")) {
+				t.Errorf("muted, yet auto_reply=%v, reasons %q", d.AutoReply, d.Reasons)
 			}
 		})
 	}

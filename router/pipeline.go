@@ -18,8 +18,6 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
-	"github.com/wasl-dev/wasl/channels/email"
-	"github.com/wasl-dev/wasl/channels/sms"
 	"github.com/wasl-dev/wasl/classify"
 	"github.com/wasl-dev/wasl/message"
 	"github.com/wasl-dev/wasl/replies"
@@ -39,14 +37,14 @@ type JobInserter interface {
 
 // Config tunes the pipeline.
 type Config struct {
-	TicketPrefix       string        // "EDU"
-	AutoReplyWindow    time.Duration // default 24h
+	TicketPrefix    string        // "EDU"
+	AutoReplyWindow time.Duration // one automatic reply per conversation within it; default 24h
+	// At most AutoReplyCap automatic replies per contact within
+	// AutoReplyCapPeriod, across conversations; defaults 3 and 24h.
+	AutoReplyCap       int
+	AutoReplyCapPeriod time.Duration
 	ConversationWindow time.Duration // SMS/WhatsApp threading, default 7 days
-	MailDomain         string        // right-hand side of our Message-IDs
-	// SMSSegments is the budget of automatic SMS replies (per channel it can
-	// differ; 0 means 2 segments).
-	SMSSegments func(channelID int64) int
-	Now         func() time.Time
+	Now                func() time.Time
 }
 
 // Pipeline ingests inbound messages.
@@ -55,23 +53,28 @@ type Pipeline struct {
 	cls   Classifier
 	bank  *replies.Bank
 	jobs  JobInserter
+	chans Channels
 	cfg   Config
 	log   *slog.Logger
 }
 
-// New builds a pipeline.
-func New(st *store.Store, cls Classifier, bank *replies.Bank, jobs JobInserter, cfg Config, log *slog.Logger) *Pipeline {
+// New builds a pipeline. chans tells it each channel's reply limits and
+// Message-IDs.
+func New(st *store.Store, cls Classifier, bank *replies.Bank, jobs JobInserter, chans Channels, cfg Config, log *slog.Logger) *Pipeline {
 	if cfg.TicketPrefix == "" {
 		cfg.TicketPrefix = "EDU"
 	}
 	if cfg.AutoReplyWindow <= 0 {
 		cfg.AutoReplyWindow = 24 * time.Hour
 	}
+	if cfg.AutoReplyCap <= 0 {
+		cfg.AutoReplyCap = 3
+	}
+	if cfg.AutoReplyCapPeriod <= 0 {
+		cfg.AutoReplyCapPeriod = 24 * time.Hour
+	}
 	if cfg.ConversationWindow <= 0 {
 		cfg.ConversationWindow = 7 * 24 * time.Hour
-	}
-	if cfg.MailDomain == "" {
-		cfg.MailDomain = "wasl.invalid"
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -79,7 +82,7 @@ func New(st *store.Store, cls Classifier, bank *replies.Bank, jobs JobInserter, 
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Pipeline{store: st, cls: cls, bank: bank, jobs: jobs, cfg: cfg, log: log}
+	return &Pipeline{store: st, cls: cls, bank: bank, jobs: jobs, chans: chans, cfg: cfg, log: log}
 }
 
 // Result is the full account of one ingest, for tests and the CLI.
@@ -118,8 +121,10 @@ func (p *Pipeline) Process(ctx context.Context, in message.Inbound) (Result, err
 			return p.ingestTx(ctx, tx, in, blobs, rawSHA, &res)
 		})
 		// Two deliveries of the same message racing (PostgreSQL, several
-		// replicas): the loser hits the unique key; its retry sees a duplicate.
-		if errors.Is(err, store.ErrDuplicate) && attempt == 0 {
+		// replicas): the loser hits the unique key; its retry sees a
+		// duplicate. A ticket number taken under a rendered reply's feet:
+		// the retry renders with the number as it now stands.
+		if (errors.Is(err, store.ErrDuplicate) || errors.Is(err, errReferenceMoved)) && attempt < 2 {
 			continue
 		}
 		break
@@ -168,51 +173,19 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 		// placeholder contact per channel.
 		from = message.Party{Kind: "unknown", Value: fmt.Sprintf("channel-%d", in.ChannelID), Name: "Unknown sender"}
 	}
-	contact, err := tx.FindOrCreateContact(ctx, from)
-	if err != nil {
-		return fmt.Errorf("contact: %w", err)
-	}
 
-	// Thread: a ticket reference, then email headers, then (SMS/WhatsApp)
-	// the contact's recent open conversation.
-	var ticket store.Ticket
-	var haveTicket bool
-	if ref := tickets.FindRef(in.Subject+" "+firstLine(in.Text), p.cfg.TicketPrefix); ref != "" {
-		if ticket, haveTicket, err = tx.TicketByRef(ctx, ref); err != nil {
-			return err
-		}
-		if haveTicket && ticket.ContactID != contact.ID && in.Channel != message.Email {
-			// A reference typed by someone else is not proof of the thread.
-			haveTicket = false
-		}
-	}
-	var conv int64
-	switch {
-	case haveTicket:
-		conv = ticket.ConversationID
-	case in.Channel == message.Email:
-		ids := append([]string{in.InReplyTo}, in.References...)
-		if conv, _, err = tx.ConversationByHeaderIDs(ctx, nonEmpty(ids)); err != nil {
-			return err
-		}
-	default:
-		if conv, _, err = tx.OpenConversation(ctx, contact.ID, in.ChannelID, now.Add(-p.cfg.ConversationWindow)); err != nil {
-			return err
-		}
-	}
-	if conv == 0 {
-		c := store.Conversation{ContactID: contact.ID, ChannelID: in.ChannelID, Subject: in.Subject, Status: "open", LastMessageAt: now, CreatedAt: now}
-		if err := tx.CreateConversation(ctx, &c); err != nil {
-			return fmt.Errorf("conversation: %w", err)
-		}
-		conv = c.ID
-	} else if err := tx.TouchConversation(ctx, conv, now); err != nil {
+	// Read and render first, write last. Everything the decision and the
+	// reply need is read and the reply rendered before anything is written,
+	// so a reply that cannot be rendered changes the decision, never whether
+	// the message is stored; and the ticket counter, the hot row, is held
+	// only from its increment to the commit.
+	contact, _, err := tx.ContactByIdentity(ctx, from) // ID 0: someone new
+	if err != nil {
 		return err
 	}
-	if !haveTicket {
-		if ticket, haveTicket, err = tx.TicketForConversation(ctx, conv); err != nil {
-			return err
-		}
+	th, err := p.thread(ctx, tx, in, contact.ID, now)
+	if err != nil {
+		return err
 	}
 
 	facts := Facts{
@@ -222,11 +195,14 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 		Reason:      in.QuarantineReason,
 		ReceivedAt:  in.ReceivedAt,
 		Window:      p.cfg.AutoReplyWindow,
+		Cap:         p.cfg.AutoReplyCap,
+		CapPeriod:   p.cfg.AutoReplyCapPeriod,
 		Now:         now,
 	}
-	if haveTicket {
-		facts.OpenTicket = ticket.Ref
+	if th.haveTicket {
+		facts.OpenTicket = th.ticket.Ref
 	}
+	facts.CitesForeignTicket = th.foreignRef
 	var topic *replies.Topic
 	if !in.Quarantined {
 		facts.Class = p.cls.Classify(classify.Input{Text: in.Text, Subject: in.Subject, Sender: from.Value, Email: in.Channel == message.Email})
@@ -234,15 +210,69 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 			topic = t
 			facts.Topic = TopicInfo{Found: true, Scope: string(t.Scope), Actionable: t.Actionable, Department: t.Department}
 		}
-		last, ok, err := tx.LastAutoReply(ctx, contact.ID, conv)
-		if err != nil {
-			return err
+		if contact.ID != 0 && th.conv != 0 {
+			last, ok, err := tx.LastAutoReply(ctx, contact.ID, th.conv)
+			if err != nil {
+				return err
+			}
+			if ok {
+				facts.LastAutoReply = last
+			}
 		}
-		if ok {
-			facts.LastAutoReply = last
+		if contact.ID != 0 {
+			if facts.ContactAutoReplies, err = tx.CountAutoReplies(ctx, contact.ID, now.Add(-p.cfg.AutoReplyCapPeriod)); err != nil {
+				return err
+			}
+			if contact.AutoReplyMutedUntil != nil {
+				facts.MutedUntil = *contact.AutoReplyMutedUntil
+			}
 		}
 	}
 	d := Decide(facts)
+
+	var draft *replyDraft
+	if d.AutoReply {
+		ref := th.ticket.Ref
+		if d.CreateTicket {
+			// The reference the ticket will most likely get; checked once
+			// the number is taken.
+			year := p.ticketYear(now)
+			n, err := tx.PeekTicketNumber(ctx, p.cfg.TicketPrefix, year)
+			if err != nil {
+				return err
+			}
+			ref = store.TicketRef(p.cfg.TicketPrefix, year, n)
+		}
+		draft = &replyDraft{req: p.replyRequest(in, from, d, topic, ref, now)}
+		if draft.reply, err = p.render(in.ChannelID, draft.req); err != nil {
+			p.log.WarnContext(ctx, "automatic reply cannot be rendered; message stored without one",
+				"channel", in.Channel, "external_id", in.ExternalID, "kind", draft.req.Kind, "topic", draft.req.TopicID, "err", err)
+			d.AutoReply = false
+			d.Reasons = append(d.Reasons, fmt.Sprintf("no automatic reply: the %s reply could not be rendered (%v); staff to answer", draft.req.Kind, err))
+			draft = nil
+		}
+	}
+
+	// Writes.
+	if contact, err = tx.FindOrCreateContact(ctx, from); err != nil {
+		return fmt.Errorf("contact: %w", err)
+	}
+	conv := th.conv
+	if conv == 0 {
+		c := store.Conversation{ContactID: contact.ID, ChannelID: in.ChannelID, Subject: in.Subject, Status: "open",
+			CitesForeignTicket: th.foreignRef, LastMessageAt: now, CreatedAt: now}
+		if err := tx.CreateConversation(ctx, &c); err != nil {
+			return fmt.Errorf("conversation: %w", err)
+		}
+		conv = c.ID
+	} else if err := tx.TouchConversation(ctx, conv, now); err != nil {
+		return err
+	}
+	if !d.MuteUntil.IsZero() {
+		if err := tx.SetContactAutoReplyMute(ctx, contact.ID, &d.MuteUntil); err != nil {
+			return err
+		}
+	}
 	if contact.Language == "" && (d.Language == classify.Arabic || d.Language == classify.English) {
 		// Remembered for replies staff write later.
 		if err := tx.SetContactLanguage(ctx, contact.ID, string(d.Language)); err != nil {
@@ -299,6 +329,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 		}
 	}
 
+	ticket := th.ticket
 	switch {
 	case d.CreateTicket:
 		if ticket, err = p.openTicket(ctx, tx, topic, contact.ID, conv, in, now); err != nil {
@@ -312,8 +343,16 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 		res.TicketID, res.TicketRef = ticket.ID, ticket.Ref
 	}
 
-	if d.AutoReply {
-		id, err := p.enqueueReply(ctx, tx, in, from, contact.ID, conv, m.ID, d, topic, ticket, now)
+	if draft != nil {
+		if draft.req.TicketRef != ticket.Ref {
+			// Another transaction took the peeked number (PostgreSQL):
+			// the reply must carry the ticket's real reference.
+			draft.req.TicketRef = ticket.Ref
+			if draft.reply, err = p.render(in.ChannelID, draft.req); err != nil {
+				return fmt.Errorf("%w: %v", errReferenceMoved, err)
+			}
+		}
+		id, err := p.enqueueReply(ctx, tx, in, from, contact.ID, conv, m.ID, draft.reply, ticket, now)
 		if err != nil {
 			return err
 		}
@@ -322,8 +361,128 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 	return nil
 }
 
+// errReferenceMoved: the reply rendered with the peeked ticket reference
+// could not be rendered again with the one the ticket got. The transaction
+// is retried; its render then sees the true reference before any write.
+var errReferenceMoved = errors.New("ticket reference moved while the reply was rendered")
+
+// replyDraft is an automatic reply rendered before the writes.
+type replyDraft struct {
+	req   replies.Request
+	reply replies.Reply
+}
+
+func (p *Pipeline) replyRequest(in message.Inbound, to message.Party, d Decision, topic *replies.Topic, ticketRef string, now time.Time) replies.Request {
+	req := replies.Request{
+		Language:  string(d.Language),
+		Channel:   in.Channel,
+		Name:      to.Name,
+		Now:       now,
+		TicketRef: ticketRef,
+	}
+	if topic != nil {
+		req.TopicID = topic.ID
+	}
+	switch d.Action {
+	case ActionTicket:
+		req.Kind = replies.KindAcknowledgement
+	case ActionAnswer:
+		req.Kind = replies.KindAnswer
+	case ActionReferral:
+		req.Kind = replies.KindReferral
+	default:
+		req.Kind, req.TopicID = replies.KindFallback, ""
+	}
+	return req
+}
+
+// render renders a reply and fits it to the channel's budget.
+func (p *Pipeline) render(channelID int64, req replies.Request) (replies.Reply, error) {
+	reply, err := p.bank.Render(req)
+	if err != nil {
+		return replies.Reply{}, fmt.Errorf("render %s reply: %w", req.Kind, err)
+	}
+	// Over the channel's budget (SMS segments): the answer plus one link.
+	if s, ok := p.chans.Shaper(channelID); ok && !s.FitsBudget(reply.Text) {
+		if reply, err = p.bank.RenderShort(req, s.ShortLimit()); err != nil {
+			return replies.Reply{}, fmt.Errorf("render short %s reply: %w", req.Kind, err)
+		}
+	}
+	return reply, nil
+}
+
+// thread is where a message belongs, as read before any write.
+type thread struct {
+	conv       int64        // 0: a new conversation
+	ticket     store.Ticket // the ticket it belongs to, if haveTicket
+	haveTicket bool
+	// foreignRef is another contact's ticket that the message cites and
+	// nothing else ties it to: it is not bound to it.
+	foreignRef string
+}
+
+// thread finds the message's conversation and ticket. contactID is 0 for a
+// sender not seen before.
+//
+// Email headers come first: In-Reply-To or References naming a Message-ID
+// of the conversation (the customer's or one of our replies) shows the
+// sender saw the thread. A ticket reference is no such proof — references
+// are sequential and short — so one binds the message only when the ticket
+// is the sender's own, or the headers lead into that ticket's conversation;
+// of several references, the first that does. Otherwise an SMS or WhatsApp
+// message joins the contact's recent open conversation on its channel.
+func (p *Pipeline) thread(ctx context.Context, tx *store.Tx, in message.Inbound, contactID int64, now time.Time) (thread, error) {
+	var th thread
+	var byHeaders int64
+	if in.Channel == message.Email {
+		ids := nonEmpty(append([]string{in.InReplyTo}, in.References...))
+		var err error
+		if byHeaders, _, err = tx.ConversationByHeaderIDs(ctx, ids); err != nil {
+			return th, err
+		}
+	}
+	for _, ref := range tickets.FindRefs(in.Subject+" "+firstLine(in.Text), p.cfg.TicketPrefix) {
+		t, ok, err := tx.TicketByRef(ctx, ref)
+		if err != nil {
+			return th, err
+		}
+		if !ok {
+			continue
+		}
+		own := contactID != 0 && t.ContactID == contactID
+		inThread := byHeaders != 0 && t.ConversationID == byHeaders
+		switch {
+		case inThread || (own && byHeaders == 0):
+			th.ticket, th.haveTicket = t, true
+		case !own && th.foreignRef == "":
+			th.foreignRef = ref
+		}
+		if th.haveTicket {
+			th.foreignRef = ""
+			break
+		}
+	}
+	var err error
+	switch {
+	case th.haveTicket && th.ticket.ConversationID != 0:
+		th.conv = th.ticket.ConversationID
+	case byHeaders != 0:
+		th.conv = byHeaders
+	case in.Channel != message.Email && contactID != 0:
+		if th.conv, _, err = tx.OpenConversation(ctx, contactID, in.ChannelID, now.Add(-p.cfg.ConversationWindow)); err != nil {
+			return th, err
+		}
+	}
+	if !th.haveTicket && th.conv != 0 {
+		if th.ticket, th.haveTicket, err = tx.TicketForConversation(ctx, th.conv); err != nil {
+			return th, err
+		}
+	}
+	return th, nil
+}
+
 func (p *Pipeline) openTicket(ctx context.Context, tx *store.Tx, topic *replies.Topic, contactID, conv int64, in message.Inbound, now time.Time) (store.Ticket, error) {
-	year := now.Year()
+	year := p.ticketYear(now)
 	n, err := tx.NextTicketNumber(ctx, p.cfg.TicketPrefix, year)
 	if err != nil {
 		return store.Ticket{}, fmt.Errorf("ticket number: %w", err)
@@ -352,6 +511,16 @@ func (p *Pipeline) openTicket(ctx context.Context, tx *store.Tx, topic *replies.
 	return t, nil
 }
 
+// ticketYear is the year a ticket opened at now is numbered in: the
+// bank's, in its time zone, so a request on the first night of January in
+// Riyadh is not numbered in last year's series.
+func (p *Pipeline) ticketYear(now time.Time) int {
+	if cal := p.bank.Calendar(); cal != nil && cal.Location() != nil {
+		return now.In(cal.Location()).Year()
+	}
+	return now.Year()
+}
+
 func (p *Pipeline) appendToTicket(ctx context.Context, tx *store.Tx, t store.Ticket, messageID int64) error {
 	if t.Status == string(tickets.Closed) {
 		return tx.UpdateTicketStatus(ctx, t.ID, string(tickets.Open), "customer", fmt.Sprintf("reopened by customer message #%d", messageID))
@@ -359,45 +528,7 @@ func (p *Pipeline) appendToTicket(ctx context.Context, tx *store.Tx, t store.Tic
 	return tx.AddTicketEvent(ctx, &store.TicketEvent{TicketID: t.ID, Kind: store.EventMessage, Actor: "customer", Note: fmt.Sprintf("customer message #%d", messageID)})
 }
 
-func (p *Pipeline) enqueueReply(ctx context.Context, tx *store.Tx, in message.Inbound, to message.Party, contactID, conv, msgID int64, d Decision, topic *replies.Topic, ticket store.Ticket, now time.Time) (int64, error) {
-	req := replies.Request{
-		Language:  string(d.Language),
-		Channel:   in.Channel,
-		Name:      to.Name,
-		Now:       now,
-		TicketRef: ticket.Ref,
-	}
-	if topic != nil {
-		req.TopicID = topic.ID
-	}
-	switch d.Action {
-	case ActionTicket:
-		req.Kind = replies.KindAcknowledgement
-	case ActionAnswer:
-		req.Kind = replies.KindAnswer
-	case ActionReferral:
-		req.Kind = replies.KindReferral
-	default:
-		req.Kind, req.TopicID = replies.KindFallback, ""
-	}
-	reply, err := p.bank.Render(req)
-	if err != nil {
-		return 0, fmt.Errorf("render %s reply: %w", req.Kind, err)
-	}
-	if in.Channel == message.SMS {
-		budget := 2
-		if p.cfg.SMSSegments != nil {
-			if b := p.cfg.SMSSegments(in.ChannelID); b > 0 {
-				budget = b
-			}
-		}
-		// Over the segment budget: the answer plus one link.
-		if !sms.FitSegments(reply.Text, budget) {
-			if reply, err = p.bank.RenderShort(req, sms.ShortLimit(budget)); err != nil {
-				return 0, fmt.Errorf("render short %s reply: %w", req.Kind, err)
-			}
-		}
-	}
+func (p *Pipeline) enqueueReply(ctx context.Context, tx *store.Tx, in message.Inbound, to message.Party, contactID, conv, msgID int64, reply replies.Reply, ticket store.Ticket, now time.Time) (int64, error) {
 	o := store.Outbound{
 		ChannelID:          in.ChannelID,
 		ConversationID:     conv,
@@ -416,7 +547,7 @@ func (p *Pipeline) enqueueReply(ctx context.Context, tx *store.Tx, in message.In
 		o.Subject = replySubject(in.Subject, reply.Subject, ticket.Ref)
 		// Chosen now and stored, so every retry of the send carries the
 		// same id and the customer's client threads (and dedupes) on it.
-		o.HeaderMessageID = email.NewMessageID(p.cfg.MailDomain)
+		o.HeaderMessageID = p.chans.NewMessageID(in.ChannelID)
 		o.InReplyTo = in.MessageID
 		o.References = nonEmpty(append(append([]string{}, in.References...), in.MessageID))
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/wasl-dev/wasl/channels/email"
 	"github.com/wasl-dev/wasl/channels/sms"
 	"github.com/wasl-dev/wasl/classify"
 	"github.com/wasl-dev/wasl/internal/pgtest"
@@ -59,6 +61,7 @@ type env struct {
 	st    *store.Store
 	p     *Pipeline
 	jobs  *river.Client[*sql.Tx]
+	chans testChannels
 	now   time.Time
 	email int64
 	sms   int64
@@ -103,8 +106,38 @@ func newEnv(t testing.TB, dsn string) *env {
 		}
 		*c.id = ch.ID
 	}
-	e.p = New(st, testClassifier(), bank, jobs, Config{TicketPrefix: "EDU", MailDomain: "test.wasl", Now: func() time.Time { return e.now }}, quiet)
+	smsCh, err := sms.New(sms.Config{ChannelID: e.sms, Name: "sms", AccountSID: "AC" + strings.Repeat("0", 32), AuthToken: "token",
+		From: "+966500000000", PublicURL: "https://wasl.test"}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.chans = testChannels{shapers: map[int64]ReplyShaper{e.sms: smsCh}, mail: map[int64]string{e.email: "test.wasl"}}
+	e.p = e.pipeline(bank, testClassifier())
 	return e
+}
+
+// pipeline builds the env's pipeline on another bank and classifier.
+func (e *env) pipeline(bank *replies.Bank, cls Classifier) *Pipeline {
+	return New(e.st, cls, bank, e.jobs, e.chans, Config{TicketPrefix: "EDU", Now: func() time.Time { return e.now }}, quiet)
+}
+
+// testChannels is the binary's channel registry in small: the real SMS
+// channel sizes replies, the email package makes Message-IDs.
+type testChannels struct {
+	shapers map[int64]ReplyShaper
+	mail    map[int64]string // email channel id → mail domain
+}
+
+func (c testChannels) Shaper(id int64) (ReplyShaper, bool) {
+	s, ok := c.shapers[id]
+	return s, ok
+}
+
+func (c testChannels) NewMessageID(id int64) string {
+	if d, ok := c.mail[id]; ok {
+		return email.NewMessageID(d)
+	}
+	return ""
 }
 
 func (e *env) mail(id, from, subject, text string) message.Inbound {
@@ -322,6 +355,53 @@ func TestPipeline(t *testing.T) {
 					if n := e.count(t, "SELECT COUNT(*) FROM "+table); n != want {
 						t.Errorf("%s = %d, want %d", table, n, want)
 					}
+				}
+			})
+
+			// The acknowledgement is rendered before the ticket number is
+			// taken; concurrent tickets (PostgreSQL lets them race) must
+			// still each carry their own reference.
+			t.Run("concurrent tickets each acknowledge their own reference", func(t *testing.T) {
+				e := newEnv(t, dsn(t))
+				var wg sync.WaitGroup
+				results := make(chan Result, 8)
+				for i := range 8 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						r, err := e.p.Process(context.Background(), e.mail(fmt.Sprintf("c%d@x", i), fmt.Sprintf("c%d@example.edu", i), "Projector", "projector broken"))
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						results <- r
+					}()
+				}
+				wg.Wait()
+				close(results)
+				refs := map[string]bool{}
+				for r := range results {
+					refs[r.TicketRef] = true
+					o, err := e.st.Outbound(context.Background(), r.OutboundID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !strings.Contains(o.Text, r.TicketRef) || !strings.Contains(o.Subject, "[#"+r.TicketRef+"]") {
+						t.Errorf("ticket %s acknowledged with subject %q, text %q", r.TicketRef, o.Subject, o.Text)
+					}
+				}
+				if len(refs) != 8 {
+					t.Errorf("distinct tickets = %d, want 8", len(refs))
+				}
+			})
+
+			t.Run("tickets are numbered in the bank's year", func(t *testing.T) {
+				e := newEnv(t, dsn(t))
+				e.now = time.Date(2026, 12, 31, 22, 0, 0, 0, time.UTC) // 1 January 2027, 01:00 in Riyadh
+				r := e.process(t, e.mail("m1@x", "a@example.edu", "Projector", "projector broken"))
+				o, _ := e.st.Outbound(context.Background(), r.OutboundID)
+				if r.TicketRef != "EDU-2027-000001" || !strings.Contains(o.Text, "EDU-2027-000001") {
+					t.Errorf("ticket %q, acknowledged as %q; want EDU-2027-000001", r.TicketRef, o.Text)
 				}
 			})
 

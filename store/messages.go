@@ -146,7 +146,7 @@ func (tx *Tx) FindOrCreateContact(ctx context.Context, p message.Party) (Contact
 	// Two tries: on PostgreSQL another transaction can claim the identity
 	// between our look-up and our insert; the second look-up then sees it.
 	for range 2 {
-		c, found, err := tx.contactByIdentity(ctx, p)
+		c, found, err := tx.ContactByIdentity(ctx, p)
 		if err != nil {
 			return Contact{}, err
 		}
@@ -181,12 +181,14 @@ func (tx *Tx) FindOrCreateContact(ctx context.Context, p message.Party) (Contact
 	return Contact{}, fmt.Errorf("find or create contact %s/%s: identity keeps changing owner", p.Kind, p.Value)
 }
 
-func (tx *Tx) contactByIdentity(ctx context.Context, p message.Party) (Contact, bool, error) {
+// ContactByIdentity finds the contact who owns identity p, without creating
+// one: the pipeline reads before it writes. Identities are not filled in.
+func (tx *Tx) ContactByIdentity(ctx context.Context, p message.Party) (Contact, bool, error) {
 	var c Contact
-	err := tx.tx.QueryRowContext(ctx, `SELECT c.id, c.display_name, c.language, c.created_at
+	err := tx.tx.QueryRowContext(ctx, `SELECT c.id, c.display_name, c.language, c.auto_reply_muted_until, c.created_at
 		FROM contact_identities i JOIN contacts c ON c.id = i.contact_id
 		WHERE i.kind = $1 AND i.value = $2`, string(p.Kind), p.Value).
-		Scan(&c.ID, &c.DisplayName, &c.Language, timeCol{&c.CreatedAt})
+		Scan(&c.ID, &c.DisplayName, &c.Language, nullTimeCol{&c.AutoReplyMutedUntil}, timeCol{&c.CreatedAt})
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, false, nil
 	}
@@ -230,6 +232,13 @@ func (tx *Tx) AddIdentity(ctx context.Context, contactID int64, p message.Party)
 		return fmt.Errorf("add identity %s/%s to contact %d: it belongs to contact %d: %w", p.Kind, p.Value, contactID, owner, ErrDuplicate)
 	}
 	return nil
+}
+
+// SetContactAutoReplyMute silences automatic replies to the contact until
+// until; nil lifts the mute.
+func (tx *Tx) SetContactAutoReplyMute(ctx context.Context, contactID int64, until *time.Time) error {
+	res, err := tx.tx.ExecContext(ctx, `UPDATE contacts SET auto_reply_muted_until = $1 WHERE id = $2`, tx.s.dbTimePtr(until), contactID)
+	return affectedOne(res, err, fmt.Sprintf("set auto-reply mute of contact %d", contactID))
 }
 
 // SetContactLanguage records the language a contact writes in.
@@ -335,9 +344,9 @@ func (tx *Tx) CreateConversation(ctx context.Context, c *Conversation) error {
 		c.LastMessageAt = c.CreatedAt
 	}
 	s := tx.s
-	err := tx.tx.QueryRowContext(ctx, `INSERT INTO conversations (contact_id, channel_id, subject, status, last_message_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-		c.ContactID, c.ChannelID, c.Subject, c.Status, s.dbTime(c.LastMessageAt), s.dbTime(c.CreatedAt)).Scan(&c.ID)
+	err := tx.tx.QueryRowContext(ctx, `INSERT INTO conversations (contact_id, channel_id, subject, status, cites_foreign_ticket, last_message_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		c.ContactID, c.ChannelID, c.Subject, c.Status, c.CitesForeignTicket, s.dbTime(c.LastMessageAt), s.dbTime(c.CreatedAt)).Scan(&c.ID)
 	if err != nil {
 		return fmt.Errorf("create conversation: %w", err)
 	}

@@ -100,6 +100,20 @@ func (tx *Tx) LastAutoReply(ctx context.Context, contactID, conversationID int64
 	return at, true, nil
 }
 
+// CountAutoReplies counts the automatic replies the contact got at or after
+// since, in any conversation on any channel, not counting replies that
+// failed: the per-contact cap that stops reply loops.
+func (tx *Tx) CountAutoReplies(ctx context.Context, contactID int64, since time.Time) (int, error) {
+	var n int
+	err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM outbound_messages
+		WHERE contact_id = $1 AND auto = TRUE AND state <> 'failed' AND created_at >= $2`,
+		contactID, tx.s.dbTime(since)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count auto replies of contact %d: %w", contactID, err)
+	}
+	return n, nil
+}
+
 // Outbound reads one reply.
 func (s *Store) Outbound(ctx context.Context, id int64) (Outbound, error) {
 	return outboundByID(ctx, s.db, id)

@@ -44,6 +44,20 @@ func (tx *Tx) NextTicketNumber(ctx context.Context, prefix string, year int) (in
 	return n, nil
 }
 
+// PeekTicketNumber is the number NextTicketNumber would give now, read
+// without touching the counter row: the pipeline renders a reply carrying
+// the reference before it takes the number, so the row stays locked only
+// from the increment to the commit. Another transaction may take the number
+// first (PostgreSQL; SQLite writers are serialized); the caller compares.
+func (tx *Tx) PeekTicketNumber(ctx context.Context, prefix string, year int) (int64, error) {
+	var last int64
+	err := tx.tx.QueryRowContext(ctx, `SELECT last_number FROM ticket_counters WHERE prefix = $1 AND year = $2`, prefix, year).Scan(&last)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("peek ticket number %s/%d: %w", prefix, year, err)
+	}
+	return last + 1, nil
+}
+
 // TicketRef formats a ticket reference: EDU-2026-000123.
 func TicketRef(prefix string, year int, number int64) string {
 	return fmt.Sprintf("%s-%d-%06d", prefix, year, number)

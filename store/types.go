@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/wasl-dev/wasl/message"
@@ -22,11 +23,15 @@ type Channel struct {
 
 // Contact is a person, known by one or more identities.
 type Contact struct {
-	ID          int64           `json:"id"`
-	DisplayName string          `json:"display_name"`
-	Language    string          `json:"language,omitempty"`
-	CreatedAt   time.Time       `json:"created_at"`
-	Identities  []message.Party `json:"identities,omitempty"`
+	ID          int64  `json:"id"`
+	DisplayName string `json:"display_name"`
+	Language    string `json:"language,omitempty"`
+	// AutoReplyMutedUntil is set when the contact got as many automatic
+	// replies as the cap allows (an autoresponder answering ours, a loop):
+	// none is sent before then. Nil when not muted.
+	AutoReplyMutedUntil *time.Time      `json:"auto_reply_muted_until,omitempty"`
+	CreatedAt           time.Time       `json:"created_at"`
+	Identities          []message.Party `json:"identities,omitempty"`
 }
 
 // Conversation statuses.
@@ -37,13 +42,17 @@ const (
 
 // Conversation is a thread with one contact on one channel.
 type Conversation struct {
-	ID            int64     `json:"id"`
-	ContactID     int64     `json:"contact_id"`
-	ChannelID     int64     `json:"channel_id"`
-	Subject       string    `json:"subject,omitempty"`
-	Status        string    `json:"status"`
-	LastMessageAt time.Time `json:"last_message_at"`
-	CreatedAt     time.Time `json:"created_at"`
+	ID        int64  `json:"id"`
+	ContactID int64  `json:"contact_id"`
+	ChannelID int64  `json:"channel_id"`
+	Subject   string `json:"subject,omitempty"`
+	Status    string `json:"status"`
+	// CitesForeignTicket is the reference of another contact's ticket that
+	// the message opening this conversation cited, and so was kept apart
+	// from (a reference is no proof of the thread). Empty for most.
+	CitesForeignTicket string    `json:"cites_foreign_ticket,omitempty"`
+	LastMessageAt      time.Time `json:"last_message_at"`
+	CreatedAt          time.Time `json:"created_at"`
 }
 
 // Message is one stored inbound message.
@@ -89,7 +98,9 @@ type Attachment struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
-// Ticket statuses.
+// Ticket statuses: the one definition of the values stored. Package
+// tickets names them as its Status type and rules the moves between them;
+// the store, which tickets imports, must validate what it writes.
 const (
 	TicketOpen        = "open"
 	TicketTransferred = "transferred"
@@ -98,14 +109,13 @@ const (
 	TicketClosed      = "closed"
 )
 
-// ValidTicketStatus reports whether s is one of the ticket statuses.
-func ValidTicketStatus(s string) bool {
-	switch s {
-	case TicketOpen, TicketTransferred, TicketPending, TicketInProgress, TicketClosed:
-		return true
-	}
-	return false
+// TicketStatuses returns every ticket status in the weekly report's order.
+func TicketStatuses() []string {
+	return []string{TicketOpen, TicketTransferred, TicketPending, TicketInProgress, TicketClosed}
 }
+
+// ValidTicketStatus reports whether s is one of the ticket statuses.
+func ValidTicketStatus(s string) bool { return slices.Contains(TicketStatuses(), s) }
 
 // Ticket is an actionable request, numbered per prefix and year.
 type Ticket struct {

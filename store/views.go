@@ -38,8 +38,8 @@ func (s *Store) Contact(ctx context.Context, id int64) (Contact, error) {
 
 func contactByID(ctx context.Context, q queryer, id int64) (Contact, error) {
 	var c Contact
-	err := q.QueryRowContext(ctx, `SELECT id, display_name, language, created_at FROM contacts WHERE id = $1`, id).
-		Scan(&c.ID, &c.DisplayName, &c.Language, timeCol{&c.CreatedAt})
+	err := q.QueryRowContext(ctx, `SELECT id, display_name, language, auto_reply_muted_until, created_at FROM contacts WHERE id = $1`, id).
+		Scan(&c.ID, &c.DisplayName, &c.Language, nullTimeCol{&c.AutoReplyMutedUntil}, timeCol{&c.CreatedAt})
 	if err != nil {
 		return Contact{}, notFound(err, fmt.Sprintf("contact %d", id))
 	}
@@ -67,7 +67,7 @@ func (s *Store) ListConversations(ctx context.Context, f ConversationFilter) ([]
 		at := `(SELECT last_message_at FROM conversations WHERE id = ` + b + `)`
 		where = append(where, `(c.last_message_at < `+at+` OR (c.last_message_at = `+at+` AND c.id < `+b+`))`)
 	}
-	q := `SELECT c.id, c.contact_id, c.channel_id, c.subject, c.status, c.last_message_at, c.created_at,
+	q := `SELECT ` + conversationCols + `,
 		ct.display_name, ch.name, ch.kind,
 		COALESCE((SELECT substr(m.body_text, 1, 200) FROM messages m WHERE m.conversation_id = c.id ORDER BY m.id DESC LIMIT 1), ''),
 		(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id),
@@ -86,17 +86,17 @@ func (s *Store) ListConversations(ctx context.Context, f ConversationFilter) ([]
 	}
 	return collect(rows, func(r rowScanner) (ConversationSummary, error) {
 		var c ConversationSummary
-		err := r.Scan(&c.ID, &c.ContactID, &c.ChannelID, &c.Subject, &c.Status, timeCol{&c.LastMessageAt}, timeCol{&c.CreatedAt},
+		err := r.Scan(&c.ID, &c.ContactID, &c.ChannelID, &c.Subject, &c.Status, &c.CitesForeignTicket, timeCol{&c.LastMessageAt}, timeCol{&c.CreatedAt},
 			&c.ContactName, &c.ChannelName, &c.ChannelKind, &c.LastText, &c.Messages, &c.TicketRef, &c.TicketStatus)
 		return c, err
 	}, "list conversations")
 }
 
-const conversationCols = `c.id, c.contact_id, c.channel_id, c.subject, c.status, c.last_message_at, c.created_at`
+const conversationCols = `c.id, c.contact_id, c.channel_id, c.subject, c.status, c.cites_foreign_ticket, c.last_message_at, c.created_at`
 
 func scanConversation(r rowScanner) (Conversation, error) {
 	var c Conversation
-	err := r.Scan(&c.ID, &c.ContactID, &c.ChannelID, &c.Subject, &c.Status, timeCol{&c.LastMessageAt}, timeCol{&c.CreatedAt})
+	err := r.Scan(&c.ID, &c.ContactID, &c.ChannelID, &c.Subject, &c.Status, &c.CitesForeignTicket, timeCol{&c.LastMessageAt}, timeCol{&c.CreatedAt})
 	return c, err
 }
 

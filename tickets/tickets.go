@@ -6,6 +6,7 @@ package tickets
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -14,32 +15,35 @@ import (
 
 // Status is where a ticket stands. The set follows the university's weekly
 // report: open, transferred (to a department), pending (waiting on the
-// customer), in progress, closed.
+// customer), in progress, closed. The values are the store's (it validates
+// what it writes, and cannot import this package); these are their names.
 type Status string
 
 // Ticket statuses.
 const (
-	Open        Status = "open"
-	Transferred Status = "transferred"
-	Pending     Status = "pending"
-	InProgress  Status = "in_progress"
-	Closed      Status = "closed"
+	Open        Status = store.TicketOpen
+	Transferred Status = store.TicketTransferred
+	Pending     Status = store.TicketPending
+	InProgress  Status = store.TicketInProgress
+	Closed      Status = store.TicketClosed
 )
 
-// Statuses lists every status in report order.
-var statuses = [...]Status{Open, Transferred, Pending, InProgress, Closed}
-
 // Statuses returns every status in report order.
-func Statuses() []Status { return statuses[:] }
+func Statuses() []Status {
+	all := store.TicketStatuses()
+	out := make([]Status, len(all))
+	for i, s := range all {
+		out[i] = Status(s)
+	}
+	return out
+}
 
 // ParseStatus reads a status name.
 func ParseStatus(s string) (Status, error) {
-	for _, st := range statuses {
-		if string(st) == s {
-			return st, nil
-		}
+	if !store.ValidTicketStatus(s) {
+		return "", fmt.Errorf("unknown ticket status %q (want one of %s)", s, strings.Join(store.TicketStatuses(), ", "))
 	}
-	return "", fmt.Errorf("unknown ticket status %q (want one of open, transferred, pending, in_progress, closed)", s)
+	return Status(s), nil
 }
 
 // CanMove reports whether a ticket may go from one status to another. Any
@@ -59,9 +63,13 @@ func CanMove(from, to Status) error {
 // without the brackets and hash, as customers' clients and staff write it.
 var refPattern = regexp.MustCompile(`(?i)\b([A-Z]{2,10})-(\d{4})-(\d{4,9})\b`)
 
-// FindRef returns the first ticket reference with the given prefix in s,
-// normalized (upper case, six-digit number), or "" when there is none.
-func FindRef(s, prefix string) string {
+// FindRefs returns every ticket reference with the given prefix in s, in
+// order of appearance, normalized (upper case, six-digit number) and without
+// repeats. All of them, not the first: which one binds a message is the
+// router's to decide (the one that validates), and a subject can carry an
+// old reference next to the right one.
+func FindRefs(s, prefix string) []string {
+	var refs []string
 	for _, m := range refPattern.FindAllStringSubmatch(s, -1) {
 		if !strings.EqualFold(m[1], prefix) {
 			continue
@@ -71,9 +79,11 @@ func FindRef(s, prefix string) string {
 		if err != nil {
 			continue
 		}
-		return store.TicketRef(strings.ToUpper(m[1]), year, n)
+		if ref := store.TicketRef(strings.ToUpper(m[1]), year, n); !slices.Contains(refs, ref) {
+			refs = append(refs, ref)
+		}
 	}
-	return ""
+	return refs
 }
 
 // Subject puts the reference in an email subject the way replies carry it,

@@ -1,6 +1,7 @@
 package tickets
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/wasl-dev/wasl/store"
@@ -12,19 +13,23 @@ func TestRef(t *testing.T) {
 	}
 }
 
-func TestFindRef(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"Re: [#EDU-2026-000123] projector broken", "EDU-2026-000123"},
-		{"RE: re: edu-2026-000123", "EDU-2026-000123"},
-		{"رد: [#EDU-2026-000045] صيانة", "EDU-2026-000045"},
-		{"FW: ABC-2026-000123 and EDU-2025-0042", "EDU-2025-000042"},
-		{"no reference here", ""},
-		{"ABC-2026-000123", ""},
-		{"EDU-2026-1", ""}, // too short to be ours
+func TestFindRefs(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"Re: [#EDU-2026-000123] projector broken", []string{"EDU-2026-000123"}},
+		{"RE: re: edu-2026-000123", []string{"EDU-2026-000123"}},
+		{"رد: [#EDU-2026-000045] صيانة", []string{"EDU-2026-000045"}},
+		{"FW: ABC-2026-000123 and EDU-2025-0042", []string{"EDU-2025-000042"}},
+		{"Re: [#EDU-2026-000009] Re: [#EDU-2026-000002] Fwd: EDU-2026-000009", []string{"EDU-2026-000009", "EDU-2026-000002"}},
+		{"no reference here", nil},
+		{"ABC-2026-000123", nil},
+		{"EDU-2026-1", nil}, // too short to be ours
 	}
 	for _, tt := range tests {
-		if got := FindRef(tt.in, "EDU"); got != tt.want {
-			t.Errorf("FindRef(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := FindRefs(tt.in, "EDU"); !slices.Equal(got, tt.want) {
+			t.Errorf("FindRefs(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
@@ -65,5 +70,28 @@ func TestStatusMoves(t *testing.T) {
 	}
 	if s, err := ParseStatus("in_progress"); err != nil || s != InProgress {
 		t.Errorf("ParseStatus(in_progress) = %v, %v", s, err)
+	}
+}
+
+// The statuses are the store's: every one the store accepts has a name
+// here, in the same order, and ParseStatus agrees with the store.
+func TestStatusesAreTheStores(t *testing.T) {
+	got := Statuses()
+	want := store.TicketStatuses()
+	if len(got) != len(want) {
+		t.Fatalf("Statuses() = %q, store has %q", got, want)
+	}
+	for i, s := range got {
+		if string(s) != want[i] {
+			t.Errorf("Statuses()[%d] = %q, store has %q", i, s, want[i])
+		}
+		if p, err := ParseStatus(want[i]); err != nil || p != s {
+			t.Errorf("ParseStatus(%q) = %q, %v", want[i], p, err)
+		}
+	}
+	for _, s := range []Status{Open, Transferred, Pending, InProgress, Closed} {
+		if !store.ValidTicketStatus(string(s)) {
+			t.Errorf("the store does not accept %q", s)
+		}
 	}
 }

@@ -122,3 +122,18 @@ func TestShortLimit(t *testing.T) {
 		}
 	}
 }
+
+// A channel cuts its automatic replies to its own budget, the default one
+// when the config leaves it zero.
+func TestChannelShortLimit(t *testing.T) {
+	for _, tt := range []struct{ budget, want int }{{0, ShortLimit(DefaultSegmentBudget)}, {1, 70}, {3, 201}} {
+		c, err := New(Config{ChannelID: 1, Name: "sms", AccountSID: "AC" + strings.Repeat("0", 32), AuthToken: "token",
+			From: "+966500000000", PublicURL: "https://wasl.example.edu", SegmentBudget: tt.budget}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.ShortLimit(); got != tt.want {
+			t.Errorf("budget %d: ShortLimit() = %d, want %d", tt.budget, got, tt.want)
+		}
+	}
+}

@@ -231,3 +231,7 @@ func (c *Channel) FitsBudget(text string) bool {
 	}
 	return FitSegments(text, c.cfg.SegmentBudget)
 }
+
+// ShortLimit is how many characters an automatic reply cut to the channel's
+// segment budget may keep (the package's ShortLimit for this budget).
+func (c *Channel) ShortLimit() int { return ShortLimit(c.cfg.SegmentBudget) }

@@ -55,12 +55,20 @@ type runner interface {
 	Run(ctx context.Context) error
 }
 
-// registry maps channel ids to their senders and media fetchers.
+// registry maps channel ids to what the router needs of each channel: its
+// sender and media fetcher (the workers), its reply limits and Message-IDs
+// (the pipeline's Channels).
 type registry struct {
-	mu       sync.RWMutex
-	senders  map[int64]channels.Sender
-	fetchers map[int64]router.MediaFetcher
-	budgets  map[int64]int
+	mu         sync.RWMutex
+	senders    map[int64]channels.Sender
+	fetchers   map[int64]router.MediaFetcher
+	shapers    map[int64]router.ReplyShaper
+	messageIDs map[int64]func() string
+}
+
+func newRegistry() *registry {
+	return &registry{senders: map[int64]channels.Sender{}, fetchers: map[int64]router.MediaFetcher{},
+		shapers: map[int64]router.ReplyShaper{}, messageIDs: map[int64]func() string{}}
 }
 
 func (r *registry) Sender(id int64) (channels.Sender, bool) {
@@ -77,10 +85,21 @@ func (r *registry) Fetcher(id int64) (router.MediaFetcher, bool) {
 	return f, ok
 }
 
-func (r *registry) budget(id int64) int {
+func (r *registry) Shaper(id int64) (router.ReplyShaper, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.budgets[id]
+	s, ok := r.shapers[id]
+	return s, ok
+}
+
+func (r *registry) NewMessageID(id int64) string {
+	r.mu.RLock()
+	f := r.messageIDs[id]
+	r.mu.RUnlock()
+	if f == nil {
+		return ""
+	}
+	return f()
 }
 
 // loadBankAndModel reads the knowledge bank and trains the classifier on it.
@@ -100,7 +119,7 @@ func loadBankAndModel(path string) (*replies.Bank, *classify.Model, error) {
 // every configured channel. Nothing runs until start.
 func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTTP *http.Client) (*app, error) {
 	a := &app{cfg: cfg, log: log, twilioHTTP: twilioHTTP, sms: map[string]smsRoutes{}, whatsapp: map[string]*whatsapp.Channel{},
-		registry: &registry{senders: map[int64]channels.Sender{}, fetchers: map[int64]router.MediaFetcher{}, budgets: map[int64]int{}}}
+		registry: newRegistry()}
 	var err error
 	start := time.Now()
 	if a.bank, a.model, err = loadBankAndModel(cfg.Resolve(cfg.KnowledgeBank)); err != nil {
@@ -142,12 +161,12 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 		a.store.Close()
 		return nil, fmt.Errorf("job runner: %w", err)
 	}
-	a.pipeline = router.New(a.store, a.model, a.bank, a.jobs, router.Config{
+	a.pipeline = router.New(a.store, a.model, a.bank, a.jobs, a.registry, router.Config{
 		TicketPrefix:       cfg.TicketPrefix,
 		AutoReplyWindow:    cfg.AutoReplyWindow.D(24 * time.Hour),
+		AutoReplyCap:       cfg.AutoReplyCap.Max,
+		AutoReplyCapPeriod: time.Duration(cfg.AutoReplyCap.Within),
 		ConversationWindow: cfg.ConversationWindow.D(7 * 24 * time.Hour),
-		MailDomain:         cfg.MailDomain,
-		SMSSegments:        a.registry.budget,
 	}, log)
 
 	a.mux = http.NewServeMux()
@@ -211,6 +230,8 @@ func (a *app) addChannel(ctx context.Context, ch config.Channel) error {
 		}
 		a.sources = append(a.sources, src)
 		a.registry.senders[row.ID] = snd
+		domain := a.cfg.MailDomain
+		a.registry.messageIDs[row.ID] = func() string { return email.NewMessageID(domain) }
 	case message.SMS:
 		httpClient := a.twilioHTTP
 		if ch.Twilio.APIURL != "" {
@@ -238,7 +259,7 @@ func (a *app) addChannel(ctx context.Context, ch config.Channel) error {
 		a.sms[ch.Name] = smsRoutes{inbound: c.InboundHandler(a.pipeline), status: c.StatusHandler(a.store)}
 		a.registry.senders[row.ID] = c
 		a.registry.fetchers[row.ID] = c
-		a.registry.budgets[row.ID] = ch.Twilio.SegmentBudget
+		a.registry.shapers[row.ID] = c
 	case message.WhatsApp:
 		dialect := "sqlite"
 		if a.store.Dialect() == store.Postgres {

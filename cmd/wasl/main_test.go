@@ -149,7 +149,7 @@ func TestCheckConfig(t *testing.T) {
 		{name: "broken bank", file: "testdata/broken-bank.yaml", code: 2,
 			stderr: []string{
 				`testdata/broken-bank.yaml:17: bank: unknown field "colour"`,
-				`testdata/broken-bank.yaml:24: topic "maintenance": sla: "soon" is not a duration`,
+				`testdata/broken-bank.yaml:24: topic "maintenance": sla: invalid duration "soon"`,
 			}},
 		{name: "config with a broken bank", file: "testdata/config-broken-bank.yaml", code: 2,
 			stderr: []string{`testdata/broken-bank.yaml:17: bank: unknown field "colour"`}},
