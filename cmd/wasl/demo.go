@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -113,20 +112,20 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	ls, err := a.listen()
 	if err != nil {
 		a.store.Close()
 		return fmt.Errorf("listen on %s (is another wasl running? try --addr 127.0.0.1:8081): %w", cfg.HTTP.Addr, err)
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- a.serve(ctx, ln) }()
+	go func() { errc <- a.serve(ctx, ls) }()
 
 	// Two SMS, posted to our own webhook signed as Twilio would sign them.
 	demoSMS := []struct{ from, body string }{
 		{"+966551234567", "السلام عليكم الشاشة الذكية في قاعة 7 ما تشتغل نبي صيانة ضروري"},
 		{"0561112233", "Hi, can you film our workshop on Monday and set up a zoom link for remote attendees?"},
 	}
-	base := "http://" + ln.Addr().String()
+	base := "http://" + ls.public.Addr().String()
 	for i, m := range demoSMS {
 		if err := postSignedSMS(ctx, base, cfg.HTTP.PublicURL, "sms", "demoauthtoken", fmt.Sprintf("SM%032x", i+1), m.from, m.body); err != nil {
 			log.Warn("demo SMS not accepted", "err", err)
