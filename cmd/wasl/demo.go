@@ -1,3 +1,9 @@
+//go:build demo
+
+// The demo (make run) and its sandbox are built only with -tags demo, so
+// the shipped binary carries no in-process IMAP server, SMTP sink or fake
+// Twilio.
+
 package main
 
 import (
@@ -18,19 +24,11 @@ import (
 	"github.com/wasl-dev/wasl/channels/sms"
 	"github.com/wasl-dev/wasl/config"
 	"github.com/wasl-dev/wasl/configs"
+	"github.com/wasl-dev/wasl/configs/demo"
 	"github.com/wasl-dev/wasl/internal/faketwilio"
 	"github.com/wasl-dev/wasl/internal/sandbox"
 	"github.com/wasl-dev/wasl/message"
-	"github.com/wasl-dev/wasl/replies"
 )
-
-func defaultBank() (*replies.Bank, error) {
-	data, err := configs.Files.ReadFile("bank.yaml")
-	if err != nil {
-		return nil, fmt.Errorf("built-in knowledge bank: %w", err)
-	}
-	return replies.ParseBank(data, "configs/bank.yaml")
-}
 
 func cmdDemo(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
 	fl := newFlags("demo")
@@ -55,12 +53,12 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 		return err
 	}
 	defer imapSrv.Close()
-	mails, err := fs.Glob(configs.Files, "demo/mail/*.eml")
+	mails, err := fs.Glob(demo.Files, "mail/*.eml")
 	if err != nil {
 		return err
 	}
 	for _, name := range mails {
-		raw, err := configs.Files.ReadFile(name)
+		raw, err := demo.Files.ReadFile(name)
 		if err != nil {
 			return err
 		}
@@ -73,8 +71,8 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 
 	// The demo's configuration is written out so the user can read and edit
 	// it; the bank is rewritten from the built-in copy each run.
-	for _, name := range []string{"demo.yaml", "bank.yaml"} {
-		data, err := configs.Files.ReadFile(name)
+	for name, files := range map[string]fs.ReadFileFS{"demo.yaml": demo.Files, "bank.yaml": configs.Files} {
+		data, err := files.ReadFile(name)
 		if err != nil {
 			return err
 		}
