@@ -84,7 +84,21 @@ channels:
 	g := &testGateway{a: a, ls: ls, cfg: cfg, dataDir: dir, cancel: cancel, done: make(chan error, 1)}
 	go func() { g.done <- a.serve(ctx, ls) }()
 	t.Cleanup(func() { g.stop(t) })
-	return g
+	// serve answers HTTP only once the job runner has started.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := noKeepAlive.Get(g.url("/readyz"))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return g
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway not ready after 30s: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // stop shuts the app down and waits for serve to return.
