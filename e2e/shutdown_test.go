@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -56,6 +58,12 @@ func startSlowSMTP(t *testing.T, delay time.Duration) *slowSMTP {
 	return s
 }
 
+func (s *slowSMTP) setDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
+}
+
 // state is what the server holds now.
 func (s *slowSMTP) state() (received map[string]int, holding int) {
 	s.mu.Lock()
@@ -91,8 +99,9 @@ func (x *slowSession) Data(r io.Reader) error {
 	s.mu.Lock()
 	s.received[id]++
 	s.holding++
+	delay := s.delay
 	s.mu.Unlock()
-	time.Sleep(s.delay)
+	time.Sleep(delay)
 	s.mu.Lock()
 	s.holding--
 	s.mu.Unlock()
@@ -110,78 +119,130 @@ func shutdownMail(i int) []byte {
 }
 
 // TestShutdownDrainsSends stops the gateway with SIGTERM while 50 replies
-// are being sent to an SMTP server that is slow to answer DATA. The sends
-// in flight finish and are recorded; the rest stay queued; none is left
-// "sending", none reached the server without being recorded sent. After a
-// restart every reply is sent, and the server got each exactly once.
+// are being sent to an SMTP server that is slow to answer DATA.
+//
+// Drained: the sends in flight finish and are recorded, the rest stay
+// queued, none is left "sending", none reached the server without being
+// recorded sent; after a restart the server has each reply exactly once.
+//
+// Past jobs.drain_timeout the sends still in flight are cancelled: they
+// too are recorded (queued, for a retry), never left "sending". The server
+// had taken those mails, so each of them, and only they, arrive twice.
 func TestShutdownDrainsSends(t *testing.T) {
-	const replies = 50
-	for _, be := range backends() {
-		t.Run(be.name, func(t *testing.T) {
-			ctx := context.Background()
-			dc := dovecot.Start(t)
-			srv := startSlowSMTP(t, time.Second)
-			g := newGateway(t, be.url(t), emailChannelYAML(dc.Addr(), dc.User(), dc.Password(), srv.addr))
-			g.start()
-
-			// The mails arrive after the first sync has looked at the
-			// mailbox, as new mail does.
-			ch, err := g.store().ChannelByName(ctx, "support-email")
-			if err != nil {
-				t.Fatal(err)
-			}
-			eventually(t, 30*time.Second, "first sync of INBOX", func() (bool, string) {
-				v, _, err := g.store().Cursor(ctx, ch.ID, "INBOX")
-				return err == nil && v != 0, fmt.Sprintf("uidvalidity=%d err=%v", v, err)
-			})
-			for i := range replies {
-				dc.Append(t, dc.User(), "INBOX", shutdownMail(i))
-			}
-			eventually(t, time.Minute, "50 replies queued and sends held at DATA", func() (bool, string) {
-				st := g.stats()
-				_, holding := srv.state()
-				return sum(st.Outbound) == replies && holding > 0, fmt.Sprintf("outbound=%v holding=%d", st.Outbound, holding)
-			})
-
-			g.stop()
-			st := g.stats()
-			received, holding := srv.state()
-			t.Logf("after SIGTERM: outbound=%v, %d mails at the server, %d unanswered", st.Outbound, len(received), holding)
-			if n := st.Outbound[message.StateSending]; n != 0 {
-				t.Errorf("%d replies left sending after a graceful stop", n)
-			}
-			if st.Outbound[message.StateSent]+st.Outbound[message.StateQueued] != replies {
-				t.Errorf("outbound = %v, want %d sent or queued", st.Outbound, replies)
-			}
-			if st.Outbound[message.StateQueued] == 0 {
-				t.Fatalf("every reply was sent before SIGTERM: the test proves nothing (outbound=%v)", st.Outbound)
-			}
-			// Sent at the server exactly when recorded sent: no send was cut
-			// after the server took the mail.
-			for id, state := range outboundStates(t, g) {
-				if at := received[id]; (state == message.StateSent) != (at == 1) || at > 1 {
-					t.Errorf("reply %s is %s, and the server has it %d times", id, state, at)
+	const replies, workers = 50, 4
+	tests := []struct {
+		name         string
+		delay        time.Duration // the server's wait before 250
+		drainTimeout string        // jobs.drain_timeout; "" is the default (30s)
+		cut          bool          // sends in flight are cancelled
+	}{
+		{"drained", time.Second, "", false},
+		{"drain timeout passes", 4 * time.Second, "300ms", true},
+	}
+	for _, tt := range tests {
+		for _, be := range backends() {
+			t.Run(tt.name+"/"+be.name, func(t *testing.T) {
+				ctx := context.Background()
+				dc := dovecot.Start(t)
+				srv := startSlowSMTP(t, tt.delay)
+				g := newGateway(t, be.url(t), emailChannelYAML(dc.Addr(), dc.User(), dc.Password(), srv.addr))
+				if tt.drainTimeout != "" {
+					setJobsOption(t, g, "drain_timeout", tt.drainTimeout)
 				}
-			}
+				g.start()
 
-			g.start()
-			eventually(t, 2*time.Minute, "every reply sent after the restart", func() (bool, string) {
-				st := g.stats()
-				return st.Outbound[message.StateSent] == replies, fmt.Sprintf("outbound=%v", st.Outbound)
-			})
-			g.stop()
-			received, _ = srv.state()
-			states := outboundStates(t, g)
-			for id := range states {
-				if n := received[id]; n != 1 {
-					t.Errorf("reply %s reached the server %d times, want once", id, n)
+				// The mails arrive after the first sync has looked at the
+				// mailbox, as new mail does.
+				ch, err := g.store().ChannelByName(ctx, "support-email")
+				if err != nil {
+					t.Fatal(err)
 				}
-				delete(received, id)
-			}
-			if len(states) != replies || len(received) != 0 {
-				t.Errorf("%d replies recorded, %d mails at the server match none", len(states), len(received))
-			}
-		})
+				eventually(t, 30*time.Second, "first sync of INBOX", func() (bool, string) {
+					v, _, err := g.store().Cursor(ctx, ch.ID, "INBOX")
+					return err == nil && v != 0, fmt.Sprintf("uidvalidity=%d err=%v", v, err)
+				})
+				for i := range replies {
+					dc.Append(t, dc.User(), "INBOX", shutdownMail(i))
+				}
+				eventually(t, time.Minute, "50 replies queued and sends held at DATA", func() (bool, string) {
+					st := g.stats()
+					_, holding := srv.state()
+					return sum(st.Outbound) == replies && holding > 0, fmt.Sprintf("outbound=%v holding=%d", st.Outbound, holding)
+				})
+
+				g.stop()
+				st := g.stats()
+				received, holding := srv.state()
+				t.Logf("after SIGTERM: outbound=%v, %d mails at the server, %d unanswered", st.Outbound, len(received), holding)
+				if n := st.Outbound[message.StateSending]; n != 0 {
+					t.Errorf("%d replies left sending after SIGTERM", n)
+				}
+				if st.Outbound[message.StateSent]+st.Outbound[message.StateQueued] != replies {
+					t.Errorf("outbound = %v, want %d sent or queued", st.Outbound, replies)
+				}
+				if st.Outbound[message.StateQueued] == 0 {
+					t.Fatalf("every reply was sent before SIGTERM: the test proves nothing (outbound=%v)", st.Outbound)
+				}
+				// A reply recorded sent is at the server once; a queued one
+				// is there only if its send was cut.
+				cut := map[string]bool{}
+				for id, state := range outboundStates(t, g) {
+					at := received[id]
+					switch {
+					case state == message.StateSent && at == 1:
+					case state == message.StateQueued && at == 0:
+					case state == message.StateQueued && at == 1 && tt.cut:
+						cut[id] = true
+					default:
+						t.Errorf("reply %s is %s, and the server has it %d times", id, state, at)
+					}
+				}
+				if tt.cut && (len(cut) == 0 || len(cut) > workers) {
+					t.Errorf("%d sends cut by the hard stop, want 1 to %d (the sends in flight)", len(cut), workers)
+				}
+
+				srv.setDelay(50 * time.Millisecond)
+				g.start()
+				eventually(t, 2*time.Minute, "every reply sent after the restart", func() (bool, string) {
+					st := g.stats()
+					return st.Outbound[message.StateSent] == replies, fmt.Sprintf("outbound=%v", st.Outbound)
+				})
+				g.stop()
+				received, _ = srv.state()
+				states := outboundStates(t, g)
+				for id := range states {
+					want := 1
+					if cut[id] {
+						want = 2
+					}
+					if n := received[id]; n != want {
+						t.Errorf("reply %s reached the server %d times, want %d", id, n, want)
+					}
+					delete(received, id)
+				}
+				if len(states) != replies || len(received) != 0 {
+					t.Errorf("%d replies recorded, %d mails at the server match none", len(states), len(received))
+				}
+				t.Logf("%d replies, %d sent twice after a cut send", len(states), len(cut))
+			})
+		}
+	}
+}
+
+// setJobsOption adds "key: value" to the jobs: section of the gateway's
+// config file.
+func setJobsOption(t *testing.T, g *gateway, key, value string) {
+	t.Helper()
+	data, err := os.ReadFile(g.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(data), "\njobs:\n", "\njobs:\n  "+key+": "+value+"\n", 1)
+	if cfg == string(data) {
+		t.Fatal("the gateway config has no jobs: section")
+	}
+	if err := os.WriteFile(g.cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 
