@@ -7,7 +7,7 @@ TIMEOUT ?= 45m
 
 ## run: the gateway on embedded SQLite with the demo configuration and a local sandbox
 run:
-	$(GO) run ./cmd/wasl demo
+	$(GO) run -tags demo ./cmd/wasl demo
 
 ## test: everything — vet, gofmt, the race-enabled suite incl. PostgreSQL, Dovecot and SMTP peers
 test: test-deps vet fmt-check tidy-check
@@ -19,6 +19,7 @@ test-deps:
 
 vet:
 	$(GO) vet $(PKGS)
+	$(GO) vet -tags demo ./cmd/wasl
 
 ## tidy-check: go.mod and go.sum must be what `go mod tidy` makes of them
 tidy-check:

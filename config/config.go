@@ -74,6 +74,28 @@ type HTTP struct {
 	// TrustForwardedHeaders: behind a reverse proxy, rebuild the public URL
 	// from X-Forwarded-Proto / X-Forwarded-Host.
 	TrustForwardedHeaders bool `yaml:"trust_forwarded_headers"`
+
+	// What one client may hold, so nobody exhausts the server without
+	// signing in (defaults in http.go): the time to send the headers and
+	// the whole request, to receive the response (streaming routes lift
+	// it), and to keep an idle keep-alive connection.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	ReadTimeout       Duration `yaml:"read_timeout"`
+	WriteTimeout      Duration `yaml:"write_timeout"`
+	IdleTimeout       Duration `yaml:"idle_timeout"`
+	// MaxConnections caps open connections; more wait in the kernel's
+	// backlog instead of taking file descriptors.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxWebhooks caps webhooks processed at once, each of which holds a
+	// database connection; 0 means half the store's pool. A webhook waits
+	// up to WebhookWait for a slot, then gets 503 with Retry-After.
+	MaxWebhooks int      `yaml:"max_webhooks"`
+	WebhookWait Duration `yaml:"webhook_wait"`
+	// AdminAddr, when set, serves /healthz, /readyz and /metrics on a
+	// listener of its own, outside the public connection cap, so probes
+	// answer while the public side is full; /metrics then leaves the
+	// public listener.
+	AdminAddr string `yaml:"admin_addr"`
 }
 
 // Jobs tunes the River job runner.
@@ -85,6 +107,9 @@ type Jobs struct {
 	RescueAfter Duration `yaml:"rescue_after"`
 	// PollInterval is how often idle workers look for new jobs.
 	PollInterval Duration `yaml:"poll_interval"`
+	// DrainTimeout is how long a shutdown lets sends in flight finish
+	// before cancelling them (default 30s).
+	DrainTimeout Duration `yaml:"drain_timeout"`
 }
 
 // Channel is one configured channel.
@@ -302,6 +327,7 @@ func (c *Config) defaults() {
 	if c.HTTP.PublicURL == "" {
 		c.HTTP.PublicURL = "http://" + c.HTTP.Addr
 	}
+	c.HTTP.defaults()
 	if c.DefaultRegion == "" {
 		c.DefaultRegion = "SA"
 	}
@@ -341,6 +367,7 @@ func (c *Config) Validate() error {
 	if u, err := url.Parse(c.HTTP.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("http.public_url %q: want an absolute http(s) URL", c.HTTP.PublicURL)
 	}
+	errs = append(errs, c.HTTP.validate()...)
 	if c.KnowledgeBank == "" {
 		bad("knowledge_bank is required (path to the bank YAML, relative to this file)")
 	}
@@ -357,6 +384,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Jobs.RescueAfter.D(5*time.Minute) <= c.Jobs.SendTimeout.D(time.Minute) {
 		bad("jobs.rescue_after (%s) must be longer than jobs.send_timeout (%s)", c.Jobs.RescueAfter.D(5*time.Minute), c.Jobs.SendTimeout.D(time.Minute))
+	}
+	if c.Jobs.DrainTimeout < 0 {
+		bad("jobs.drain_timeout must not be negative")
 	}
 	seen := map[string]bool{}
 	for i, ch := range c.Channels {

@@ -1,11 +1,11 @@
 // Package configs ships Wasl's default configuration inside the binary: the
-// university's knowledge bank, the demo configuration and the demo's seed
-// mails, so `wasl demo` and `wasl classify` work from any directory.
+// university's knowledge bank and the example configuration, so `wasl
+// classify` works from any directory. The demo's files are in configs/demo.
 package configs
 
 import "embed"
 
-// Files holds bank.yaml, demo.yaml, wasl.example.yaml and demo/mail/*.eml.
+// Files holds bank.yaml and wasl.example.yaml.
 //
-//go:embed bank.yaml demo.yaml wasl.example.yaml demo/mail/*.eml
+//go:embed bank.yaml wasl.example.yaml
 var Files embed.FS

@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 	binary = filepath.Join(dir, "wasl")
 	// Built without -race: the processes are killed and restarted, and the
 	// race detector's cost would slow the crash test, not make it stricter.
-	cmd := exec.Command("go", "build", "-o", binary, "../cmd/wasl")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", binary, "../cmd/wasl")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {

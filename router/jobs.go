@@ -115,11 +115,24 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	if state == "" || state == message.StateQueued || state == message.StateSending {
 		state = message.StateSent
 	}
-	if err := w.Store.MarkOutbound(ctx, o.ID, state, d.ProviderID, ""); err != nil {
+	if err := w.record(ctx, o.ID, state, d.ProviderID, ""); err != nil {
 		// The message left; failing the job would send it again. Log loudly.
 		w.log().ErrorContext(ctx, "reply sent but its state could not be saved", "outbound", o.ID, "err", err)
 	}
 	return nil
+}
+
+// outcomeTimeout bounds the write of a send's outcome.
+const outcomeTimeout = 10 * time.Second
+
+// record writes what a send came to. It does not share the job's context:
+// a hard stop or the job timeout may end that just as the channel answers,
+// and an outcome left unwritten keeps the message "sending", to be sent
+// again by a later attempt.
+func (w *SendWorker) record(ctx context.Context, id int64, state message.DeliveryState, providerID, errText string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outcomeTimeout)
+	defer cancel()
+	return w.Store.MarkOutbound(ctx, id, state, providerID, errText)
 }
 
 // fail records the error on the message; permanent errors (and the last
@@ -129,7 +142,7 @@ func (w *SendWorker) fail(ctx context.Context, id int64, job *river.Job[SendArgs
 	if permanent || job.Attempt >= job.MaxAttempts {
 		state = message.StateFailed
 	}
-	if err := w.Store.MarkOutbound(ctx, id, state, "", sendErr.Error()); err != nil {
+	if err := w.record(ctx, id, state, "", sendErr.Error()); err != nil {
 		w.log().ErrorContext(ctx, "record send failure", "outbound", id, "err", err)
 	}
 	w.log().WarnContext(ctx, "send failed", "outbound", id, "attempt", job.Attempt, "permanent", permanent, "err", sendErr)

@@ -48,6 +48,12 @@ type app struct {
 	// httpClient overrides the Twilio REST client's transport (the demo
 	// points it at the local fake).
 	twilioHTTP *http.Client
+
+	metrics  http.Handler
+	webhooks *webhookLimit
+	// stopping ends when shutdown begins; streaming routes end with it.
+	stopping   context.Context
+	endStreams context.CancelFunc
 }
 
 // runner is a connector that runs until its context ends.
@@ -169,9 +175,14 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 		ConversationWindow: cfg.ConversationWindow.D(7 * 24 * time.Hour),
 	}, log)
 
-	a.mux = http.NewServeMux()
+	if err := a.newHTTP(); err != nil {
+		a.store.Close()
+		return nil, err
+	}
 	inbox.NewAPI(a.store, cfg.APIToken, log).Register(a.mux)
-	a.mux.Handle("GET /metrics", inbox.NewMetrics(a.store, log))
+	if cfg.HTTP.AdminAddr == "" {
+		a.mux.Handle("GET /metrics", a.metrics)
+	}
 	a.mux.Handle("POST /webhooks/twilio/{channel}", a.twilio(func(r smsRoutes) http.Handler { return r.inbound }))
 	a.mux.Handle("POST /webhooks/twilio/{channel}/status", a.twilio(func(r smsRoutes) http.Handler { return r.status }))
 	a.mux.HandleFunc("GET /api/v1/channels/{channel}/whatsapp", a.whatsappStatus)
@@ -321,58 +332,123 @@ func (a *app) whatsappStatus(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(c.Status())
 }
 
-// run serves HTTP, works jobs and runs the connectors until ctx ends, then
-// shuts down in order: stop taking messages, drain jobs, close the store.
-func (a *app) run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", a.cfg.HTTP.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", a.cfg.HTTP.Addr, err)
+// newHTTP makes the public mux and the limits around it.
+func (a *app) newHTTP() error {
+	h := a.cfg.HTTP
+	n := h.MaxWebhooks
+	pool := a.store.DB().Stats().MaxOpenConnections
+	if n == 0 {
+		n = max(1, pool/2)
+	} else if pool > 0 && n >= pool {
+		return usageErr("http.max_webhooks (%d) must be below the database pool (%d connections), which the jobs and connectors share", n, pool)
 	}
-	return a.serve(ctx, ln)
+	a.mux = http.NewServeMux()
+	a.metrics = inbox.NewMetrics(a.store, a.log)
+	a.webhooks = newWebhookLimit(n, time.Duration(h.WebhookWait), a.log)
+	a.stopping, a.endStreams = context.WithCancel(context.Background())
+	return nil
 }
 
-func (a *app) serve(ctx context.Context, ln net.Listener) error {
+// run serves HTTP, works jobs and runs the connectors until ctx ends, then
+// shuts down in order (see serve).
+func (a *app) run(ctx context.Context) error {
+	ls, err := a.listen()
+	if err != nil {
+		a.store.Close()
+		return fmt.Errorf("listen: %w", err)
+	}
+	return a.serve(ctx, ls)
+}
+
+// serve runs until ctx ends or a part fails, then stops taking work before
+// it stops doing it: the HTTP servers and the connectors first, then the
+// job runner, which lets sends in flight finish for jobs.drain_timeout
+// before cancelling them, then the store. A SIGTERM therefore never cuts an
+// SMTP session mid-DATA, which would send the mail again after a restart.
+func (a *app) serve(ctx context.Context, ls *listeners) error {
 	defer a.store.Close()
-	srv := &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second}
-	if err := a.jobs.Start(ctx); err != nil {
+	defer a.endStreams()
+	// Jobs get a context the signal does not cancel; stopJobs ends them.
+	if err := a.jobs.Start(context.WithoutCancel(ctx)); err != nil {
+		ls.close()
 		return fmt.Errorf("start job runner: %w", err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	intake, stopIntake := context.WithCancel(ctx)
+	defer stopIntake()
+
+	type server struct {
+		srv *http.Server
+		ln  net.Listener
+	}
+	servers := []server{{newHTTPServer(a.cfg.HTTP, a.webhooks.Wrap(a.mux), a.log), ls.public}}
+	if ls.admin != nil {
+		servers = append(servers, server{newHTTPServer(a.cfg.HTTP, a.adminHandler(), a.log.With("listener", "admin")), ls.admin})
+	}
 	var wg sync.WaitGroup
-	errc := make(chan error, 1+len(a.sources))
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("http: %w", err)
-		}
-	}()
+	errc := make(chan error, len(servers)+len(a.sources))
+	for _, s := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("http: %w", err)
+			}
+		}()
+	}
 	for _, s := range a.sources {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.Run(ctx); err != nil && ctx.Err() == nil {
+			if err := s.Run(intake); err != nil && intake.Err() == nil {
 				errc <- err
 			}
 		}()
 	}
-	a.log.Info("wasl serving", "addr", ln.Addr().String(), "store", string(a.store.Dialect()), "channels", len(a.cfg.Channels))
+	attrs := []any{"addr", ls.public.Addr().String(), "store", string(a.store.Dialect()), "channels", len(a.cfg.Channels)}
+	if ls.admin != nil {
+		attrs = append(attrs, "admin_addr", ls.admin.Addr().String())
+	}
+	a.log.Info("wasl serving", attrs...)
 	var runErr error
 	select {
 	case <-ctx.Done():
 	case runErr = <-errc:
 	}
-	cancel()
-	a.log.Info("shutting down")
-	shutdownCtx, done := context.WithTimeout(context.Background(), 30*time.Second)
-	defer done()
-	_ = srv.Shutdown(shutdownCtx)
-	wg.Wait()
-	if err := a.jobs.Stop(shutdownCtx); err != nil {
-		a.log.Warn("job runner did not drain in time", "err", err)
+
+	a.log.Info("shutting down: no new messages")
+	stopIntake()
+	a.endStreams()
+	httpCtx, cancel := context.WithTimeout(context.Background(), httpShutdownTimeout)
+	defer cancel()
+	for _, s := range servers {
+		if err := s.srv.Shutdown(httpCtx); err != nil {
+			a.log.Warn("http requests still running at shutdown; closing their connections", "err", err)
+			s.srv.Close()
+		}
 	}
+	wg.Wait()
+	a.stopJobs()
 	return runErr
+}
+
+// stopJobs lets running jobs finish within jobs.drain_timeout, then
+// cancels what is left. A cancelled send records its outcome anyway
+// (router.SendWorker) and is retried after the restart.
+func (a *app) stopJobs() {
+	drain := a.cfg.Jobs.DrainTimeout.D(30 * time.Second)
+	a.log.Info("shutting down: letting sends in flight finish", "drain_timeout", drain.String())
+	ctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	if err := a.jobs.Stop(ctx); err == nil {
+		a.log.Info("job runner stopped")
+		return
+	}
+	a.log.Warn("jobs still running after the drain timeout; cancelling them", "drain_timeout", drain.String())
+	hard, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.jobs.StopAndCancel(hard); err != nil {
+		a.log.Error("job runner did not stop", "err", err)
+	}
 }
 
 func redactChannel(ch config.Channel) config.Channel {

@@ -14,6 +14,7 @@ import (
 	"github.com/wasl-dev/wasl/channels/whatsapp"
 	"github.com/wasl-dev/wasl/classify"
 	"github.com/wasl-dev/wasl/config"
+	"github.com/wasl-dev/wasl/configs"
 	"github.com/wasl-dev/wasl/replies"
 	"github.com/wasl-dev/wasl/router"
 	"github.com/wasl-dev/wasl/store"
@@ -243,6 +244,14 @@ func cmdWhatsApp(ctx context.Context, args []string, stdout io.Writer, log *slog
 	}
 	fmt.Fprintln(stdout, "Open WhatsApp on the organisation's phone → Linked devices → Link a device, and scan:")
 	return c.Pair(ctx, func(code string) { whatsapp.PrintQR(stdout, code) })
+}
+
+func defaultBank() (*replies.Bank, error) {
+	data, err := configs.Files.ReadFile("bank.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("built-in knowledge bank: %w", err)
+	}
+	return replies.ParseBank(data, "configs/bank.yaml")
 }
 
 func openBank(path string) (*replies.Bank, error) {

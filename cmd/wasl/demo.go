@@ -1,3 +1,9 @@
+//go:build demo
+
+// The demo (make run) and its sandbox are built only with -tags demo, so
+// the shipped binary carries no in-process IMAP server, SMTP sink or fake
+// Twilio.
+
 package main
 
 import (
@@ -8,7 +14,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,19 +24,11 @@ import (
 	"github.com/wasl-dev/wasl/channels/sms"
 	"github.com/wasl-dev/wasl/config"
 	"github.com/wasl-dev/wasl/configs"
+	"github.com/wasl-dev/wasl/configs/demo"
 	"github.com/wasl-dev/wasl/internal/faketwilio"
 	"github.com/wasl-dev/wasl/internal/sandbox"
 	"github.com/wasl-dev/wasl/message"
-	"github.com/wasl-dev/wasl/replies"
 )
-
-func defaultBank() (*replies.Bank, error) {
-	data, err := configs.Files.ReadFile("bank.yaml")
-	if err != nil {
-		return nil, fmt.Errorf("built-in knowledge bank: %w", err)
-	}
-	return replies.ParseBank(data, "configs/bank.yaml")
-}
 
 func cmdDemo(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
 	fl := newFlags("demo")
@@ -56,12 +53,12 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 		return err
 	}
 	defer imapSrv.Close()
-	mails, err := fs.Glob(configs.Files, "demo/mail/*.eml")
+	mails, err := fs.Glob(demo.Files, "mail/*.eml")
 	if err != nil {
 		return err
 	}
 	for _, name := range mails {
-		raw, err := configs.Files.ReadFile(name)
+		raw, err := demo.Files.ReadFile(name)
 		if err != nil {
 			return err
 		}
@@ -74,8 +71,8 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 
 	// The demo's configuration is written out so the user can read and edit
 	// it; the bank is rewritten from the built-in copy each run.
-	for _, name := range []string{"demo.yaml", "bank.yaml"} {
-		data, err := configs.Files.ReadFile(name)
+	for name, files := range map[string]fs.ReadFileFS{"demo.yaml": demo.Files, "bank.yaml": configs.Files} {
+		data, err := files.ReadFile(name)
 		if err != nil {
 			return err
 		}
@@ -113,20 +110,20 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	ls, err := a.listen()
 	if err != nil {
 		a.store.Close()
 		return fmt.Errorf("listen on %s (is another wasl running? try --addr 127.0.0.1:8081): %w", cfg.HTTP.Addr, err)
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- a.serve(ctx, ln) }()
+	go func() { errc <- a.serve(ctx, ls) }()
 
 	// Two SMS, posted to our own webhook signed as Twilio would sign them.
 	demoSMS := []struct{ from, body string }{
 		{"+966551234567", "السلام عليكم الشاشة الذكية في قاعة 7 ما تشتغل نبي صيانة ضروري"},
 		{"0561112233", "Hi, can you film our workshop on Monday and set up a zoom link for remote attendees?"},
 	}
-	base := "http://" + ln.Addr().String()
+	base := "http://" + ls.public.Addr().String()
 	for i, m := range demoSMS {
 		if err := postSignedSMS(ctx, base, cfg.HTTP.PublicURL, "sms", "demoauthtoken", fmt.Sprintf("SM%032x", i+1), m.from, m.body); err != nil {
 			log.Warn("demo SMS not accepted", "err", err)

@@ -22,7 +22,7 @@ Usage:
   wasl serve [--config FILE]              run the gateway
   wasl migrate [--config FILE]            apply database migrations and exit
   wasl check-config FILE                  validate a config file or a knowledge bank
-  wasl demo [--dir DIR] [--addr ADDR]     run the gateway against a local sandbox (no credentials needed)
+  wasl demo [--dir DIR] [--addr ADDR]     run the gateway against a local sandbox (make run; built with -tags demo)
   wasl inspect email FILE                 print the normalized message as JSON
   wasl classify [--bank FILE] TEXT        print the classification of TEXT as JSON
   wasl eval --train FILE --data FILE      train on JSONL and report accuracy
