@@ -239,7 +239,8 @@ func Parse(data []byte, path string, lookup func(string) (string, bool)) (*Confi
 }
 
 // unknownKeys reports mapping keys that t (a struct, through pointers,
-// slices and maps) has no yaml field for, each with its line in the file.
+// slices and maps) has no yaml field for, and durations that do not parse,
+// each with its line in the file and its key.
 // It replaces yaml's KnownFields, which Node.Decode does not offer.
 func unknownKeys(n *yaml.Node, t reflect.Type, path string) []error {
 	for t.Kind() == reflect.Pointer {
@@ -282,7 +283,16 @@ func unknownKeys(n *yaml.Node, t reflect.Type, path string) []error {
 				errs = append(errs, fmt.Errorf("%s:%d: unknown field %q", path, k.Line, k.Value))
 				continue
 			}
-			errs = append(errs, unknownKeys(n.Content[i+1], ft, path)...)
+			v := n.Content[i+1]
+			if ft == reflect.TypeFor[Duration]() && v.Kind == yaml.ScalarNode && !strings.Contains(v.Value, "${") {
+				// Named here, where the key is known; a ${VAR} is checked
+				// when decoded, by line only.
+				if _, err := message.ParseDuration(v.Value); err != nil {
+					errs = append(errs, fmt.Errorf("%s:%d: %s: %w", path, v.Line, k.Value, err))
+				}
+				continue
+			}
+			errs = append(errs, unknownKeys(v, ft, path)...)
 		}
 	}
 	return errs

@@ -40,20 +40,8 @@ func (h *HTTP) defaults() {
 func (h HTTP) validate() []error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	for _, d := range []struct {
-		name string
-		v    Duration
-	}{
-		{"read_header_timeout", h.ReadHeaderTimeout},
-		{"read_timeout", h.ReadTimeout},
-		{"write_timeout", h.WriteTimeout},
-		{"idle_timeout", h.IdleTimeout},
-		{"webhook_wait", h.WebhookWait},
-	} {
-		if d.v < 0 {
-			bad("http.%s must be positive", d.name)
-		}
-	}
+	// Negative durations are refused when the file is read
+	// (message.ParseDuration), with their line and key.
 	if h.ReadHeaderTimeout > h.ReadTimeout {
 		bad("http.read_header_timeout (%s) must not exceed http.read_timeout (%s)", time.Duration(h.ReadHeaderTimeout), time.Duration(h.ReadTimeout))
 	}

@@ -35,7 +35,7 @@ func TestHTTPValidation(t *testing.T) {
 	tests := []struct {
 		name, http, want string
 	}{
-		{"negative timeout", "read_timeout: -1s", "http.read_timeout must be positive"},
+		{"negative timeout", "read_timeout: -1s", `w.yaml:3: read_timeout: invalid duration "-1s"`},
 		{"header longer than request", "read_header_timeout: 1m\n  read_timeout: 10s", "must not exceed http.read_timeout"},
 		{"no connections", "max_connections: -1", "http.max_connections must be at least 1"},
 		{"negative webhooks", "max_webhooks: -2", "http.max_webhooks must not be negative"},
