@@ -13,20 +13,20 @@ import (
 	"github.com/emersion/go-message/charset" // also registers windows-1256, ISO-8859-6 … with go-message
 )
 
-// parseDecodeTransfer undoes Content-Transfer-Encoding. It is lenient on
+// decodeTransfer undoes Content-Transfer-Encoding. It is lenient on
 // purpose: one bad character in base64 or quoted-printable must not cost the
 // customer their message.
-func parseDecodeTransfer(enc string, data []byte) []byte {
+func decodeTransfer(enc string, data []byte) []byte {
 	switch strings.ToLower(strings.TrimSpace(enc)) {
 	case "base64":
-		return parseDecodeBase64(data)
+		return decodeBase64(data)
 	case "quoted-printable":
-		return parseDecodeQP(data)
+		return decodeQP(data)
 	}
 	return data
 }
 
-func parseDecodeBase64(data []byte) []byte {
+func decodeBase64(data []byte) []byte {
 	clean := make([]byte, 0, len(data))
 	for _, c := range data {
 		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' {
@@ -41,7 +41,7 @@ func parseDecodeBase64(data []byte) []byte {
 	return out[:n]
 }
 
-func parseDecodeQP(data []byte) []byte {
+func decodeQP(data []byte) []byte {
 	out := make([]byte, 0, len(data))
 	for len(data) > 0 {
 		line := data
@@ -59,8 +59,8 @@ func parseDecodeQP(data []byte) []byte {
 		}
 		for i := 0; i < len(line); i++ {
 			c := line[i]
-			if c == '=' && i+2 < len(line) && parseIsHex(line[i+1]) && parseIsHex(line[i+2]) {
-				out = append(out, parseUnhex(line[i+1])<<4|parseUnhex(line[i+2]))
+			if c == '=' && i+2 < len(line) && isHex(line[i+1]) && isHex(line[i+2]) {
+				out = append(out, unhex(line[i+1])<<4|unhex(line[i+2]))
 				i += 2
 				continue
 			}
@@ -73,11 +73,11 @@ func parseDecodeQP(data []byte) []byte {
 	return out
 }
 
-func parseIsHex(c byte) bool {
+func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
-func parseUnhex(c byte) byte {
+func unhex(c byte) byte {
 	switch {
 	case c >= '0' && c <= '9':
 		return c - '0'
@@ -87,18 +87,18 @@ func parseUnhex(c byte) byte {
 	return c - 'A' + 10
 }
 
-// parseDecodeCharset converts text to UTF-8. Undeclared or mislabelled 8-bit
-// text is read as windows-1256 (see parseFallbackCharset); an unknown charset
+// decodeCharset converts text to UTF-8. Undeclared or mislabelled 8-bit
+// text is read as windows-1256 (see fallbackCharset); an unknown charset
 // gives valid UTF-8 with replacement characters rather than an error, and
 // ok=false.
-func parseDecodeCharset(cs string, data []byte) (string, bool) {
+func decodeCharset(cs string, data []byte) (string, bool) {
 	cs = strings.ToLower(strings.Trim(strings.TrimSpace(cs), `"'`))
 	switch cs {
 	case "", "utf-8", "utf8", "us-ascii", "ascii":
 		if utf8.Valid(data) {
 			return string(data), true
 		}
-		cs = parseFallbackCharset
+		cs = fallbackCharset
 	}
 	r, err := charset.Reader(cs, bytes.NewReader(data))
 	if err != nil {
@@ -111,8 +111,8 @@ func parseDecodeCharset(cs string, data []byte) (string, bool) {
 	return strings.ToValidUTF8(string(out), "\uFFFD"), true
 }
 
-// parseCleanText strips a BOM, NULs and carriage returns and repairs UTF-8.
-func parseCleanText(s string) string {
+// cleanText strips a BOM, NULs and carriage returns and repairs UTF-8.
+func cleanText(s string) string {
 	if s == "" {
 		return ""
 	}
@@ -123,9 +123,9 @@ func parseCleanText(s string) string {
 	return strings.ReplaceAll(s, "\x00", "")
 }
 
-// parseUnflow undoes RFC 3676 format=flowed: a line ending in a space
+// unflow undoes RFC 3676 format=flowed: a line ending in a space
 // continues on the next line of the same quote depth.
-func parseUnflow(s string, delsp bool) string {
+func unflow(s string, delsp bool) string {
 	var out []string
 	var cur strings.Builder
 	depth, open := 0, false

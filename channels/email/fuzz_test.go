@@ -34,9 +34,9 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		in := Parse(raw, parseTestOpts())
-		parseCheckInvariants(t, raw, in)
-		again := Parse(raw, parseTestOpts())
+		in := Parse(raw, testOpts())
+		checkInvariants(t, raw, in)
+		again := Parse(raw, testOpts())
 		if !reflect.DeepEqual(in, again) {
 			t.Fatalf("Parse is not deterministic:\n%+v\n%+v", Summarize(in), Summarize(again))
 		}

@@ -19,9 +19,9 @@ import (
 	"github.com/wasl-dev/wasl/message"
 )
 
-// parseReadHeader reads the top-level header and returns a reader positioned
+// readHeader reads the top-level header and returns a reader positioned
 // at the body.
-func parseReadHeader(raw []byte) (textproto.Header, *bufio.Reader, error) {
+func readHeader(raw []byte) (textproto.Header, *bufio.Reader, error) {
 	// Files saved from an mbox start with a "From sender date" separator line.
 	if bytes.HasPrefix(raw, []byte("From ")) {
 		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
@@ -33,49 +33,49 @@ func parseReadHeader(raw []byte) (textproto.Header, *bufio.Reader, error) {
 	return h, br, err
 }
 
-// parseHeaderErr describes a header error without dumping the offending
+// headerErr describes a header error without dumping the offending
 // line: it may be binary junk or kilobytes long.
-func parseHeaderErr(err error, h textproto.Header) string {
+func headerErr(err error, h textproto.Header) string {
 	msg := strings.TrimPrefix(err.Error(), "message: ")
 	desc, content, ok := strings.Cut(msg, ": ")
 	if !ok {
-		return parseErrText(err)
+		return errText(err)
 	}
 	if len(content) > 40 {
-		content = parseTruncate(content, 40) + "…"
+		content = truncate(content, 40) + "…"
 	}
 	return fmt.Sprintf("%s in header field %d: %q", desc, h.Len()+1, strings.ToValidUTF8(content, "?"))
 }
 
-func parseHeaderFields(in *message.Inbound, h textproto.Header, fallback string) {
-	if id := parseMsgIDs(h.Get("Message-Id")); len(id) > 0 {
+func headerFields(in *message.Inbound, h textproto.Header, fallback string) {
+	if id := msgIDs(h.Get("Message-Id")); len(id) > 0 {
 		in.MessageID = id[0]
 		in.ExternalID = id[0]
 	}
-	if ids := parseMsgIDs(h.Get("In-Reply-To")); len(ids) > 0 {
+	if ids := msgIDs(h.Get("In-Reply-To")); len(ids) > 0 {
 		in.InReplyTo = ids[0]
 	}
-	refs := parseMsgIDs(h.Get("References"))
-	if len(refs) > parseMaxRefs {
-		refs = append(refs[:1:1], refs[len(refs)-parseMaxRefs+1:]...)
+	refs := msgIDs(h.Get("References"))
+	if len(refs) > maxRefs {
+		refs = append(refs[:1:1], refs[len(refs)-maxRefs+1:]...)
 	}
 	in.References = refs
 
-	from := parseAddresses(h.Get("From"), fallback)
+	from := addressList(h.Get("From"), fallback)
 	if len(from) > 0 {
 		in.From = message.Party{Kind: message.IdentityEmail, Value: from[0].Address, Name: from[0].Name}
 	}
-	for _, a := range parseAddresses(h.Get("To"), fallback) {
+	for _, a := range addressList(h.Get("To"), fallback) {
 		in.To = append(in.To, a.Address)
 	}
-	in.Subject = parseHeaderText(h.Get("Subject"), fallback)
-	in.SentAt = parseDate(h.Get("Date"))
-	in.Flags = parseFlags(h, in.From.Value)
+	in.Subject = headerText(h.Get("Subject"), fallback)
+	in.SentAt = headerDate(h.Get("Date"))
+	in.Flags = headerFlags(h, in.From.Value)
 }
 
-// parseMsgIDs extracts message ids without angle brackets. It is lenient:
+// msgIDs extracts message ids without angle brackets. It is lenient:
 // ids without brackets, comments and stray text are common in the wild.
-func parseMsgIDs(v string) []string {
+func msgIDs(v string) []string {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return nil
@@ -83,7 +83,7 @@ func parseMsgIDs(v string) []string {
 	var ids []string
 	add := func(id string) {
 		id = strings.TrimSpace(id)
-		if id == "" || len(id) > parseMaxIDLen || !utf8.ValidString(id) {
+		if id == "" || len(id) > maxIDLen || !utf8.ValidString(id) {
 			return
 		}
 		for _, r := range id {
@@ -116,29 +116,30 @@ func parseMsgIDs(v string) []string {
 	return ids
 }
 
-type parseAddr struct{ Name, Address string }
+// address is one mailbox of an address list.
+type address struct{ Name, Address string }
 
-// parseAddresses parses an address list, falling back to picking out
+// addressList parses an address list, falling back to picking out
 // anything that looks like an address when the header breaks RFC 5322.
-func parseAddresses(v, fallback string) []parseAddr {
-	v = parseToUTF8Header(v, fallback)
+func addressList(v, fallback string) []address {
+	v = headerToUTF8(v, fallback)
 	if strings.TrimSpace(v) == "" {
 		return nil
 	}
-	var out []parseAddr
-	p := mail.AddressParser{WordDecoder: parseWordDecoder()}
+	var out []address
+	p := mail.AddressParser{WordDecoder: wordDecoder()}
 	if list, err := p.ParseList(v); err == nil {
 		for _, a := range list {
-			if addr, ok := parseNormAddress(a.Address); ok {
-				out = append(out, parseAddr{Name: parseCleanLine(a.Name), Address: addr})
+			if addr, ok := normAddress(a.Address); ok {
+				out = append(out, address{Name: cleanLine(a.Name), Address: addr})
 			}
 		}
 		return out
 	}
-	for _, part := range parseSplitAddressList(v) {
+	for _, part := range splitAddressList(v) {
 		if a, err := p.Parse(part); err == nil {
-			if addr, ok := parseNormAddress(a.Address); ok {
-				out = append(out, parseAddr{Name: parseCleanLine(a.Name), Address: addr})
+			if addr, ok := normAddress(a.Address); ok {
+				out = append(out, address{Name: cleanLine(a.Name), Address: addr})
 			}
 			continue
 		}
@@ -159,15 +160,15 @@ func parseAddresses(v, fallback string) []parseAddr {
 				}
 			}
 		}
-		if a, ok := parseNormAddress(addr); ok {
-			out = append(out, parseAddr{Name: parseHeaderText(name, ""), Address: a})
+		if a, ok := normAddress(addr); ok {
+			out = append(out, address{Name: headerText(name, ""), Address: a})
 		}
 	}
 	return out
 }
 
-// parseSplitAddressList splits on commas outside quotes and angle brackets.
-func parseSplitAddressList(v string) []string {
+// splitAddressList splits on commas outside quotes and angle brackets.
+func splitAddressList(v string) []string {
 	var parts []string
 	var quoted bool
 	depth, start := 0, 0
@@ -187,8 +188,8 @@ func parseSplitAddressList(v string) []string {
 	return append(parts, v[start:])
 }
 
-// parseNormAddress lower-cases an address and checks it has both halves.
-func parseNormAddress(a string) (string, bool) {
+// normAddress lower-cases an address and checks it has both halves.
+func normAddress(a string) (string, bool) {
 	a = strings.ToLower(strings.TrimSpace(a))
 	at := strings.LastIndexByte(a, '@')
 	if at <= 0 || at == len(a)-1 || len(a) > 320 || !utf8.ValidString(a) {
@@ -202,32 +203,32 @@ func parseNormAddress(a string) (string, bool) {
 	return a, true
 }
 
-func parseWordDecoder() *mime.WordDecoder {
+func wordDecoder() *mime.WordDecoder {
 	return &mime.WordDecoder{CharsetReader: charset.Reader}
 }
 
-// parseToUTF8Header converts a raw 8-bit header value (against the RFCs, but
+// headerToUTF8 converts a raw 8-bit header value (against the RFCs, but
 // common from Arabic clients) to UTF-8 using the message's charset.
-func parseToUTF8Header(v, fallback string) string {
+func headerToUTF8(v, fallback string) string {
 	if utf8.ValidString(v) {
 		return v
 	}
-	s, _ := parseDecodeCharset(fallback, []byte(v))
+	s, _ := decodeCharset(fallback, []byte(v))
 	return s
 }
 
-// parseHeaderText decodes an unstructured header (RFC 2047) to one clean line.
-func parseHeaderText(v, fallback string) string {
-	v = parseToUTF8Header(v, fallback)
-	if dec, err := parseWordDecoder().DecodeHeader(v); err == nil {
+// headerText decodes an unstructured header (RFC 2047) to one clean line.
+func headerText(v, fallback string) string {
+	v = headerToUTF8(v, fallback)
+	if dec, err := wordDecoder().DecodeHeader(v); err == nil {
 		v = dec
 	}
-	return parseCleanLine(v)
+	return cleanLine(v)
 }
 
-// parseCleanLine makes valid UTF-8 on one line: controls become spaces and
+// cleanLine makes valid UTF-8 on one line: controls become spaces and
 // runs of spaces collapse.
-func parseCleanLine(s string) string {
+func cleanLine(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Map(func(r rune) rune {
 		if r == 0 || r == '\uFEFF' {
@@ -241,7 +242,7 @@ func parseCleanLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-func parseDate(v string) time.Time {
+func headerDate(v string) time.Time {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return time.Time{}

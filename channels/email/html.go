@@ -10,12 +10,12 @@ import (
 	"golang.org/x/net/html/atom"
 )
 
-// parseHTMLToText renders HTML as plain text for classification and for
+// htmlToText renders HTML as plain text for classification and for
 // staff who cannot see HTML: scripts and styles dropped, block elements and
 // <br> become line breaks, links keep their text, entities are decoded and
 // blank lines collapse. It uses the tokenizer, not the tree builder, so it
 // is linear in the input and cannot recurse on hostile nesting.
-func parseHTMLToText(src string) string {
+func htmlToText(src string) string {
 	z := html.NewTokenizer(strings.NewReader(src))
 	var b strings.Builder
 	skip, pre := 0, 0
@@ -46,7 +46,7 @@ func parseHTMLToText(src string) string {
 		tt := z.Next()
 		switch tt {
 		case html.ErrorToken:
-			return parseTidyLines(b.String())
+			return tidyLines(b.String())
 		case html.TextToken:
 			if skip > 0 {
 				continue
@@ -111,9 +111,9 @@ func parseHTMLToText(src string) string {
 	}
 }
 
-// parseTidyLines trims trailing spaces and leaves at most one blank line
+// tidyLines trims trailing spaces and leaves at most one blank line
 // between paragraphs.
-func parseTidyLines(s string) string {
+func tidyLines(s string) string {
 	lines := strings.Split(s, "\n")
 	out := lines[:0]
 	blank := 0

@@ -77,25 +77,25 @@ func (c IMAPConfig) String() string {
 }
 
 const (
-	imapDefaultPollInterval   = 60 * time.Second
-	imapDefaultBatchSize      = 200
-	imapDefaultMaxMessageSize = DefaultMaxSize
-	imapDefaultMinBackoff     = time.Second
-	imapDefaultMaxBackoff     = 5 * time.Minute
+	defaultPollInterval   = 60 * time.Second
+	defaultBatchSize      = 200
+	defaultMaxMessageSize = defaultMaxSize
+	defaultMinBackoff     = time.Second
+	defaultMaxBackoff     = 5 * time.Minute
 
 	// RFC 2177: servers may drop an idle client after 30 minutes, so IDLE
 	// is re-issued well before that even when PollInterval is longer.
-	imapMaxIdleWait = 25 * time.Minute
+	maxIdleWait = 25 * time.Minute
 	// A logout is a courtesy; never let it hold up shutdown.
-	imapLogoutTimeout = 2 * time.Second
+	logoutTimeout = 2 * time.Second
 	// After ctx is cancelled, a session stuck on the network gets this
 	// long to notice before its connection is closed under it.
-	imapCancelGrace = 5 * time.Second
-	imapDialTimeout = 30 * time.Second
+	cancelGrace = 5 * time.Second
+	dialTimeout = 30 * time.Second
 	// Bodies of one FETCH are held in memory until ingested in UID order;
 	// this caps that memory (a single message up to MaxMessageSize is
 	// always allowed).
-	imapMaxChunkBytes = 64 << 20
+	maxChunkBytes = 64 << 20
 )
 
 // IMAPSource pulls mail from IMAP mailboxes into the pipeline, acknowledging
@@ -117,7 +117,7 @@ func NewIMAPSource(cfg IMAPConfig, sink Ingester, cursors CursorStore, log *slog
 	if cursors == nil {
 		return nil, errors.New("imap: nil CursorStore")
 	}
-	if err := imapNormalizeConfig(&cfg); err != nil {
+	if err := normalizeIMAPConfig(&cfg); err != nil {
 		return nil, fmt.Errorf("imap config: %w", err)
 	}
 	if log == nil {
@@ -127,7 +127,7 @@ func NewIMAPSource(cfg IMAPConfig, sink Ingester, cursors CursorStore, log *slog
 	return &IMAPSource{cfg: cfg, sink: sink, cursors: cursors, log: log, now: time.Now}, nil
 }
 
-func imapNormalizeConfig(cfg *IMAPConfig) error {
+func normalizeIMAPConfig(cfg *IMAPConfig) error {
 	if cfg.ChannelID <= 0 {
 		return fmt.Errorf("channel id must be positive, got %d", cfg.ChannelID)
 	}
@@ -162,7 +162,7 @@ func imapNormalizeConfig(cfg *IMAPConfig) error {
 	}
 	cfg.Addr = net.JoinHostPort(host, port)
 
-	if cfg.Security == IMAPSecurityPlain && !cfg.AllowPlain && !imapIsLoopback(host) {
+	if cfg.Security == IMAPSecurityPlain && !cfg.AllowPlain && !isLoopback(host) {
 		return fmt.Errorf("security %q to %s would send the password unencrypted: use tls or starttls, or set AllowPlain", IMAPSecurityPlain, host)
 	}
 	if cfg.Username == "" {
@@ -196,19 +196,19 @@ func imapNormalizeConfig(cfg *IMAPConfig) error {
 		return errors.New("poll interval, batch size, max message size and backoffs must not be negative")
 	}
 	if cfg.PollInterval == 0 {
-		cfg.PollInterval = imapDefaultPollInterval
+		cfg.PollInterval = defaultPollInterval
 	}
 	if cfg.BatchSize == 0 {
-		cfg.BatchSize = imapDefaultBatchSize
+		cfg.BatchSize = defaultBatchSize
 	}
 	if cfg.MaxMessageSize == 0 {
-		cfg.MaxMessageSize = imapDefaultMaxMessageSize
+		cfg.MaxMessageSize = defaultMaxMessageSize
 	}
 	if cfg.MinBackoff == 0 {
-		cfg.MinBackoff = imapDefaultMinBackoff
+		cfg.MinBackoff = defaultMinBackoff
 	}
 	if cfg.MaxBackoff == 0 {
-		cfg.MaxBackoff = max(imapDefaultMaxBackoff, cfg.MinBackoff)
+		cfg.MaxBackoff = max(defaultMaxBackoff, cfg.MinBackoff)
 	}
 	if cfg.MinBackoff > cfg.MaxBackoff {
 		return fmt.Errorf("min backoff %v is above max backoff %v", cfg.MinBackoff, cfg.MaxBackoff)
@@ -216,7 +216,9 @@ func imapNormalizeConfig(cfg *IMAPConfig) error {
 	return nil
 }
 
-func imapIsLoopback(host string) bool {
+// isLoopback reports whether host is this machine: the only place IMAP
+// and SMTP may carry a password in clear without being told to.
+func isLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}
@@ -230,22 +232,22 @@ func imapIsLoopback(host string) bool {
 func (s *IMAPSource) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, mb := range s.cfg.Mailboxes {
-		wg.Go(func() { s.imapWatch(ctx, mb) })
+		wg.Go(func() { s.watch(ctx, mb) })
 	}
 	wg.Wait()
 	return nil
 }
 
-// SyncOnce connects, brings every mailbox up to date once and logs out.
-func (s *IMAPSource) SyncOnce(ctx context.Context) error {
-	sess, err := s.imapConnect(ctx)
+// syncOnce connects, brings every mailbox up to date once and logs out.
+func (s *IMAPSource) syncOnce(ctx context.Context) error {
+	sess, err := s.connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer sess.close()
 	var errs []error
 	for _, mb := range s.cfg.Mailboxes {
-		if err := s.imapSyncMailbox(ctx, sess.c, mb); err != nil {
+		if err := s.syncMailbox(ctx, sess.c, mb); err != nil {
 			errs = append(errs, err)
 			if ctx.Err() != nil {
 				break
@@ -255,19 +257,19 @@ func (s *IMAPSource) SyncOnce(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// imapWatch keeps one mailbox in sync until ctx is done.
-func (s *IMAPSource) imapWatch(ctx context.Context, mailbox string) {
+// watch keeps one mailbox in sync until ctx is done.
+func (s *IMAPSource) watch(ctx context.Context, mailbox string) {
 	log := s.log.With("mailbox", mailbox)
 	attempt := 0
 	for {
-		healthy, err := s.imapSession(ctx, mailbox, log)
+		healthy, err := s.runSession(ctx, mailbox, log)
 		if ctx.Err() != nil {
 			return
 		}
 		if healthy {
 			attempt = 0
 		}
-		wait := imapBackoff(s.cfg.MinBackoff, s.cfg.MaxBackoff, attempt)
+		wait := backoff(s.cfg.MinBackoff, s.cfg.MaxBackoff, attempt)
 		attempt++
 		log.Warn("imap session failed, reconnecting", "err", err, "attempt", attempt, "retry_in", wait)
 		t := time.NewTimer(wait)
@@ -280,10 +282,10 @@ func (s *IMAPSource) imapWatch(ctx context.Context, mailbox string) {
 	}
 }
 
-// imapBackoff is exponential backoff with full jitter: a uniform pick in
+// backoff is exponential backoff with full jitter: a uniform pick in
 // [0, min(max, base·2^attempt)], so that many gateways restarting together
 // do not reconnect in step.
-func imapBackoff(base, limit time.Duration, attempt int) time.Duration {
+func backoff(base, limit time.Duration, attempt int) time.Duration {
 	d := base
 	for i := 0; i < attempt && d < limit; i++ {
 		d *= 2
@@ -292,17 +294,17 @@ func imapBackoff(base, limit time.Duration, attempt int) time.Duration {
 	return rand.N(d + 1)
 }
 
-// imapSession runs one connection for one mailbox: sync, then wait for news
+// runSession runs one connection for one mailbox: sync, then wait for news
 // (IDLE or poll) and sync again, until an error or ctx is done. healthy
 // reports whether the first sync completed, which resets the backoff.
-func (s *IMAPSource) imapSession(ctx context.Context, mailbox string, log *slog.Logger) (healthy bool, err error) {
-	sess, err := s.imapConnect(ctx)
+func (s *IMAPSource) runSession(ctx context.Context, mailbox string, log *slog.Logger) (healthy bool, err error) {
+	sess, err := s.connect(ctx)
 	if err != nil {
 		return false, err
 	}
 	defer sess.close()
 
-	if err := s.imapSyncMailbox(ctx, sess.c, mailbox); err != nil {
+	if err := s.syncMailbox(ctx, sess.c, mailbox); err != nil {
 		return false, err
 	}
 	idle := !s.cfg.DisableIdle && sess.c.Caps().Has(imap.CapIdle)
@@ -314,9 +316,9 @@ func (s *IMAPSource) imapSession(ctx context.Context, mailbox string, log *slog.
 
 	for {
 		if idle {
-			err = s.imapWaitIdle(ctx, sess)
+			err = s.waitIdle(ctx, sess)
 		} else {
-			err = s.imapWaitPoll(ctx, sess)
+			err = s.waitPoll(ctx, sess)
 		}
 		if ctx.Err() != nil {
 			return true, nil
@@ -324,20 +326,20 @@ func (s *IMAPSource) imapSession(ctx context.Context, mailbox string, log *slog.
 		if err != nil {
 			return true, err
 		}
-		if err := s.imapSyncMailbox(ctx, sess.c, mailbox); err != nil {
+		if err := s.syncMailbox(ctx, sess.c, mailbox); err != nil {
 			return true, err
 		}
 	}
 }
 
-// imapWaitIdle runs IDLE until the server reports new messages, the poll
+// waitIdle runs IDLE until the server reports new messages, the poll
 // safety net fires, the connection drops or ctx is done.
-func (s *IMAPSource) imapWaitIdle(ctx context.Context, sess *imapSession) error {
+func (s *IMAPSource) waitIdle(ctx context.Context, sess *session) error {
 	cmd, err := sess.c.Idle()
 	if err != nil {
 		return fmt.Errorf("idle: %w", err)
 	}
-	t := time.NewTimer(min(s.cfg.PollInterval, imapMaxIdleWait))
+	t := time.NewTimer(min(s.cfg.PollInterval, maxIdleWait))
 	defer t.Stop()
 	closed := false
 	select {
@@ -359,7 +361,7 @@ func (s *IMAPSource) imapWaitIdle(ctx context.Context, sess *imapSession) error 
 	return nil
 }
 
-func (s *IMAPSource) imapWaitPoll(ctx context.Context, sess *imapSession) error {
+func (s *IMAPSource) waitPoll(ctx context.Context, sess *session) error {
 	t := time.NewTimer(s.cfg.PollInterval)
 	defer t.Stop()
 	select {
@@ -372,8 +374,8 @@ func (s *IMAPSource) imapWaitPoll(ctx context.Context, sess *imapSession) error 
 	}
 }
 
-// imapSession is one logged-in connection.
-type imapSession struct {
+// session is one logged-in connection.
+type session struct {
 	c *imapclient.Client
 	// updates gets a value when the server reports a new message count
 	// (EXISTS), which during IDLE means new mail.
@@ -381,8 +383,8 @@ type imapSession struct {
 	stopWatch func() bool
 }
 
-func (s *IMAPSource) imapConnect(ctx context.Context) (*imapSession, error) {
-	sess := &imapSession{updates: make(chan struct{}, 1)}
+func (s *IMAPSource) connect(ctx context.Context) (*session, error) {
+	sess := &session{updates: make(chan struct{}, 1)}
 	host, _, _ := net.SplitHostPort(s.cfg.Addr)
 	var tlsConfig *tls.Config
 	if s.cfg.TLSConfig != nil {
@@ -407,7 +409,7 @@ func (s *IMAPSource) imapConnect(ctx context.Context) (*imapSession, error) {
 		},
 	}
 
-	dialer := &net.Dialer{Timeout: imapDialTimeout}
+	dialer := &net.Dialer{Timeout: dialTimeout}
 	var (
 		conn net.Conn
 		err  error
@@ -433,32 +435,32 @@ func (s *IMAPSource) imapConnect(ctx context.Context) (*imapSession, error) {
 		if err != nil {
 			stopHandshakeWatch()
 			conn.Close()
-			return nil, fmt.Errorf("imap starttls with %s: %w", s.cfg.Addr, imapCtxErr(ctx, err))
+			return nil, fmt.Errorf("imap starttls with %s: %w", s.cfg.Addr, ctxErr(ctx, err))
 		}
 	} else {
 		c = imapclient.New(conn, opts)
 		if err := c.WaitGreeting(); err != nil {
 			stopHandshakeWatch()
 			c.Close()
-			return nil, fmt.Errorf("imap greeting from %s: %w", s.cfg.Addr, imapCtxErr(ctx, err))
+			return nil, fmt.Errorf("imap greeting from %s: %w", s.cfg.Addr, ctxErr(ctx, err))
 		}
 	}
-	if err := s.imapLogin(c); err != nil {
+	if err := s.login(c); err != nil {
 		stopHandshakeWatch()
 		c.Close()
-		return nil, fmt.Errorf("imap login to %s as %q: %w", s.cfg.Addr, s.cfg.Username, imapCtxErr(ctx, err))
+		return nil, fmt.Errorf("imap login to %s as %q: %w", s.cfg.Addr, s.cfg.Username, ctxErr(ctx, err))
 	}
 	stopHandshakeWatch()
 	sess.c = c
 	// Once logged in, the session notices ctx itself and logs out; this
 	// only rescues it when it is stuck waiting on a dead peer.
 	sess.stopWatch = context.AfterFunc(ctx, func() {
-		time.AfterFunc(imapCancelGrace, func() { c.Close() })
+		time.AfterFunc(cancelGrace, func() { c.Close() })
 	})
 	return sess, nil
 }
 
-func (s *IMAPSource) imapLogin(c *imapclient.Client) error {
+func (s *IMAPSource) login(c *imapclient.Client) error {
 	caps := c.Caps()
 	if caps.Has(imap.CapLoginDisabled) && slices.Contains(caps.AuthMechanisms(), sasl.Plain) {
 		return c.Authenticate(sasl.NewPlainClient("", s.cfg.Username, s.cfg.Password))
@@ -466,9 +468,9 @@ func (s *IMAPSource) imapLogin(c *imapclient.Client) error {
 	return c.Login(s.cfg.Username, s.cfg.Password).Wait()
 }
 
-// imapCtxErr prefers ctx's error: a closed connection after a cancel is
+// ctxErr prefers ctx's error: a closed connection after a cancel is
 // not a network failure.
-func imapCtxErr(ctx context.Context, err error) error {
+func ctxErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("%w (%v)", ctx.Err(), err)
 	}
@@ -476,14 +478,14 @@ func imapCtxErr(ctx context.Context, err error) error {
 }
 
 // close logs out politely, but never waits long for it.
-func (sess *imapSession) close() {
+func (sess *session) close() {
 	sess.stopWatch()
 	done := make(chan struct{})
 	go func() {
 		_ = sess.c.Logout().Wait()
 		close(done)
 	}()
-	t := time.NewTimer(imapLogoutTimeout)
+	t := time.NewTimer(logoutTimeout)
 	select {
 	case <-done:
 	case <-t.C:
@@ -492,12 +494,12 @@ func (sess *imapSession) close() {
 	_ = sess.c.Close()
 }
 
-// imapSyncMailbox ingests every message above the cursor, in UID order,
+// syncMailbox ingests every message above the cursor, in UID order,
 // saving the cursor after each one is committed.
-func (s *IMAPSource) imapSyncMailbox(ctx context.Context, c *imapclient.Client, mailbox string) error {
+func (s *IMAPSource) syncMailbox(ctx context.Context, c *imapclient.Client, mailbox string) error {
 	sel, err := c.Select(mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
 	if err != nil {
-		return fmt.Errorf("examine %q: %w", mailbox, imapCtxErr(ctx, err))
+		return fmt.Errorf("examine %q: %w", mailbox, ctxErr(ctx, err))
 	}
 	uidValidity, last, err := s.cursors.Cursor(ctx, s.cfg.ChannelID, mailbox)
 	if err != nil {
@@ -523,7 +525,7 @@ func (s *IMAPSource) imapSyncMailbox(ctx context.Context, c *imapclient.Client, 
 	want.AddRange(imap.UID(last+1), 0) // last+1:*
 	found, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{want}}, nil).Wait()
 	if err != nil {
-		return fmt.Errorf("search new messages in %q: %w", mailbox, imapCtxErr(ctx, err))
+		return fmt.Errorf("search new messages in %q: %w", mailbox, ctxErr(ctx, err))
 	}
 	// "n:*" always matches the highest UID, even when it is below n.
 	var uids []imap.UID
@@ -540,7 +542,7 @@ func (s *IMAPSource) imapSyncMailbox(ctx context.Context, c *imapclient.Client, 
 	total := len(uids)
 	for start := 0; start < total; start += s.cfg.BatchSize {
 		end := min(start+s.cfg.BatchSize, total)
-		if err := s.imapFetchBatch(ctx, c, mailbox, uidValidity, uids[start:end]); err != nil {
+		if err := s.fetchBatch(ctx, c, mailbox, uidValidity, uids[start:end]); err != nil {
 			return err
 		}
 		s.log.Info("imap sync", "mailbox", mailbox, "done", end, "total", total)
@@ -548,23 +550,23 @@ func (s *IMAPSource) imapSyncMailbox(ctx context.Context, c *imapclient.Client, 
 	return nil
 }
 
-type imapMeta struct {
+type msgMeta struct {
 	size         int64
 	internalDate time.Time
 }
 
-// imapFetchBatch learns the sizes of one batch, then fetches it in chunks
+// fetchBatch learns the sizes of one batch, then fetches it in chunks
 // that fit in memory and ingests each chunk in UID order.
-func (s *IMAPSource) imapFetchBatch(ctx context.Context, c *imapclient.Client, mailbox string, uidValidity uint32, uids []imap.UID) error {
+func (s *IMAPSource) fetchBatch(ctx context.Context, c *imapclient.Client, mailbox string, uidValidity uint32, uids []imap.UID) error {
 	msgs, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{
 		UID: true, RFC822Size: true, InternalDate: true,
 	}).Collect()
 	if err != nil {
-		return fmt.Errorf("fetch sizes in %q: %w", mailbox, imapCtxErr(ctx, err))
+		return fmt.Errorf("fetch sizes in %q: %w", mailbox, ctxErr(ctx, err))
 	}
-	meta := make(map[imap.UID]imapMeta, len(msgs))
+	meta := make(map[imap.UID]msgMeta, len(msgs))
 	for _, m := range msgs {
-		meta[m.UID] = imapMeta{size: m.RFC822Size, internalDate: m.InternalDate}
+		meta[m.UID] = msgMeta{size: m.RFC822Size, internalDate: m.InternalDate}
 	}
 
 	var (
@@ -582,8 +584,8 @@ func (s *IMAPSource) imapFetchBatch(ctx context.Context, c *imapclient.Client, m
 		if size > s.cfg.MaxMessageSize {
 			size = 0 // headers only
 		}
-		if len(chunk) > 0 && chunkBytes+size > imapMaxChunkBytes {
-			if err := s.imapFetchChunk(ctx, c, mailbox, uidValidity, chunk, meta); err != nil {
+		if len(chunk) > 0 && chunkBytes+size > maxChunkBytes {
+			if err := s.fetchChunk(ctx, c, mailbox, uidValidity, chunk, meta); err != nil {
 				return err
 			}
 			chunk, chunkBytes = chunk[:0], 0
@@ -592,12 +594,12 @@ func (s *IMAPSource) imapFetchBatch(ctx context.Context, c *imapclient.Client, m
 		chunkBytes += size
 	}
 	if len(chunk) > 0 {
-		return s.imapFetchChunk(ctx, c, mailbox, uidValidity, chunk, meta)
+		return s.fetchChunk(ctx, c, mailbox, uidValidity, chunk, meta)
 	}
 	return nil
 }
 
-func (s *IMAPSource) imapFetchChunk(ctx context.Context, c *imapclient.Client, mailbox string, uidValidity uint32, uids []imap.UID, meta map[imap.UID]imapMeta) error {
+func (s *IMAPSource) fetchChunk(ctx context.Context, c *imapclient.Client, mailbox string, uidValidity uint32, uids []imap.UID, meta map[imap.UID]msgMeta) error {
 	var whole, headersOnly imap.UIDSet
 	for _, uid := range uids {
 		if meta[uid].size > s.cfg.MaxMessageSize {
@@ -610,14 +612,14 @@ func (s *IMAPSource) imapFetchChunk(ctx context.Context, c *imapclient.Client, m
 	// BODY.PEEK so that fetching does not set \Seen for the people who
 	// also read this mailbox.
 	if len(whole) > 0 {
-		if err := imapFetchSection(c, whole, &imap.FetchItemBodySection{Peek: true}, raws); err != nil {
-			return fmt.Errorf("fetch messages in %q: %w", mailbox, imapCtxErr(ctx, err))
+		if err := fetchSection(c, whole, &imap.FetchItemBodySection{Peek: true}, raws); err != nil {
+			return fmt.Errorf("fetch messages in %q: %w", mailbox, ctxErr(ctx, err))
 		}
 	}
 	if len(headersOnly) > 0 {
 		section := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true}
-		if err := imapFetchSection(c, headersOnly, section, raws); err != nil {
-			return fmt.Errorf("fetch headers of oversized messages in %q: %w", mailbox, imapCtxErr(ctx, err))
+		if err := fetchSection(c, headersOnly, section, raws); err != nil {
+			return fmt.Errorf("fetch headers of oversized messages in %q: %w", mailbox, ctxErr(ctx, err))
 		}
 	}
 
@@ -627,7 +629,7 @@ func (s *IMAPSource) imapFetchChunk(ctx context.Context, c *imapclient.Client, m
 			s.log.Warn("imap message vanished before fetch", "mailbox", mailbox, "uid", uid)
 			continue
 		}
-		in := s.imapInbound(raw, meta[uid])
+		in := s.inbound(raw, meta[uid])
 		out, err := s.sink.Ingest(ctx, in)
 		if err != nil {
 			return fmt.Errorf("ingest uid %d of %q: %w", uid, mailbox, err)
@@ -641,7 +643,7 @@ func (s *IMAPSource) imapFetchChunk(ctx context.Context, c *imapclient.Client, m
 	return nil
 }
 
-func imapFetchSection(c *imapclient.Client, uids imap.UIDSet, section *imap.FetchItemBodySection, into map[imap.UID][]byte) error {
+func fetchSection(c *imapclient.Client, uids imap.UIDSet, section *imap.FetchItemBodySection, into map[imap.UID][]byte) error {
 	msgs, err := c.Fetch(uids, &imap.FetchOptions{
 		UID:         true,
 		BodySection: []*imap.FetchItemBodySection{section},
@@ -659,10 +661,10 @@ func imapFetchSection(c *imapclient.Client, uids imap.UIDSet, section *imap.Fetc
 	return nil
 }
 
-// imapInbound turns fetched bytes into an Inbound. An oversized message
+// inbound turns fetched bytes into an Inbound. An oversized message
 // has only its header here: it is quarantined with the reason, so it is
 // kept and seen, never silently dropped.
-func (s *IMAPSource) imapInbound(raw []byte, meta imapMeta) message.Inbound {
+func (s *IMAPSource) inbound(raw []byte, meta msgMeta) message.Inbound {
 	oversized := meta.size > s.cfg.MaxMessageSize
 	in := Parse(raw, ParseOptions{ChannelID: s.cfg.ChannelID, MaxSize: s.cfg.MaxMessageSize, Now: s.now})
 	in.ChannelID, in.Channel = s.cfg.ChannelID, message.Email

@@ -13,7 +13,8 @@ import (
 	"github.com/wasl-dev/wasl/message"
 )
 
-type parseState struct {
+// mimeWalker collects the bodies and attachments of one message.
+type mimeWalker struct {
 	plain, html []string
 	atts        []message.Attachment
 	problem     string // first structural problem; quarantines the message
@@ -21,7 +22,7 @@ type parseState struct {
 	fallback    string // top-level charset, for undeclared 8-bit text
 }
 
-func (st *parseState) fail(format string, args ...any) {
+func (st *mimeWalker) fail(format string, args ...any) {
 	if st.problem == "" {
 		st.problem = fmt.Sprintf(format, args...)
 	}
@@ -29,30 +30,30 @@ func (st *parseState) fail(format string, args ...any) {
 
 // walk handles one entity. Containers are streamed so nested multiparts do not
 // copy the message at every level; leaves are read whole.
-func (st *parseState) walk(h textproto.Header, body io.Reader, depth int, parentType string) {
+func (st *mimeWalker) walk(h textproto.Header, body io.Reader, depth int, parentType string) {
 	st.parts++
-	if st.parts > parseMaxParts {
-		st.fail("too many MIME parts (more than %d)", parseMaxParts)
+	if st.parts > maxMIMEParts {
+		st.fail("too many MIME parts (more than %d)", maxMIMEParts)
 		return
 	}
-	ctype, params := parseMediaHeader(h.Get("Content-Type"))
+	ctype, params := mediaType(h.Get("Content-Type"))
 	if ctype == "" {
 		ctype = "text/plain"
 		if parentType == "multipart/digest" {
 			ctype = "message/rfc822" // RFC 2046 5.1.5
 		}
-	} else if !parseValidMediaType(ctype) {
+	} else if !validMediaType(ctype) {
 		// RFC 2045 5.2: an invalid Content-Type means text/plain, unless the
 		// part is clearly a file.
 		ctype = "text/plain"
-		if _, p := parseMediaHeader(h.Get("Content-Disposition")); p["filename"] != "" || p["name"] != "" {
+		if _, p := mediaType(h.Get("Content-Disposition")); p["filename"] != "" || p["name"] != "" {
 			ctype = "application/octet-stream"
 		}
 	}
 
 	if strings.HasPrefix(ctype, "multipart/") {
-		if depth >= parseMaxDepth {
-			st.fail("MIME structure too deep (more than %d nested multiparts)", parseMaxDepth)
+		if depth >= maxMIMEDepth {
+			st.fail("MIME structure too deep (more than %d nested multiparts)", maxMIMEDepth)
 			return
 		}
 		boundary := params["boundary"]
@@ -73,13 +74,13 @@ func (st *parseState) walk(h textproto.Header, body io.Reader, depth int, parent
 				} else if !strings.Contains(err.Error(), "EOF") {
 					// A missing closing boundary (truncated sender) is
 					// tolerated; anything else is not.
-					st.fail("broken MIME structure: %s", parseErrText(err))
+					st.fail("broken MIME structure: %s", errText(err))
 				}
 				return
 			}
 			n++
 			st.walk(p.Header, p, depth+1, ctype)
-			if st.parts > parseMaxParts {
+			if st.parts > maxMIMEParts {
 				return
 			}
 		}
@@ -88,20 +89,20 @@ func (st *parseState) walk(h textproto.Header, body io.Reader, depth int, parent
 
 	data, err := io.ReadAll(body)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		st.fail("cannot read MIME part: %s", parseErrText(err))
+		st.fail("cannot read MIME part: %s", errText(err))
 		return
 	}
-	data = parseDecodeTransfer(h.Get("Content-Transfer-Encoding"), data)
+	data = decodeTransfer(h.Get("Content-Transfer-Encoding"), data)
 	st.leaf(h, ctype, params, data)
 }
 
-func (st *parseState) leaf(h textproto.Header, ctype string, params map[string]string, data []byte) {
-	disp, dparams := parseMediaHeader(h.Get("Content-Disposition"))
+func (st *mimeWalker) leaf(h textproto.Header, ctype string, params map[string]string, data []byte) {
+	disp, dparams := mediaType(h.Get("Content-Disposition"))
 	filename := dparams["filename"]
 	if filename == "" {
 		filename = params["name"]
 	}
-	filename = parseCleanFilename(filename)
+	filename = cleanFilename(filename)
 
 	// A body is unnamed text that is not marked as an attachment; a named
 	// text part is a file someone attached.
@@ -110,14 +111,14 @@ func (st *parseState) leaf(h textproto.Header, ctype string, params map[string]s
 		if cs == "" {
 			cs = st.fallback
 		}
-		text, _ := parseDecodeCharset(cs, data)
+		text, _ := decodeCharset(cs, data)
 		if ctype == "text/html" {
 			st.html = append(st.html, text)
 			return
 		}
-		text = parseCleanText(text)
+		text = cleanText(text)
 		if strings.EqualFold(params["format"], "flowed") {
-			text = parseUnflow(text, strings.EqualFold(params["delsp"], "yes"))
+			text = unflow(text, strings.EqualFold(params["delsp"], "yes"))
 		}
 		if strings.TrimSpace(text) != "" {
 			st.plain = append(st.plain, text)
@@ -127,9 +128,9 @@ func (st *parseState) leaf(h textproto.Header, ctype string, params map[string]s
 
 	if filename == "" {
 		if ctype == "message/rfc822" || ctype == "message/global" {
-			filename = parseForwardedName(data)
+			filename = forwardedName(data)
 		} else {
-			filename = fmt.Sprintf("attachment-%d%s", len(st.atts)+1, parseExtension(ctype))
+			filename = fmt.Sprintf("attachment-%d%s", len(st.atts)+1, extension(ctype))
 		}
 	}
 	st.atts = append(st.atts, message.Attachment{
@@ -140,9 +141,9 @@ func (st *parseState) leaf(h textproto.Header, ctype string, params map[string]s
 	})
 }
 
-// parseValidMediaType reports whether t is type "/" subtype made of RFC 2045
+// validMediaType reports whether t is type "/" subtype made of RFC 2045
 // token characters, so it is safe to store and to echo in a header.
-func parseValidMediaType(t string) bool {
+func validMediaType(t string) bool {
 	typ, sub, ok := strings.Cut(t, "/")
 	if !ok || typ == "" || sub == "" || len(t) > 255 {
 		return false
@@ -155,18 +156,18 @@ func parseValidMediaType(t string) bool {
 	return true
 }
 
-// parseForwardedName names an attached message after its subject.
-func parseForwardedName(data []byte) string {
-	h, _, _ := parseReadHeader(data)
-	subj := parseHeaderText(h.Get("Subject"), "")
-	subj = parseCleanFilename(subj)
+// forwardedName names an attached message after its subject.
+func forwardedName(data []byte) string {
+	h, _, _ := readHeader(data)
+	subj := headerText(h.Get("Subject"), "")
+	subj = cleanFilename(subj)
 	if subj == "" {
 		return "forwarded-message.eml"
 	}
-	return parseTruncate(subj, 100) + ".eml"
+	return truncate(subj, 100) + ".eml"
 }
 
-func parseExtension(ctype string) string {
+func extension(ctype string) string {
 	switch ctype {
 	case "image/jpeg":
 		return ".jpg"
@@ -194,10 +195,10 @@ func parseExtension(ctype string) string {
 	return ".bin"
 }
 
-// parseCleanFilename keeps the last path element and drops control
+// cleanFilename keeps the last path element and drops control
 // characters, so a name can never walk out of a directory or break a header.
-func parseCleanFilename(s string) string {
-	s = parseCleanLine(s)
+func cleanFilename(s string) string {
+	s = cleanLine(s)
 	if i := strings.LastIndexAny(s, `/\`); i >= 0 {
 		s = s[i+1:]
 	}
@@ -205,5 +206,5 @@ func parseCleanFilename(s string) string {
 	if s == "" {
 		return ""
 	}
-	return parseTruncate(s, 255)
+	return truncate(s, 255)
 }

@@ -9,11 +9,11 @@ import (
 	"unicode"
 )
 
-// parseMediaHeader parses a Content-Type or Content-Disposition value. Unlike
+// mediaType parses a Content-Type or Content-Disposition value. Unlike
 // mime.ParseMediaType it never fails (first duplicate wins, unquoted spaces
 // are kept), decodes RFC 2231 values in any charset (windows-1256 file names)
 // including continuations, and decodes RFC 2047 words in quoted values.
-func parseMediaHeader(v string) (string, map[string]string) {
+func mediaType(v string) (string, map[string]string) {
 	params := map[string]string{}
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -87,11 +87,11 @@ func parseMediaHeader(v string) (string, map[string]string) {
 			continue
 		}
 		if strings.Contains(val, "=?") {
-			if dec, err := parseWordDecoder().DecodeHeader(val); err == nil {
+			if dec, err := wordDecoder().DecodeHeader(val); err == nil {
 				val = dec
 			}
 		}
-		params[k] = parseToUTF8Header(val, "")
+		params[k] = headerToUTF8(val, "")
 	}
 	// RFC 2231 values win over plain ones.
 	for k := range rawParams {
@@ -103,7 +103,7 @@ func parseMediaHeader(v string) (string, map[string]string) {
 			continue
 		}
 		params[name+"\x00"] = ""
-		if val, ok := parse2231(name, rawParams); ok {
+		if val, ok := join2231(name, rawParams); ok {
 			params[name] = val
 		}
 	}
@@ -115,9 +115,9 @@ func parseMediaHeader(v string) (string, map[string]string) {
 	return typ, params
 }
 
-// parse2231 joins name*, or name*0, name*1* … and decodes the result in the
+// join2231 joins name*, or name*0, name*1* … and decodes the result in the
 // charset named by the first segment.
-func parse2231(name string, raw map[string]string) (string, bool) {
+func join2231(name string, raw map[string]string) (string, bool) {
 	var segs []string
 	var encoded []bool
 	if v, ok := raw[name+"*"]; ok {
@@ -147,20 +147,20 @@ func parse2231(name string, raw map[string]string) (string, bool) {
 	var buf []byte
 	for i, s := range segs {
 		if encoded[i] {
-			buf = append(buf, parsePercentDecode(s)...)
+			buf = append(buf, percentDecode(s)...)
 		} else {
 			buf = append(buf, s...)
 		}
 	}
-	text, _ := parseDecodeCharset(cs, buf)
+	text, _ := decodeCharset(cs, buf)
 	return text, true
 }
 
-func parsePercentDecode(s string) []byte {
+func percentDecode(s string) []byte {
 	out := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) && parseIsHex(s[i+1]) && parseIsHex(s[i+2]) {
-			out = append(out, parseUnhex(s[i+1])<<4|parseUnhex(s[i+2]))
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			out = append(out, unhex(s[i+1])<<4|unhex(s[i+2]))
 			i += 2
 			continue
 		}

@@ -79,7 +79,7 @@ func NewSMTPSender(cfg SMTPConfig, log *slog.Logger) (*SMTPSender, error) {
 		sec = SMTPStartTLS
 	case SMTPStartTLS, SMTPTLS:
 	case SMTPNone:
-		if !smtpIsLoopback(host) && !cfg.AllowInsecure {
+		if !isLoopback(host) && !cfg.AllowInsecure {
 			return nil, fmt.Errorf("smtp config: security %q sends mail (and any password) in clear text; it is only allowed to a loopback address, not %q, unless allow_insecure is set", sec, host)
 		}
 	default:
@@ -115,14 +115,6 @@ func NewSMTPSender(cfg SMTPConfig, log *slog.Logger) (*SMTPSender, error) {
 	}, nil
 }
 
-func smtpIsLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // Send delivers out to out.To.Value. Errors are classified for the job
 // runner: a 5xx reply from the server (rejected recipient, message refused,
 // bad credentials) or an Outbound that can never be sent is
@@ -133,20 +125,20 @@ func smtpIsLoopback(host string) bool {
 // connection died before its reply reached us, the duplicate at least
 // carries the same Message-ID and mail clients show it once.
 func (s *SMTPSender) Send(ctx context.Context, out message.Outbound) (message.Delivery, error) {
-	msg, err := Compose(out, s.cfg.From, s.now())
+	msg, err := compose(out, s.cfg.From, s.now())
 	if err != nil {
 		return message.Delivery{}, channels.Permanent(fmt.Errorf("smtp send %d: %w", out.ID, err))
 	}
-	to, _ := parseNormAddress(out.To.Value)
+	to, _ := normAddress(out.To.Value)
 	log := s.log.With("outbound_id", out.ID, "message_id", out.MessageID, "smtp", s.cfg.Addr)
 
 	reply, err := s.deliver(ctx, to, msg)
 	if err != nil {
-		err = smtpClassify(ctx, fmt.Errorf("smtp send %d via %s: %w", out.ID, s.cfg.Addr, err))
+		err = classifySMTPError(ctx, fmt.Errorf("smtp send %d via %s: %w", out.ID, s.cfg.Addr, err))
 		log.Warn("smtp send failed", "permanent", channels.IsPermanent(err), "err", err)
 		return message.Delivery{}, err
 	}
-	id := smtpQueueID(reply)
+	id := queueID(reply)
 	if id == "" {
 		id = out.MessageID
 	}
@@ -167,7 +159,7 @@ func (s *SMTPSender) deliver(ctx context.Context, to string, msg []byte) (string
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	defer stop()
 	defer raw.Close()
-	var conn net.Conn = smtpTimeoutConn{Conn: raw, max: s.cfg.Timeout}
+	var conn net.Conn = timeoutConn{Conn: raw, max: s.cfg.Timeout}
 
 	tlsConfig := s.tlsConfig()
 	var c *smtp.Client
@@ -215,7 +207,7 @@ func (s *SMTPSender) deliver(ctx context.Context, to string, msg []byte) (string
 		}
 	}
 	opts := &smtp.MailOptions{Size: int64(len(msg))}
-	if !smtpASCII(s.from.Address) || !smtpASCII(to) {
+	if !isASCII(s.from.Address) || !isASCII(to) {
 		opts.UTF8 = true // internationalized address (RFC 6531)
 	}
 	if err := c.Mail(s.from.Address, opts); err != nil {
@@ -255,9 +247,9 @@ func (s *SMTPSender) tlsConfig() *tls.Config {
 	return cfg
 }
 
-// smtpClassify marks 5xx replies permanent. A cancelled context wins over
+// classifySMTPError marks 5xx replies permanent. A cancelled context wins over
 // whatever the closed connection reported.
-func smtpClassify(ctx context.Context, err error) error {
+func classifySMTPError(ctx context.Context, err error) error {
 	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 		return fmt.Errorf("%w (%w)", err, ctx.Err())
 	}
@@ -271,39 +263,39 @@ func smtpClassify(ctx context.Context, err error) error {
 	return err
 }
 
-// smtpQueueIDPattern finds the queue id servers put in their 250 reply:
+// queueIDPattern finds the queue id servers put in their 250 reply:
 // Postfix "Ok: queued as 4Xk2Lm3PqRz", Exim "OK id=1vABCd-000123-XY".
-var smtpQueueIDPattern = regexp.MustCompile(`(?i)(?:queued as|\bid=)\s*([A-Za-z0-9][A-Za-z0-9._-]*)`)
+var queueIDPattern = regexp.MustCompile(`(?i)(?:queued as|\bid=)\s*([A-Za-z0-9][A-Za-z0-9._-]*)`)
 
-func smtpQueueID(reply string) string {
-	if m := smtpQueueIDPattern.FindStringSubmatch(reply); m != nil {
+func queueID(reply string) string {
+	if m := queueIDPattern.FindStringSubmatch(reply); m != nil {
 		return m[1]
 	}
 	return ""
 }
 
-// smtpTimeoutConn caps every deadline go-smtp sets at max from now. The
+// timeoutConn caps every deadline go-smtp sets at max from now. The
 // client applies its own 5-minute default while greeting and during
 // STARTTLS, before we can set its timeouts.
-type smtpTimeoutConn struct {
+type timeoutConn struct {
 	net.Conn
 	max time.Duration
 }
 
-func (c smtpTimeoutConn) cap(t time.Time) time.Time {
+func (c timeoutConn) cap(t time.Time) time.Time {
 	if lim := time.Now().Add(c.max); !t.IsZero() && t.After(lim) {
 		return lim
 	}
 	return t
 }
 
-func (c smtpTimeoutConn) SetDeadline(t time.Time) error     { return c.Conn.SetDeadline(c.cap(t)) }
-func (c smtpTimeoutConn) SetReadDeadline(t time.Time) error { return c.Conn.SetReadDeadline(c.cap(t)) }
-func (c smtpTimeoutConn) SetWriteDeadline(t time.Time) error {
+func (c timeoutConn) SetDeadline(t time.Time) error     { return c.Conn.SetDeadline(c.cap(t)) }
+func (c timeoutConn) SetReadDeadline(t time.Time) error { return c.Conn.SetReadDeadline(c.cap(t)) }
+func (c timeoutConn) SetWriteDeadline(t time.Time) error {
 	return c.Conn.SetWriteDeadline(c.cap(t))
 }
 
-func smtpASCII(s string) bool {
+func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
 			return false
