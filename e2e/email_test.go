@@ -14,7 +14,11 @@ import (
 	"github.com/wasl-dev/wasl/store"
 )
 
-func emailChannelYAML(imapAddr, user, pass, smtpAddr string) string {
+// emailChannelYAML is one email channel on a Dovecot account and an SMTP
+// server. firstSync is its imap.first_sync: tests that fill the mailbox
+// before the gateway starts need "all", or the first sync leaves that mail
+// alone.
+func emailChannelYAML(imapAddr, user, pass, smtpAddr, firstSync string) string {
 	// poll_interval of an hour: anything that arrives while connected
 	// arrives through IDLE.
 	return fmt.Sprintf(`channels:
@@ -26,11 +30,12 @@ func emailChannelYAML(imapAddr, user, pass, smtpAddr string) string {
       username: %s
       password: %s
       poll_interval: 1h
+      first_sync: %s
     smtp:
       addr: %s
       security: none
       from: "Customer Service <support@example.test>"
-`, imapAddr, user, pass, smtpAddr)
+`, imapAddr, user, pass, firstSync, smtpAddr)
 }
 
 func readFixtures(t *testing.T, dir string) map[string][]byte {
@@ -83,7 +88,7 @@ func TestEmailInterop(t *testing.T) {
 				dc.Append(t, dc.User(), "INBOX", fixtures[n])
 			}
 			sink := startPostfixSink(t)
-			g := newGateway(t, be.url(t), emailChannelYAML(dc.Addr(), dc.User(), dc.Password(), sink.addr))
+			g := newGateway(t, be.url(t), emailChannelYAML(dc.Addr(), dc.User(), dc.Password(), sink.addr, "all"))
 			g.start()
 
 			// Four answers: three tickets acknowledged and one referral.

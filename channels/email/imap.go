@@ -55,9 +55,29 @@ type IMAPConfig struct {
 	BatchSize      int           // UIDs fetched per FETCH, default 200
 	MaxMessageSize int64         // larger messages arrive quarantined, headers only; default 25 MiB
 
+	// FirstSync is where sync starts in a mailbox this channel has no
+	// cursor for. FirstSyncNow (the default) starts at the mailbox's
+	// current end, so connecting Wasl to a live support mailbox answers
+	// none of the mail already in it. FirstSyncAll backfills from UID 1;
+	// FirstSyncSince from the first message received on or after
+	// FirstSyncSince. Backfilled mail older than the auto-reply window is
+	// stored as history, never answered (router.Decide's age rule).
+	FirstSync string
+	// FirstSyncSince is a date: IMAP SEARCH SINCE compares it with each
+	// message's INTERNALDATE by calendar day, ignoring time of day and
+	// time zone, as the server reads it; only its year, month and day count.
+	FirstSyncSince time.Time
+
 	MinBackoff, MaxBackoff time.Duration // reconnect: exponential with full jitter, default 1s..5m
 	DisableIdle            bool          // force polling (tests)
 }
+
+// First-sync modes; see IMAPConfig.FirstSync.
+const (
+	FirstSyncNow   = "now"
+	FirstSyncAll   = "all"
+	FirstSyncSince = "since"
+)
 
 // LogValue keeps the password out of logs even when the whole config is
 // logged.
@@ -68,6 +88,7 @@ func (c IMAPConfig) LogValue() slog.Value {
 		slog.String("security", c.Security),
 		slog.String("username", c.Username),
 		slog.Any("mailboxes", c.Mailboxes),
+		slog.String("first_sync", c.FirstSync),
 	)
 }
 
@@ -191,6 +212,18 @@ func normalizeIMAPConfig(cfg *IMAPConfig) error {
 		mailboxes = append(mailboxes, mb)
 	}
 	cfg.Mailboxes = mailboxes
+
+	switch cfg.FirstSync = strings.ToLower(strings.TrimSpace(cfg.FirstSync)); cfg.FirstSync {
+	case "":
+		cfg.FirstSync = FirstSyncNow
+	case FirstSyncNow, FirstSyncAll:
+	case FirstSyncSince:
+		if cfg.FirstSyncSince.IsZero() {
+			return errors.New("first sync \"since\" needs a date (FirstSyncSince)")
+		}
+	default:
+		return fmt.Errorf("first sync %q: want %q, %q or %q", cfg.FirstSync, FirstSyncNow, FirstSyncAll, FirstSyncSince)
+	}
 
 	if cfg.PollInterval < 0 || cfg.BatchSize < 0 || cfg.MaxMessageSize < 0 || cfg.MinBackoff < 0 || cfg.MaxBackoff < 0 {
 		return errors.New("poll interval, batch size, max message size and backoffs must not be negative")
@@ -506,14 +539,25 @@ func (s *IMAPSource) syncMailbox(ctx context.Context, c *imapclient.Client, mail
 		return fmt.Errorf("read cursor of %q: %w", mailbox, err)
 	}
 	if sel.UIDValidity != uidValidity {
-		// UIDs of the old generation mean nothing now. Start from UID 1;
-		// the pipeline dedupes on Message-ID so nothing doubles.
-		if uidValidity != 0 {
+		if uidValidity == 0 {
+			// Never synced: start where the operator asked.
+			if last, err = s.firstSyncStart(ctx, c, mailbox, sel); err != nil {
+				return err
+			}
+		} else {
+			// The server renumbered the mailbox (restored, migrated,
+			// re-created): old UIDs mean nothing now. Re-reading it from
+			// UID 1 is the only way to be sure that mail which arrived
+			// since our last sync is not lost, and it doubles nothing:
+			// the pipeline dedupes on Message-ID. Mail that predates the
+			// channel comes in once as history (its INTERNALDATE is older
+			// than the auto-reply window), never answered.
 			s.log.Warn("imap uidvalidity changed, re-syncing mailbox from the start",
 				"mailbox", mailbox, "old_uidvalidity", uidValidity, "new_uidvalidity", sel.UIDValidity)
+			last = 0
 		}
-		uidValidity, last = sel.UIDValidity, 0
-		if err := s.cursors.SaveCursor(ctx, s.cfg.ChannelID, mailbox, uidValidity, 0); err != nil {
+		uidValidity = sel.UIDValidity
+		if err := s.cursors.SaveCursor(ctx, s.cfg.ChannelID, mailbox, uidValidity, last); err != nil {
 			return fmt.Errorf("save cursor of %q: %w", mailbox, err)
 		}
 	}
@@ -548,6 +592,68 @@ func (s *IMAPSource) syncMailbox(ctx context.Context, c *imapclient.Client, mail
 		s.log.Info("imap sync", "mailbox", mailbox, "done", end, "total", total)
 	}
 	return nil
+}
+
+// firstSyncStart returns the UID up to which a mailbox this channel never
+// synced counts as already seen.
+func (s *IMAPSource) firstSyncStart(ctx context.Context, c *imapclient.Client, mailbox string, sel *imap.SelectData) (uint32, error) {
+	log := s.log.With("mailbox", mailbox, "first_sync", s.cfg.FirstSync, "messages", sel.NumMessages)
+	switch s.cfg.FirstSync {
+	case FirstSyncAll:
+		log.Info("imap first sync: ingesting the whole mailbox")
+		return 0, nil
+	case FirstSyncSince:
+		since := s.cfg.FirstSyncSince
+		var opts *imap.SearchOptions
+		if c.Caps().Has(imap.CapESearch) {
+			opts = &imap.SearchOptions{ReturnMin: true} // one number, not every UID
+		}
+		found, err := c.UIDSearch(&imap.SearchCriteria{Since: since}, opts).Wait()
+		if err != nil {
+			return 0, fmt.Errorf("search %q since %s: %w", mailbox, since.Format(time.DateOnly), ctxErr(ctx, err))
+		}
+		first := found.Min
+		if opts == nil {
+			for _, uid := range found.AllUIDs() {
+				if first == 0 || uint32(uid) < first {
+					first = uint32(uid)
+				}
+			}
+		}
+		if first != 0 {
+			log.Info("imap first sync: ingesting from the first message since the date",
+				"since", since.Format(time.DateOnly), "from_uid", first)
+			return first - 1, nil
+		}
+		// Nothing that recent: start at the end, like "now".
+	}
+	end, err := mailboxEnd(ctx, c, mailbox, sel)
+	if err != nil {
+		return 0, err
+	}
+	log.Info("imap first sync: starting at the end of the mailbox; mail already there is left alone (first_sync: all or since:DATE backfills it)",
+		"last_uid", end)
+	return end, nil
+}
+
+// mailboxEnd is the highest UID the mailbox has used: UIDNEXT-1, or the
+// UID of its last message when the server did not say UIDNEXT.
+func mailboxEnd(ctx context.Context, c *imapclient.Client, mailbox string, sel *imap.SelectData) (uint32, error) {
+	if sel.UIDNext != 0 {
+		return uint32(sel.UIDNext) - 1, nil
+	}
+	if sel.NumMessages == 0 {
+		return 0, nil
+	}
+	msgs, err := c.Fetch(imap.SeqSetNum(sel.NumMessages), &imap.FetchOptions{UID: true}).Collect()
+	if err != nil {
+		return 0, fmt.Errorf("fetch the last UID of %q: %w", mailbox, ctxErr(ctx, err))
+	}
+	var end uint32
+	for _, m := range msgs {
+		end = max(end, uint32(m.UID))
+	}
+	return end, nil
 }
 
 type msgMeta struct {

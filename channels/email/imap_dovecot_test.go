@@ -32,6 +32,8 @@ func dovecotSource(t *testing.T, srv *dovecot.Server, sink Ingester, cursors Cur
 		Password:   srv.Password(),
 		MinBackoff: 10 * time.Millisecond,
 		MaxBackoff: 200 * time.Millisecond,
+		// These tests put mail in the mailbox before the first sync.
+		FirstSync: FirstSyncAll,
 	}
 	if edit != nil {
 		edit(&cfg)
@@ -141,6 +143,74 @@ func TestIMAPSyncOnce(t *testing.T) {
 		if slices.Contains(m.Flags, imap.FlagSeen) {
 			t.Errorf("uid %d got \\Seen from the sync", m.UID)
 		}
+	}
+}
+
+// A mailbox this channel never synced: by default nothing already in it is
+// ingested (connecting Wasl to a live support mailbox must not answer its
+// history); "all" and "since" backfill. Mail that arrives afterwards comes
+// in whatever the mode.
+func TestIMAPFirstSync(t *testing.T) {
+	t.Parallel()
+	riyadh := time.FixedZone("+0300", 3*3600)
+	// Mails 1-3 reached the mailbox in August, 4 and 5 in September.
+	dates := []time.Time{
+		time.Date(2026, 8, 10, 9, 0, 0, 0, riyadh),
+		time.Date(2026, 8, 20, 9, 0, 0, 0, riyadh),
+		time.Date(2026, 8, 30, 12, 0, 0, 0, riyadh),
+		time.Date(2026, 9, 2, 8, 0, 0, 0, riyadh),
+		time.Date(2026, 9, 15, 8, 0, 0, 0, riyadh),
+	}
+	tests := []struct {
+		name  string
+		mode  string
+		since time.Time
+		want  []string // ingested by the first sync
+	}{
+		{"default", "", time.Time{}, nil},
+		{"now", FirstSyncNow, time.Time{}, nil},
+		{"all", FirstSyncAll, time.Time{}, testIDs(1, 5)},
+		{"since a date", FirstSyncSince, time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC), testIDs(4, 5)},
+		{"since the day of a message", FirstSyncSince, time.Date(2026, 8, 30, 0, 0, 0, 0, time.UTC), testIDs(3, 5)},
+		{"since a date after every message", FirstSyncSince, time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := dovecot.Start(t)
+			for i, at := range dates {
+				srv.AppendAt(t, srv.User(), "INBOX", testMail(i+1), at)
+			}
+			sink, cursors := &fakeSink{}, &fakeCursors{}
+			src, logs := dovecotSource(t, srv, sink, cursors, func(c *IMAPConfig) {
+				c.FirstSync, c.FirstSyncSince = tt.mode, tt.since
+			})
+			uv := srv.UIDValidity(t, srv.User(), "INBOX")
+			ctx := context.Background()
+
+			if err := src.syncOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+			equalIDs(t, "first sync", sink.ids(), tt.want)
+			if got := cursors.get(testChannel, "INBOX"); got != [2]uint32{uv, 5} {
+				t.Errorf("cursor after the first sync = %v, want [%d 5]", got, uv)
+			}
+			if len(tt.want) == 0 && !strings.Contains(logs.String(), "starting at the end of the mailbox") {
+				t.Error("the first sync did not say it left the mailbox's mail alone")
+			}
+
+			// The next mail is new whatever the mode, and a restart (a
+			// new source on the same cursors) does not re-read the
+			// mailbox.
+			srv.Append(t, srv.User(), "INBOX", testMail(6))
+			again, _ := dovecotSource(t, srv, sink, cursors, func(c *IMAPConfig) {
+				c.FirstSync, c.FirstSyncSince = tt.mode, tt.since
+			})
+			if err := again.syncOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+			equalIDs(t, "after a new mail and a restart", sink.ids(), append(slices.Clone(tt.want), testID(6)))
+		})
 	}
 }
 

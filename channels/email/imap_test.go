@@ -203,7 +203,7 @@ func TestIMAPConfig(t *testing.T) {
 		{name: "defaults", check: func(t *testing.T, c IMAPConfig) {
 			if c.Security != "tls" || c.PollInterval != 60*time.Second || c.BatchSize != 200 ||
 				c.MaxMessageSize != defaultMaxSize || c.MinBackoff != time.Second || c.MaxBackoff != 5*time.Minute ||
-				!slices.Equal(c.Mailboxes, []string{"INBOX"}) {
+				!slices.Equal(c.Mailboxes, []string{"INBOX"}) || c.FirstSync != FirstSyncNow {
 				t.Errorf("defaults not applied: %+v", c)
 			}
 		}},
@@ -245,6 +245,17 @@ func TestIMAPConfig(t *testing.T) {
 					t.Errorf("mailboxes = %q", c.Mailboxes)
 				}
 			}},
+		{name: "first sync all", edit: func(c *IMAPConfig) { c.FirstSync = " ALL " },
+			check: func(t *testing.T, c IMAPConfig) {
+				if c.FirstSync != FirstSyncAll {
+					t.Errorf("first sync = %q", c.FirstSync)
+				}
+			}},
+		{name: "first sync since a date", edit: func(c *IMAPConfig) {
+			c.FirstSync, c.FirstSyncSince = "since", time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
+		}},
+		{name: "first sync since without a date", edit: func(c *IMAPConfig) { c.FirstSync = "since" }, wantErr: "needs a date"},
+		{name: "unknown first sync", edit: func(c *IMAPConfig) { c.FirstSync = "yesterday" }, wantErr: `first sync "yesterday"`},
 		{name: "min backoff above default max", edit: func(c *IMAPConfig) { c.MinBackoff = 10 * time.Minute },
 			check: func(t *testing.T, c IMAPConfig) {
 				if c.MaxBackoff != 10*time.Minute {

@@ -168,6 +168,7 @@ func TestIMAPServerWithEmailSource(t *testing.T) {
 		ChannelID: 1, Addr: s.Addr(), Security: email.IMAPSecurityPlain,
 		Username: "demo@example.test", Password: "demo-pass",
 		PollInterval: time.Hour, MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
+		FirstSync: email.FirstSyncAll, // demo-1 is there before the first sync, as in the demo
 	}, snk, &cursors{}, log)
 	if err != nil {
 		t.Fatal(err)
