@@ -872,6 +872,63 @@ func TestCursor(t *testing.T) {
 	})
 }
 
+func TestRecordIngestFailure(t *testing.T) {
+	each(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		f := seed(t, s)
+		if _, err := s.RecordIngestFailure(ctx, f.ch.ID, "INBOX", 1, "x"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("failure without a cursor: err = %v, want ErrNotFound", err)
+		}
+		if err := s.SaveCursor(ctx, f.ch.ID, "INBOX", 7, 10); err != nil {
+			t.Fatal(err)
+		}
+		lastError := func() (uid, failures int64, text string) {
+			t.Helper()
+			err := s.DB().QueryRowContext(ctx, `SELECT failed_uid, failures, last_error FROM mailbox_cursors
+				WHERE channel_id = $1 AND mailbox = 'INBOX'`, f.ch.ID).Scan(&uid, &failures, &text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return uid, failures, text
+		}
+		steps := []struct {
+			save     bool   // SaveCursor(7, uid) instead of a failure
+			uid      uint32 // the failing UID
+			errText  string
+			attempts int // returned
+		}{
+			{uid: 11, errText: "database is locked", attempts: 1},
+			{uid: 11, errText: "render: template: no such key", attempts: 2},
+			{uid: 11, errText: "render: template: no such key", attempts: 3},
+			{uid: 12, errText: "another message", attempts: 1}, // another UID starts again
+			{uid: 12, errText: "another message", attempts: 2},
+			{save: true, uid: 12}, // the cursor moved on: cleared
+			{uid: 13, errText: "after the move", attempts: 1},
+		}
+		for i, st := range steps {
+			if st.save {
+				if err := s.SaveCursor(ctx, f.ch.ID, "INBOX", 7, st.uid); err != nil {
+					t.Fatal(err)
+				}
+				if uid, n, text := lastError(); uid != 0 || n != 0 || text != "" {
+					t.Errorf("step %d: after SaveCursor the failure is %d/%d/%q, want cleared", i, uid, n, text)
+				}
+				continue
+			}
+			n, err := s.RecordIngestFailure(ctx, f.ch.ID, "INBOX", st.uid, st.errText)
+			if err != nil || n != st.attempts {
+				t.Fatalf("step %d: RecordIngestFailure(%d) = %d, %v; want %d", i, st.uid, n, err, st.attempts)
+			}
+			if uid, got, text := lastError(); uid != int64(st.uid) || got != int64(st.attempts) || text != st.errText {
+				t.Errorf("step %d: stored %d/%d/%q, want %d/%d/%q", i, uid, got, text, st.uid, st.attempts, st.errText)
+			}
+			if v, u, err := s.Cursor(ctx, f.ch.ID, "INBOX"); v != 7 || u >= st.uid || err != nil {
+				t.Errorf("step %d: a failure moved the cursor to %d/%d (%v)", i, v, u, err)
+			}
+		}
+	})
+}
+
 func TestChannels(t *testing.T) {
 	each(t, func(t *testing.T, s *Store) {
 		ctx := t.Context()

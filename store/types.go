@@ -48,16 +48,20 @@ type Conversation struct {
 
 // Message is one stored inbound message.
 type Message struct {
-	ID               int64           `json:"id"`
-	ChannelID        int64           `json:"channel_id"`
-	ExternalID       string          `json:"external_id"`
-	ConversationID   int64           `json:"conversation_id,omitempty"` // 0 for quarantined messages without one
-	ContactID        int64           `json:"contact_id,omitempty"`
-	From             message.Party   `json:"from"`
-	To               []string        `json:"to,omitempty"`
-	Subject          string          `json:"subject,omitempty"`
-	Text             string          `json:"text"`
-	HTML             string          `json:"html,omitempty"`
+	ID             int64         `json:"id"`
+	ChannelID      int64         `json:"channel_id"`
+	ExternalID     string        `json:"external_id"`
+	ConversationID int64         `json:"conversation_id,omitempty"` // 0 for quarantined messages without one
+	ContactID      int64         `json:"contact_id,omitempty"`
+	From           message.Party `json:"from"`
+	To             []string      `json:"to,omitempty"`
+	Subject        string        `json:"subject,omitempty"`
+	Text           string        `json:"text"`
+	HTML           string        `json:"html,omitempty"` // sanitized by the channel before it is stored
+	// TextTruncated and HTMLTruncated say the body was cut at the channel's
+	// size cap; the whole original is the raw blob RawSHA256.
+	TextTruncated    bool            `json:"text_truncated"`
+	HTMLTruncated    bool            `json:"html_truncated"`
 	HeaderMessageID  string          `json:"header_message_id,omitempty"`
 	InReplyTo        string          `json:"in_reply_to,omitempty"`
 	References       []string        `json:"references,omitempty"`
