@@ -30,7 +30,14 @@ type Ingester interface {
 // cursor (0, 0).
 type CursorStore interface {
 	Cursor(ctx context.Context, channelID int64, mailbox string) (uidValidity, lastUID uint32, err error)
+	// SaveCursor also forgets the failures RecordIngestFailure counted.
 	SaveCursor(ctx context.Context, channelID int64, mailbox string, uidValidity, lastUID uint32) error
+	// RecordIngestFailure notes that the message at uid, the next after
+	// the cursor, failed to ingest with errText, and returns how many times
+	// in a row uid has failed, this time included. It must survive
+	// reconnects and restarts: it is what lets a message that can never be
+	// stored stop blocking its mailbox.
+	RecordIngestFailure(ctx context.Context, channelID int64, mailbox string, uid uint32, errText string) (attempts int, err error)
 }
 
 // IMAP connection security modes.
@@ -54,6 +61,10 @@ type IMAPConfig struct {
 	PollInterval   time.Duration // default 60s; used when the server lacks IDLE, and as IDLE's safety net
 	BatchSize      int           // UIDs fetched per FETCH, default 200
 	MaxMessageSize int64         // larger messages arrive quarantined, headers only; default 25 MiB
+	// MaxAttempts is how many times in a row one message may fail to
+	// ingest before it is ingested quarantined, with the error, so that the
+	// mail after it is not held up forever; default 3.
+	MaxAttempts int
 
 	// FirstSync is where sync starts in a mailbox this channel has no
 	// cursor for. FirstSyncNow (the default) starts at the mailbox's
@@ -101,6 +112,7 @@ const (
 	defaultPollInterval   = 60 * time.Second
 	defaultBatchSize      = 200
 	defaultMaxMessageSize = defaultMaxSize
+	defaultMaxAttempts    = 3
 	defaultMinBackoff     = time.Second
 	defaultMaxBackoff     = 5 * time.Minute
 
@@ -225,8 +237,11 @@ func normalizeIMAPConfig(cfg *IMAPConfig) error {
 		return fmt.Errorf("first sync %q: want %q, %q or %q", cfg.FirstSync, FirstSyncNow, FirstSyncAll, FirstSyncSince)
 	}
 
-	if cfg.PollInterval < 0 || cfg.BatchSize < 0 || cfg.MaxMessageSize < 0 || cfg.MinBackoff < 0 || cfg.MaxBackoff < 0 {
-		return errors.New("poll interval, batch size, max message size and backoffs must not be negative")
+	if cfg.PollInterval < 0 || cfg.BatchSize < 0 || cfg.MaxMessageSize < 0 || cfg.MaxAttempts < 0 || cfg.MinBackoff < 0 || cfg.MaxBackoff < 0 {
+		return errors.New("poll interval, batch size, max message size, max attempts and backoffs must not be negative")
+	}
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = defaultMaxAttempts
 	}
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = defaultPollInterval
@@ -735,18 +750,79 @@ func (s *IMAPSource) fetchChunk(ctx context.Context, c *imapclient.Client, mailb
 			s.log.Warn("imap message vanished before fetch", "mailbox", mailbox, "uid", uid)
 			continue
 		}
-		in := s.inbound(raw, meta[uid])
-		out, err := s.sink.Ingest(ctx, in)
-		if err != nil {
-			return fmt.Errorf("ingest uid %d of %q: %w", uid, mailbox, err)
+		if err := s.ingest(ctx, mailbox, uidValidity, uid, s.inbound(raw, meta[uid])); err != nil {
+			return err
 		}
-		if err := s.cursors.SaveCursor(ctx, s.cfg.ChannelID, mailbox, uidValidity, uint32(uid)); err != nil {
-			return fmt.Errorf("save cursor of %q at uid %d: %w", mailbox, uid, err)
-		}
-		s.log.Debug("imap message ingested", "mailbox", mailbox, "uid", uid,
-			"external_id", in.ExternalID, "duplicate", out.Duplicate, "quarantined", in.Quarantined)
 	}
 	return nil
+}
+
+// ingest commits one message and then moves the cursor past it. A message
+// that has failed MaxAttempts times in a row (counted with the cursor,
+// across sessions and restarts) is committed quarantined instead, so that
+// it cannot hold up the mail after it forever. Nothing moves the cursor but
+// a commit: when even the quarantined copy cannot be stored, the store
+// itself is failing, and the session ends to back off and try again.
+func (s *IMAPSource) ingest(ctx context.Context, mailbox string, uidValidity uint32, uid imap.UID, in message.Inbound) error {
+	out, err := s.sink.Ingest(ctx, in)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("ingest uid %d of %q: %w", uid, mailbox, ctxErr(ctx, err))
+		}
+		attempts, ferr := s.cursors.RecordIngestFailure(ctx, s.cfg.ChannelID, mailbox, uint32(uid), clipText(err.Error(), maxErrorText))
+		if ferr != nil {
+			return fmt.Errorf("ingest uid %d of %q: %w (counting the failure failed too: %v)", uid, mailbox, err, ferr)
+		}
+		if attempts < s.cfg.MaxAttempts {
+			return fmt.Errorf("ingest uid %d of %q (attempt %d of %d): %w", uid, mailbox, attempts, s.cfg.MaxAttempts, err)
+		}
+		q := quarantineUnstorable(in, attempts, err)
+		if out, err = s.sink.Ingest(ctx, q); err != nil {
+			return fmt.Errorf("ingest uid %d of %q, quarantined after %d failed attempts: %w", uid, mailbox, attempts, err)
+		}
+		s.log.Error("imap message could not be ingested; stored it quarantined so the mailbox moves on",
+			"mailbox", mailbox, "uid", uid, "external_id", in.ExternalID, "attempts", attempts, "reason", q.QuarantineReason)
+		in = q
+	}
+	if err := s.cursors.SaveCursor(ctx, s.cfg.ChannelID, mailbox, uidValidity, uint32(uid)); err != nil {
+		return fmt.Errorf("save cursor of %q at uid %d: %w", mailbox, uid, err)
+	}
+	s.log.Debug("imap message ingested", "mailbox", mailbox, "uid", uid,
+		"external_id", in.ExternalID, "duplicate", out.Duplicate, "quarantined", in.Quarantined)
+	return nil
+}
+
+// maxErrorText bounds an ingest error kept with the cursor or in a
+// quarantine reason.
+const maxErrorText = 500
+
+// quarantineUnstorable is in as it is stored after failing attempts times:
+// quarantined with the last error, so it is never classified or answered,
+// and with the raw bytes, so nothing of it is lost. It keeps the dedupe key
+// and what staff need to find and read it (sender, subject, text); the HTML,
+// the attachments and the threading headers, which only the pipeline's
+// later steps use, stay in the raw message.
+func quarantineUnstorable(in message.Inbound, attempts int, err error) message.Inbound {
+	reason := fmt.Sprintf("could not be ingested in %d attempts: %s", attempts, clipText(err.Error(), maxErrorText))
+	if in.Quarantined {
+		reason += "; " + in.QuarantineReason
+	}
+	return message.Inbound{
+		ChannelID:        in.ChannelID,
+		Channel:          in.Channel,
+		ExternalID:       in.ExternalID,
+		From:             in.From,
+		To:               in.To,
+		Subject:          in.Subject,
+		Text:             in.Text,
+		MessageID:        in.MessageID,
+		Flags:            in.Flags,
+		SentAt:           in.SentAt,
+		ReceivedAt:       in.ReceivedAt,
+		Quarantined:      true,
+		QuarantineReason: reason,
+		Raw:              in.Raw,
+	}
 }
 
 func fetchSection(c *imapclient.Client, uids imap.UIDSet, section *imap.FetchItemBodySection, into map[imap.UID][]byte) error {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -389,6 +391,148 @@ func TestIMAPIngestFailure(t *testing.T) {
 				t.Errorf("cursor = %v, want [%d 5]", got, uv)
 			}
 		})
+	}
+}
+
+// One message the pipeline can never store (here: it fails for one
+// Message-ID) must not block its mailbox: after MaxAttempts failures,
+// counted across reconnects and restarts, it is stored quarantined with the
+// error and its raw bytes, and the mail after it arrives.
+func TestIMAPUnstorableMessageIsQuarantined(t *testing.T) {
+	t.Parallel()
+	errPoison := errors.New("render reply: template: no such field")
+	poison := func(n int, in message.Inbound) error {
+		if in.MessageID == testID(3) && !in.Quarantined {
+			return errPoison
+		}
+		return nil
+	}
+	check := func(t *testing.T, sink *fakeSink, cursors *fakeCursors, uv uint32) {
+		t.Helper()
+		equalIDs(t, "deliveries", sink.ids(), testIDs(1, 5))
+		equalIDs(t, "attempts: three at the bad one, the third followed by its quarantined copy", sink.attemptIDs(),
+			[]string{testID(1), testID(2), testID(3), testID(3), testID(3), testID(3), testID(4), testID(5)})
+		got := sink.delivered()
+		if len(got) != 5 {
+			t.FailNow()
+		}
+		q := got[2]
+		if !q.Quarantined || !strings.Contains(q.QuarantineReason, "in 3 attempts") || !strings.Contains(q.QuarantineReason, errPoison.Error()) {
+			t.Errorf("bad message: quarantined=%v reason %q, want the attempts and the error", q.Quarantined, q.QuarantineReason)
+		}
+		if !bytes.Equal(q.Raw, testMail(3)) || q.ExternalID != testID(3) || q.From.Value != "customer3@example.org" || q.Subject != "request 3" {
+			t.Errorf("bad message lost its bytes or header: %+v", Summarize(q))
+		}
+		for _, i := range []int{0, 1, 3, 4} {
+			if got[i].Quarantined {
+				t.Errorf("%s quarantined: %s", got[i].MessageID, got[i].QuarantineReason)
+			}
+		}
+		if c := cursors.get(testChannel, "INBOX"); c != [2]uint32{uv, 5} {
+			t.Errorf("cursor = %v, want [%d 5]", c, uv)
+		}
+		if f := cursors.failure(testChannel, "INBOX"); f != (failure{}) {
+			t.Errorf("failure record %+v left behind after the cursor moved on", f)
+		}
+	}
+
+	t.Run("restarts", func(t *testing.T) {
+		t.Parallel()
+		srv := dovecot.Start(t)
+		appendN(t, srv, "INBOX", 1, 5)
+		uv := srv.UIDValidity(t, srv.User(), "INBOX")
+		sink, cursors := &fakeSink{fail: poison}, &fakeCursors{}
+		// Each round is a new source on the same cursors: a restart.
+		for round := 1; round <= 2; round++ {
+			src, _ := dovecotSource(t, srv, sink, cursors, nil)
+			if err := src.syncOnce(context.Background()); !errors.Is(err, errPoison) {
+				t.Fatalf("round %d: syncOnce = %v, want the pipeline's error", round, err)
+			}
+			equalIDs(t, fmt.Sprintf("round %d: committed", round), sink.ids(), testIDs(1, 2))
+			if c := cursors.get(testChannel, "INBOX"); c != [2]uint32{uv, 2} {
+				t.Fatalf("round %d: cursor = %v, want [%d 2]", round, c, uv)
+			}
+			if f := cursors.failure(testChannel, "INBOX"); f.uid != 3 || f.attempts != round || !strings.Contains(f.err, errPoison.Error()) {
+				t.Errorf("round %d: failure record %+v", round, f)
+			}
+		}
+		src, _ := dovecotSource(t, srv, sink, cursors, nil)
+		if err := src.syncOnce(context.Background()); err != nil {
+			t.Fatalf("third round: %v", err)
+		}
+		check(t, sink, cursors, uv)
+	})
+
+	t.Run("reconnects under Run", func(t *testing.T) {
+		t.Parallel()
+		srv := dovecot.Start(t)
+		appendN(t, srv, "INBOX", 1, 5)
+		uv := srv.UIDValidity(t, srv.User(), "INBOX")
+		sink, cursors := &fakeSink{fail: poison}, &fakeCursors{}
+		src, logs := dovecotSource(t, srv, sink, cursors, func(c *IMAPConfig) { c.PollInterval = time.Hour })
+		stop := runSource(t, src)
+		waitFor(t, "all five", func() bool { return len(sink.ids()) == 5 })
+		stop()
+		check(t, sink, cursors, uv)
+		if !strings.Contains(logs.String(), "stored it quarantined") {
+			t.Error("the quarantine was not logged")
+		}
+	})
+}
+
+// When the store itself is down, every ingest fails, the quarantined copy
+// included: nothing may be skipped, the cursor stays, and once the store is
+// back the mail comes in as it is, not quarantined.
+func TestIMAPStoreDownSkipsNothing(t *testing.T) {
+	t.Parallel()
+	errDown := errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+	srv := dovecot.Start(t)
+	appendN(t, srv, "INBOX", 1, 3)
+	uv := srv.UIDValidity(t, srv.User(), "INBOX")
+	var down atomic.Bool
+	down.Store(true)
+	sink := &fakeSink{fail: func(int, message.Inbound) error {
+		if down.Load() {
+			return errDown
+		}
+		return nil
+	}}
+	cursors := &fakeCursors{}
+	for round := 1; round <= 5; round++ {
+		src, _ := dovecotSource(t, srv, sink, cursors, nil)
+		if err := src.syncOnce(context.Background()); !errors.Is(err, errDown) {
+			t.Fatalf("round %d: syncOnce = %v, want the store's error", round, err)
+		}
+		if c := cursors.get(testChannel, "INBOX"); c != [2]uint32{uv, 0} {
+			t.Fatalf("round %d: cursor = %v, want [%d 0]: nothing was stored", round, c, uv)
+		}
+	}
+	if n := len(sink.ids()); n != 0 {
+		t.Fatalf("%d messages committed while the store was down", n)
+	}
+	var quarantinedTries int
+	for _, in := range sink.tried() {
+		if in.Quarantined {
+			quarantinedTries++
+		}
+	}
+	if quarantinedTries != 3 { // rounds 3, 4 and 5 tried the quarantined copy too
+		t.Errorf("%d quarantined tries, want 3", quarantinedTries)
+	}
+
+	down.Store(false)
+	src, _ := dovecotSource(t, srv, sink, cursors, nil)
+	if err := src.syncOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	equalIDs(t, "after the store came back", sink.ids(), testIDs(1, 3))
+	for _, in := range sink.delivered() {
+		if in.Quarantined {
+			t.Errorf("%s quarantined because the store had been down: %s", in.MessageID, in.QuarantineReason)
+		}
+	}
+	if c := cursors.get(testChannel, "INBOX"); c != [2]uint32{uv, 3} {
+		t.Errorf("cursor = %v, want [%d 3]", c, uv)
 	}
 }
 

@@ -59,6 +59,12 @@ func (f *fakeSink) delivered() []message.Inbound {
 // ids lists the Message-IDs of committed deliveries, in order.
 func (f *fakeSink) ids() []string { return messageIDs(f.delivered()) }
 
+func (f *fakeSink) tried() []message.Inbound {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.attempts)
+}
+
 func (f *fakeSink) attemptIDs() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -86,11 +92,19 @@ type cursorKey struct {
 	mailbox string
 }
 
-// fakeCursors keeps cursors in memory and every save in order.
+// fakeCursors keeps cursors and ingest failures in memory, and every save
+// in order. Like the store, a save forgets the failures.
 type fakeCursors struct {
-	mu    sync.Mutex
-	m     map[cursorKey][2]uint32
-	saves [][2]uint32
+	mu       sync.Mutex
+	m        map[cursorKey][2]uint32
+	saves    [][2]uint32
+	failures map[cursorKey]failure
+}
+
+type failure struct {
+	uid      uint32
+	attempts int
+	err      string
 }
 
 func (c *fakeCursors) Cursor(ctx context.Context, channelID int64, mailbox string) (uint32, uint32, error) {
@@ -108,7 +122,34 @@ func (c *fakeCursors) SaveCursor(ctx context.Context, channelID int64, mailbox s
 	}
 	c.m[cursorKey{channelID, mailbox}] = [2]uint32{uidValidity, lastUID}
 	c.saves = append(c.saves, [2]uint32{uidValidity, lastUID})
+	delete(c.failures, cursorKey{channelID, mailbox})
 	return nil
+}
+
+func (c *fakeCursors) RecordIngestFailure(ctx context.Context, channelID int64, mailbox string, uid uint32, errText string) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := cursorKey{channelID, mailbox}
+	if _, ok := c.m[k]; !ok {
+		return 0, fmt.Errorf("no cursor for %v", k)
+	}
+	if c.failures == nil {
+		c.failures = map[cursorKey]failure{}
+	}
+	f := c.failures[k]
+	if f.uid != uid {
+		f = failure{uid: uid}
+	}
+	f.attempts++
+	f.err = errText
+	c.failures[k] = f
+	return f.attempts, nil
+}
+
+func (c *fakeCursors) failure(channelID int64, mailbox string) failure {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failures[cursorKey{channelID, mailbox}]
 }
 
 func (c *fakeCursors) get(channelID int64, mailbox string) [2]uint32 {
@@ -202,7 +243,7 @@ func TestIMAPConfig(t *testing.T) {
 	}{
 		{name: "defaults", check: func(t *testing.T, c IMAPConfig) {
 			if c.Security != "tls" || c.PollInterval != 60*time.Second || c.BatchSize != 200 ||
-				c.MaxMessageSize != defaultMaxSize || c.MinBackoff != time.Second || c.MaxBackoff != 5*time.Minute ||
+				c.MaxMessageSize != defaultMaxSize || c.MaxAttempts != 3 || c.MinBackoff != time.Second || c.MaxBackoff != 5*time.Minute ||
 				!slices.Equal(c.Mailboxes, []string{"INBOX"}) || c.FirstSync != FirstSyncNow {
 				t.Errorf("defaults not applied: %+v", c)
 			}
@@ -237,6 +278,7 @@ func TestIMAPConfig(t *testing.T) {
 		{name: "no channel", edit: func(c *IMAPConfig) { c.ChannelID = 0 }, wantErr: "channel id"},
 		{name: "backoffs reversed", edit: func(c *IMAPConfig) { c.MinBackoff, c.MaxBackoff = time.Minute, time.Second }, wantErr: "min backoff"},
 		{name: "negative batch", edit: func(c *IMAPConfig) { c.BatchSize = -1 }, wantErr: "negative"},
+		{name: "negative max attempts", edit: func(c *IMAPConfig) { c.MaxAttempts = -1 }, wantErr: "negative"},
 		{name: "mailbox twice", edit: func(c *IMAPConfig) { c.Mailboxes = []string{"inbox", "INBOX"} }, wantErr: "twice"},
 		{name: "empty mailbox", edit: func(c *IMAPConfig) { c.Mailboxes = []string{"INBOX", ""} }, wantErr: "empty mailbox"},
 		{name: "inbox is case-insensitive", edit: func(c *IMAPConfig) { c.Mailboxes = []string{"Inbox", "Support"} },

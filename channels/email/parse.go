@@ -150,16 +150,19 @@ func finish(in *message.Inbound) {
 }
 
 // errText makes an error safe and short enough for a quarantine reason.
-func errText(err error) string {
-	s := strings.ToValidUTF8(err.Error(), "?")
+func errText(err error) string { return clipText(err.Error(), 120) }
+
+// clipText makes s valid UTF-8 on one line of at most about n bytes.
+func clipText(s string, n int) string {
+	s = strings.ToValidUTF8(s, "?")
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			return ' '
 		}
 		return r
 	}, s)
-	if len(s) > 120 {
-		s = truncate(s, 120) + "…"
+	if len(s) > n {
+		s = truncate(s, n) + "…"
 	}
 	return s
 }

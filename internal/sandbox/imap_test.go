@@ -155,6 +155,10 @@ func (c *cursors) SaveCursor(ctx context.Context, ch int64, mb string, uv, uid u
 	return nil
 }
 
+func (c *cursors) RecordIngestFailure(ctx context.Context, ch int64, mb string, uid uint32, errText string) (int, error) {
+	return 1, nil // the sink never fails
+}
+
 // The demo's path: the email source syncs the sandbox, then IDLE brings a
 // mail appended later (a poll would take an hour).
 func TestIMAPServerWithEmailSource(t *testing.T) {
