@@ -116,10 +116,10 @@ func NewSMTPSender(cfg SMTPConfig, log *slog.Logger) (*SMTPSender, error) {
 }
 
 // Send delivers out to out.To.Value. Errors are classified for the job
-// runner: a 5xx reply from the server (rejected recipient, message refused,
-// bad credentials) or an Outbound that can never be sent is
-// channels.Permanent; 4xx replies, timeouts and connection failures are
-// plain errors and worth a retry.
+// runner: only an Outbound that can never be sent and the server refusing
+// this recipient or this message for good are channels.Permanent (see
+// permanentRejection); everything else is a plain error, worth a retry. The
+// error says at which step the session failed and what the server answered.
 //
 // A retry reuses out.MessageID, so if the server accepted a message but the
 // connection died before its reply reached us, the duplicate at least
@@ -151,7 +151,7 @@ func (s *SMTPSender) Send(ctx context.Context, out message.Outbound) (message.De
 func (s *SMTPSender) deliver(ctx context.Context, to string, msg []byte) (string, error) {
 	raw, err := s.dialer.DialContext(ctx, "tcp", s.cfg.Addr)
 	if err != nil {
-		return "", fmt.Errorf("connect: %w", err)
+		return "", &sessionError{stage: stageConnect, err: err}
 	}
 	// Closing the connection is the only way to interrupt a blocked command.
 	// The callback runs on its own goroutine, so it gets a variable of its
@@ -168,7 +168,7 @@ func (s *SMTPSender) deliver(ctx context.Context, to string, msg []byte) (string
 		tc := tls.Client(conn, tlsConfig)
 		tc.SetDeadline(time.Now().Add(s.cfg.Timeout))
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return "", fmt.Errorf("tls handshake: %w", err)
+			return "", &sessionError{stage: stageTLS, err: err}
 		}
 		tc.SetDeadline(time.Time{})
 		c = smtp.NewClient(tc)
@@ -178,9 +178,9 @@ func (s *SMTPSender) deliver(ctx context.Context, to string, msg []byte) (string
 		c, err = smtp.NewClientStartTLS(conn, tlsConfig)
 		if err != nil {
 			if strings.Contains(err.Error(), "support STARTTLS") {
-				return "", fmt.Errorf("server does not offer STARTTLS, refusing to send in clear text (use security: tls for port 465, or none for a loopback relay): %w", err)
+				err = fmt.Errorf("server does not offer STARTTLS, refusing to send in clear text (use security: tls for port 465, or none for a loopback relay): %w", err)
 			}
-			return "", fmt.Errorf("starttls: %w", err)
+			return "", &sessionError{stage: stageSTARTTLS, err: err}
 		}
 	default:
 		c = smtp.NewClient(conn)
@@ -190,7 +190,7 @@ func (s *SMTPSender) deliver(ctx context.Context, to string, msg []byte) (string
 	c.SubmissionTimeout = s.cfg.Timeout
 
 	if err := c.Hello(s.cfg.HeloName); err != nil {
-		return "", fmt.Errorf("ehlo: %w", err)
+		return "", &sessionError{stage: stageHello, err: err}
 	}
 	if s.cfg.Username != "" {
 		var auth sasl.Client
@@ -200,10 +200,12 @@ func (s *SMTPSender) deliver(ctx context.Context, to string, msg []byte) (string
 		case c.SupportsAuth(sasl.Login):
 			auth = sasl.NewLoginClient(s.cfg.Username, s.cfg.Password)
 		default:
-			return "", channels.Permanent(errors.New("auth: the server offers neither AUTH PLAIN nor AUTH LOGIN"))
+			// The server's or our configuration, which the operator can
+			// fix: the replies waiting must go out then.
+			return "", &sessionError{stage: stageAuth, err: errors.New("the server offers neither AUTH PLAIN nor AUTH LOGIN")}
 		}
 		if err := c.Auth(auth); err != nil {
-			return "", fmt.Errorf("auth as %q: %w", s.cfg.Username, err)
+			return "", &sessionError{stage: stageAuth, as: s.cfg.Username, err: err}
 		}
 	}
 	opts := &smtp.MailOptions{Size: int64(len(msg))}
@@ -211,21 +213,21 @@ func (s *SMTPSender) deliver(ctx context.Context, to string, msg []byte) (string
 		opts.UTF8 = true // internationalized address (RFC 6531)
 	}
 	if err := c.Mail(s.from.Address, opts); err != nil {
-		return "", fmt.Errorf("mail from: %w", err)
+		return "", &sessionError{stage: stageMail, err: err}
 	}
 	if err := c.Rcpt(to, nil); err != nil {
-		return "", fmt.Errorf("rcpt to: %w", err)
+		return "", &sessionError{stage: stageRcpt, err: err}
 	}
 	w, err := c.Data()
 	if err != nil {
-		return "", fmt.Errorf("data: %w", err)
+		return "", &sessionError{stage: stageData, err: err}
 	}
 	if _, err := w.Write(msg); err != nil {
-		return "", fmt.Errorf("data: write: %w", err)
+		return "", &sessionError{stage: stageDataWrite, err: err}
 	}
 	resp, err := w.CloseWithResponse()
 	if err != nil {
-		return "", fmt.Errorf("data: %w", err)
+		return "", &sessionError{stage: stageDataEnd, err: err}
 	}
 	// The message is accepted; a failing QUIT must not turn that into an
 	// error, or the job would retry and send twice.
@@ -247,8 +249,48 @@ func (s *SMTPSender) tlsConfig() *tls.Config {
 	return cfg
 }
 
-// classifySMTPError marks 5xx replies permanent. A cancelled context wins over
-// whatever the closed connection reported.
+// The steps of an SMTP session, as errors name them.
+const (
+	stageConnect   = "connect"
+	stageTLS       = "tls handshake"
+	stageSTARTTLS  = "starttls"
+	stageHello     = "ehlo"
+	stageAuth      = "auth"
+	stageMail      = "mail from"
+	stageRcpt      = "rcpt to"
+	stageData      = "data"
+	stageDataWrite = "data: write"
+	stageDataEnd   = "end of data"
+)
+
+// sessionError is a failed step of an SMTP session. What the server
+// answered matters only together with the step it answered.
+type sessionError struct {
+	stage string
+	as    string // the user, for stageAuth
+	err   error
+}
+
+func (e *sessionError) Error() string {
+	step := e.stage
+	if e.as != "" {
+		step += fmt.Sprintf(" as %q", e.as)
+	}
+	// go-smtp's own text drops the enhanced status code, which says most.
+	if se, ok := e.err.(*smtp.SMTPError); ok {
+		if c := se.EnhancedCode; c[0] > 0 {
+			return fmt.Sprintf("%s: server replied %d %d.%d.%d %s", step, se.Code, c[0], c[1], c[2], se.Message)
+		}
+		return fmt.Sprintf("%s: server replied %d %s", step, se.Code, se.Message)
+	}
+	return step + ": " + e.err.Error()
+}
+
+func (e *sessionError) Unwrap() error { return e.err }
+
+// classifySMTPError marks the server's final refusals of this recipient or
+// this message permanent; every other failure is worth a retry. A
+// cancelled context wins over whatever the closed connection reported.
 func classifySMTPError(ctx context.Context, err error) error {
 	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 		return fmt.Errorf("%w (%w)", err, ctx.Err())
@@ -257,10 +299,45 @@ func classifySMTPError(ctx context.Context, err error) error {
 		return err
 	}
 	var se *smtp.SMTPError
-	if errors.As(err, &se) && se.Code >= 500 && se.Code < 600 {
+	var step *sessionError
+	if errors.As(err, &se) && errors.As(err, &step) && permanentRejection(step.stage, se) {
 		return channels.Permanent(err)
 	}
 	return err
+}
+
+// permanentRejection reports whether a reply at a step refuses this
+// recipient or this message for good, so that no retry can deliver it:
+//
+//   - RCPT 550, 551, 553, or any 5xx with an address status (5.1.x): the
+//     recipient does not exist or is not accepted;
+//   - 554 to DATA (no valid recipients);
+//   - after the data, 550, 552 or 554, or a media status (5.6.x): the
+//     content is refused;
+//   - at any step from MAIL on, a message too big (5.3.4, 5.2.3; and 552 at
+//     MAIL FROM, where we announce its SIZE).
+//
+// Everything else retries: a refused login (535, 534, 530: a rotated
+// password must not cancel every reply in flight; they go out once the
+// operator fixes it), a refused sender (our account), other policy and
+// syntax replies, 4xx, and connection and TLS failures.
+func permanentRejection(stage string, e *smtp.SMTPError) bool {
+	if e.Code < 500 || e.Code > 599 {
+		return false
+	}
+	c := e.EnhancedCode
+	tooBig := c[0] == 5 && (c[1] == 3 && c[2] == 4 || c[1] == 2 && c[2] == 3)
+	switch stage {
+	case stageMail:
+		return e.Code == 552 || tooBig
+	case stageRcpt:
+		return e.Code == 550 || e.Code == 551 || e.Code == 553 || c[0] == 5 && c[1] == 1 || tooBig
+	case stageData:
+		return e.Code == 554 || tooBig
+	case stageDataEnd:
+		return e.Code == 550 || e.Code == 552 || e.Code == 554 || c[0] == 5 && c[1] == 6 || tooBig
+	}
+	return false
 }
 
 // queueIDPattern finds the queue id servers put in their 250 reply:

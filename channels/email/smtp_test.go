@@ -251,26 +251,62 @@ func TestSMTPSendToSmtpSink(t *testing.T) {
 	}
 }
 
-// Reply codes decide whether the job runner retries: 5xx never, 4xx and
-// broken connections yes.
-func TestSMTPReplyCodesFromSmtpSink(t *testing.T) {
+// Reply codes decide whether the job runner retries, together with the step
+// of the session they answer: only the server refusing this recipient or this
+// message for good is permanent; a refused login or sender, 4xx and broken
+// connections retry. Postfix's smtp-sink answers each code at each step
+// (-f hard-rejects the named command with the -B reply, -r soft-rejects it).
+func TestSMTPErrorClasses(t *testing.T) {
 	tests := []struct {
 		name      string
 		args      []string
+		auth      bool // log in (smtp-sink offers AUTH PLAIN)
 		permanent bool
-		want      string
+		want      string // in the error, which goes to the outbound row
 	}{
-		{"recipient rejected 550", []string{"-f", "RCPT", "-B", "550 5.1.1 <m.otaibi@uni.example.edu.sa>: Recipient address rejected"}, true, "550"},
-		{"recipient deferred 451", []string{"-r", "RCPT", "-b", "451 4.3.0 Try again later"}, false, "451"},
-		{"message refused at end of data 554", []string{"-f", ".", "-B", "554 5.7.1 Message rejected as spam"}, true, "554"},
-		{"sender deferred 452", []string{"-r", "MAIL", "-b", "452 4.3.1 Insufficient system storage"}, false, "452"},
-		{"server shutting down 421", []string{"-Q", "DATA"}, false, "421"},
-		{"connection dropped after RCPT", []string{"-q", "RCPT"}, false, "rcpt to"},
+		{"greeting refused 554", []string{"-f", "CONNECT", "-B", "554 5.7.1 No SMTP service here"}, false, false, "554"},
+		{"ehlo and helo refused 550", []string{"-f", "EHLO,HELO", "-B", "550 5.7.1 Go away"}, false, false, "ehlo"},
+
+		{"auth 535 bad credentials", []string{"-f", "AUTH", "-B", "535 5.7.8 Authentication credentials invalid"}, true, false, `auth as "support": server replied 535 5.7.8 Authentication credentials invalid`},
+		{"auth 534 mechanism too weak", []string{"-f", "AUTH", "-B", "534 5.7.9 Authentication mechanism is too weak"}, true, false, "534 5.7.9"},
+		{"auth 530 encryption required", []string{"-f", "AUTH", "-B", "530 5.7.0 Must issue a STARTTLS command first"}, true, false, "530 5.7.0"},
+		{"auth 454 temporary", []string{"-r", "AUTH", "-b", "454 4.7.0 Temporary authentication failure"}, true, false, "454"},
+
+		{"mail from 553 sender not owned", []string{"-f", "MAIL", "-B", "553 5.7.1 <support@example.edu.sa>: Sender address rejected: not owned by user"}, false, false, "mail from: server replied 553 5.7.1"},
+		{"mail from 550 sender rejected", []string{"-f", "MAIL", "-B", "550 5.1.0 Sender rejected"}, false, false, "mail from: server replied 550 5.1.0"},
+		{"mail from 530 authentication required", []string{"-f", "MAIL", "-B", "530 5.7.0 Authentication required"}, false, false, "530"},
+		{"mail from 552 message too big", []string{"-f", "MAIL", "-B", "552 5.3.4 Message size exceeds fixed limit"}, false, true, "552 5.3.4"},
+		{"mail from 452 deferred", []string{"-r", "MAIL", "-b", "452 4.3.1 Insufficient system storage"}, false, false, "452"},
+
+		{"rcpt 550 no such user", []string{"-f", "RCPT", "-B", "550 5.1.1 <m.otaibi@uni.example.edu.sa>: Recipient address rejected: User unknown"}, false, true, "rcpt to: server replied 550 5.1.1"},
+		{"rcpt 551 user not local", []string{"-f", "RCPT", "-B", "551 5.1.6 User has moved"}, false, true, "551"},
+		{"rcpt 553 mailbox name not allowed", []string{"-f", "RCPT", "-B", "553 5.1.3 Bad recipient address syntax"}, false, true, "553"},
+		{"rcpt 501 bad address", []string{"-f", "RCPT", "-B", "501 5.1.3 Bad recipient address syntax"}, false, true, "501 5.1.3"},
+		{"rcpt 554 relay denied", []string{"-f", "RCPT", "-B", "554 5.7.1 <m.otaibi@uni.example.edu.sa>: Relay access denied"}, false, false, "554 5.7.1"},
+		{"rcpt 552 mailbox full", []string{"-f", "RCPT", "-B", "552 5.2.2 Mailbox full"}, false, false, "552 5.2.2"},
+		{"rcpt 451 greylisted", []string{"-r", "RCPT", "-b", "451 4.3.0 Try again later"}, false, false, "451"},
+		{"rcpt connection dropped", []string{"-q", "RCPT"}, false, false, "rcpt to"},
+
+		{"data 554 no valid recipients", []string{"-f", "DATA", "-B", "554 5.5.1 Error: no valid recipients"}, false, true, "data: server replied 554 5.5.1"},
+		{"data 503 bad sequence", []string{"-f", "DATA", "-B", "503 5.5.1 Error: need RCPT command"}, false, false, "503"},
+		{"data 421 shutting down", []string{"-Q", "DATA"}, false, false, "421"},
+
+		{"end of data 554 spam", []string{"-f", ".", "-B", "554 5.7.1 Message rejected as spam"}, false, true, "end of data: server replied 554 5.7.1"},
+		{"end of data 550 content policy", []string{"-f", ".", "-B", "550 5.7.1 Message content rejected"}, false, true, "550 5.7.1"},
+		{"end of data 552 too big", []string{"-f", ".", "-B", "552 5.3.4 Message size exceeds fixed maximum message size"}, false, true, "552 5.3.4"},
+		{"end of data 554 media not supported", []string{"-f", ".", "-B", "554 5.6.0 Message content not supported"}, false, true, "5.6.0"},
+		{"end of data 500 syntax", []string{"-f", ".", "-B", "500 5.5.2 Error: bad syntax"}, false, false, "500 5.5.2"},
+		{"end of data 451 local error", []string{"-r", ".", "-b", "451 4.3.0 Error: queue file write error"}, false, false, "451"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			sink := startSink(t, tt.args...)
-			s, err := NewSMTPSender(SMTPConfig{Addr: sink.addr, Security: SMTPNone, From: "support@example.edu.sa", Timeout: 20 * time.Second}, logToTest(t))
+			cfg := SMTPConfig{Addr: sink.addr, Security: SMTPNone, From: "support@example.edu.sa", Timeout: 20 * time.Second}
+			if tt.auth {
+				cfg.Username, cfg.Password = "support", "s3cret-pw"
+			}
+			s, err := NewSMTPSender(cfg, logToTest(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -280,6 +316,9 @@ func TestSMTPReplyCodesFromSmtpSink(t *testing.T) {
 			}
 			if channels.IsPermanent(err) != tt.permanent || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v (permanent=%v), want permanent=%v mentioning %q", err, channels.IsPermanent(err), tt.permanent, tt.want)
+			}
+			if tt.auth && strings.Contains(err.Error(), cfg.Password) {
+				t.Fatal("error leaks the password")
 			}
 		})
 	}
@@ -494,10 +533,12 @@ func TestSMTPTLSAndAuth(t *testing.T) {
 			wantMech: "PLAIN", wantID: "1vABCd-000123-XY",
 		},
 		{
-			name:    "wrong password is permanent",
+			// A rotated password is fixed by the operator; the replies
+			// waiting must go out then, not be cancelled.
+			name:    "wrong password is retried",
 			server:  &testServer{tls: true, mechs: []string{"PLAIN"}, user: "support", pass: "s3cret"},
 			cfg:     SMTPConfig{Username: "support", Password: "wrong"},
-			wantErr: "535", permanent: true,
+			wantErr: `auth as "support": server replied 535 5.7.8`,
 		},
 		{
 			name:      "server lacks STARTTLS: refuse to send in clear",
@@ -523,10 +564,11 @@ func TestSMTPTLSAndAuth(t *testing.T) {
 			wantErr: "451",
 		},
 		{
+			// Configuration, like a wrong password: retried.
 			name:    "no usable AUTH mechanism",
 			server:  &testServer{tls: true, mechs: []string{"CRAM-MD5"}, user: "support", pass: "s3cret"},
 			cfg:     SMTPConfig{Username: "support", Password: "s3cret"},
-			wantErr: "neither AUTH PLAIN nor AUTH LOGIN", permanent: true,
+			wantErr: "neither AUTH PLAIN nor AUTH LOGIN",
 		},
 	}
 	for _, tt := range tests {
