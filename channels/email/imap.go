@@ -815,6 +815,7 @@ func quarantineUnstorable(in message.Inbound, attempts int, err error) message.I
 		To:               in.To,
 		Subject:          in.Subject,
 		Text:             in.Text,
+		TextTruncated:    in.TextTruncated,
 		MessageID:        in.MessageID,
 		Flags:            in.Flags,
 		SentAt:           in.SentAt,

@@ -100,13 +100,15 @@ func Parse(raw []byte, opts ParseOptions) (in message.Inbound) {
 	st.walk(h, br, 0, "")
 
 	in.Attachments = st.atts
-	plain := strings.TrimSpace(strings.Join(st.plain, "\n\n"))
-	html := strings.Join(st.html, "\n")
-	in.HTML = cleanText(html)
-	if plain != "" {
-		in.Text = plain
-	} else if html != "" {
-		in.Text = htmlToText(in.HTML)
+	text := strings.TrimSpace(strings.Join(st.plain, "\n\n"))
+	html := cleanText(strings.Join(st.html, "\n"))
+	if text == "" && html != "" {
+		text = htmlToText(html)
+	}
+	in.Text, in.TextTruncated = capText(text, maxStoredText)
+	if html != "" {
+		// Sanitized once, here, and stored so: readers never see the original.
+		in.HTML, in.HTMLTruncated = sanitizeHTML(html)
 	}
 	if st.problem != "" {
 		quarantine(&in, st.problem)
