@@ -218,8 +218,9 @@ type ConversationSummary struct {
 	TicketStatus string       `json:"ticket_status,omitempty"`
 }
 
-// ConversationDetail is a conversation with everything in it, oldest
-// first.
+// ConversationDetail is a conversation with its messages (all of them, or
+// one page), the replies written in the time those messages span, and its
+// tickets; each list oldest first.
 type ConversationDetail struct {
 	Conversation Conversation `json:"conversation"`
 	Contact      Contact      `json:"contact"`
@@ -227,7 +228,23 @@ type ConversationDetail struct {
 	Messages     []Message    `json:"messages"`
 	Outbound     []Outbound   `json:"outbound"`
 	Tickets      []Ticket     `json:"tickets"`
+	// NextBefore is set when older messages exist: the MessagePage.BeforeID
+	// of the page before this one.
+	NextBefore int64 `json:"next_before,omitempty"`
 }
+
+// MessagePage selects a page of a conversation's messages for
+// ConversationPage: the newest Limit (default 50, at most 500) that are
+// older than message BeforeID (0 for the newest page). A page also stops
+// early, after at least one message, once its bodies pass pageBodyBytes.
+type MessagePage struct {
+	Limit    int   `json:"limit,omitempty"`
+	BeforeID int64 `json:"before_id,omitempty"`
+}
+
+// pageBodyBytes bounds the text and HTML of one page, whatever the limit:
+// bodies can each be a megabyte or two (the email channel's caps).
+const pageBodyBytes = 8 << 20
 
 // TicketFilter selects tickets for ListTickets, newest first.
 type TicketFilter struct {
