@@ -778,6 +778,12 @@ func (s *IMAPSource) ingest(ctx context.Context, mailbox string, uidValidity uin
 		}
 		q := quarantineUnstorable(in, attempts, err)
 		if out, err = s.sink.Ingest(ctx, q); err != nil {
+			// What its header says may be what cannot be stored (a sender
+			// the contact table refuses, say): keep the raw bytes alone.
+			q = bareQuarantine(q)
+			out, err = s.sink.Ingest(ctx, q)
+		}
+		if err != nil {
 			return fmt.Errorf("ingest uid %d of %q, quarantined after %d failed attempts: %w", uid, mailbox, attempts, err)
 		}
 		s.log.Error("imap message could not be ingested; stored it quarantined so the mailbox moves on",
@@ -790,6 +796,20 @@ func (s *IMAPSource) ingest(ctx context.Context, mailbox string, uidValidity uin
 	s.log.Debug("imap message ingested", "mailbox", mailbox, "uid", uid,
 		"external_id", in.ExternalID, "duplicate", out.Duplicate, "quarantined", in.Quarantined)
 	return nil
+}
+
+// bareQuarantine is q with nothing but its dedupe key, the reason and the
+// raw bytes: the last thing a working store can always keep.
+func bareQuarantine(q message.Inbound) message.Inbound {
+	return message.Inbound{
+		ChannelID:        q.ChannelID,
+		Channel:          q.Channel,
+		ExternalID:       q.ExternalID,
+		ReceivedAt:       q.ReceivedAt,
+		Quarantined:      true,
+		QuarantineReason: q.QuarantineReason,
+		Raw:              q.Raw,
+	}
 }
 
 // maxErrorText bounds an ingest error kept with the cursor or in a

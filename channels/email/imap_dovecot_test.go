@@ -463,6 +463,34 @@ func TestIMAPUnstorableMessageIsQuarantined(t *testing.T) {
 		check(t, sink, cursors, uv)
 	})
 
+	// When even the header of the message is what the pipeline cannot
+	// store, only its raw bytes, id and the reason are.
+	t.Run("its header cannot be stored either", func(t *testing.T) {
+		t.Parallel()
+		srv := dovecot.Start(t)
+		appendN(t, srv, "INBOX", 1, 3)
+		uv := srv.UIDValidity(t, srv.User(), "INBOX")
+		sink := &fakeSink{fail: func(n int, in message.Inbound) error {
+			if in.ExternalID == testID(2) && in.From.Value != "" {
+				return errPoison
+			}
+			return nil
+		}}
+		cursors := &fakeCursors{}
+		src, _ := dovecotSource(t, srv, sink, cursors, func(c *IMAPConfig) { c.MaxAttempts = 1 })
+		if err := src.syncOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		got := sink.delivered()
+		if len(got) != 3 || got[1].ExternalID != testID(2) || !got[1].Quarantined || got[1].From.Value != "" ||
+			!bytes.Equal(got[1].Raw, testMail(2)) || !strings.Contains(got[1].QuarantineReason, errPoison.Error()) {
+			t.Fatalf("delivered %+v", got)
+		}
+		if c := cursors.get(testChannel, "INBOX"); c != [2]uint32{uv, 3} {
+			t.Errorf("cursor = %v, want [%d 3]", c, uv)
+		}
+	})
+
 	t.Run("reconnects under Run", func(t *testing.T) {
 		t.Parallel()
 		srv := dovecot.Start(t)
@@ -516,8 +544,8 @@ func TestIMAPStoreDownSkipsNothing(t *testing.T) {
 			quarantinedTries++
 		}
 	}
-	if quarantinedTries != 3 { // rounds 3, 4 and 5 tried the quarantined copy too
-		t.Errorf("%d quarantined tries, want 3", quarantinedTries)
+	if quarantinedTries != 6 { // rounds 3, 4 and 5 tried both quarantined copies too
+		t.Errorf("%d quarantined tries, want 6", quarantinedTries)
 	}
 
 	down.Store(false)
