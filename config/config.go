@@ -135,7 +135,75 @@ type IMAP struct {
 	BatchSize      int      `yaml:"batch_size"`
 	MaxMessageSize int64    `yaml:"max_message_size"`
 	DisableIdle    bool     `yaml:"disable_idle"`
+	// FirstSync is where sync starts in a mailbox the channel never synced.
+	FirstSync FirstSync `yaml:"first_sync"`
 }
+
+// FirstSync modes.
+const (
+	FirstSyncNow   = "now"
+	FirstSyncAll   = "all"
+	FirstSyncSince = "since"
+)
+
+// FirstSync is written "now" (the default: start at the mailbox's current
+// end, so mail already there is never ingested or answered), "all" (backfill
+// everything) or "since:2026-09-01" (backfill mail the server received on or
+// after that day). The day is the IMAP server's: SEARCH SINCE compares
+// calendar dates of INTERNALDATE, ignoring time of day and time zone.
+type FirstSync struct {
+	Mode  string    // FirstSyncNow, FirstSyncAll or FirstSyncSince; "" is now
+	Since time.Time // the day, midnight UTC, for FirstSyncSince
+}
+
+const firstSyncForms = "want now, all or since:YYYY-MM-DD (e.g. since:2026-09-01)"
+
+// ParseFirstSync reads "now", "all" or "since:YYYY-MM-DD".
+func ParseFirstSync(s string) (FirstSync, error) {
+	v := strings.ToLower(strings.TrimSpace(s))
+	switch v {
+	case "", FirstSyncNow:
+		return FirstSync{Mode: FirstSyncNow}, nil
+	case FirstSyncAll:
+		return FirstSync{Mode: FirstSyncAll}, nil
+	}
+	if day, ok := strings.CutPrefix(v, FirstSyncSince+":"); ok {
+		t, err := time.Parse(time.DateOnly, strings.TrimSpace(day))
+		if err != nil {
+			return FirstSync{}, fmt.Errorf("first_sync %q: %q is not a date: %s", s, day, firstSyncForms)
+		}
+		return FirstSync{Mode: FirstSyncSince, Since: t}, nil
+	}
+	return FirstSync{}, fmt.Errorf("first_sync %q: %s", s, firstSyncForms)
+}
+
+// UnmarshalYAML reads the scalar forms ParseFirstSync takes.
+func (f *FirstSync) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: first_sync: %s, one value, not a mapping (no space after \"since:\")", n.Line, firstSyncForms)
+	}
+	v, err := ParseFirstSync(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*f = v
+	return nil
+}
+
+// String is the form ParseFirstSync reads.
+func (f FirstSync) String() string {
+	switch f.Mode {
+	case FirstSyncAll:
+		return FirstSyncAll
+	case FirstSyncSince:
+		return FirstSyncSince + ":" + f.Since.Format(time.DateOnly)
+	}
+	return FirstSyncNow
+}
+
+// MarshalText writes String, so the channel's stored settings and
+// check-config show "since:2026-09-01", not a struct.
+func (f FirstSync) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
 
 // SMTP is how an email channel answers.
 type SMTP struct {

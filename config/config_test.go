@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -136,6 +137,56 @@ func TestDurations(t *testing.T) {
 			}
 			if got := cfg.ConversationWindow.D(0); got != tt.want {
 				t.Errorf("conversation_window: %s = %s, want %s", tt.value, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFirstSync(t *testing.T) {
+	channel := func(v string) string {
+		return "knowledge_bank: b\nchannels:\n  - name: support\n    kind: email\n" +
+			"    imap:\n      addr: imap.example.edu:993\n      username: u\n      password: p\n" + v +
+			"    smtp: {addr: 'smtp.example.edu:587', from: support@example.edu}\n"
+	}
+	tests := []struct {
+		name, yaml string
+		want       string // String of the parsed value; "" means an error is wanted
+		wantErr    string
+	}{
+		{"default", channel(""), "now", ""},
+		{"now", channel("      first_sync: now\n"), "now", ""},
+		{"all", channel("      first_sync: ALL\n"), "all", ""},
+		{"since", channel("      first_sync: since:2026-09-01\n"), "since:2026-09-01", ""},
+		{"since, quoted with a space", channel("      first_sync: \"since: 2026-09-01\"\n"), "since:2026-09-01", ""},
+		{"from env", channel("      first_sync: ${FIRST}\n"), "since:2026-10-15", ""},
+		{"unknown word", channel("      first_sync: yesterday\n"), "", `w.yaml: line 9: first_sync "yesterday": want now, all or since:YYYY-MM-DD`},
+		{"bad date", channel("      first_sync: since:2026-13-01\n"), "", `line 9: first_sync "since:2026-13-01": "2026-13-01" is not a date`},
+		{"bare date", channel("      first_sync: 2026-09-01\n"), "", `line 9: first_sync "2026-09-01": want now, all or since:`},
+		{"mapping", channel("      first_sync:\n        since: 2026-09-01\n"), "", "line 10: first_sync: want now, all or since:YYYY-MM-DD (e.g. since:2026-09-01), one value, not a mapping"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse([]byte(tt.yaml), "w.yaml", env(map[string]string{"FIRST": "since:2026-10-15"}))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want it to contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			fs := cfg.Channels[0].IMAP.FirstSync
+			if got := fs.String(); got != tt.want {
+				t.Errorf("first_sync = %q, want %q", got, tt.want)
+			}
+			if fs.Mode == FirstSyncSince && (fs.Since.Hour() != 0 || fs.Since.Location() != time.UTC) {
+				t.Errorf("since = %v, want midnight UTC of the day", fs.Since)
+			}
+			// Stored channel settings show the written form.
+			b, err := json.Marshal(cfg.Redacted().Channels[0].IMAP)
+			if err != nil || !strings.Contains(string(b), `"FirstSync":"`+tt.want+`"`) {
+				t.Errorf("JSON %s (%v) lacks first_sync %q", b, err, tt.want)
 			}
 		})
 	}

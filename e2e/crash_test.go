@@ -43,7 +43,7 @@ func TestCrashNothingLostNothingDoubled(t *testing.T) {
 			}
 			dc.SeedMaildir(t, "INBOX", raws)
 			sink := startPostfixSink(t)
-			g := newGateway(t, be.url(t), emailChannelYAML(dc.Addr(), dc.User(), dc.Password(), sink.addr)+"    # crash test\n")
+			g := newGateway(t, be.url(t), emailChannelYAML(dc.Addr(), dc.User(), dc.Password(), sink.addr, "all")+"    # crash test\n")
 			seed := time.Now().UnixNano()
 			rng := rand.New(rand.NewPCG(uint64(seed), 0))
 			t.Logf("random seed %d", seed)

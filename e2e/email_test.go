@@ -11,10 +11,15 @@ import (
 	"time"
 
 	"github.com/wasl-dev/wasl/internal/dovecot"
+	"github.com/wasl-dev/wasl/message"
 	"github.com/wasl-dev/wasl/store"
 )
 
-func emailChannelYAML(imapAddr, user, pass, smtpAddr string) string {
+// emailChannelYAML is one email channel on a Dovecot account and an SMTP
+// server. firstSync is its imap.first_sync: tests that fill the mailbox
+// before the gateway starts need "all", or the first sync leaves that mail
+// alone.
+func emailChannelYAML(imapAddr, user, pass, smtpAddr, firstSync string) string {
 	// poll_interval of an hour: anything that arrives while connected
 	// arrives through IDLE.
 	return fmt.Sprintf(`channels:
@@ -26,11 +31,12 @@ func emailChannelYAML(imapAddr, user, pass, smtpAddr string) string {
       username: %s
       password: %s
       poll_interval: 1h
+      first_sync: %s
     smtp:
       addr: %s
       security: none
       from: "Customer Service <support@example.test>"
-`, imapAddr, user, pass, smtpAddr)
+`, imapAddr, user, pass, firstSync, smtpAddr)
 }
 
 func readFixtures(t *testing.T, dir string) map[string][]byte {
@@ -65,6 +71,41 @@ type decision struct {
 	Reasons      []string `json:"reasons"`
 }
 
+// syncedAndSent waits until the gateway's sync of INBOX has reached uid,
+// messages are stored and no reply is waiting to be sent: the point after
+// which nothing more can happen without new mail.
+func syncedAndSent(t *testing.T, g *gateway, uid int64, messages int64) {
+	t.Helper()
+	eventually(t, 60*time.Second, fmt.Sprintf("sync through UID %d, %d messages, every reply final", uid, messages), func() (bool, string) {
+		c, st := g.cursorUID("support-email", "INBOX"), g.stats()
+		p := st.Outbound[message.StateQueued] + st.Outbound[message.StateSending]
+		return c >= uid && st.Messages == messages && p == 0, fmt.Sprintf("cursor %d, messages %d, outbound %v", c, st.Messages, st.Outbound)
+	})
+}
+
+func outboundTotal(st store.Stats) int64 {
+	var n int64
+	for _, c := range st.Outbound {
+		n += c
+	}
+	return n
+}
+
+// sinkHolds waits for the SMTP server to have written n mails (the
+// gateway's sent rows say n were accepted) and returns them.
+func sinkHolds(t *testing.T, sink *postfixSink, n int) []sunk {
+	t.Helper()
+	eventually(t, 30*time.Second, fmt.Sprintf("%d mails at the SMTP server", n), func() (bool, string) {
+		got := len(sink.messages(t))
+		return got >= n, fmt.Sprintf("%d", got)
+	})
+	got := sink.messages(t)
+	if len(got) != n {
+		t.Fatalf("mails at the SMTP server = %d, want %d", len(got), n)
+	}
+	return got
+}
+
 // TestEmailInterop runs the gateway against a real Dovecot and a real SMTP
 // server (Postfix's smtp-sink) on both stores: Arabic mails in
 // windows-1256 and ISO-8859-6, Arabic attachment names, a reply thread, an
@@ -79,26 +120,24 @@ func TestEmailInterop(t *testing.T) {
 				names = append(names, n)
 			}
 			sort.Strings(names)
+			var last uint32
 			for _, n := range names {
-				dc.Append(t, dc.User(), "INBOX", fixtures[n])
+				last = dc.Append(t, dc.User(), "INBOX", fixtures[n])
 			}
 			sink := startPostfixSink(t)
-			g := newGateway(t, be.url(t), emailChannelYAML(dc.Addr(), dc.User(), dc.Password(), sink.addr))
+			g := newGateway(t, be.url(t), emailChannelYAML(dc.Addr(), dc.User(), dc.Password(), sink.addr, "all"))
 			g.start()
 
 			// Four answers: three tickets acknowledged and one referral.
 			// The thread reply, the auto-reply, the bounce and the list
-			// mail get none.
-			eventually(t, 60*time.Second, "8 messages and 4 replies", func() (bool, string) {
-				st := g.stats()
-				n := len(sink.messages(t))
-				return st.Messages == 8 && n >= 4, fmt.Sprintf("messages=%d replies=%d", st.Messages, n)
-			})
-			time.Sleep(time.Second) // nothing more should come
-			replies := sink.messages(t)
-			if len(replies) != 4 {
-				t.Fatalf("replies at the SMTP server = %d, want 4", len(replies))
+			// mail get none. A reply exists only as an outbound row, made
+			// in its message's transaction: once the sync has passed the
+			// last mail and every row is final, no more will come.
+			syncedAndSent(t, g, int64(last), 8)
+			if st := g.stats(); st.Outbound[message.StateSent] != 4 || outboundTotal(st) != 4 {
+				t.Fatalf("outbound = %v, want 4 replies, all sent", st.Outbound)
 			}
+			replies := sinkHolds(t, sink, 4)
 
 			var tl ticketList
 			g.api("/api/v1/tickets", &tl)
@@ -236,27 +275,29 @@ func TestEmailInterop(t *testing.T) {
 			}
 			ourID, _ := ack2.header.MessageID()
 			followUp := fmt.Sprintf("From: saad@example.edu.sa\r\nTo: support@example.test\r\nSubject: coverage\r\nMessage-ID: <interop-09@example.edu.sa>\r\nIn-Reply-To: <%s>\r\nReferences: <interop-02@example.edu.sa> <%s>\r\nDate: Mon, 23 Nov 2026 09:00:00 +0300\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe ceremony starts at 7 pm, please come at 6.\r\n", ourID, ourID)
-			dc.Append(t, dc.User(), "INBOX", []byte(followUp))
-			eventually(t, 30*time.Second, "follow-up ingested through IDLE", func() (bool, string) {
-				st := g.stats()
-				return st.Messages == 9, fmt.Sprintf("messages=%d", st.Messages)
-			})
+			uid := dc.Append(t, dc.User(), "INBOX", []byte(followUp))
+			syncedAndSent(t, g, int64(uid), 9)
 			var d store.ConversationDetail
 			g.api(fmt.Sprintf("/api/v1/conversations/%d", convOf["interop-02@example.edu.sa"].Conversation.ID), &d)
 			if len(d.Messages) != 2 || d.Messages[1].HeaderMessageID != "interop-09@example.edu.sa" {
 				t.Errorf("follow-up not threaded into the ticket's conversation: %d messages", len(d.Messages))
 			}
-			time.Sleep(time.Second)
-			if n := len(sink.messages(t)); n != 4 {
-				t.Errorf("replies after follow-up = %d, want still 4", n)
+			if st := g.stats(); outboundTotal(st) != 4 || len(sink.messages(t)) != 4 {
+				t.Errorf("after the follow-up: outbound %v, %d at the SMTP server; want still 4", st.Outbound, len(sink.messages(t)))
 			}
 
-			// Restarting re-reads nothing twice.
+			// Restarting re-reads nothing: a probe mail appended after the
+			// restart (an auto-reply: nothing answers it) is the next UID,
+			// so once it is in, the restarted sync has passed every older
+			// one.
 			g.stop()
 			g.start()
-			time.Sleep(2 * time.Second)
-			if st := g.stats(); st.Messages != 9 || st.Tickets != 3 {
-				t.Errorf("after restart: %d messages, %d tickets; want 9 and 3", st.Messages, st.Tickets)
+			probe := "From: away@example.edu.sa\r\nTo: support@example.test\r\nSubject: Out of office\r\nMessage-ID: <interop-10@example.edu.sa>\r\n" +
+				"Auto-Submitted: auto-replied\r\nDate: Mon, 23 Nov 2026 10:00:00 +0300\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nI am away.\r\n"
+			uid = dc.Append(t, dc.User(), "INBOX", []byte(probe))
+			syncedAndSent(t, g, int64(uid), 10)
+			if st := g.stats(); st.Messages != 10 || st.Tickets != 3 || outboundTotal(st) != 4 {
+				t.Errorf("after restart: %d messages, %d tickets, outbound %v; want 10, 3 and 4", st.Messages, st.Tickets, st.Outbound)
 			}
 			if n := len(sink.messages(t)); n != 4 {
 				t.Errorf("replies after restart = %d, want 4", n)

@@ -145,7 +145,7 @@ func TestShutdownDrainsSends(t *testing.T) {
 				ctx := context.Background()
 				dc := dovecot.Start(t)
 				srv := startSlowSMTP(t, tt.delay)
-				g := newGateway(t, be.url(t), emailChannelYAML(dc.Addr(), dc.User(), dc.Password(), srv.addr))
+				g := newGateway(t, be.url(t), emailChannelYAML(dc.Addr(), dc.User(), dc.Password(), srv.addr, "now"))
 				if tt.drainTimeout != "" {
 					setJobsOption(t, g, "drain_timeout", tt.drainTimeout)
 				}

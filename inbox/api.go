@@ -15,8 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/microcosm-cc/bluemonday"
-
 	"github.com/wasl-dev/wasl/store"
 	"github.com/wasl-dev/wasl/tickets"
 )
@@ -25,17 +23,16 @@ import (
 type Store interface {
 	Ping(ctx context.Context) error
 	ListConversations(ctx context.Context, f store.ConversationFilter) ([]store.ConversationSummary, error)
-	Conversation(ctx context.Context, id int64) (store.ConversationDetail, error)
+	ConversationPage(ctx context.Context, id int64, p store.MessagePage) (store.ConversationDetail, error)
 	ListTickets(ctx context.Context, f store.TicketFilter) ([]store.Ticket, error)
 	Ticket(ctx context.Context, id int64) (store.Ticket, []store.TicketEvent, error)
 }
 
 // API serves /api/v1 and the health checks.
 type API struct {
-	store  Store
-	token  string
-	log    *slog.Logger
-	policy *bluemonday.Policy
+	store Store
+	token string
+	log   *slog.Logger
 }
 
 // NewAPI builds the API. An empty token disables /api/v1 (every request
@@ -44,7 +41,7 @@ func NewAPI(st Store, token string, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &API{store: st, token: token, log: log, policy: bluemonday.UGCPolicy()}
+	return &API{store: st, token: token, log: log}
 }
 
 // Register mounts the routes on mux.
@@ -111,24 +108,33 @@ func (a *API) conversations(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"conversations": nonNil(list)})
 }
 
+// conversation serves one page of a conversation: its newest messages
+// (?limit=, default 50) or those before ?before=<message id>, oldest first
+// within the page; next_before, when set, is the ?before= of the older page.
+// Message HTML is served as stored: the channel sanitized and capped it at
+// ingest, once, instead of on every read.
 func (a *API) conversation(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
 		writeError(w, http.StatusBadRequest, "conversation id must be a positive integer")
 		return
 	}
-	c, err := a.store.Conversation(r.Context(), id)
+	limit, before, ok := page(w, r.URL.Query())
+	if !ok {
+		return
+	}
+	c, err := a.store.ConversationPage(r.Context(), id, store.MessagePage{Limit: int(limit), BeforeID: before})
 	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "no such conversation")
+		msg := "no such conversation"
+		if before != 0 {
+			msg = "no such conversation, or no message " + strconv.FormatInt(before, 10) + " in it (before)"
+		}
+		writeError(w, http.StatusNotFound, msg)
 		return
 	}
 	if err != nil {
 		a.serverError(w, r, err)
 		return
-	}
-	// Customer HTML is never handed out unsanitized.
-	for i := range c.Messages {
-		c.Messages[i].HTML = a.policy.Sanitize(c.Messages[i].HTML)
 	}
 	writeJSON(w, http.StatusOK, c)
 }

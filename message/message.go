@@ -81,7 +81,13 @@ type Inbound struct {
 	To      []string `json:"to,omitempty"`
 	Subject string   `json:"subject,omitempty"`
 	Text    string   `json:"text"`
-	HTML    string   `json:"html,omitempty"` // raw, never shown unsanitized
+	// HTML is sanitized by the channel (only email carries HTML): safe to
+	// show as it is.
+	HTML string `json:"html,omitempty"`
+	// TextTruncated and HTMLTruncated say the channel cut the body at its
+	// size cap; Raw holds the whole original.
+	TextTruncated bool `json:"text_truncated,omitempty"`
+	HTMLTruncated bool `json:"html_truncated,omitempty"`
 
 	Attachments []Attachment `json:"attachments,omitempty"`
 

@@ -294,6 +294,8 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 		Subject:          in.Subject,
 		Text:             in.Text,
 		HTML:             in.HTML,
+		TextTruncated:    in.TextTruncated,
+		HTMLTruncated:    in.HTMLTruncated,
 		HeaderMessageID:  in.MessageID,
 		InReplyTo:        in.InReplyTo,
 		References:       in.References,

@@ -872,6 +872,63 @@ func TestCursor(t *testing.T) {
 	})
 }
 
+func TestRecordIngestFailure(t *testing.T) {
+	each(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		f := seed(t, s)
+		if _, err := s.RecordIngestFailure(ctx, f.ch.ID, "INBOX", 1, "x"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("failure without a cursor: err = %v, want ErrNotFound", err)
+		}
+		if err := s.SaveCursor(ctx, f.ch.ID, "INBOX", 7, 10); err != nil {
+			t.Fatal(err)
+		}
+		lastError := func() (uid, failures int64, text string) {
+			t.Helper()
+			err := s.DB().QueryRowContext(ctx, `SELECT failed_uid, failures, last_error FROM mailbox_cursors
+				WHERE channel_id = $1 AND mailbox = 'INBOX'`, f.ch.ID).Scan(&uid, &failures, &text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return uid, failures, text
+		}
+		steps := []struct {
+			save     bool   // SaveCursor(7, uid) instead of a failure
+			uid      uint32 // the failing UID
+			errText  string
+			attempts int // returned
+		}{
+			{uid: 11, errText: "database is locked", attempts: 1},
+			{uid: 11, errText: "render: template: no such key", attempts: 2},
+			{uid: 11, errText: "render: template: no such key", attempts: 3},
+			{uid: 12, errText: "another message", attempts: 1}, // another UID starts again
+			{uid: 12, errText: "another message", attempts: 2},
+			{save: true, uid: 12}, // the cursor moved on: cleared
+			{uid: 13, errText: "after the move", attempts: 1},
+		}
+		for i, st := range steps {
+			if st.save {
+				if err := s.SaveCursor(ctx, f.ch.ID, "INBOX", 7, st.uid); err != nil {
+					t.Fatal(err)
+				}
+				if uid, n, text := lastError(); uid != 0 || n != 0 || text != "" {
+					t.Errorf("step %d: after SaveCursor the failure is %d/%d/%q, want cleared", i, uid, n, text)
+				}
+				continue
+			}
+			n, err := s.RecordIngestFailure(ctx, f.ch.ID, "INBOX", st.uid, st.errText)
+			if err != nil || n != st.attempts {
+				t.Fatalf("step %d: RecordIngestFailure(%d) = %d, %v; want %d", i, st.uid, n, err, st.attempts)
+			}
+			if uid, got, text := lastError(); uid != int64(st.uid) || got != int64(st.attempts) || text != st.errText {
+				t.Errorf("step %d: stored %d/%d/%q, want %d/%d/%q", i, uid, got, text, st.uid, st.attempts, st.errText)
+			}
+			if v, u, err := s.Cursor(ctx, f.ch.ID, "INBOX"); v != 7 || u >= st.uid || err != nil {
+				t.Errorf("step %d: a failure moved the cursor to %d/%d (%v)", i, v, u, err)
+			}
+		}
+	})
+}
+
 func TestChannels(t *testing.T) {
 	each(t, func(t *testing.T, s *Store) {
 		ctx := t.Context()
@@ -1353,6 +1410,128 @@ func TestListConversationsAndDetail(t *testing.T) {
 		}
 		if _, err := s.Conversation(ctx, 999999); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Conversation(unknown): err = %v", err)
+		}
+	})
+}
+
+func TestConversationPage(t *testing.T) {
+	each(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		f := seed(t, s)
+		base := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+		// Seven messages an hour apart (the 4th and 5th at the same time:
+		// the keyset breaks the tie by id), each answered ten minutes
+		// later, and one staff reply before any message.
+		var msgs []int64
+		var replies []int64
+		mustTx(t, s, func(tx *Tx) error {
+			for i := range 7 {
+				at := base.Add(time.Duration(i) * time.Hour)
+				if i == 4 {
+					at = base.Add(3 * time.Hour) // with message 3: the page boundary falls between them
+				}
+				m := Message{ChannelID: f.ch.ID, ExternalID: fmt.Sprintf("page-%d", i), ConversationID: f.conv.ID, ContactID: f.contact.ID,
+					Text: fmt.Sprintf("message %d", i), CreatedAt: at}
+				if err := tx.InsertMessage(ctx, &m); err != nil {
+					return err
+				}
+				msgs = append(msgs, m.ID)
+				o := f.outbound(fmt.Sprintf("reply-%d@example.edu.sa", i), true)
+				o.CreatedAt = at.Add(10 * time.Minute)
+				if err := tx.InsertOutbound(ctx, o); err != nil {
+					return err
+				}
+				replies = append(replies, o.ID)
+			}
+			early := f.outbound("staff-0@example.edu.sa", false)
+			early.CreatedAt = base.Add(-time.Hour)
+			if err := tx.InsertOutbound(ctx, early); err != nil {
+				return err
+			}
+			replies = append([]int64{early.ID}, replies...)
+			tk := Ticket{Prefix: "EDU", Year: 2026, Number: 1, ConversationID: f.conv.ID, ContactID: f.contact.ID, Subject: "Projector"}
+			return tx.CreateTicket(ctx, &tk)
+		})
+
+		var gotMsgs, gotReplies []int64
+		var pages [][]int64
+		before := int64(0)
+		for range 10 {
+			d, err := s.ConversationPage(ctx, f.conv.ID, MessagePage{Limit: 3, BeforeID: before})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var page []int64
+			for _, m := range d.Messages {
+				page = append(page, m.ID)
+			}
+			pages = append(pages, page)
+			// Pages go back in time; within a page, oldest first.
+			gotMsgs = append(page, gotMsgs...)
+			var rs []int64
+			for _, o := range d.Outbound {
+				rs = append(rs, o.ID)
+			}
+			gotReplies = append(rs, gotReplies...)
+			if len(d.Tickets) != 1 {
+				t.Errorf("page before %d: %d tickets, want the conversation's one", before, len(d.Tickets))
+			}
+			if d.NextBefore == 0 {
+				break
+			}
+			if d.NextBefore != page[0] {
+				t.Errorf("next_before %d, want the page's oldest message %d", d.NextBefore, page[0])
+			}
+			before = d.NextBefore
+		}
+		if want := [][]int64{msgs[4:], msgs[1:4], msgs[:1]}; !reflect.DeepEqual(pages, want) {
+			t.Errorf("pages %v, want %v", pages, want)
+		}
+		if !reflect.DeepEqual(gotMsgs, msgs) {
+			t.Errorf("messages over all pages %v, want each once in order %v", gotMsgs, msgs)
+		}
+		if !reflect.DeepEqual(gotReplies, replies) {
+			t.Errorf("replies over all pages %v, want each once in order %v", gotReplies, replies)
+		}
+
+		if _, err := s.ConversationPage(ctx, f.conv.ID, MessagePage{BeforeID: 999999}); !errors.Is(err, ErrNotFound) {
+			t.Errorf("before a message of no conversation: err = %v, want ErrNotFound", err)
+		}
+		all, err := s.Conversation(ctx, f.conv.ID)
+		if err != nil || len(all.Messages) != 7 || len(all.Outbound) != 8 || all.NextBefore != 0 {
+			t.Errorf("Conversation = %d messages, %d replies, next %d, %v; want all of them", len(all.Messages), len(all.Outbound), all.NextBefore, err)
+		}
+	})
+}
+
+// A page of large mails stops at pageBodyBytes, whatever the limit.
+func TestConversationPageBodyBudget(t *testing.T) {
+	each(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		f := seed(t, s)
+		body := strings.Repeat("x", 3<<20) // three of them pass 8 MiB
+		var msgs []int64
+		mustTx(t, s, func(tx *Tx) error {
+			for i := range 3 {
+				m := Message{ChannelID: f.ch.ID, ExternalID: fmt.Sprintf("big-%d", i), ConversationID: f.conv.ID, ContactID: f.contact.ID,
+					Text: body, CreatedAt: time.Date(2026, 3, 1, 8, i, 0, 0, time.UTC)}
+				if err := tx.InsertMessage(ctx, &m); err != nil {
+					return err
+				}
+				msgs = append(msgs, m.ID)
+			}
+			return nil
+		})
+		d, err := s.ConversationPage(ctx, f.conv.ID, MessagePage{Limit: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(d.Messages) != 2 || d.Messages[0].ID != msgs[1] || d.NextBefore != msgs[1] {
+			t.Fatalf("first page: %d messages, next_before %d; want the newest two and %d", len(d.Messages), d.NextBefore, msgs[1])
+		}
+		d, err = s.ConversationPage(ctx, f.conv.ID, MessagePage{Limit: 50, BeforeID: d.NextBefore})
+		if err != nil || len(d.Messages) != 1 || d.Messages[0].ID != msgs[0] || d.NextBefore != 0 {
+			t.Fatalf("second page: %d messages, next_before %d, %v", len(d.Messages), d.NextBefore, err)
 		}
 	})
 }

@@ -19,7 +19,7 @@ const messageCols = `m.id, m.channel_id, m.external_id, m.conversation_id, m.con
 	m.from_kind, m.from_value, m.from_name, m.to_addrs, m.subject, m.body_text, m.body_html,
 	m.header_message_id, m.in_reply_to, m.refs, m.flags, m.quarantined, m.quarantine_reason,
 	m.raw_sha256, m.language, m.scope, m.topic, m.confidence, m.decision,
-	m.sent_at, m.received_at, m.created_at`
+	m.sent_at, m.received_at, m.created_at, m.text_truncated, m.html_truncated`
 
 func scanMessage(r rowScanner) (Message, error) {
 	var m Message
@@ -28,7 +28,7 @@ func scanMessage(r rowScanner) (Message, error) {
 		&m.From.Kind, &m.From.Value, &m.From.Name, listCol{&m.To}, &m.Subject, &m.Text, &m.HTML,
 		&m.HeaderMessageID, &m.InReplyTo, listCol{&m.References}, &flags, &m.Quarantined, &m.QuarantineReason,
 		&m.RawSHA256, &m.Language, &m.Scope, &m.Topic, &m.Confidence, jsonCol{&m.Decision},
-		timeCol{&m.SentAt}, timeCol{&m.ReceivedAt}, timeCol{&m.CreatedAt})
+		timeCol{&m.SentAt}, timeCol{&m.ReceivedAt}, timeCol{&m.CreatedAt}, &m.TextTruncated, &m.HTMLTruncated)
 	if err != nil {
 		return m, err
 	}
@@ -83,15 +83,18 @@ func (tx *Tx) InsertMessage(ctx context.Context, m *Message) error {
 	err = tx.tx.QueryRowContext(ctx, `INSERT INTO messages (channel_id, external_id, conversation_id, contact_id,
 		from_kind, from_value, from_name, to_addrs, subject, body_text, body_html,
 		header_message_id, in_reply_to, refs, flags, quarantined, quarantine_reason,
-		raw_sha256, language, scope, topic, confidence, decision, sent_at, received_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)
+		raw_sha256, language, scope, topic, confidence, decision, sent_at, received_at, created_at,
+		text_truncated, html_truncated)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26,
+		$27, $28)
 		ON CONFLICT DO NOTHING
 		RETURNING id`,
 		m.ChannelID, m.ExternalID, nullID(m.ConversationID), nullID(m.ContactID),
 		string(m.From.Kind), m.From.Value, m.From.Name, listJSON(m.To), m.Subject, m.Text, m.HTML,
 		m.HeaderMessageID, m.InReplyTo, listJSON(m.References), string(flags), m.Quarantined, m.QuarantineReason,
 		m.RawSHA256, m.Language, m.Scope, m.Topic, m.Confidence, decision,
-		s.dbTime(m.SentAt), s.dbTime(m.ReceivedAt), s.dbTime(m.CreatedAt)).Scan(&m.ID)
+		s.dbTime(m.SentAt), s.dbTime(m.ReceivedAt), s.dbTime(m.CreatedAt),
+		m.TextTruncated, m.HTMLTruncated).Scan(&m.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("insert message %d/%s: %w", m.ChannelID, m.ExternalID, ErrDuplicate)
 	}

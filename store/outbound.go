@@ -220,17 +220,43 @@ func (s *Store) Cursor(ctx context.Context, channelID int64, mailbox string) (ui
 	return uint32(v), uint32(l), nil
 }
 
-// SaveCursor records where IMAP sync of a mailbox stands.
+// SaveCursor records where IMAP sync of a mailbox stands. The cursor has
+// moved on, so any failure RecordIngestFailure counted is cleared.
 func (s *Store) SaveCursor(ctx context.Context, channelID int64, mailbox string, uidValidity, lastUID uint32) error {
 	return s.InTx(ctx, func(tx *Tx) error {
 		_, err := tx.tx.ExecContext(ctx, `INSERT INTO mailbox_cursors (channel_id, mailbox, uid_validity, last_uid, updated_at)
 			VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (channel_id, mailbox) DO UPDATE SET uid_validity = excluded.uid_validity,
-				last_uid = excluded.last_uid, updated_at = excluded.updated_at`,
+				last_uid = excluded.last_uid, updated_at = excluded.updated_at,
+				failed_uid = 0, failures = 0, last_error = ''`,
 			channelID, mailbox, int64(uidValidity), int64(lastUID), s.dbTime(now()))
 		if err != nil {
 			return fmt.Errorf("save cursor %d/%s: %w", channelID, mailbox, err)
 		}
 		return nil
 	})
+}
+
+// RecordIngestFailure notes that the message at uid, next after a
+// mailbox's cursor, could not be ingested, and returns how many times in a
+// row that UID has failed, this time included. The count and the last error
+// live with the cursor, so they survive reconnects and restarts; a failure
+// of another UID starts the count again. The cursor must exist (SaveCursor).
+func (s *Store) RecordIngestFailure(ctx context.Context, channelID int64, mailbox string, uid uint32, errText string) (attempts int, err error) {
+	err = s.InTx(ctx, func(tx *Tx) error {
+		err := tx.tx.QueryRowContext(ctx, `UPDATE mailbox_cursors SET
+				failures = CASE WHEN failed_uid = $3 THEN failures + 1 ELSE 1 END,
+				failed_uid = $3, last_error = $4, updated_at = $5
+			WHERE channel_id = $1 AND mailbox = $2
+			RETURNING failures`,
+			channelID, mailbox, int64(uid), errText, s.dbTime(now())).Scan(&attempts)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("record ingest failure %d/%s uid %d: %w (no cursor: save one first)", channelID, mailbox, uid, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("record ingest failure %d/%s uid %d: %w", channelID, mailbox, uid, err)
+		}
+		return nil
+	})
+	return attempts, err
 }

@@ -57,16 +57,20 @@ type Conversation struct {
 
 // Message is one stored inbound message.
 type Message struct {
-	ID               int64           `json:"id"`
-	ChannelID        int64           `json:"channel_id"`
-	ExternalID       string          `json:"external_id"`
-	ConversationID   int64           `json:"conversation_id,omitempty"` // 0 for quarantined messages without one
-	ContactID        int64           `json:"contact_id,omitempty"`
-	From             message.Party   `json:"from"`
-	To               []string        `json:"to,omitempty"`
-	Subject          string          `json:"subject,omitempty"`
-	Text             string          `json:"text"`
-	HTML             string          `json:"html,omitempty"`
+	ID             int64         `json:"id"`
+	ChannelID      int64         `json:"channel_id"`
+	ExternalID     string        `json:"external_id"`
+	ConversationID int64         `json:"conversation_id,omitempty"` // 0 for quarantined messages without one
+	ContactID      int64         `json:"contact_id,omitempty"`
+	From           message.Party `json:"from"`
+	To             []string      `json:"to,omitempty"`
+	Subject        string        `json:"subject,omitempty"`
+	Text           string        `json:"text"`
+	HTML           string        `json:"html,omitempty"` // sanitized by the channel before it is stored
+	// TextTruncated and HTMLTruncated say the body was cut at the channel's
+	// size cap; the whole original is the raw blob RawSHA256.
+	TextTruncated    bool            `json:"text_truncated"`
+	HTMLTruncated    bool            `json:"html_truncated"`
 	HeaderMessageID  string          `json:"header_message_id,omitempty"`
 	InReplyTo        string          `json:"in_reply_to,omitempty"`
 	References       []string        `json:"references,omitempty"`
@@ -224,8 +228,9 @@ type ConversationSummary struct {
 	TicketStatus string       `json:"ticket_status,omitempty"`
 }
 
-// ConversationDetail is a conversation with everything in it, oldest
-// first.
+// ConversationDetail is a conversation with its messages (all of them, or
+// one page), the replies written in the time those messages span, and its
+// tickets; each list oldest first.
 type ConversationDetail struct {
 	Conversation Conversation `json:"conversation"`
 	Contact      Contact      `json:"contact"`
@@ -233,7 +238,23 @@ type ConversationDetail struct {
 	Messages     []Message    `json:"messages"`
 	Outbound     []Outbound   `json:"outbound"`
 	Tickets      []Ticket     `json:"tickets"`
+	// NextBefore is set when older messages exist: the MessagePage.BeforeID
+	// of the page before this one.
+	NextBefore int64 `json:"next_before,omitempty"`
 }
+
+// MessagePage selects a page of a conversation's messages for
+// ConversationPage: the newest Limit (default 50, at most 500) that are
+// older than message BeforeID (0 for the newest page). A page also stops
+// early, after at least one message, once its bodies pass pageBodyBytes.
+type MessagePage struct {
+	Limit    int   `json:"limit,omitempty"`
+	BeforeID int64 `json:"before_id,omitempty"`
+}
+
+// pageBodyBytes bounds the text and HTML of one page, whatever the limit:
+// bodies can each be a megabyte or two (the email channel's caps).
+const pageBodyBytes = 8 << 20
 
 // TicketFilter selects tickets for ListTickets, newest first.
 type TicketFilter struct {

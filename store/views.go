@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/wasl-dev/wasl/message"
 )
@@ -100,9 +101,23 @@ func scanConversation(r rowScanner) (Conversation, error) {
 	return c, err
 }
 
-// Conversation reads a conversation with its contact, channel, messages
-// (with attachments), replies and tickets, oldest first.
+// Conversation reads a conversation with its contact, channel, all its
+// messages (with attachments), replies and tickets, oldest first. The API
+// reads pages instead (ConversationPage).
 func (s *Store) Conversation(ctx context.Context, id int64) (ConversationDetail, error) {
+	return s.conversation(ctx, id, MessagePage{}, false)
+}
+
+// ConversationPage is Conversation with one page of messages (see
+// MessagePage), and of the replies only those written in the time the page
+// covers: from its oldest message (when older pages exist) to the message
+// after it (when newer ones exist). Paging back through a conversation
+// shows each message and each reply once.
+func (s *Store) ConversationPage(ctx context.Context, id int64, p MessagePage) (ConversationDetail, error) {
+	return s.conversation(ctx, id, p, true)
+}
+
+func (s *Store) conversation(ctx context.Context, id int64, p MessagePage, paged bool) (ConversationDetail, error) {
 	var d ConversationDetail
 	err := s.readTx(ctx, func(q *sql.Tx) error {
 		var err error
@@ -119,31 +134,54 @@ func (s *Store) Conversation(ctx context.Context, id int64) (ConversationDetail,
 		}
 		d.Channel.Secret = nil // a view never needs it
 
-		rows, err := q.QueryContext(ctx, `SELECT `+messageCols+` FROM messages m WHERE m.conversation_id = $1 ORDER BY m.created_at, m.id`, id)
-		if err != nil {
-			return fmt.Errorf("conversation %d messages: %w", id, err)
+		// The page's messages (or all of them), and the time span its
+		// replies fall in.
+		msgWhere, msgArgs := `m.conversation_id = $1`, []any{id}
+		var from, until time.Time // created_at bounds of the replies; zero is open
+		if paged {
+			var ids []any
+			if ids, from, until, d.NextBefore, err = s.messagePage(ctx, q, id, p); err != nil {
+				return err
+			}
+			msgWhere, msgArgs = `m.id IN (`+placeholders(1, len(ids))+`)`, ids
 		}
-		if d.Messages, err = collect(rows, scanMessage, "conversation messages"); err != nil {
-			return err
-		}
-		rows, err = q.QueryContext(ctx, `SELECT `+attachmentCols+` FROM attachments a JOIN messages m ON m.id = a.message_id
-			WHERE m.conversation_id = $1 ORDER BY a.id`, id)
-		if err != nil {
-			return fmt.Errorf("conversation %d attachments: %w", id, err)
-		}
-		atts, err := collect(rows, scanAttachment, "conversation attachments")
-		if err != nil {
-			return err
-		}
-		byMsg := make(map[int64][]Attachment)
-		for _, a := range atts {
-			byMsg[a.MessageID] = append(byMsg[a.MessageID], a)
-		}
-		for i := range d.Messages {
-			d.Messages[i].Attachments = byMsg[d.Messages[i].ID]
+		if len(msgArgs) > 0 {
+			rows, err := q.QueryContext(ctx, `SELECT `+messageCols+` FROM messages m WHERE `+msgWhere+` ORDER BY m.created_at, m.id`, msgArgs...)
+			if err != nil {
+				return fmt.Errorf("conversation %d messages: %w", id, err)
+			}
+			if d.Messages, err = collect(rows, scanMessage, "conversation messages"); err != nil {
+				return err
+			}
+			rows, err = q.QueryContext(ctx, `SELECT `+attachmentCols+` FROM attachments a JOIN messages m ON m.id = a.message_id
+				WHERE `+msgWhere+` ORDER BY a.id`, msgArgs...)
+			if err != nil {
+				return fmt.Errorf("conversation %d attachments: %w", id, err)
+			}
+			atts, err := collect(rows, scanAttachment, "conversation attachments")
+			if err != nil {
+				return err
+			}
+			byMsg := make(map[int64][]Attachment)
+			for _, a := range atts {
+				byMsg[a.MessageID] = append(byMsg[a.MessageID], a)
+			}
+			for i := range d.Messages {
+				d.Messages[i].Attachments = byMsg[d.Messages[i].ID]
+			}
 		}
 
-		rows, err = q.QueryContext(ctx, `SELECT `+outboundCols+outboundFrom+` WHERE o.conversation_id = $1 ORDER BY o.created_at, o.id`, id)
+		oq := `SELECT ` + outboundCols + outboundFrom + ` WHERE o.conversation_id = $1`
+		args := []any{id}
+		if !from.IsZero() {
+			args = append(args, s.dbTime(from))
+			oq += fmt.Sprintf(` AND o.created_at >= $%d`, len(args))
+		}
+		if !until.IsZero() {
+			args = append(args, s.dbTime(until))
+			oq += fmt.Sprintf(` AND o.created_at < $%d`, len(args))
+		}
+		rows, err := q.QueryContext(ctx, oq+` ORDER BY o.created_at, o.id`, args...)
 		if err != nil {
 			return fmt.Errorf("conversation %d outbound: %w", id, err)
 		}
@@ -171,6 +209,55 @@ func (s *Store) Conversation(ctx context.Context, id int64) (ConversationDetail,
 		d.Tickets = []Ticket{}
 	}
 	return d, nil
+}
+
+// messagePage picks the ids of one page of a conversation's messages
+// (newest first, keyset on created_at and id like the conversation list)
+// by their sizes alone, so a page of large mails is never read whole only
+// to be cut. It returns the created_at bounds of the page's replies and the
+// BeforeID of the older page, 0 when there is none.
+func (s *Store) messagePage(ctx context.Context, q *sql.Tx, convID int64, p MessagePage) (ids []any, from, until time.Time, next int64, err error) {
+	n := limit(p.Limit)
+	args := []any{convID}
+	where := `m.conversation_id = $1`
+	if p.BeforeID != 0 {
+		args = append(args, p.BeforeID)
+		err := q.QueryRowContext(ctx, `SELECT created_at FROM messages WHERE id = $2 AND conversation_id = $1`, args...).Scan(timeCol{&until})
+		if err != nil {
+			return nil, from, until, 0, notFound(err, fmt.Sprintf("message %d in conversation %d", p.BeforeID, convID))
+		}
+		where += ` AND (m.created_at < $3 OR (m.created_at = $3 AND m.id < $2))`
+		args = append(args, s.dbTime(until))
+	}
+	args = append(args, n+1) // one more says whether an older page exists
+	rows, err := q.QueryContext(ctx, `SELECT m.id, m.created_at, length(m.body_text) + length(m.body_html) FROM messages m
+		WHERE `+where+` ORDER BY m.created_at DESC, m.id DESC LIMIT $`+fmt.Sprint(len(args)), args...)
+	if err != nil {
+		return nil, from, until, 0, fmt.Errorf("conversation %d page: %w", convID, err)
+	}
+	type sized struct {
+		id    int64
+		at    time.Time
+		bytes int64
+	}
+	list, err := collect(rows, func(r rowScanner) (sized, error) {
+		var m sized
+		err := r.Scan(&m.id, timeCol{&m.at}, &m.bytes)
+		return m, err
+	}, "conversation page")
+	if err != nil {
+		return nil, from, until, 0, err
+	}
+	var total int64
+	for i, m := range list {
+		if i == n || (i > 0 && total+m.bytes > pageBodyBytes) {
+			last := list[i-1]
+			return ids, last.at, until, last.id, nil
+		}
+		total += m.bytes
+		ids = append(ids, m.id)
+	}
+	return ids, time.Time{}, until, 0, nil
 }
 
 // ListTickets lists tickets, newest first.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,7 +19,7 @@ import (
 	"github.com/wasl-dev/wasl/message"
 )
 
-// Compose renders out as an RFC 5322 message from the given From address
+// compose renders out as an RFC 5322 message from the given From address
 // ("Support <support@example.edu.sa>"), dated date.
 //
 // The Message-ID is out.MessageID, never a fresh one: the router fixes it
@@ -29,22 +30,22 @@ import (
 // "X-Auto-Response-Suppress: All" so the other side's robots stay quiet.
 // Bodies are UTF-8 quoted-printable: text/plain, or multipart/alternative
 // when out.HTML is set.
-func Compose(out message.Outbound, from string, date time.Time) ([]byte, error) {
+func compose(out message.Outbound, from string, date time.Time) ([]byte, error) {
 	fromAddr, err := mail.ParseAddress(from)
 	if err != nil {
 		return nil, fmt.Errorf("compose: from address %q: %w", from, err)
 	}
-	if _, ok := parseNormAddress(out.To.Value); !ok {
+	if _, ok := normAddress(out.To.Value); !ok {
 		return nil, fmt.Errorf("compose: recipient %q is not an email address", out.To.Value)
 	}
 	if out.MessageID == "" {
 		return nil, errors.New("compose: out.MessageID is empty; the caller must fix it before sending so retries reuse it")
 	}
-	if err := composeCheckID("message id", out.MessageID); err != nil {
+	if err := checkID("message id", out.MessageID); err != nil {
 		return nil, err
 	}
 	if out.InReplyTo != "" {
-		if err := composeCheckID("in-reply-to", out.InReplyTo); err != nil {
+		if err := checkID("in-reply-to", out.InReplyTo); err != nil {
 			return nil, err
 		}
 	}
@@ -53,21 +54,23 @@ func Compose(out message.Outbound, from string, date time.Time) ([]byte, error) 
 		if r == "" {
 			continue
 		}
-		if err := composeCheckID("reference", r); err != nil {
+		if err := checkID("reference", r); err != nil {
 			return nil, err
 		}
 		refs = append(refs, r)
 	}
-	if out.InReplyTo != "" && !composeContains(refs, out.InReplyTo) {
+	if out.InReplyTo != "" && !slices.Contains(refs, out.InReplyTo) {
 		refs = append(refs, out.InReplyTo)
 	}
 
 	var h mail.Header
 	h.SetDate(date)
 	h.SetAddressList("From", []*mail.Address{fromAddr})
-	h.SetAddressList("To", []*mail.Address{{Name: composeOneLine(out.To.Name), Address: out.To.Value}})
-	if s := composeOneLine(out.Subject); s != "" {
-		h.Set("Subject", composeEncodeText(s))
+	// cleanLine keeps header values on one line: a newline in a name or
+	// subject would otherwise let text inject headers.
+	h.SetAddressList("To", []*mail.Address{{Name: cleanLine(out.To.Name), Address: out.To.Value}})
+	if s := cleanLine(out.Subject); s != "" {
+		h.Set("Subject", encodeHeaderText(s))
 	}
 	h.SetMessageID(out.MessageID)
 	if out.InReplyTo != "" {
@@ -80,14 +83,14 @@ func Compose(out message.Outbound, from string, date time.Time) ([]byte, error) 
 	}
 
 	var buf bytes.Buffer
-	text := composeBody(out.Text)
+	text := cleanBody(out.Text)
 	if out.HTML == "" {
 		h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
 		w, err := mail.CreateSingleInlineWriter(&buf, h)
 		if err != nil {
 			return nil, fmt.Errorf("compose: %w", err)
 		}
-		if err := composeWrite(w, text); err != nil {
+		if err := writeBody(w, text); err != nil {
 			return nil, err
 		}
 		return buf.Bytes(), nil
@@ -99,7 +102,7 @@ func Compose(out message.Outbound, from string, date time.Time) ([]byte, error) 
 	}
 	for _, p := range []struct{ ctype, body string }{
 		{"text/plain", text},
-		{"text/html", composeBody(out.HTML)},
+		{"text/html", cleanBody(out.HTML)},
 	} {
 		var ph mail.InlineHeader
 		ph.SetContentType(p.ctype, map[string]string{"charset": "utf-8"})
@@ -107,7 +110,7 @@ func Compose(out message.Outbound, from string, date time.Time) ([]byte, error) 
 		if err != nil {
 			return nil, fmt.Errorf("compose: %s part: %w", p.ctype, err)
 		}
-		if err := composeWrite(w, p.body); err != nil {
+		if err := writeBody(w, p.body); err != nil {
 			return nil, err
 		}
 	}
@@ -117,7 +120,7 @@ func Compose(out message.Outbound, from string, date time.Time) ([]byte, error) 
 	return buf.Bytes(), nil
 }
 
-func composeWrite(w io.WriteCloser, body string) error {
+func writeBody(w io.WriteCloser, body string) error {
 	if _, err := io.WriteString(w, body); err != nil {
 		w.Close()
 		return fmt.Errorf("compose: write body: %w", err)
@@ -128,9 +131,9 @@ func composeWrite(w io.WriteCloser, body string) error {
 	return nil
 }
 
-// composeBody ends the body with a newline and drops NULs, which SMTP
+// cleanBody ends the body with a newline and drops NULs, which SMTP
 // servers reject.
-func composeBody(s string) string {
+func cleanBody(s string) string {
 	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 	if s != "" && !strings.HasSuffix(s, "\n") {
 		s += "\n"
@@ -138,27 +141,21 @@ func composeBody(s string) string {
 	return s
 }
 
-// composeOneLine keeps a header value on one line: a newline in a subject
-// would otherwise let text inject headers.
-func composeOneLine(s string) string {
-	return parseCleanLine(s)
-}
-
-// composeEncodeText RFC 2047-encodes only the runs of non-ASCII words, in
+// encodeHeaderText RFC 2047-encodes only the runs of non-ASCII words, in
 // base64 (a third the size of Q for Arabic). ASCII such as "Re:" and the
 // ticket reference stays readable, and the spaces between words let the
 // header fold under 78 columns.
-func composeEncodeText(s string) string {
+func encodeHeaderText(s string) string {
 	words := strings.Split(s, " ")
 	var out []string
 	for i := 0; i < len(words); {
-		if smtpASCII(words[i]) && !strings.Contains(words[i], "=?") {
+		if isASCII(words[i]) && !strings.Contains(words[i], "=?") {
 			out = append(out, words[i])
 			i++
 			continue
 		}
 		j := i
-		for j < len(words) && (!smtpASCII(words[j]) || strings.Contains(words[j], "=?")) {
+		for j < len(words) && (!isASCII(words[j]) || strings.Contains(words[j], "=?")) {
 			j++
 		}
 		out = append(out, mime.BEncoding.Encode("utf-8", strings.Join(words[i:j], " ")))
@@ -167,8 +164,8 @@ func composeEncodeText(s string) string {
 	return strings.Join(out, " ")
 }
 
-// composeCheckID refuses ids that would break the header they go in.
-func composeCheckID(what, id string) error {
+// checkID refuses ids that would break the header they go in.
+func checkID(what, id string) error {
 	if strings.ContainsAny(id, "<> \t\r\n\"") || strings.IndexFunc(id, unicode.IsControl) >= 0 {
 		return fmt.Errorf("compose: %s %q: must be a bare id without <> or spaces", what, id)
 	}
@@ -178,18 +175,9 @@ func composeCheckID(what, id string) error {
 	return nil
 }
 
-func composeContains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // NewMessageID returns a fresh, globally unique Message-ID for a reply sent
 // from domain, WITHOUT angle brackets (the form message.Outbound and
-// message.Inbound use; Compose adds the brackets). It is 128 random bits plus
+// message.Inbound use; compose adds the brackets). It is 128 random bits plus
 // the time, e.g. "wasl.m3x9k2.7hq4...@example.edu.sa". An empty domain gives
 // "localhost".
 func NewMessageID(domain string) string {

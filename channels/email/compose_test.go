@@ -11,11 +11,11 @@ import (
 	"github.com/wasl-dev/wasl/message"
 )
 
-var composeTestDate = time.Date(2026, 11, 22, 10, 30, 0, 0, time.FixedZone("", 3*3600))
+var testDate = time.Date(2026, 11, 22, 10, 30, 0, 0, time.FixedZone("", 3*3600))
 
-const composeTestFrom = "خدمة العملاء <support@example.edu.sa>"
+const testFrom = "خدمة العملاء <support@example.edu.sa>"
 
-// Compose's output must parse back, through our own parser, into what was
+// compose's output must parse back, through our own parser, into what was
 // sent: that is what the customer's client will see.
 func TestComposeRoundTrip(t *testing.T) {
 	tests := []struct {
@@ -74,18 +74,18 @@ func TestComposeRoundTrip(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			raw, err := Compose(tt.out, composeTestFrom, composeTestDate)
+			raw, err := compose(tt.out, testFrom, testDate)
 			if err != nil {
 				t.Fatal(err)
 			}
-			composeCheckWire(t, raw)
+			checkWire(t, raw)
 			// The ticket reference stays readable ASCII, even in an Arabic
 			// subject, for robots and filters that do not decode RFC 2047.
 			if strings.Contains(tt.out.Subject, "[#EDU-") && !bytes.Contains(raw, []byte("Subject: Re: [#EDU-2026-000123]\r\n =?utf-8?b?")) {
 				t.Errorf("ticket reference not readable in the raw Subject:\n%s", raw)
 			}
 
-			in := Parse(raw, parseTestOpts())
+			in := Parse(raw, testOpts())
 			if in.Quarantined {
 				t.Fatalf("our own mail is quarantined: %s\n%s", in.QuarantineReason, raw)
 			}
@@ -108,8 +108,8 @@ func TestComposeRoundTrip(t *testing.T) {
 			if !reflect.DeepEqual(in.To, []string{strings.ToLower(tt.out.To.Value)}) {
 				t.Errorf("To = %q", in.To)
 			}
-			if !in.SentAt.Equal(composeTestDate) {
-				t.Errorf("Date = %v, want %v", in.SentAt, composeTestDate)
+			if !in.SentAt.Equal(testDate) {
+				t.Errorf("Date = %v, want %v", in.SentAt, testDate)
 			}
 			// RFC 3834: our automatic replies are marked, people's are not.
 			if in.Flags.AutoSubmitted != tt.out.Auto {
@@ -124,9 +124,9 @@ func TestComposeRoundTrip(t *testing.T) {
 	}
 }
 
-// composeCheckWire checks what SMTP servers insist on: CRLF line ends, lines
+// checkWire checks what SMTP servers insist on: CRLF line ends, lines
 // under 998 bytes, a 7-bit header, and UTF-8 quoted-printable bodies.
-func composeCheckWire(t *testing.T, raw []byte) {
+func checkWire(t *testing.T, raw []byte) {
 	t.Helper()
 	if bytes.Contains(bytes.ReplaceAll(raw, []byte("\r\n"), nil), []byte("\n")) {
 		t.Error("bare LF in message")
@@ -177,11 +177,11 @@ func TestComposeRejects(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			out := ok
 			tt.mutate(&out)
-			from := composeTestFrom
+			from := testFrom
 			if tt.from != "" {
 				from = tt.from
 			}
-			_, err := Compose(out, from, composeTestDate)
+			_, err := compose(out, from, testDate)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
 			}
@@ -197,14 +197,14 @@ func TestComposeNoHeaderInjection(t *testing.T) {
 		Text:      "x",
 		MessageID: "wasl.1@example.edu.sa",
 	}
-	raw, err := Compose(out, composeTestFrom, composeTestDate)
+	raw, err := compose(out, testFrom, testDate)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if regexp.MustCompile(`(?im)^bcc:`).Match(raw) {
 		t.Fatalf("header injected:\n%s", raw)
 	}
-	if in := Parse(raw, parseTestOpts()); in.Subject != "hello Bcc: victim@example.org" {
+	if in := Parse(raw, testOpts()); in.Subject != "hello Bcc: victim@example.org" {
 		t.Fatalf("Subject = %q", in.Subject)
 	}
 }
@@ -217,7 +217,7 @@ func TestNewMessageID(t *testing.T) {
 			t.Fatalf("duplicate id %q", id)
 		}
 		seen[id] = true
-		if err := composeCheckID("id", id); err != nil || !strings.HasSuffix(id, "@example.edu.sa") || !strings.HasPrefix(id, "wasl.") {
+		if err := checkID("id", id); err != nil || !strings.HasSuffix(id, "@example.edu.sa") || !strings.HasPrefix(id, "wasl.") {
 			t.Fatalf("bad id %q: %v", id, err)
 		}
 	}
@@ -226,13 +226,13 @@ func TestNewMessageID(t *testing.T) {
 			t.Errorf("NewMessageID(%q) = %q, want suffix %q", domain, id, suffix)
 		}
 	}
-	// The id must survive Compose and Parse unchanged.
+	// The id must survive compose and Parse unchanged.
 	id := NewMessageID("example.edu.sa")
-	raw, err := Compose(message.Outbound{To: message.Party{Value: "a@example.com"}, Text: "x", MessageID: id}, composeTestFrom, composeTestDate)
+	raw, err := compose(message.Outbound{To: message.Party{Value: "a@example.com"}, Text: "x", MessageID: id}, testFrom, testDate)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if in := Parse(raw, parseTestOpts()); in.MessageID != id || in.ExternalID != id {
+	if in := Parse(raw, testOpts()); in.MessageID != id || in.ExternalID != id {
 		t.Fatalf("MessageID %q came back as %q", id, in.MessageID)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -34,11 +35,40 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		in := Parse(raw, parseTestOpts())
-		parseCheckInvariants(t, raw, in)
-		again := Parse(raw, parseTestOpts())
+		in := Parse(raw, testOpts())
+		checkInvariants(t, raw, in)
+		again := Parse(raw, testOpts())
 		if !reflect.DeepEqual(in, again) {
 			t.Fatalf("Parse is not deterministic:\n%+v\n%+v", Summarize(in), Summarize(again))
+		}
+	})
+}
+
+// FuzzShapeHTML: whatever the HTML, shapeHTML stays within its bounds and
+// the sanitized result holds no script.
+func FuzzShapeHTML(f *testing.F) {
+	for _, s := range []string{
+		"<p>a<b>b<i>c</b>d</p>",
+		"<div><div><div>x</div></div></div>",
+		"<<!-- x -->a href=y>",
+		"<ul><li>a<li>b</ul><table><tr><td>1<td>2</table>",
+		`<img src="cid:a"><a href="https://x.org">y</a><script>z</script>`,
+		"<p>سلام &amp; &nbsp;</p>",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		const limit, depth = 256, 4
+		out, _ := shapeHTML(src, limit, depth)
+		if len(out) > limit {
+			t.Fatalf("%d bytes, over %d: %q", len(out), limit, out)
+		}
+		if d := maxDepth(t, out); d > depth {
+			t.Fatalf("depth %d, over %d: %q", d, depth, out)
+		}
+		safe, _ := sanitizeHTML(src)
+		if strings.Contains(strings.ToLower(safe), "<script") {
+			t.Fatalf("script survived: %q", safe)
 		}
 	})
 }

@@ -30,7 +30,14 @@ type Ingester interface {
 // cursor (0, 0).
 type CursorStore interface {
 	Cursor(ctx context.Context, channelID int64, mailbox string) (uidValidity, lastUID uint32, err error)
+	// SaveCursor also forgets the failures RecordIngestFailure counted.
 	SaveCursor(ctx context.Context, channelID int64, mailbox string, uidValidity, lastUID uint32) error
+	// RecordIngestFailure notes that the message at uid, the next after
+	// the cursor, failed to ingest with errText, and returns how many times
+	// in a row uid has failed, this time included. It must survive
+	// reconnects and restarts: it is what lets a message that can never be
+	// stored stop blocking its mailbox.
+	RecordIngestFailure(ctx context.Context, channelID int64, mailbox string, uid uint32, errText string) (attempts int, err error)
 }
 
 // IMAP connection security modes.
@@ -54,10 +61,34 @@ type IMAPConfig struct {
 	PollInterval   time.Duration // default 60s; used when the server lacks IDLE, and as IDLE's safety net
 	BatchSize      int           // UIDs fetched per FETCH, default 200
 	MaxMessageSize int64         // larger messages arrive quarantined, headers only; default 25 MiB
+	// MaxAttempts is how many times in a row one message may fail to
+	// ingest before it is ingested quarantined, with the error, so that the
+	// mail after it is not held up forever; default 3.
+	MaxAttempts int
+
+	// FirstSync is where sync starts in a mailbox this channel has no
+	// cursor for. FirstSyncNow (the default) starts at the mailbox's
+	// current end, so connecting Wasl to a live support mailbox answers
+	// none of the mail already in it. FirstSyncAll backfills from UID 1;
+	// FirstSyncSince from the first message received on or after
+	// FirstSyncSince. Backfilled mail older than the auto-reply window is
+	// stored as history, never answered (router.Decide's age rule).
+	FirstSync string
+	// FirstSyncSince is a date: IMAP SEARCH SINCE compares it with each
+	// message's INTERNALDATE by calendar day, ignoring time of day and
+	// time zone, as the server reads it; only its year, month and day count.
+	FirstSyncSince time.Time
 
 	MinBackoff, MaxBackoff time.Duration // reconnect: exponential with full jitter, default 1s..5m
 	DisableIdle            bool          // force polling (tests)
 }
+
+// First-sync modes; see IMAPConfig.FirstSync.
+const (
+	FirstSyncNow   = "now"
+	FirstSyncAll   = "all"
+	FirstSyncSince = "since"
+)
 
 // LogValue keeps the password out of logs even when the whole config is
 // logged.
@@ -68,6 +99,7 @@ func (c IMAPConfig) LogValue() slog.Value {
 		slog.String("security", c.Security),
 		slog.String("username", c.Username),
 		slog.Any("mailboxes", c.Mailboxes),
+		slog.String("first_sync", c.FirstSync),
 	)
 }
 
@@ -77,25 +109,26 @@ func (c IMAPConfig) String() string {
 }
 
 const (
-	imapDefaultPollInterval   = 60 * time.Second
-	imapDefaultBatchSize      = 200
-	imapDefaultMaxMessageSize = DefaultMaxSize
-	imapDefaultMinBackoff     = time.Second
-	imapDefaultMaxBackoff     = 5 * time.Minute
+	defaultPollInterval   = 60 * time.Second
+	defaultBatchSize      = 200
+	defaultMaxMessageSize = defaultMaxSize
+	defaultMaxAttempts    = 3
+	defaultMinBackoff     = time.Second
+	defaultMaxBackoff     = 5 * time.Minute
 
 	// RFC 2177: servers may drop an idle client after 30 minutes, so IDLE
 	// is re-issued well before that even when PollInterval is longer.
-	imapMaxIdleWait = 25 * time.Minute
+	maxIdleWait = 25 * time.Minute
 	// A logout is a courtesy; never let it hold up shutdown.
-	imapLogoutTimeout = 2 * time.Second
+	logoutTimeout = 2 * time.Second
 	// After ctx is cancelled, a session stuck on the network gets this
 	// long to notice before its connection is closed under it.
-	imapCancelGrace = 5 * time.Second
-	imapDialTimeout = 30 * time.Second
+	cancelGrace = 5 * time.Second
+	dialTimeout = 30 * time.Second
 	// Bodies of one FETCH are held in memory until ingested in UID order;
 	// this caps that memory (a single message up to MaxMessageSize is
 	// always allowed).
-	imapMaxChunkBytes = 64 << 20
+	maxChunkBytes = 64 << 20
 )
 
 // IMAPSource pulls mail from IMAP mailboxes into the pipeline, acknowledging
@@ -117,7 +150,7 @@ func NewIMAPSource(cfg IMAPConfig, sink Ingester, cursors CursorStore, log *slog
 	if cursors == nil {
 		return nil, errors.New("imap: nil CursorStore")
 	}
-	if err := imapNormalizeConfig(&cfg); err != nil {
+	if err := normalizeIMAPConfig(&cfg); err != nil {
 		return nil, fmt.Errorf("imap config: %w", err)
 	}
 	if log == nil {
@@ -127,7 +160,7 @@ func NewIMAPSource(cfg IMAPConfig, sink Ingester, cursors CursorStore, log *slog
 	return &IMAPSource{cfg: cfg, sink: sink, cursors: cursors, log: log, now: time.Now}, nil
 }
 
-func imapNormalizeConfig(cfg *IMAPConfig) error {
+func normalizeIMAPConfig(cfg *IMAPConfig) error {
 	if cfg.ChannelID <= 0 {
 		return fmt.Errorf("channel id must be positive, got %d", cfg.ChannelID)
 	}
@@ -162,7 +195,7 @@ func imapNormalizeConfig(cfg *IMAPConfig) error {
 	}
 	cfg.Addr = net.JoinHostPort(host, port)
 
-	if cfg.Security == IMAPSecurityPlain && !cfg.AllowPlain && !imapIsLoopback(host) {
+	if cfg.Security == IMAPSecurityPlain && !cfg.AllowPlain && !isLoopback(host) {
 		return fmt.Errorf("security %q to %s would send the password unencrypted: use tls or starttls, or set AllowPlain", IMAPSecurityPlain, host)
 	}
 	if cfg.Username == "" {
@@ -192,23 +225,38 @@ func imapNormalizeConfig(cfg *IMAPConfig) error {
 	}
 	cfg.Mailboxes = mailboxes
 
-	if cfg.PollInterval < 0 || cfg.BatchSize < 0 || cfg.MaxMessageSize < 0 || cfg.MinBackoff < 0 || cfg.MaxBackoff < 0 {
-		return errors.New("poll interval, batch size, max message size and backoffs must not be negative")
+	switch cfg.FirstSync = strings.ToLower(strings.TrimSpace(cfg.FirstSync)); cfg.FirstSync {
+	case "":
+		cfg.FirstSync = FirstSyncNow
+	case FirstSyncNow, FirstSyncAll:
+	case FirstSyncSince:
+		if cfg.FirstSyncSince.IsZero() {
+			return errors.New("first sync \"since\" needs a date (FirstSyncSince)")
+		}
+	default:
+		return fmt.Errorf("first sync %q: want %q, %q or %q", cfg.FirstSync, FirstSyncNow, FirstSyncAll, FirstSyncSince)
+	}
+
+	if cfg.PollInterval < 0 || cfg.BatchSize < 0 || cfg.MaxMessageSize < 0 || cfg.MaxAttempts < 0 || cfg.MinBackoff < 0 || cfg.MaxBackoff < 0 {
+		return errors.New("poll interval, batch size, max message size, max attempts and backoffs must not be negative")
+	}
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = defaultMaxAttempts
 	}
 	if cfg.PollInterval == 0 {
-		cfg.PollInterval = imapDefaultPollInterval
+		cfg.PollInterval = defaultPollInterval
 	}
 	if cfg.BatchSize == 0 {
-		cfg.BatchSize = imapDefaultBatchSize
+		cfg.BatchSize = defaultBatchSize
 	}
 	if cfg.MaxMessageSize == 0 {
-		cfg.MaxMessageSize = imapDefaultMaxMessageSize
+		cfg.MaxMessageSize = defaultMaxMessageSize
 	}
 	if cfg.MinBackoff == 0 {
-		cfg.MinBackoff = imapDefaultMinBackoff
+		cfg.MinBackoff = defaultMinBackoff
 	}
 	if cfg.MaxBackoff == 0 {
-		cfg.MaxBackoff = max(imapDefaultMaxBackoff, cfg.MinBackoff)
+		cfg.MaxBackoff = max(defaultMaxBackoff, cfg.MinBackoff)
 	}
 	if cfg.MinBackoff > cfg.MaxBackoff {
 		return fmt.Errorf("min backoff %v is above max backoff %v", cfg.MinBackoff, cfg.MaxBackoff)
@@ -216,7 +264,9 @@ func imapNormalizeConfig(cfg *IMAPConfig) error {
 	return nil
 }
 
-func imapIsLoopback(host string) bool {
+// isLoopback reports whether host is this machine: the only place IMAP
+// and SMTP may carry a password in clear without being told to.
+func isLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}
@@ -230,22 +280,22 @@ func imapIsLoopback(host string) bool {
 func (s *IMAPSource) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, mb := range s.cfg.Mailboxes {
-		wg.Go(func() { s.imapWatch(ctx, mb) })
+		wg.Go(func() { s.watch(ctx, mb) })
 	}
 	wg.Wait()
 	return nil
 }
 
-// SyncOnce connects, brings every mailbox up to date once and logs out.
-func (s *IMAPSource) SyncOnce(ctx context.Context) error {
-	sess, err := s.imapConnect(ctx)
+// syncOnce connects, brings every mailbox up to date once and logs out.
+func (s *IMAPSource) syncOnce(ctx context.Context) error {
+	sess, err := s.connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer sess.close()
 	var errs []error
 	for _, mb := range s.cfg.Mailboxes {
-		if err := s.imapSyncMailbox(ctx, sess.c, mb); err != nil {
+		if err := s.syncMailbox(ctx, sess.c, mb); err != nil {
 			errs = append(errs, err)
 			if ctx.Err() != nil {
 				break
@@ -255,19 +305,19 @@ func (s *IMAPSource) SyncOnce(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// imapWatch keeps one mailbox in sync until ctx is done.
-func (s *IMAPSource) imapWatch(ctx context.Context, mailbox string) {
+// watch keeps one mailbox in sync until ctx is done.
+func (s *IMAPSource) watch(ctx context.Context, mailbox string) {
 	log := s.log.With("mailbox", mailbox)
 	attempt := 0
 	for {
-		healthy, err := s.imapSession(ctx, mailbox, log)
+		healthy, err := s.runSession(ctx, mailbox, log)
 		if ctx.Err() != nil {
 			return
 		}
 		if healthy {
 			attempt = 0
 		}
-		wait := imapBackoff(s.cfg.MinBackoff, s.cfg.MaxBackoff, attempt)
+		wait := backoff(s.cfg.MinBackoff, s.cfg.MaxBackoff, attempt)
 		attempt++
 		log.Warn("imap session failed, reconnecting", "err", err, "attempt", attempt, "retry_in", wait)
 		t := time.NewTimer(wait)
@@ -280,10 +330,10 @@ func (s *IMAPSource) imapWatch(ctx context.Context, mailbox string) {
 	}
 }
 
-// imapBackoff is exponential backoff with full jitter: a uniform pick in
+// backoff is exponential backoff with full jitter: a uniform pick in
 // [0, min(max, base·2^attempt)], so that many gateways restarting together
 // do not reconnect in step.
-func imapBackoff(base, limit time.Duration, attempt int) time.Duration {
+func backoff(base, limit time.Duration, attempt int) time.Duration {
 	d := base
 	for i := 0; i < attempt && d < limit; i++ {
 		d *= 2
@@ -292,17 +342,17 @@ func imapBackoff(base, limit time.Duration, attempt int) time.Duration {
 	return rand.N(d + 1)
 }
 
-// imapSession runs one connection for one mailbox: sync, then wait for news
+// runSession runs one connection for one mailbox: sync, then wait for news
 // (IDLE or poll) and sync again, until an error or ctx is done. healthy
 // reports whether the first sync completed, which resets the backoff.
-func (s *IMAPSource) imapSession(ctx context.Context, mailbox string, log *slog.Logger) (healthy bool, err error) {
-	sess, err := s.imapConnect(ctx)
+func (s *IMAPSource) runSession(ctx context.Context, mailbox string, log *slog.Logger) (healthy bool, err error) {
+	sess, err := s.connect(ctx)
 	if err != nil {
 		return false, err
 	}
 	defer sess.close()
 
-	if err := s.imapSyncMailbox(ctx, sess.c, mailbox); err != nil {
+	if err := s.syncMailbox(ctx, sess.c, mailbox); err != nil {
 		return false, err
 	}
 	idle := !s.cfg.DisableIdle && sess.c.Caps().Has(imap.CapIdle)
@@ -314,9 +364,9 @@ func (s *IMAPSource) imapSession(ctx context.Context, mailbox string, log *slog.
 
 	for {
 		if idle {
-			err = s.imapWaitIdle(ctx, sess)
+			err = s.waitIdle(ctx, sess)
 		} else {
-			err = s.imapWaitPoll(ctx, sess)
+			err = s.waitPoll(ctx, sess)
 		}
 		if ctx.Err() != nil {
 			return true, nil
@@ -324,20 +374,20 @@ func (s *IMAPSource) imapSession(ctx context.Context, mailbox string, log *slog.
 		if err != nil {
 			return true, err
 		}
-		if err := s.imapSyncMailbox(ctx, sess.c, mailbox); err != nil {
+		if err := s.syncMailbox(ctx, sess.c, mailbox); err != nil {
 			return true, err
 		}
 	}
 }
 
-// imapWaitIdle runs IDLE until the server reports new messages, the poll
+// waitIdle runs IDLE until the server reports new messages, the poll
 // safety net fires, the connection drops or ctx is done.
-func (s *IMAPSource) imapWaitIdle(ctx context.Context, sess *imapSession) error {
+func (s *IMAPSource) waitIdle(ctx context.Context, sess *session) error {
 	cmd, err := sess.c.Idle()
 	if err != nil {
 		return fmt.Errorf("idle: %w", err)
 	}
-	t := time.NewTimer(min(s.cfg.PollInterval, imapMaxIdleWait))
+	t := time.NewTimer(min(s.cfg.PollInterval, maxIdleWait))
 	defer t.Stop()
 	closed := false
 	select {
@@ -359,7 +409,7 @@ func (s *IMAPSource) imapWaitIdle(ctx context.Context, sess *imapSession) error 
 	return nil
 }
 
-func (s *IMAPSource) imapWaitPoll(ctx context.Context, sess *imapSession) error {
+func (s *IMAPSource) waitPoll(ctx context.Context, sess *session) error {
 	t := time.NewTimer(s.cfg.PollInterval)
 	defer t.Stop()
 	select {
@@ -372,8 +422,8 @@ func (s *IMAPSource) imapWaitPoll(ctx context.Context, sess *imapSession) error 
 	}
 }
 
-// imapSession is one logged-in connection.
-type imapSession struct {
+// session is one logged-in connection.
+type session struct {
 	c *imapclient.Client
 	// updates gets a value when the server reports a new message count
 	// (EXISTS), which during IDLE means new mail.
@@ -381,8 +431,8 @@ type imapSession struct {
 	stopWatch func() bool
 }
 
-func (s *IMAPSource) imapConnect(ctx context.Context) (*imapSession, error) {
-	sess := &imapSession{updates: make(chan struct{}, 1)}
+func (s *IMAPSource) connect(ctx context.Context) (*session, error) {
+	sess := &session{updates: make(chan struct{}, 1)}
 	host, _, _ := net.SplitHostPort(s.cfg.Addr)
 	var tlsConfig *tls.Config
 	if s.cfg.TLSConfig != nil {
@@ -407,7 +457,7 @@ func (s *IMAPSource) imapConnect(ctx context.Context) (*imapSession, error) {
 		},
 	}
 
-	dialer := &net.Dialer{Timeout: imapDialTimeout}
+	dialer := &net.Dialer{Timeout: dialTimeout}
 	var (
 		conn net.Conn
 		err  error
@@ -433,32 +483,32 @@ func (s *IMAPSource) imapConnect(ctx context.Context) (*imapSession, error) {
 		if err != nil {
 			stopHandshakeWatch()
 			conn.Close()
-			return nil, fmt.Errorf("imap starttls with %s: %w", s.cfg.Addr, imapCtxErr(ctx, err))
+			return nil, fmt.Errorf("imap starttls with %s: %w", s.cfg.Addr, ctxErr(ctx, err))
 		}
 	} else {
 		c = imapclient.New(conn, opts)
 		if err := c.WaitGreeting(); err != nil {
 			stopHandshakeWatch()
 			c.Close()
-			return nil, fmt.Errorf("imap greeting from %s: %w", s.cfg.Addr, imapCtxErr(ctx, err))
+			return nil, fmt.Errorf("imap greeting from %s: %w", s.cfg.Addr, ctxErr(ctx, err))
 		}
 	}
-	if err := s.imapLogin(c); err != nil {
+	if err := s.login(c); err != nil {
 		stopHandshakeWatch()
 		c.Close()
-		return nil, fmt.Errorf("imap login to %s as %q: %w", s.cfg.Addr, s.cfg.Username, imapCtxErr(ctx, err))
+		return nil, fmt.Errorf("imap login to %s as %q: %w", s.cfg.Addr, s.cfg.Username, ctxErr(ctx, err))
 	}
 	stopHandshakeWatch()
 	sess.c = c
 	// Once logged in, the session notices ctx itself and logs out; this
 	// only rescues it when it is stuck waiting on a dead peer.
 	sess.stopWatch = context.AfterFunc(ctx, func() {
-		time.AfterFunc(imapCancelGrace, func() { c.Close() })
+		time.AfterFunc(cancelGrace, func() { c.Close() })
 	})
 	return sess, nil
 }
 
-func (s *IMAPSource) imapLogin(c *imapclient.Client) error {
+func (s *IMAPSource) login(c *imapclient.Client) error {
 	caps := c.Caps()
 	if caps.Has(imap.CapLoginDisabled) && slices.Contains(caps.AuthMechanisms(), sasl.Plain) {
 		return c.Authenticate(sasl.NewPlainClient("", s.cfg.Username, s.cfg.Password))
@@ -466,9 +516,9 @@ func (s *IMAPSource) imapLogin(c *imapclient.Client) error {
 	return c.Login(s.cfg.Username, s.cfg.Password).Wait()
 }
 
-// imapCtxErr prefers ctx's error: a closed connection after a cancel is
+// ctxErr prefers ctx's error: a closed connection after a cancel is
 // not a network failure.
-func imapCtxErr(ctx context.Context, err error) error {
+func ctxErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("%w (%v)", ctx.Err(), err)
 	}
@@ -476,14 +526,14 @@ func imapCtxErr(ctx context.Context, err error) error {
 }
 
 // close logs out politely, but never waits long for it.
-func (sess *imapSession) close() {
+func (sess *session) close() {
 	sess.stopWatch()
 	done := make(chan struct{})
 	go func() {
 		_ = sess.c.Logout().Wait()
 		close(done)
 	}()
-	t := time.NewTimer(imapLogoutTimeout)
+	t := time.NewTimer(logoutTimeout)
 	select {
 	case <-done:
 	case <-t.C:
@@ -492,26 +542,37 @@ func (sess *imapSession) close() {
 	_ = sess.c.Close()
 }
 
-// imapSyncMailbox ingests every message above the cursor, in UID order,
+// syncMailbox ingests every message above the cursor, in UID order,
 // saving the cursor after each one is committed.
-func (s *IMAPSource) imapSyncMailbox(ctx context.Context, c *imapclient.Client, mailbox string) error {
+func (s *IMAPSource) syncMailbox(ctx context.Context, c *imapclient.Client, mailbox string) error {
 	sel, err := c.Select(mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
 	if err != nil {
-		return fmt.Errorf("examine %q: %w", mailbox, imapCtxErr(ctx, err))
+		return fmt.Errorf("examine %q: %w", mailbox, ctxErr(ctx, err))
 	}
 	uidValidity, last, err := s.cursors.Cursor(ctx, s.cfg.ChannelID, mailbox)
 	if err != nil {
 		return fmt.Errorf("read cursor of %q: %w", mailbox, err)
 	}
 	if sel.UIDValidity != uidValidity {
-		// UIDs of the old generation mean nothing now. Start from UID 1;
-		// the pipeline dedupes on Message-ID so nothing doubles.
-		if uidValidity != 0 {
+		if uidValidity == 0 {
+			// Never synced: start where the operator asked.
+			if last, err = s.firstSyncStart(ctx, c, mailbox, sel); err != nil {
+				return err
+			}
+		} else {
+			// The server renumbered the mailbox (restored, migrated,
+			// re-created): old UIDs mean nothing now. Re-reading it from
+			// UID 1 is the only way to be sure that mail which arrived
+			// since our last sync is not lost, and it doubles nothing:
+			// the pipeline dedupes on Message-ID. Mail that predates the
+			// channel comes in once as history (its INTERNALDATE is older
+			// than the auto-reply window), never answered.
 			s.log.Warn("imap uidvalidity changed, re-syncing mailbox from the start",
 				"mailbox", mailbox, "old_uidvalidity", uidValidity, "new_uidvalidity", sel.UIDValidity)
+			last = 0
 		}
-		uidValidity, last = sel.UIDValidity, 0
-		if err := s.cursors.SaveCursor(ctx, s.cfg.ChannelID, mailbox, uidValidity, 0); err != nil {
+		uidValidity = sel.UIDValidity
+		if err := s.cursors.SaveCursor(ctx, s.cfg.ChannelID, mailbox, uidValidity, last); err != nil {
 			return fmt.Errorf("save cursor of %q: %w", mailbox, err)
 		}
 	}
@@ -523,7 +584,7 @@ func (s *IMAPSource) imapSyncMailbox(ctx context.Context, c *imapclient.Client, 
 	want.AddRange(imap.UID(last+1), 0) // last+1:*
 	found, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{want}}, nil).Wait()
 	if err != nil {
-		return fmt.Errorf("search new messages in %q: %w", mailbox, imapCtxErr(ctx, err))
+		return fmt.Errorf("search new messages in %q: %w", mailbox, ctxErr(ctx, err))
 	}
 	// "n:*" always matches the highest UID, even when it is below n.
 	var uids []imap.UID
@@ -540,7 +601,7 @@ func (s *IMAPSource) imapSyncMailbox(ctx context.Context, c *imapclient.Client, 
 	total := len(uids)
 	for start := 0; start < total; start += s.cfg.BatchSize {
 		end := min(start+s.cfg.BatchSize, total)
-		if err := s.imapFetchBatch(ctx, c, mailbox, uidValidity, uids[start:end]); err != nil {
+		if err := s.fetchBatch(ctx, c, mailbox, uidValidity, uids[start:end]); err != nil {
 			return err
 		}
 		s.log.Info("imap sync", "mailbox", mailbox, "done", end, "total", total)
@@ -548,23 +609,85 @@ func (s *IMAPSource) imapSyncMailbox(ctx context.Context, c *imapclient.Client, 
 	return nil
 }
 
-type imapMeta struct {
+// firstSyncStart returns the UID up to which a mailbox this channel never
+// synced counts as already seen.
+func (s *IMAPSource) firstSyncStart(ctx context.Context, c *imapclient.Client, mailbox string, sel *imap.SelectData) (uint32, error) {
+	log := s.log.With("mailbox", mailbox, "first_sync", s.cfg.FirstSync, "messages", sel.NumMessages)
+	switch s.cfg.FirstSync {
+	case FirstSyncAll:
+		log.Info("imap first sync: ingesting the whole mailbox")
+		return 0, nil
+	case FirstSyncSince:
+		since := s.cfg.FirstSyncSince
+		var opts *imap.SearchOptions
+		if c.Caps().Has(imap.CapESearch) {
+			opts = &imap.SearchOptions{ReturnMin: true} // one number, not every UID
+		}
+		found, err := c.UIDSearch(&imap.SearchCriteria{Since: since}, opts).Wait()
+		if err != nil {
+			return 0, fmt.Errorf("search %q since %s: %w", mailbox, since.Format(time.DateOnly), ctxErr(ctx, err))
+		}
+		first := found.Min
+		if opts == nil {
+			for _, uid := range found.AllUIDs() {
+				if first == 0 || uint32(uid) < first {
+					first = uint32(uid)
+				}
+			}
+		}
+		if first != 0 {
+			log.Info("imap first sync: ingesting from the first message since the date",
+				"since", since.Format(time.DateOnly), "from_uid", first)
+			return first - 1, nil
+		}
+		// Nothing that recent: start at the end, like "now".
+	}
+	end, err := mailboxEnd(ctx, c, mailbox, sel)
+	if err != nil {
+		return 0, err
+	}
+	log.Info("imap first sync: starting at the end of the mailbox; mail already there is left alone (first_sync: all or since:DATE backfills it)",
+		"last_uid", end)
+	return end, nil
+}
+
+// mailboxEnd is the highest UID the mailbox has used: UIDNEXT-1, or the
+// UID of its last message when the server did not say UIDNEXT.
+func mailboxEnd(ctx context.Context, c *imapclient.Client, mailbox string, sel *imap.SelectData) (uint32, error) {
+	if sel.UIDNext != 0 {
+		return uint32(sel.UIDNext) - 1, nil
+	}
+	if sel.NumMessages == 0 {
+		return 0, nil
+	}
+	msgs, err := c.Fetch(imap.SeqSetNum(sel.NumMessages), &imap.FetchOptions{UID: true}).Collect()
+	if err != nil {
+		return 0, fmt.Errorf("fetch the last UID of %q: %w", mailbox, ctxErr(ctx, err))
+	}
+	var end uint32
+	for _, m := range msgs {
+		end = max(end, uint32(m.UID))
+	}
+	return end, nil
+}
+
+type msgMeta struct {
 	size         int64
 	internalDate time.Time
 }
 
-// imapFetchBatch learns the sizes of one batch, then fetches it in chunks
+// fetchBatch learns the sizes of one batch, then fetches it in chunks
 // that fit in memory and ingests each chunk in UID order.
-func (s *IMAPSource) imapFetchBatch(ctx context.Context, c *imapclient.Client, mailbox string, uidValidity uint32, uids []imap.UID) error {
+func (s *IMAPSource) fetchBatch(ctx context.Context, c *imapclient.Client, mailbox string, uidValidity uint32, uids []imap.UID) error {
 	msgs, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{
 		UID: true, RFC822Size: true, InternalDate: true,
 	}).Collect()
 	if err != nil {
-		return fmt.Errorf("fetch sizes in %q: %w", mailbox, imapCtxErr(ctx, err))
+		return fmt.Errorf("fetch sizes in %q: %w", mailbox, ctxErr(ctx, err))
 	}
-	meta := make(map[imap.UID]imapMeta, len(msgs))
+	meta := make(map[imap.UID]msgMeta, len(msgs))
 	for _, m := range msgs {
-		meta[m.UID] = imapMeta{size: m.RFC822Size, internalDate: m.InternalDate}
+		meta[m.UID] = msgMeta{size: m.RFC822Size, internalDate: m.InternalDate}
 	}
 
 	var (
@@ -582,8 +705,8 @@ func (s *IMAPSource) imapFetchBatch(ctx context.Context, c *imapclient.Client, m
 		if size > s.cfg.MaxMessageSize {
 			size = 0 // headers only
 		}
-		if len(chunk) > 0 && chunkBytes+size > imapMaxChunkBytes {
-			if err := s.imapFetchChunk(ctx, c, mailbox, uidValidity, chunk, meta); err != nil {
+		if len(chunk) > 0 && chunkBytes+size > maxChunkBytes {
+			if err := s.fetchChunk(ctx, c, mailbox, uidValidity, chunk, meta); err != nil {
 				return err
 			}
 			chunk, chunkBytes = chunk[:0], 0
@@ -592,12 +715,12 @@ func (s *IMAPSource) imapFetchBatch(ctx context.Context, c *imapclient.Client, m
 		chunkBytes += size
 	}
 	if len(chunk) > 0 {
-		return s.imapFetchChunk(ctx, c, mailbox, uidValidity, chunk, meta)
+		return s.fetchChunk(ctx, c, mailbox, uidValidity, chunk, meta)
 	}
 	return nil
 }
 
-func (s *IMAPSource) imapFetchChunk(ctx context.Context, c *imapclient.Client, mailbox string, uidValidity uint32, uids []imap.UID, meta map[imap.UID]imapMeta) error {
+func (s *IMAPSource) fetchChunk(ctx context.Context, c *imapclient.Client, mailbox string, uidValidity uint32, uids []imap.UID, meta map[imap.UID]msgMeta) error {
 	var whole, headersOnly imap.UIDSet
 	for _, uid := range uids {
 		if meta[uid].size > s.cfg.MaxMessageSize {
@@ -610,14 +733,14 @@ func (s *IMAPSource) imapFetchChunk(ctx context.Context, c *imapclient.Client, m
 	// BODY.PEEK so that fetching does not set \Seen for the people who
 	// also read this mailbox.
 	if len(whole) > 0 {
-		if err := imapFetchSection(c, whole, &imap.FetchItemBodySection{Peek: true}, raws); err != nil {
-			return fmt.Errorf("fetch messages in %q: %w", mailbox, imapCtxErr(ctx, err))
+		if err := fetchSection(c, whole, &imap.FetchItemBodySection{Peek: true}, raws); err != nil {
+			return fmt.Errorf("fetch messages in %q: %w", mailbox, ctxErr(ctx, err))
 		}
 	}
 	if len(headersOnly) > 0 {
 		section := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true}
-		if err := imapFetchSection(c, headersOnly, section, raws); err != nil {
-			return fmt.Errorf("fetch headers of oversized messages in %q: %w", mailbox, imapCtxErr(ctx, err))
+		if err := fetchSection(c, headersOnly, section, raws); err != nil {
+			return fmt.Errorf("fetch headers of oversized messages in %q: %w", mailbox, ctxErr(ctx, err))
 		}
 	}
 
@@ -627,21 +750,103 @@ func (s *IMAPSource) imapFetchChunk(ctx context.Context, c *imapclient.Client, m
 			s.log.Warn("imap message vanished before fetch", "mailbox", mailbox, "uid", uid)
 			continue
 		}
-		in := s.imapInbound(raw, meta[uid])
-		out, err := s.sink.Ingest(ctx, in)
-		if err != nil {
-			return fmt.Errorf("ingest uid %d of %q: %w", uid, mailbox, err)
+		if err := s.ingest(ctx, mailbox, uidValidity, uid, s.inbound(raw, meta[uid])); err != nil {
+			return err
 		}
-		if err := s.cursors.SaveCursor(ctx, s.cfg.ChannelID, mailbox, uidValidity, uint32(uid)); err != nil {
-			return fmt.Errorf("save cursor of %q at uid %d: %w", mailbox, uid, err)
-		}
-		s.log.Debug("imap message ingested", "mailbox", mailbox, "uid", uid,
-			"external_id", in.ExternalID, "duplicate", out.Duplicate, "quarantined", in.Quarantined)
 	}
 	return nil
 }
 
-func imapFetchSection(c *imapclient.Client, uids imap.UIDSet, section *imap.FetchItemBodySection, into map[imap.UID][]byte) error {
+// ingest commits one message and then moves the cursor past it. A message
+// that has failed MaxAttempts times in a row (counted with the cursor,
+// across sessions and restarts) is committed quarantined instead, so that
+// it cannot hold up the mail after it forever. Nothing moves the cursor but
+// a commit: when even the quarantined copy cannot be stored, the store
+// itself is failing, and the session ends to back off and try again.
+func (s *IMAPSource) ingest(ctx context.Context, mailbox string, uidValidity uint32, uid imap.UID, in message.Inbound) error {
+	out, err := s.sink.Ingest(ctx, in)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("ingest uid %d of %q: %w", uid, mailbox, ctxErr(ctx, err))
+		}
+		attempts, ferr := s.cursors.RecordIngestFailure(ctx, s.cfg.ChannelID, mailbox, uint32(uid), clipText(err.Error(), maxErrorText))
+		if ferr != nil {
+			return fmt.Errorf("ingest uid %d of %q: %w (counting the failure failed too: %v)", uid, mailbox, err, ferr)
+		}
+		if attempts < s.cfg.MaxAttempts {
+			return fmt.Errorf("ingest uid %d of %q (attempt %d of %d): %w", uid, mailbox, attempts, s.cfg.MaxAttempts, err)
+		}
+		q := quarantineUnstorable(in, attempts, err)
+		if out, err = s.sink.Ingest(ctx, q); err != nil {
+			// What its header says may be what cannot be stored (a sender
+			// the contact table refuses, say): keep the raw bytes alone.
+			q = bareQuarantine(q)
+			out, err = s.sink.Ingest(ctx, q)
+		}
+		if err != nil {
+			return fmt.Errorf("ingest uid %d of %q, quarantined after %d failed attempts: %w", uid, mailbox, attempts, err)
+		}
+		s.log.Error("imap message could not be ingested; stored it quarantined so the mailbox moves on",
+			"mailbox", mailbox, "uid", uid, "external_id", in.ExternalID, "attempts", attempts, "reason", q.QuarantineReason)
+		in = q
+	}
+	if err := s.cursors.SaveCursor(ctx, s.cfg.ChannelID, mailbox, uidValidity, uint32(uid)); err != nil {
+		return fmt.Errorf("save cursor of %q at uid %d: %w", mailbox, uid, err)
+	}
+	s.log.Debug("imap message ingested", "mailbox", mailbox, "uid", uid,
+		"external_id", in.ExternalID, "duplicate", out.Duplicate, "quarantined", in.Quarantined)
+	return nil
+}
+
+// bareQuarantine is q with nothing but its dedupe key, the reason and the
+// raw bytes: the last thing a working store can always keep.
+func bareQuarantine(q message.Inbound) message.Inbound {
+	return message.Inbound{
+		ChannelID:        q.ChannelID,
+		Channel:          q.Channel,
+		ExternalID:       q.ExternalID,
+		ReceivedAt:       q.ReceivedAt,
+		Quarantined:      true,
+		QuarantineReason: q.QuarantineReason,
+		Raw:              q.Raw,
+	}
+}
+
+// maxErrorText bounds an ingest error kept with the cursor or in a
+// quarantine reason.
+const maxErrorText = 500
+
+// quarantineUnstorable is in as it is stored after failing attempts times:
+// quarantined with the last error, so it is never classified or answered,
+// and with the raw bytes, so nothing of it is lost. It keeps the dedupe key
+// and what staff need to find and read it (sender, subject, text); the HTML,
+// the attachments and the threading headers, which only the pipeline's
+// later steps use, stay in the raw message.
+func quarantineUnstorable(in message.Inbound, attempts int, err error) message.Inbound {
+	reason := fmt.Sprintf("could not be ingested in %d attempts: %s", attempts, clipText(err.Error(), maxErrorText))
+	if in.Quarantined {
+		reason += "; " + in.QuarantineReason
+	}
+	return message.Inbound{
+		ChannelID:        in.ChannelID,
+		Channel:          in.Channel,
+		ExternalID:       in.ExternalID,
+		From:             in.From,
+		To:               in.To,
+		Subject:          in.Subject,
+		Text:             in.Text,
+		TextTruncated:    in.TextTruncated,
+		MessageID:        in.MessageID,
+		Flags:            in.Flags,
+		SentAt:           in.SentAt,
+		ReceivedAt:       in.ReceivedAt,
+		Quarantined:      true,
+		QuarantineReason: reason,
+		Raw:              in.Raw,
+	}
+}
+
+func fetchSection(c *imapclient.Client, uids imap.UIDSet, section *imap.FetchItemBodySection, into map[imap.UID][]byte) error {
 	msgs, err := c.Fetch(uids, &imap.FetchOptions{
 		UID:         true,
 		BodySection: []*imap.FetchItemBodySection{section},
@@ -659,10 +864,10 @@ func imapFetchSection(c *imapclient.Client, uids imap.UIDSet, section *imap.Fetc
 	return nil
 }
 
-// imapInbound turns fetched bytes into an Inbound. An oversized message
+// inbound turns fetched bytes into an Inbound. An oversized message
 // has only its header here: it is quarantined with the reason, so it is
 // kept and seen, never silently dropped.
-func (s *IMAPSource) imapInbound(raw []byte, meta imapMeta) message.Inbound {
+func (s *IMAPSource) inbound(raw []byte, meta msgMeta) message.Inbound {
 	oversized := meta.size > s.cfg.MaxMessageSize
 	in := Parse(raw, ParseOptions{ChannelID: s.cfg.ChannelID, MaxSize: s.cfg.MaxMessageSize, Now: s.now})
 	in.ChannelID, in.Channel = s.cfg.ChannelID, message.Email

@@ -17,10 +17,10 @@ import (
 	"github.com/wasl-dev/wasl/message"
 )
 
-// imapFakeSink is the pipeline as the source sees it: it commits (records)
+// fakeSink is the pipeline as the source sees it: it commits (records)
 // every message and, like the real one, reports a second delivery of the
 // same ExternalID as a duplicate.
-type imapFakeSink struct {
+type fakeSink struct {
 	mu       sync.Mutex
 	attempts []message.Inbound // every call, including failed ones
 	calls    []message.Inbound // committed deliveries, duplicates included
@@ -29,7 +29,7 @@ type imapFakeSink struct {
 	fail     func(n int, in message.Inbound) error // n counts calls from 1
 }
 
-func (f *imapFakeSink) Ingest(ctx context.Context, in message.Inbound) (message.Outcome, error) {
+func (f *fakeSink) Ingest(ctx context.Context, in message.Inbound) (message.Outcome, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.attempts = append(f.attempts, in)
@@ -50,30 +50,36 @@ func (f *imapFakeSink) Ingest(ctx context.Context, in message.Inbound) (message.
 	return message.Outcome{Duplicate: dup, MessageID: int64(len(f.seen))}, nil
 }
 
-func (f *imapFakeSink) delivered() []message.Inbound {
+func (f *fakeSink) delivered() []message.Inbound {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.calls)
 }
 
 // ids lists the Message-IDs of committed deliveries, in order.
-func (f *imapFakeSink) ids() []string { return imapMessageIDs(f.delivered()) }
+func (f *fakeSink) ids() []string { return messageIDs(f.delivered()) }
 
-func (f *imapFakeSink) attemptIDs() []string {
+func (f *fakeSink) tried() []message.Inbound {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return imapMessageIDs(f.attempts)
+	return slices.Clone(f.attempts)
 }
 
-func (f *imapFakeSink) duplicateIDs() []string {
+func (f *fakeSink) attemptIDs() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return messageIDs(f.attempts)
+}
+
+func (f *fakeSink) duplicateIDs() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.dups)
 }
 
-func (f *imapFakeSink) has(id string) bool { return slices.Contains(f.ids(), id) }
+func (f *fakeSink) has(id string) bool { return slices.Contains(f.ids(), id) }
 
-func imapMessageIDs(ins []message.Inbound) []string {
+func messageIDs(ins []message.Inbound) []string {
 	out := make([]string, len(ins))
 	for i, in := range ins {
 		out[i] = in.MessageID
@@ -81,62 +87,97 @@ func imapMessageIDs(ins []message.Inbound) []string {
 	return out
 }
 
-type imapCursorKey struct {
+type cursorKey struct {
 	channel int64
 	mailbox string
 }
 
-// imapFakeCursors keeps cursors in memory and every save in order.
-type imapFakeCursors struct {
-	mu    sync.Mutex
-	m     map[imapCursorKey][2]uint32
-	saves [][2]uint32
+// fakeCursors keeps cursors and ingest failures in memory, and every save
+// in order. Like the store, a save forgets the failures.
+type fakeCursors struct {
+	mu       sync.Mutex
+	m        map[cursorKey][2]uint32
+	saves    [][2]uint32
+	failures map[cursorKey]failure
 }
 
-func (c *imapFakeCursors) Cursor(ctx context.Context, channelID int64, mailbox string) (uint32, uint32, error) {
+type failure struct {
+	uid      uint32
+	attempts int
+	err      string
+}
+
+func (c *fakeCursors) Cursor(ctx context.Context, channelID int64, mailbox string) (uint32, uint32, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	v := c.m[imapCursorKey{channelID, mailbox}]
+	v := c.m[cursorKey{channelID, mailbox}]
 	return v[0], v[1], nil
 }
 
-func (c *imapFakeCursors) SaveCursor(ctx context.Context, channelID int64, mailbox string, uidValidity, lastUID uint32) error {
+func (c *fakeCursors) SaveCursor(ctx context.Context, channelID int64, mailbox string, uidValidity, lastUID uint32) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
-		c.m = map[imapCursorKey][2]uint32{}
+		c.m = map[cursorKey][2]uint32{}
 	}
-	c.m[imapCursorKey{channelID, mailbox}] = [2]uint32{uidValidity, lastUID}
+	c.m[cursorKey{channelID, mailbox}] = [2]uint32{uidValidity, lastUID}
 	c.saves = append(c.saves, [2]uint32{uidValidity, lastUID})
+	delete(c.failures, cursorKey{channelID, mailbox})
 	return nil
 }
 
-func (c *imapFakeCursors) get(channelID int64, mailbox string) [2]uint32 {
+func (c *fakeCursors) RecordIngestFailure(ctx context.Context, channelID int64, mailbox string, uid uint32, errText string) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.m[imapCursorKey{channelID, mailbox}]
+	k := cursorKey{channelID, mailbox}
+	if _, ok := c.m[k]; !ok {
+		return 0, fmt.Errorf("no cursor for %v", k)
+	}
+	if c.failures == nil {
+		c.failures = map[cursorKey]failure{}
+	}
+	f := c.failures[k]
+	if f.uid != uid {
+		f = failure{uid: uid}
+	}
+	f.attempts++
+	f.err = errText
+	c.failures[k] = f
+	return f.attempts, nil
 }
 
-// imapLogBuffer collects log output from several goroutines.
-type imapLogBuffer struct {
+func (c *fakeCursors) failure(channelID int64, mailbox string) failure {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failures[cursorKey{channelID, mailbox}]
+}
+
+func (c *fakeCursors) get(channelID int64, mailbox string) [2]uint32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[cursorKey{channelID, mailbox}]
+}
+
+// logBuffer collects log output from several goroutines.
+type logBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *imapLogBuffer) Write(p []byte) (int, error) {
+func (b *logBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *imapLogBuffer) String() string {
+func (b *logBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
 
-func imapTestLogger(t *testing.T) (*slog.Logger, *imapLogBuffer) {
-	buf := &imapLogBuffer{}
+func testLogger(t *testing.T) (*slog.Logger, *logBuffer) {
+	buf := &logBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("source log:\n%s", buf.String())
@@ -145,8 +186,8 @@ func imapTestLogger(t *testing.T) (*slog.Logger, *imapLogBuffer) {
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
 }
 
-// imapTestMail is a small hand-written mail with Message-ID m<i>@wasl.test.
-func imapTestMail(i int) []byte {
+// testMail is a small hand-written mail with Message-ID m<i>@wasl.test.
+func testMail(i int) []byte {
 	return fmt.Appendf(nil, "From: Customer %d <customer%d@example.org>\r\n"+
 		"To: support@example.test\r\n"+
 		"Subject: request %d\r\n"+
@@ -157,12 +198,12 @@ func imapTestMail(i int) []byte {
 		"Please help with request %d.\r\n", i, i, i, i%60, i, i)
 }
 
-func imapTestID(i int) string { return fmt.Sprintf("m%d@wasl.test", i) }
+func testID(i int) string { return fmt.Sprintf("m%d@wasl.test", i) }
 
-func imapTestIDs(from, to int) []string {
+func testIDs(from, to int) []string {
 	var out []string
 	for i := from; i <= to; i++ {
-		out = append(out, imapTestID(i))
+		out = append(out, testID(i))
 	}
 	return out
 }
@@ -179,9 +220,9 @@ func imapFixture(t *testing.T, name string) []byte {
 	return bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))
 }
 
-// imapWaitFor polls cond until it holds. The deadline only guards against
+// waitFor polls cond until it holds. The deadline only guards against
 // a hang; it is not what the test measures.
-func imapWaitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
@@ -202,8 +243,8 @@ func TestIMAPConfig(t *testing.T) {
 	}{
 		{name: "defaults", check: func(t *testing.T, c IMAPConfig) {
 			if c.Security != "tls" || c.PollInterval != 60*time.Second || c.BatchSize != 200 ||
-				c.MaxMessageSize != DefaultMaxSize || c.MinBackoff != time.Second || c.MaxBackoff != 5*time.Minute ||
-				!slices.Equal(c.Mailboxes, []string{"INBOX"}) {
+				c.MaxMessageSize != defaultMaxSize || c.MaxAttempts != 3 || c.MinBackoff != time.Second || c.MaxBackoff != 5*time.Minute ||
+				!slices.Equal(c.Mailboxes, []string{"INBOX"}) || c.FirstSync != FirstSyncNow {
 				t.Errorf("defaults not applied: %+v", c)
 			}
 		}},
@@ -237,6 +278,7 @@ func TestIMAPConfig(t *testing.T) {
 		{name: "no channel", edit: func(c *IMAPConfig) { c.ChannelID = 0 }, wantErr: "channel id"},
 		{name: "backoffs reversed", edit: func(c *IMAPConfig) { c.MinBackoff, c.MaxBackoff = time.Minute, time.Second }, wantErr: "min backoff"},
 		{name: "negative batch", edit: func(c *IMAPConfig) { c.BatchSize = -1 }, wantErr: "negative"},
+		{name: "negative max attempts", edit: func(c *IMAPConfig) { c.MaxAttempts = -1 }, wantErr: "negative"},
 		{name: "mailbox twice", edit: func(c *IMAPConfig) { c.Mailboxes = []string{"inbox", "INBOX"} }, wantErr: "twice"},
 		{name: "empty mailbox", edit: func(c *IMAPConfig) { c.Mailboxes = []string{"INBOX", ""} }, wantErr: "empty mailbox"},
 		{name: "inbox is case-insensitive", edit: func(c *IMAPConfig) { c.Mailboxes = []string{"Inbox", "Support"} },
@@ -245,6 +287,17 @@ func TestIMAPConfig(t *testing.T) {
 					t.Errorf("mailboxes = %q", c.Mailboxes)
 				}
 			}},
+		{name: "first sync all", edit: func(c *IMAPConfig) { c.FirstSync = " ALL " },
+			check: func(t *testing.T, c IMAPConfig) {
+				if c.FirstSync != FirstSyncAll {
+					t.Errorf("first sync = %q", c.FirstSync)
+				}
+			}},
+		{name: "first sync since a date", edit: func(c *IMAPConfig) {
+			c.FirstSync, c.FirstSyncSince = "since", time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
+		}},
+		{name: "first sync since without a date", edit: func(c *IMAPConfig) { c.FirstSync = "since" }, wantErr: "needs a date"},
+		{name: "unknown first sync", edit: func(c *IMAPConfig) { c.FirstSync = "yesterday" }, wantErr: `first sync "yesterday"`},
 		{name: "min backoff above default max", edit: func(c *IMAPConfig) { c.MinBackoff = 10 * time.Minute },
 			check: func(t *testing.T, c IMAPConfig) {
 				if c.MaxBackoff != 10*time.Minute {
@@ -258,7 +311,7 @@ func TestIMAPConfig(t *testing.T) {
 			if tt.edit != nil {
 				tt.edit(&cfg)
 			}
-			src, err := NewIMAPSource(cfg, &imapFakeSink{}, &imapFakeCursors{}, nil)
+			src, err := NewIMAPSource(cfg, &fakeSink{}, &fakeCursors{}, nil)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want one mentioning %q", err, tt.wantErr)
@@ -280,10 +333,10 @@ func TestIMAPConfig(t *testing.T) {
 
 func TestIMAPNilDependencies(t *testing.T) {
 	cfg := IMAPConfig{ChannelID: 1, Addr: "127.0.0.1:1", Security: "plain", Username: "u", Password: "p"}
-	if _, err := NewIMAPSource(cfg, nil, &imapFakeCursors{}, nil); err == nil {
+	if _, err := NewIMAPSource(cfg, nil, &fakeCursors{}, nil); err == nil {
 		t.Error("nil Ingester accepted")
 	}
-	if _, err := NewIMAPSource(cfg, &imapFakeSink{}, nil, nil); err == nil {
+	if _, err := NewIMAPSource(cfg, &fakeSink{}, nil, nil); err == nil {
 		t.Error("nil CursorStore accepted")
 	}
 }
@@ -323,7 +376,7 @@ func TestIMAPBackoff(t *testing.T) {
 		t.Run(fmt.Sprint(tt.attempt), func(t *testing.T) {
 			var top time.Duration
 			for range 300 {
-				d := imapBackoff(time.Second, 5*time.Minute, tt.attempt)
+				d := backoff(time.Second, 5*time.Minute, tt.attempt)
 				if d < 0 || d > tt.want {
 					t.Fatalf("backoff %v outside [0, %v]", d, tt.want)
 				}
@@ -341,9 +394,9 @@ func TestIMAPBackoff(t *testing.T) {
 func TestIMAPRunStopsOnCancelWhileServerIsDown(t *testing.T) {
 	// Nothing listens on this port: Run keeps retrying until cancelled and
 	// then returns nil.
-	port := imapClosedPort(t)
-	sink, cursors := &imapFakeSink{}, &imapFakeCursors{}
-	log, logs := imapTestLogger(t)
+	port := closedPort(t)
+	sink, cursors := &fakeSink{}, &fakeCursors{}
+	log, logs := testLogger(t)
 	src, err := NewIMAPSource(IMAPConfig{
 		ChannelID: 1, Addr: port, Security: "plain", Username: "u", Password: "secret-pw-123",
 		MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
@@ -354,7 +407,7 @@ func TestIMAPRunStopsOnCancelWhileServerIsDown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx) }()
-	imapWaitFor(t, "three failed attempts", func() bool {
+	waitFor(t, "three failed attempts", func() bool {
 		return strings.Count(logs.String(), "reconnecting") >= 3
 	})
 	cancel()
@@ -369,13 +422,13 @@ func TestIMAPRunStopsOnCancelWhileServerIsDown(t *testing.T) {
 	if strings.Contains(logs.String(), "secret-pw-123") {
 		t.Error("password appears in the log")
 	}
-	if err := src.SyncOnce(context.Background()); err == nil || !strings.Contains(err.Error(), "dial") {
-		t.Errorf("SyncOnce against a closed port = %v, want a dial error", err)
+	if err := src.syncOnce(context.Background()); err == nil || !strings.Contains(err.Error(), "dial") {
+		t.Errorf("syncOnce against a closed port = %v, want a dial error", err)
 	}
 }
 
-// imapClosedPort is a loopback address where nothing listens.
-func imapClosedPort(t *testing.T) string {
+// closedPort is a loopback address where nothing listens.
+func closedPort(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

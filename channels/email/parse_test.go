@@ -17,13 +17,13 @@ import (
 	"github.com/wasl-dev/wasl/message"
 )
 
-var parseTestNow = time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+var testNow = time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
 
-func parseTestOpts() ParseOptions {
-	return ParseOptions{ChannelID: 7, Now: func() time.Time { return parseTestNow }}
+func testOpts() ParseOptions {
+	return ParseOptions{ChannelID: 7, Now: func() time.Time { return testNow }}
 }
 
-func parseReadFixture(t testing.TB, name string) []byte {
+func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
@@ -32,10 +32,10 @@ func parseReadFixture(t testing.TB, name string) []byte {
 	return raw
 }
 
-// parseCheckInvariants holds for every input: the store can always keep the
+// checkInvariants holds for every input: the store can always keep the
 // result (raw kept, a dedupe key, UTF-8 text without NULs for PostgreSQL) and
 // a quarantined message always says why.
-func parseCheckInvariants(t testing.TB, raw []byte, in message.Inbound) {
+func checkInvariants(t testing.TB, raw []byte, in message.Inbound) {
 	t.Helper()
 	if !bytes.Equal(in.Raw, raw) {
 		t.Fatalf("Raw not kept: %d bytes in, %d bytes kept", len(raw), len(in.Raw))
@@ -75,7 +75,7 @@ func parseCheckInvariants(t testing.TB, raw []byte, in message.Inbound) {
 	}
 }
 
-type parseWantAtt struct {
+type wantAtt struct {
 	Filename, ContentType string
 	Size                  int64
 	Prefix                []byte // first bytes of the decoded content
@@ -92,7 +92,7 @@ func TestParseFixtures(t *testing.T) {
 		text        []string // substrings the text must contain
 		notText     []string // and must not
 		hasHTML     bool
-		atts        []parseWantAtt
+		atts        []wantAtt
 		inReplyTo   string
 		references  []string
 		flags       message.Flags
@@ -159,7 +159,7 @@ func TestParseFixtures(t *testing.T) {
 			subject: "Clearance form attached",
 			// format=flowed soft break undone
 			text: []string{"Please find the clearance form and the lecture schedule attached."},
-			atts: []parseWantAtt{
+			atts: []wantAtt{
 				{Filename: "نموذج طلب إخلاء طرف.pdf", ContentType: "application/pdf", Size: 77, Prefix: []byte("%PDF-1.4")},
 				{Filename: "جدول المحاضرات الأسبوعي للفصل الثاني.xlsx",
 					ContentType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", Size: 264, Prefix: []byte("PK\x03\x04")},
@@ -173,7 +173,7 @@ func TestParseFixtures(t *testing.T) {
 			subject: "عطل في السبورة الذكية",
 			hasHTML: true,
 			text:    []string{"السبورة الذكية في القاعة 5 لا تعمل."},
-			atts: []parseWantAtt{
+			atts: []wantAtt{
 				{Filename: "image001.png", ContentType: "image/png", Size: 32, Prefix: []byte("\x89PNG")},
 				{Filename: "صورة العطل.jpg", ContentType: "image/jpeg", Size: 53, Prefix: []byte("\xff\xd8\xff")},
 			},
@@ -207,7 +207,7 @@ func TestParseFixtures(t *testing.T) {
 			subject: "Undelivered Mail Returned to Sender",
 			text:    []string{"could not\nbe delivered", "<nobody@example.invalid>: Host or domain name not found."},
 			notText: []string{"Reporting-MTA", "Your request was received."},
-			atts: []parseWantAtt{
+			atts: []wantAtt{
 				{Filename: "attachment-1.txt", ContentType: "message/delivery-status", Size: 121, Prefix: []byte("Reporting-MTA: dns;")},
 				{Filename: "Re: [#EDU-2026-000200] Request received.eml", ContentType: "message/rfc822", Size: 218, Prefix: []byte("From: Support")},
 			},
@@ -250,7 +250,7 @@ func TestParseFixtures(t *testing.T) {
 			subject: "Fwd: approval",
 			text:    []string{"See the approval below."},
 			notText: []string{"Approved."},
-			atts: []parseWantAtt{
+			atts: []wantAtt{
 				{Filename: "موافقة على الطلب.eml", ContentType: "message/rfc822", Size: 220, Prefix: []byte("From: Dean Office")},
 			},
 		},
@@ -271,13 +271,13 @@ func TestParseFixtures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			raw := parseReadFixture(t, tt.file)
-			opts := parseTestOpts()
+			raw := readFixture(t, tt.file)
+			opts := testOpts()
 			opts.MaxSize = tt.maxSize
 			in := Parse(raw, opts)
-			parseCheckInvariants(t, raw, in)
+			checkInvariants(t, raw, in)
 
-			if in.ChannelID != 7 || !in.ReceivedAt.Equal(parseTestNow) {
+			if in.ChannelID != 7 || !in.ReceivedAt.Equal(testNow) {
 				t.Errorf("ChannelID=%d ReceivedAt=%v", in.ChannelID, in.ReceivedAt)
 			}
 			if tt.quarantined == "" && in.Quarantined {
@@ -353,14 +353,14 @@ func TestParseFixtures(t *testing.T) {
 // The id of a mail without Message-ID must survive re-delivery of the same
 // bytes (so dedupe works) and must differ for different bytes.
 func TestParseExternalIDStable(t *testing.T) {
-	raw := parseReadFixture(t, "no-message-id.eml")
-	a := Parse(raw, parseTestOpts())
+	raw := readFixture(t, "no-message-id.eml")
+	a := Parse(raw, testOpts())
 	b := Parse(append([]byte(nil), raw...), ParseOptions{ChannelID: 9})
 	if a.ExternalID != b.ExternalID || !strings.HasPrefix(a.ExternalID, "sha256:") || len(a.ExternalID) != len("sha256:")+64 {
 		t.Fatalf("ExternalID not stable: %q vs %q", a.ExternalID, b.ExternalID)
 	}
 	changed := bytes.Replace(raw, []byte("19 Nov"), []byte("20 Nov"), 1)
-	if c := Parse(changed, parseTestOpts()); c.ExternalID == a.ExternalID {
+	if c := Parse(changed, testOpts()); c.ExternalID == a.ExternalID {
 		t.Fatal("different bytes gave the same ExternalID")
 	}
 	if b.ReceivedAt.IsZero() {
@@ -371,8 +371,8 @@ func TestParseExternalIDStable(t *testing.T) {
 func TestParseDefaultSizeLimit(t *testing.T) {
 	header := "From: =?UTF-8?B?2LPYp9mE2YU=?= <salem@example.com>\r\nSubject: scan\r\nMessage-ID: <huge@example.com>\r\nContent-Type: text/plain\r\n\r\n"
 	raw := append([]byte(header), bytes.Repeat([]byte("0123456789abcdef\r\n"), 31<<20/18+1)...)
-	in := Parse(raw, parseTestOpts()) // MaxSize 0: the 25 MB default
-	parseCheckInvariants(t, raw, in)
+	in := Parse(raw, testOpts()) // MaxSize 0: the 25 MB default
+	checkInvariants(t, raw, in)
 	if !in.Quarantined || in.QuarantineReason != "message is 31 MB, over the 25 MB limit" {
 		t.Fatalf("reason = %q", in.QuarantineReason)
 	}
@@ -384,21 +384,8 @@ func TestParseDefaultSizeLimit(t *testing.T) {
 	}
 	// The same mail under the limit is fine.
 	small := append([]byte(header), "hello\r\n"...)
-	if in := Parse(small, parseTestOpts()); in.Quarantined || in.Text != "hello" {
+	if in := Parse(small, testOpts()); in.Quarantined || in.Text != "hello" {
 		t.Fatalf("small mail: %+v", Summarize(in))
-	}
-}
-
-func TestParseTooLarge(t *testing.T) {
-	header := []byte("From: Big <big@example.com>\r\nSubject: video\r\nMessage-ID: <v1@example.com>\r\n\r\n")
-	in := ParseTooLarge(header, 40<<20, ParseOptions{ChannelID: 3, MaxSize: 10 << 20, Now: func() time.Time { return parseTestNow }})
-	parseCheckInvariants(t, header, in)
-	want := "message is 40 MB, over the 10 MB limit; only its header was fetched"
-	if !in.Quarantined || in.QuarantineReason != want {
-		t.Fatalf("reason = %q, want %q", in.QuarantineReason, want)
-	}
-	if in.ExternalID != "v1@example.com" || in.From.Value != "big@example.com" || in.ChannelID != 3 {
-		t.Fatalf("got %+v", Summarize(in))
 	}
 }
 
@@ -407,7 +394,7 @@ func TestParseTooLarge(t *testing.T) {
 func TestParseBrokenInput(t *testing.T) {
 	hdr := "From: a@example.com\r\nMessage-ID: <x@example.com>\r\n"
 	deep := hdr + "Content-Type: multipart/mixed; boundary=b0\r\n\r\n"
-	for i := 1; i <= parseMaxDepth+2; i++ {
+	for i := 1; i <= maxMIMEDepth+2; i++ {
 		deep += "--b" + strconv.Itoa(i-1) + "\r\nContent-Type: multipart/mixed; boundary=b" + strconv.Itoa(i) + "\r\n\r\n"
 	}
 	tests := []struct {
@@ -439,8 +426,8 @@ func TestParseBrokenInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			raw := []byte(tt.raw)
-			in := Parse(raw, parseTestOpts())
-			parseCheckInvariants(t, raw, in)
+			in := Parse(raw, testOpts())
+			checkInvariants(t, raw, in)
 			if tt.reason == "" {
 				if in.Quarantined {
 					t.Fatalf("quarantined: %s", in.QuarantineReason)
@@ -493,8 +480,8 @@ func TestParseFlags(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			raw := []byte(tt.header + "\r\n\r\nbody\r\n")
-			in := Parse(raw, parseTestOpts())
-			parseCheckInvariants(t, raw, in)
+			in := Parse(raw, testOpts())
+			checkInvariants(t, raw, in)
 			if in.Flags != tt.want {
 				t.Fatalf("Flags = %+v, want %+v", in.Flags, tt.want)
 			}
@@ -524,9 +511,9 @@ func TestParseMediaHeader(t *testing.T) {
 		{``, "", "x", ""},
 	}
 	for _, tt := range tests {
-		typ, params := parseMediaHeader(tt.in)
+		typ, params := mediaType(tt.in)
 		if typ != tt.typ || params[tt.key] != tt.val {
-			t.Errorf("parseMediaHeader(%q) = %q, %s=%q; want %q, %q", tt.in, typ, tt.key, params[tt.key], tt.typ, tt.val)
+			t.Errorf("mediaType(%q) = %q, %s=%q; want %q, %q", tt.in, typ, tt.key, params[tt.key], tt.typ, tt.val)
 		}
 	}
 }
@@ -550,8 +537,8 @@ func TestParseHTMLToText(t *testing.T) {
 		{"", ""},
 	}
 	for _, tt := range tests {
-		if got := parseHTMLToText(tt.in); got != tt.want {
-			t.Errorf("parseHTMLToText(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := htmlToText(tt.in); got != tt.want {
+			t.Errorf("htmlToText(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
@@ -572,8 +559,8 @@ func TestParseUnflow(t *testing.T) {
 		{"sig\n-- \nName", false, "sig\n-- \nName"},
 	}
 	for _, tt := range tests {
-		if got := parseUnflow(tt.in, tt.delsp); got != tt.want {
-			t.Errorf("parseUnflow(%q, %v) = %q, want %q", tt.in, tt.delsp, got, tt.want)
+		if got := unflow(tt.in, tt.delsp); got != tt.want {
+			t.Errorf("unflow(%q, %v) = %q, want %q", tt.in, tt.delsp, got, tt.want)
 		}
 	}
 }
@@ -588,11 +575,11 @@ func TestParseDate(t *testing.T) {
 		"Sun,  8 Nov 2026 09:13:58   +0300",
 		"2026-11-08T09:13:58+03:00",
 	} {
-		if got := parseDate(v); !got.Equal(want) {
-			t.Errorf("parseDate(%q) = %v", v, got)
+		if got := headerDate(v); !got.Equal(want) {
+			t.Errorf("headerDate(%q) = %v", v, got)
 		}
 	}
-	if got := parseDate("yesterday-ish"); !got.IsZero() {
+	if got := headerDate("yesterday-ish"); !got.IsZero() {
 		t.Errorf("garbage date parsed as %v", got)
 	}
 }
@@ -603,17 +590,17 @@ func TestParseReferencesCapped(t *testing.T) {
 		refs = append(refs, "<r."+strconv.Itoa(i)+"@example.com>")
 	}
 	raw := []byte("From: a@example.com\r\nReferences: " + strings.Join(refs, "\r\n ") + "\r\n\r\nx")
-	in := Parse(raw, parseTestOpts())
-	if len(in.References) != parseMaxRefs {
-		t.Fatalf("%d references kept, want %d", len(in.References), parseMaxRefs)
+	in := Parse(raw, testOpts())
+	if len(in.References) != maxRefs {
+		t.Fatalf("%d references kept, want %d", len(in.References), maxRefs)
 	}
-	if in.References[0] != strings.Trim(refs[0], "<>") || in.References[parseMaxRefs-1] != strings.Trim(refs[149], "<>") {
-		t.Fatalf("want the thread root and the latest ids kept, got %q … %q", in.References[0], in.References[parseMaxRefs-1])
+	if in.References[0] != strings.Trim(refs[0], "<>") || in.References[maxRefs-1] != strings.Trim(refs[149], "<>") {
+		t.Fatalf("want the thread root and the latest ids kept, got %q … %q", in.References[0], in.References[maxRefs-1])
 	}
 }
 
 func TestSummarizeJSON(t *testing.T) {
-	in := Parse(parseReadFixture(t, "attachment-rfc2231.eml"), parseTestOpts())
+	in := Parse(readFixture(t, "attachment-rfc2231.eml"), testOpts())
 	b, err := json.Marshal(Summarize(in))
 	if err != nil {
 		t.Fatal(err)
@@ -640,7 +627,7 @@ func TestSummarizeJSON(t *testing.T) {
 
 func BenchmarkParse(b *testing.B) {
 	for _, name := range []string{"win1256-arabic.eml", "attachment-rfc2231.eml", "html-only.eml"} {
-		raw := parseReadFixture(b, name)
+		raw := readFixture(b, name)
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(len(raw)))
 			for b.Loop() {

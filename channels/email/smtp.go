@@ -79,7 +79,7 @@ func NewSMTPSender(cfg SMTPConfig, log *slog.Logger) (*SMTPSender, error) {
 		sec = SMTPStartTLS
 	case SMTPStartTLS, SMTPTLS:
 	case SMTPNone:
-		if !smtpIsLoopback(host) && !cfg.AllowInsecure {
+		if !isLoopback(host) && !cfg.AllowInsecure {
 			return nil, fmt.Errorf("smtp config: security %q sends mail (and any password) in clear text; it is only allowed to a loopback address, not %q, unless allow_insecure is set", sec, host)
 		}
 	default:
@@ -115,38 +115,30 @@ func NewSMTPSender(cfg SMTPConfig, log *slog.Logger) (*SMTPSender, error) {
 	}, nil
 }
 
-func smtpIsLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // Send delivers out to out.To.Value. Errors are classified for the job
-// runner: a 5xx reply from the server (rejected recipient, message refused,
-// bad credentials) or an Outbound that can never be sent is
-// channels.Permanent; 4xx replies, timeouts and connection failures are
-// plain errors and worth a retry.
+// runner: only an Outbound that can never be sent and the server refusing
+// this recipient or this message for good are channels.Permanent (see
+// permanentRejection); everything else is a plain error, worth a retry. The
+// error says at which step the session failed and what the server answered.
 //
 // A retry reuses out.MessageID, so if the server accepted a message but the
 // connection died before its reply reached us, the duplicate at least
 // carries the same Message-ID and mail clients show it once.
 func (s *SMTPSender) Send(ctx context.Context, out message.Outbound) (message.Delivery, error) {
-	msg, err := Compose(out, s.cfg.From, s.now())
+	msg, err := compose(out, s.cfg.From, s.now())
 	if err != nil {
 		return message.Delivery{}, channels.Permanent(fmt.Errorf("smtp send %d: %w", out.ID, err))
 	}
-	to, _ := parseNormAddress(out.To.Value)
+	to, _ := normAddress(out.To.Value)
 	log := s.log.With("outbound_id", out.ID, "message_id", out.MessageID, "smtp", s.cfg.Addr)
 
 	reply, err := s.deliver(ctx, to, msg)
 	if err != nil {
-		err = smtpClassify(ctx, fmt.Errorf("smtp send %d via %s: %w", out.ID, s.cfg.Addr, err))
+		err = classifySMTPError(ctx, fmt.Errorf("smtp send %d via %s: %w", out.ID, s.cfg.Addr, err))
 		log.Warn("smtp send failed", "permanent", channels.IsPermanent(err), "err", err)
 		return message.Delivery{}, err
 	}
-	id := smtpQueueID(reply)
+	id := queueID(reply)
 	if id == "" {
 		id = out.MessageID
 	}
@@ -159,7 +151,7 @@ func (s *SMTPSender) Send(ctx context.Context, out message.Outbound) (message.De
 func (s *SMTPSender) deliver(ctx context.Context, to string, msg []byte) (string, error) {
 	raw, err := s.dialer.DialContext(ctx, "tcp", s.cfg.Addr)
 	if err != nil {
-		return "", fmt.Errorf("connect: %w", err)
+		return "", &sessionError{stage: stageConnect, err: err}
 	}
 	// Closing the connection is the only way to interrupt a blocked command.
 	// The callback runs on its own goroutine, so it gets a variable of its
@@ -167,7 +159,7 @@ func (s *SMTPSender) deliver(ctx context.Context, to string, msg []byte) (string
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	defer stop()
 	defer raw.Close()
-	var conn net.Conn = smtpTimeoutConn{Conn: raw, max: s.cfg.Timeout}
+	var conn net.Conn = timeoutConn{Conn: raw, max: s.cfg.Timeout}
 
 	tlsConfig := s.tlsConfig()
 	var c *smtp.Client
@@ -176,7 +168,7 @@ func (s *SMTPSender) deliver(ctx context.Context, to string, msg []byte) (string
 		tc := tls.Client(conn, tlsConfig)
 		tc.SetDeadline(time.Now().Add(s.cfg.Timeout))
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return "", fmt.Errorf("tls handshake: %w", err)
+			return "", &sessionError{stage: stageTLS, err: err}
 		}
 		tc.SetDeadline(time.Time{})
 		c = smtp.NewClient(tc)
@@ -186,9 +178,9 @@ func (s *SMTPSender) deliver(ctx context.Context, to string, msg []byte) (string
 		c, err = smtp.NewClientStartTLS(conn, tlsConfig)
 		if err != nil {
 			if strings.Contains(err.Error(), "support STARTTLS") {
-				return "", fmt.Errorf("server does not offer STARTTLS, refusing to send in clear text (use security: tls for port 465, or none for a loopback relay): %w", err)
+				err = fmt.Errorf("server does not offer STARTTLS, refusing to send in clear text (use security: tls for port 465, or none for a loopback relay): %w", err)
 			}
-			return "", fmt.Errorf("starttls: %w", err)
+			return "", &sessionError{stage: stageSTARTTLS, err: err}
 		}
 	default:
 		c = smtp.NewClient(conn)
@@ -198,7 +190,7 @@ func (s *SMTPSender) deliver(ctx context.Context, to string, msg []byte) (string
 	c.SubmissionTimeout = s.cfg.Timeout
 
 	if err := c.Hello(s.cfg.HeloName); err != nil {
-		return "", fmt.Errorf("ehlo: %w", err)
+		return "", &sessionError{stage: stageHello, err: err}
 	}
 	if s.cfg.Username != "" {
 		var auth sasl.Client
@@ -208,32 +200,34 @@ func (s *SMTPSender) deliver(ctx context.Context, to string, msg []byte) (string
 		case c.SupportsAuth(sasl.Login):
 			auth = sasl.NewLoginClient(s.cfg.Username, s.cfg.Password)
 		default:
-			return "", channels.Permanent(errors.New("auth: the server offers neither AUTH PLAIN nor AUTH LOGIN"))
+			// The server's or our configuration, which the operator can
+			// fix: the replies waiting must go out then.
+			return "", &sessionError{stage: stageAuth, err: errors.New("the server offers neither AUTH PLAIN nor AUTH LOGIN")}
 		}
 		if err := c.Auth(auth); err != nil {
-			return "", fmt.Errorf("auth as %q: %w", s.cfg.Username, err)
+			return "", &sessionError{stage: stageAuth, as: s.cfg.Username, err: err}
 		}
 	}
 	opts := &smtp.MailOptions{Size: int64(len(msg))}
-	if !smtpASCII(s.from.Address) || !smtpASCII(to) {
+	if !isASCII(s.from.Address) || !isASCII(to) {
 		opts.UTF8 = true // internationalized address (RFC 6531)
 	}
 	if err := c.Mail(s.from.Address, opts); err != nil {
-		return "", fmt.Errorf("mail from: %w", err)
+		return "", &sessionError{stage: stageMail, err: err}
 	}
 	if err := c.Rcpt(to, nil); err != nil {
-		return "", fmt.Errorf("rcpt to: %w", err)
+		return "", &sessionError{stage: stageRcpt, err: err}
 	}
 	w, err := c.Data()
 	if err != nil {
-		return "", fmt.Errorf("data: %w", err)
+		return "", &sessionError{stage: stageData, err: err}
 	}
 	if _, err := w.Write(msg); err != nil {
-		return "", fmt.Errorf("data: write: %w", err)
+		return "", &sessionError{stage: stageDataWrite, err: err}
 	}
 	resp, err := w.CloseWithResponse()
 	if err != nil {
-		return "", fmt.Errorf("data: %w", err)
+		return "", &sessionError{stage: stageDataEnd, err: err}
 	}
 	// The message is accepted; a failing QUIT must not turn that into an
 	// error, or the job would retry and send twice.
@@ -255,9 +249,49 @@ func (s *SMTPSender) tlsConfig() *tls.Config {
 	return cfg
 }
 
-// smtpClassify marks 5xx replies permanent. A cancelled context wins over
-// whatever the closed connection reported.
-func smtpClassify(ctx context.Context, err error) error {
+// The steps of an SMTP session, as errors name them.
+const (
+	stageConnect   = "connect"
+	stageTLS       = "tls handshake"
+	stageSTARTTLS  = "starttls"
+	stageHello     = "ehlo"
+	stageAuth      = "auth"
+	stageMail      = "mail from"
+	stageRcpt      = "rcpt to"
+	stageData      = "data"
+	stageDataWrite = "data: write"
+	stageDataEnd   = "end of data"
+)
+
+// sessionError is a failed step of an SMTP session. What the server
+// answered matters only together with the step it answered.
+type sessionError struct {
+	stage string
+	as    string // the user, for stageAuth
+	err   error
+}
+
+func (e *sessionError) Error() string {
+	step := e.stage
+	if e.as != "" {
+		step += fmt.Sprintf(" as %q", e.as)
+	}
+	// go-smtp's own text drops the enhanced status code, which says most.
+	if se, ok := e.err.(*smtp.SMTPError); ok {
+		if c := se.EnhancedCode; c[0] > 0 {
+			return fmt.Sprintf("%s: server replied %d %d.%d.%d %s", step, se.Code, c[0], c[1], c[2], se.Message)
+		}
+		return fmt.Sprintf("%s: server replied %d %s", step, se.Code, se.Message)
+	}
+	return step + ": " + e.err.Error()
+}
+
+func (e *sessionError) Unwrap() error { return e.err }
+
+// classifySMTPError marks the server's final refusals of this recipient or
+// this message permanent; every other failure is worth a retry. A
+// cancelled context wins over whatever the closed connection reported.
+func classifySMTPError(ctx context.Context, err error) error {
 	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 		return fmt.Errorf("%w (%w)", err, ctx.Err())
 	}
@@ -265,45 +299,80 @@ func smtpClassify(ctx context.Context, err error) error {
 		return err
 	}
 	var se *smtp.SMTPError
-	if errors.As(err, &se) && se.Code >= 500 && se.Code < 600 {
+	var step *sessionError
+	if errors.As(err, &se) && errors.As(err, &step) && permanentRejection(step.stage, se) {
 		return channels.Permanent(err)
 	}
 	return err
 }
 
-// smtpQueueIDPattern finds the queue id servers put in their 250 reply:
-// Postfix "Ok: queued as 4Xk2Lm3PqRz", Exim "OK id=1vABCd-000123-XY".
-var smtpQueueIDPattern = regexp.MustCompile(`(?i)(?:queued as|\bid=)\s*([A-Za-z0-9][A-Za-z0-9._-]*)`)
+// permanentRejection reports whether a reply at a step refuses this
+// recipient or this message for good, so that no retry can deliver it:
+//
+//   - RCPT 550, 551, 553, or any 5xx with an address status (5.1.x): the
+//     recipient does not exist or is not accepted;
+//   - 554 to DATA (no valid recipients);
+//   - after the data, 550, 552 or 554, or a media status (5.6.x): the
+//     content is refused;
+//   - at any step from MAIL on, a message too big (5.3.4, 5.2.3; and 552 at
+//     MAIL FROM, where we announce its SIZE).
+//
+// Everything else retries: a refused login (535, 534, 530: a rotated
+// password must not cancel every reply in flight; they go out once the
+// operator fixes it), a refused sender (our account), other policy and
+// syntax replies, 4xx, and connection and TLS failures.
+func permanentRejection(stage string, e *smtp.SMTPError) bool {
+	if e.Code < 500 || e.Code > 599 {
+		return false
+	}
+	c := e.EnhancedCode
+	tooBig := c[0] == 5 && (c[1] == 3 && c[2] == 4 || c[1] == 2 && c[2] == 3)
+	switch stage {
+	case stageMail:
+		return e.Code == 552 || tooBig
+	case stageRcpt:
+		return e.Code == 550 || e.Code == 551 || e.Code == 553 || c[0] == 5 && c[1] == 1 || tooBig
+	case stageData:
+		return e.Code == 554 || tooBig
+	case stageDataEnd:
+		return e.Code == 550 || e.Code == 552 || e.Code == 554 || c[0] == 5 && c[1] == 6 || tooBig
+	}
+	return false
+}
 
-func smtpQueueID(reply string) string {
-	if m := smtpQueueIDPattern.FindStringSubmatch(reply); m != nil {
+// queueIDPattern finds the queue id servers put in their 250 reply:
+// Postfix "Ok: queued as 4Xk2Lm3PqRz", Exim "OK id=1vABCd-000123-XY".
+var queueIDPattern = regexp.MustCompile(`(?i)(?:queued as|\bid=)\s*([A-Za-z0-9][A-Za-z0-9._-]*)`)
+
+func queueID(reply string) string {
+	if m := queueIDPattern.FindStringSubmatch(reply); m != nil {
 		return m[1]
 	}
 	return ""
 }
 
-// smtpTimeoutConn caps every deadline go-smtp sets at max from now. The
+// timeoutConn caps every deadline go-smtp sets at max from now. The
 // client applies its own 5-minute default while greeting and during
 // STARTTLS, before we can set its timeouts.
-type smtpTimeoutConn struct {
+type timeoutConn struct {
 	net.Conn
 	max time.Duration
 }
 
-func (c smtpTimeoutConn) cap(t time.Time) time.Time {
+func (c timeoutConn) cap(t time.Time) time.Time {
 	if lim := time.Now().Add(c.max); !t.IsZero() && t.After(lim) {
 		return lim
 	}
 	return t
 }
 
-func (c smtpTimeoutConn) SetDeadline(t time.Time) error     { return c.Conn.SetDeadline(c.cap(t)) }
-func (c smtpTimeoutConn) SetReadDeadline(t time.Time) error { return c.Conn.SetReadDeadline(c.cap(t)) }
-func (c smtpTimeoutConn) SetWriteDeadline(t time.Time) error {
+func (c timeoutConn) SetDeadline(t time.Time) error     { return c.Conn.SetDeadline(c.cap(t)) }
+func (c timeoutConn) SetReadDeadline(t time.Time) error { return c.Conn.SetReadDeadline(c.cap(t)) }
+func (c timeoutConn) SetWriteDeadline(t time.Time) error {
 	return c.Conn.SetWriteDeadline(c.cap(t))
 }
 
-func smtpASCII(s string) bool {
+func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
 			return false

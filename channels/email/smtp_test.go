@@ -31,19 +31,19 @@ import (
 	"github.com/wasl-dev/wasl/message"
 )
 
-func smtpTestLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(smtpTestWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+func logToTest(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-type smtpTestWriter struct{ t *testing.T }
+type testWriter struct{ t *testing.T }
 
-func (w smtpTestWriter) Write(p []byte) (int, error) {
+func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
 
-func smtpTestOutbound() message.Outbound {
+func testOutbound() message.Outbound {
 	return message.Outbound{
 		ID:         41,
 		ChannelID:  7,
@@ -60,13 +60,13 @@ func smtpTestOutbound() message.Outbound {
 
 // --- postfix smtp-sink: a real SMTP server that dumps what it receives ---
 
-type smtpTestSinkProc struct {
+type sinkProc struct {
 	addr, dir string
 }
 
-// smtpStartSink runs postfix's smtp-sink on a free loopback port, dumping
+// startSink runs postfix's smtp-sink on a free loopback port, dumping
 // every transaction into a file; extra arguments inject failures.
-func smtpStartSink(t *testing.T, extra ...string) *smtpTestSinkProc {
+func startSink(t *testing.T, extra ...string) *sinkProc {
 	t.Helper()
 	bin := "/usr/sbin/smtp-sink"
 	if _, err := os.Stat(bin); err != nil {
@@ -107,12 +107,12 @@ func smtpStartSink(t *testing.T, extra ...string) *smtpTestSinkProc {
 		}
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
-		if smtpWaitListening(addr, exited) {
+		if waitListening(addr, exited) {
 			t.Cleanup(func() {
 				cmd.Process.Kill()
 				<-exited
 			})
-			return &smtpTestSinkProc{addr: addr, dir: dir}
+			return &sinkProc{addr: addr, dir: dir}
 		}
 		cmd.Process.Kill()
 		<-exited
@@ -122,7 +122,7 @@ func smtpStartSink(t *testing.T, extra ...string) *smtpTestSinkProc {
 	return nil
 }
 
-func smtpWaitListening(addr string, exited <-chan error) bool {
+func waitListening(addr string, exited <-chan error) bool {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
@@ -139,26 +139,26 @@ func smtpWaitListening(addr string, exited <-chan error) bool {
 	return false
 }
 
-// smtpTestDump is one transaction as smtp-sink recorded it.
-type smtpTestDump struct {
+// sinkDump is one transaction as smtp-sink recorded it.
+type sinkDump struct {
 	mailArgs, rcptArgs string
 	message            []byte
 }
 
 // messages returns the completed dumps, waiting (bounded) for n of them:
 // smtp-sink may still be flushing when the client has its reply.
-func (s *smtpTestSinkProc) messages(t *testing.T, n int) []smtpTestDump {
+func (s *sinkProc) messages(t *testing.T, n int) []sinkDump {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		var dumps []smtpTestDump
+		var dumps []sinkDump
 		files, _ := filepath.Glob(filepath.Join(s.dir, "*.*"))
 		for _, f := range files {
 			raw, err := os.ReadFile(f)
 			if err != nil || !bytes.HasSuffix(raw, []byte("\n\n")) {
 				continue
 			}
-			dumps = append(dumps, smtpParseDump(t, raw))
+			dumps = append(dumps, parseDump(t, raw))
 		}
 		if len(dumps) >= n || time.Now().After(deadline) {
 			return dumps
@@ -167,11 +167,11 @@ func (s *smtpTestSinkProc) messages(t *testing.T, n int) []smtpTestDump {
 	}
 }
 
-// smtpParseDump splits smtp-sink's own header lines (X-Client-Addr …
+// parseDump splits smtp-sink's own header lines (X-Client-Addr …
 // Received) from the message as the client sent it.
-func smtpParseDump(t *testing.T, raw []byte) smtpTestDump {
+func parseDump(t *testing.T, raw []byte) sinkDump {
 	t.Helper()
-	var d smtpTestDump
+	var d sinkDump
 	lines := strings.SplitAfter(string(raw), "\n")
 	i := 0
 	for ; i < len(lines); i++ {
@@ -198,14 +198,14 @@ func smtpParseDump(t *testing.T, raw []byte) smtpTestDump {
 }
 
 func TestSMTPSendToSmtpSink(t *testing.T) {
-	sink := smtpStartSink(t)
+	sink := startSink(t)
 	s, err := NewSMTPSender(SMTPConfig{
 		Addr: sink.addr, Security: SMTPNone, From: "خدمة العملاء <support@example.edu.sa>", Timeout: 20 * time.Second,
-	}, smtpTestLogger(t))
+	}, logToTest(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := smtpTestOutbound()
+	out := testOutbound()
 	d, err := s.Send(context.Background(), out)
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +223,7 @@ func TestSMTPSendToSmtpSink(t *testing.T) {
 	if !strings.HasPrefix(got.mailArgs, "<support@example.edu.sa>") || got.rcptArgs != "<m.otaibi@uni.example.edu.sa>" {
 		t.Errorf("envelope = MAIL %q RCPT %q", got.mailArgs, got.rcptArgs)
 	}
-	in := Parse(got.message, parseTestOpts())
+	in := Parse(got.message, testOpts())
 	if in.Quarantined {
 		t.Fatalf("delivered mail does not parse: %s\n%s", in.QuarantineReason, got.message)
 	}
@@ -246,40 +246,79 @@ func TestSMTPSendToSmtpSink(t *testing.T) {
 		t.Fatal(err)
 	}
 	dumps = sink.messages(t, 2)
-	if len(dumps) != 2 || Parse(dumps[1].message, parseTestOpts()).MessageID != out.MessageID {
+	if len(dumps) != 2 || Parse(dumps[1].message, testOpts()).MessageID != out.MessageID {
 		t.Fatalf("retry did not reuse the Message-ID")
 	}
 }
 
-// Reply codes decide whether the job runner retries: 5xx never, 4xx and
-// broken connections yes.
-func TestSMTPReplyCodesFromSmtpSink(t *testing.T) {
+// Reply codes decide whether the job runner retries, together with the step
+// of the session they answer: only the server refusing this recipient or this
+// message for good is permanent; a refused login or sender, 4xx and broken
+// connections retry. Postfix's smtp-sink answers each code at each step
+// (-f hard-rejects the named command with the -B reply, -r soft-rejects it).
+func TestSMTPErrorClasses(t *testing.T) {
 	tests := []struct {
 		name      string
 		args      []string
+		auth      bool // log in (smtp-sink offers AUTH PLAIN)
 		permanent bool
-		want      string
+		want      string // in the error, which goes to the outbound row
 	}{
-		{"recipient rejected 550", []string{"-f", "RCPT", "-B", "550 5.1.1 <m.otaibi@uni.example.edu.sa>: Recipient address rejected"}, true, "550"},
-		{"recipient deferred 451", []string{"-r", "RCPT", "-b", "451 4.3.0 Try again later"}, false, "451"},
-		{"message refused at end of data 554", []string{"-f", ".", "-B", "554 5.7.1 Message rejected as spam"}, true, "554"},
-		{"sender deferred 452", []string{"-r", "MAIL", "-b", "452 4.3.1 Insufficient system storage"}, false, "452"},
-		{"server shutting down 421", []string{"-Q", "DATA"}, false, "421"},
-		{"connection dropped after RCPT", []string{"-q", "RCPT"}, false, "rcpt to"},
+		{"greeting refused 554", []string{"-f", "CONNECT", "-B", "554 5.7.1 No SMTP service here"}, false, false, "554"},
+		{"ehlo and helo refused 550", []string{"-f", "EHLO,HELO", "-B", "550 5.7.1 Go away"}, false, false, "ehlo"},
+
+		{"auth 535 bad credentials", []string{"-f", "AUTH", "-B", "535 5.7.8 Authentication credentials invalid"}, true, false, `auth as "support": server replied 535 5.7.8 Authentication credentials invalid`},
+		{"auth 534 mechanism too weak", []string{"-f", "AUTH", "-B", "534 5.7.9 Authentication mechanism is too weak"}, true, false, "534 5.7.9"},
+		{"auth 530 encryption required", []string{"-f", "AUTH", "-B", "530 5.7.0 Must issue a STARTTLS command first"}, true, false, "530 5.7.0"},
+		{"auth 454 temporary", []string{"-r", "AUTH", "-b", "454 4.7.0 Temporary authentication failure"}, true, false, "454"},
+
+		{"mail from 553 sender not owned", []string{"-f", "MAIL", "-B", "553 5.7.1 <support@example.edu.sa>: Sender address rejected: not owned by user"}, false, false, "mail from: server replied 553 5.7.1"},
+		{"mail from 550 sender rejected", []string{"-f", "MAIL", "-B", "550 5.1.0 Sender rejected"}, false, false, "mail from: server replied 550 5.1.0"},
+		{"mail from 530 authentication required", []string{"-f", "MAIL", "-B", "530 5.7.0 Authentication required"}, false, false, "530"},
+		{"mail from 552 message too big", []string{"-f", "MAIL", "-B", "552 5.3.4 Message size exceeds fixed limit"}, false, true, "552 5.3.4"},
+		{"mail from 452 deferred", []string{"-r", "MAIL", "-b", "452 4.3.1 Insufficient system storage"}, false, false, "452"},
+
+		{"rcpt 550 no such user", []string{"-f", "RCPT", "-B", "550 5.1.1 <m.otaibi@uni.example.edu.sa>: Recipient address rejected: User unknown"}, false, true, "rcpt to: server replied 550 5.1.1"},
+		{"rcpt 551 user not local", []string{"-f", "RCPT", "-B", "551 5.1.6 User has moved"}, false, true, "551"},
+		{"rcpt 553 mailbox name not allowed", []string{"-f", "RCPT", "-B", "553 5.1.3 Bad recipient address syntax"}, false, true, "553"},
+		{"rcpt 501 bad address", []string{"-f", "RCPT", "-B", "501 5.1.3 Bad recipient address syntax"}, false, true, "501 5.1.3"},
+		{"rcpt 554 relay denied", []string{"-f", "RCPT", "-B", "554 5.7.1 <m.otaibi@uni.example.edu.sa>: Relay access denied"}, false, false, "554 5.7.1"},
+		{"rcpt 552 mailbox full", []string{"-f", "RCPT", "-B", "552 5.2.2 Mailbox full"}, false, false, "552 5.2.2"},
+		{"rcpt 451 greylisted", []string{"-r", "RCPT", "-b", "451 4.3.0 Try again later"}, false, false, "451"},
+		{"rcpt connection dropped", []string{"-q", "RCPT"}, false, false, "rcpt to"},
+
+		{"data 554 no valid recipients", []string{"-f", "DATA", "-B", "554 5.5.1 Error: no valid recipients"}, false, true, "data: server replied 554 5.5.1"},
+		{"data 503 bad sequence", []string{"-f", "DATA", "-B", "503 5.5.1 Error: need RCPT command"}, false, false, "503"},
+		{"data 421 shutting down", []string{"-Q", "DATA"}, false, false, "421"},
+
+		{"end of data 554 spam", []string{"-f", ".", "-B", "554 5.7.1 Message rejected as spam"}, false, true, "end of data: server replied 554 5.7.1"},
+		{"end of data 550 content policy", []string{"-f", ".", "-B", "550 5.7.1 Message content rejected"}, false, true, "550 5.7.1"},
+		{"end of data 552 too big", []string{"-f", ".", "-B", "552 5.3.4 Message size exceeds fixed maximum message size"}, false, true, "552 5.3.4"},
+		{"end of data 554 media not supported", []string{"-f", ".", "-B", "554 5.6.0 Message content not supported"}, false, true, "5.6.0"},
+		{"end of data 500 syntax", []string{"-f", ".", "-B", "500 5.5.2 Error: bad syntax"}, false, false, "500 5.5.2"},
+		{"end of data 451 local error", []string{"-r", ".", "-b", "451 4.3.0 Error: queue file write error"}, false, false, "451"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sink := smtpStartSink(t, tt.args...)
-			s, err := NewSMTPSender(SMTPConfig{Addr: sink.addr, Security: SMTPNone, From: "support@example.edu.sa", Timeout: 20 * time.Second}, smtpTestLogger(t))
+			t.Parallel()
+			sink := startSink(t, tt.args...)
+			cfg := SMTPConfig{Addr: sink.addr, Security: SMTPNone, From: "support@example.edu.sa", Timeout: 20 * time.Second}
+			if tt.auth {
+				cfg.Username, cfg.Password = "support", "s3cret-pw"
+			}
+			s, err := NewSMTPSender(cfg, logToTest(t))
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = s.Send(context.Background(), smtpTestOutbound())
+			_, err = s.Send(context.Background(), testOutbound())
 			if err == nil {
 				t.Fatal("Send succeeded, want an error")
 			}
 			if channels.IsPermanent(err) != tt.permanent || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v (permanent=%v), want permanent=%v mentioning %q", err, channels.IsPermanent(err), tt.permanent, tt.want)
+			}
+			if tt.auth && strings.Contains(err.Error(), cfg.Password) {
+				t.Fatal("error leaks the password")
 			}
 		})
 	}
@@ -287,7 +326,7 @@ func TestSMTPReplyCodesFromSmtpSink(t *testing.T) {
 
 // --- go-smtp server: STARTTLS, implicit TLS, AUTH PLAIN/LOGIN ---
 
-type smtpTestServer struct {
+type testServer struct {
 	addr      string
 	implicit  bool
 	tls       bool     // offer TLS at all
@@ -298,11 +337,11 @@ type smtpTestServer struct {
 	dataReply string // 250 text after DATA, e.g. with a queue id
 
 	mu   sync.Mutex
-	got  []smtpTestReceived
+	got  []receivedMail
 	seen []string // auth mechanisms used
 }
 
-type smtpTestReceived struct {
+type receivedMail struct {
 	from string
 	to   []string
 	data []byte
@@ -310,16 +349,16 @@ type smtpTestReceived struct {
 	helo string
 }
 
-func (s *smtpTestServer) received() []smtpTestReceived {
+func (s *testServer) received() []receivedMail {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]smtpTestReceived(nil), s.got...)
+	return append([]receivedMail(nil), s.got...)
 }
 
-func (s *smtpTestServer) start(t *testing.T, cert tls.Certificate) {
+func (s *testServer) start(t *testing.T, cert tls.Certificate) {
 	t.Helper()
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &smtpTestSession{s: s, c: c}, nil
+		return &testSession{s: s, c: c}, nil
 	}))
 	srv.Domain = "mx.test"
 	srv.ErrorLog = log.New(io.Discard, "", 0)
@@ -349,17 +388,17 @@ func (s *smtpTestServer) start(t *testing.T, cert tls.Certificate) {
 	})
 }
 
-type smtpTestSession struct {
-	s      *smtpTestServer
+type testSession struct {
+	s      *testServer
 	c      *smtp.Conn
 	authed bool
 	from   string
 	to     []string
 }
 
-func (x *smtpTestSession) AuthMechanisms() []string { return x.s.mechs }
+func (x *testSession) AuthMechanisms() []string { return x.s.mechs }
 
-func (x *smtpTestSession) Auth(mech string) (sasl.Server, error) {
+func (x *testSession) Auth(mech string) (sasl.Server, error) {
 	check := func(user, pass string) error {
 		if user != x.s.user || pass != x.s.pass {
 			return smtp.ErrAuthFailed
@@ -374,12 +413,12 @@ func (x *smtpTestSession) Auth(mech string) (sasl.Server, error) {
 	case sasl.Plain:
 		return sasl.NewPlainServer(func(_, user, pass string) error { return check(user, pass) }), nil
 	case sasl.Login:
-		return &smtpTestLoginServer{check: check}, nil
+		return &loginServer{check: check}, nil
 	}
 	return nil, smtp.ErrAuthUnknownMechanism
 }
 
-func (x *smtpTestSession) Mail(from string, _ *smtp.MailOptions) error {
+func (x *testSession) Mail(from string, _ *smtp.MailOptions) error {
 	if x.s.user != "" && !x.authed {
 		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
 	}
@@ -387,7 +426,7 @@ func (x *smtpTestSession) Mail(from string, _ *smtp.MailOptions) error {
 	return nil
 }
 
-func (x *smtpTestSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+func (x *testSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if x.s.rcptErr != nil {
 		return x.s.rcptErr
 	}
@@ -395,14 +434,14 @@ func (x *smtpTestSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	return nil
 }
 
-func (x *smtpTestSession) Data(r io.Reader) error {
+func (x *testSession) Data(r io.Reader) error {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return err
 	}
 	_, isTLS := x.c.TLSConnectionState()
 	x.s.mu.Lock()
-	x.s.got = append(x.s.got, smtpTestReceived{from: x.from, to: x.to, data: data, tls: isTLS, helo: x.c.Hostname()})
+	x.s.got = append(x.s.got, receivedMail{from: x.from, to: x.to, data: data, tls: isTLS, helo: x.c.Hostname()})
 	x.s.mu.Unlock()
 	if x.s.dataReply != "" {
 		// go-smtp sends a returned SMTPError's code as is, 250 included.
@@ -411,17 +450,17 @@ func (x *smtpTestSession) Data(r io.Reader) error {
 	return nil
 }
 
-func (x *smtpTestSession) Reset()        { x.from, x.to = "", nil }
-func (x *smtpTestSession) Logout() error { return nil }
+func (x *testSession) Reset()        { x.from, x.to = "", nil }
+func (x *testSession) Logout() error { return nil }
 
-// smtpTestLoginServer is the server side of AUTH LOGIN, which go-sasl only
+// loginServer is the server side of AUTH LOGIN, which go-sasl only
 // ships as a client.
-type smtpTestLoginServer struct {
+type loginServer struct {
 	check func(user, pass string) error
 	user  *string
 }
 
-func (l *smtpTestLoginServer) Next(resp []byte) ([]byte, bool, error) {
+func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {
 	switch {
 	case l.user == nil && resp == nil:
 		return []byte("Username:"), false, nil
@@ -433,9 +472,9 @@ func (l *smtpTestLoginServer) Next(resp []byte) ([]byte, bool, error) {
 	return nil, true, l.check(*l.user, string(resp))
 }
 
-// smtpTestCert makes a self-signed certificate for 127.0.0.1 and a client
+// testCert makes a self-signed certificate for 127.0.0.1 and a client
 // config that trusts only it.
-func smtpTestCert(t *testing.T) (tls.Certificate, *tls.Config) {
+func testCert(t *testing.T) (tls.Certificate, *tls.Config) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -465,10 +504,10 @@ func smtpTestCert(t *testing.T) (tls.Certificate, *tls.Config) {
 }
 
 func TestSMTPTLSAndAuth(t *testing.T) {
-	cert, trusting := smtpTestCert(t)
+	cert, trusting := testCert(t)
 	tests := []struct {
 		name      string
-		server    *smtpTestServer
+		server    *testServer
 		cfg       SMTPConfig
 		wantErr   string // "" means delivered
 		permanent bool
@@ -477,56 +516,59 @@ func TestSMTPTLSAndAuth(t *testing.T) {
 	}{
 		{
 			name:     "starttls with AUTH PLAIN, queue id from the reply",
-			server:   &smtpTestServer{tls: true, mechs: []string{"PLAIN", "LOGIN"}, user: "support", pass: "s3cret", dataReply: "Ok: queued as 4Xk2Lm3PqRz"},
+			server:   &testServer{tls: true, mechs: []string{"PLAIN", "LOGIN"}, user: "support", pass: "s3cret", dataReply: "Ok: queued as 4Xk2Lm3PqRz"},
 			cfg:      SMTPConfig{Security: SMTPStartTLS, Username: "support", Password: "s3cret", HeloName: "gw.example.edu.sa"},
 			wantMech: "PLAIN", wantID: "4Xk2Lm3PqRz",
 		},
 		{
 			name:     "starttls, server offers only AUTH LOGIN",
-			server:   &smtpTestServer{tls: true, mechs: []string{"LOGIN"}, user: "support", pass: "s3cret"},
+			server:   &testServer{tls: true, mechs: []string{"LOGIN"}, user: "support", pass: "s3cret"},
 			cfg:      SMTPConfig{Username: "support", Password: "s3cret"}, // Security defaults to starttls
 			wantMech: "LOGIN", wantID: "wasl.41.7f3a@example.edu.sa",
 		},
 		{
 			name:     "implicit tls (port 465 style)",
-			server:   &smtpTestServer{implicit: true, mechs: []string{"PLAIN"}, user: "support", pass: "s3cret", dataReply: "OK id=1vABCd-000123-XY"},
+			server:   &testServer{implicit: true, mechs: []string{"PLAIN"}, user: "support", pass: "s3cret", dataReply: "OK id=1vABCd-000123-XY"},
 			cfg:      SMTPConfig{Security: SMTPTLS, Username: "support", Password: "s3cret"},
 			wantMech: "PLAIN", wantID: "1vABCd-000123-XY",
 		},
 		{
-			name:    "wrong password is permanent",
-			server:  &smtpTestServer{tls: true, mechs: []string{"PLAIN"}, user: "support", pass: "s3cret"},
+			// A rotated password is fixed by the operator; the replies
+			// waiting must go out then, not be cancelled.
+			name:    "wrong password is retried",
+			server:  &testServer{tls: true, mechs: []string{"PLAIN"}, user: "support", pass: "s3cret"},
 			cfg:     SMTPConfig{Username: "support", Password: "wrong"},
-			wantErr: "535", permanent: true,
+			wantErr: `auth as "support": server replied 535 5.7.8`,
 		},
 		{
 			name:      "server lacks STARTTLS: refuse to send in clear",
-			server:    &smtpTestServer{},
+			server:    &testServer{},
 			cfg:       SMTPConfig{Security: SMTPStartTLS},
 			wantErr:   "does not offer STARTTLS",
 			permanent: false,
 		},
 		{
 			name:    "untrusted certificate",
-			server:  &smtpTestServer{tls: true},
+			server:  &testServer{tls: true},
 			cfg:     SMTPConfig{TLSConfig: &tls.Config{}},
 			wantErr: "certificate",
 		},
 		{
 			name:    "550 rejected recipient is permanent",
-			server:  &smtpTestServer{tls: true, rcptErr: &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user"}},
+			server:  &testServer{tls: true, rcptErr: &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user"}},
 			wantErr: "550", permanent: true,
 		},
 		{
 			name:    "451 greylisting is retryable",
-			server:  &smtpTestServer{tls: true, rcptErr: &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Greylisted, try again"}},
+			server:  &testServer{tls: true, rcptErr: &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Greylisted, try again"}},
 			wantErr: "451",
 		},
 		{
+			// Configuration, like a wrong password: retried.
 			name:    "no usable AUTH mechanism",
-			server:  &smtpTestServer{tls: true, mechs: []string{"CRAM-MD5"}, user: "support", pass: "s3cret"},
+			server:  &testServer{tls: true, mechs: []string{"CRAM-MD5"}, user: "support", pass: "s3cret"},
 			cfg:     SMTPConfig{Username: "support", Password: "s3cret"},
-			wantErr: "neither AUTH PLAIN nor AUTH LOGIN", permanent: true,
+			wantErr: "neither AUTH PLAIN nor AUTH LOGIN",
 		},
 	}
 	for _, tt := range tests {
@@ -540,11 +582,11 @@ func TestSMTPTLSAndAuth(t *testing.T) {
 			if cfg.TLSConfig == nil {
 				cfg.TLSConfig = trusting
 			}
-			s, err := NewSMTPSender(cfg, smtpTestLogger(t))
+			s, err := NewSMTPSender(cfg, logToTest(t))
 			if err != nil {
 				t.Fatal(err)
 			}
-			out := smtpTestOutbound()
+			out := testOutbound()
 			d, err := s.Send(context.Background(), out)
 			got := srv.received()
 			if tt.wantErr != "" {
@@ -574,7 +616,7 @@ func TestSMTPTLSAndAuth(t *testing.T) {
 			if srv.seen == nil || srv.seen[0] != tt.wantMech {
 				t.Errorf("auth mechanisms used %v, want %s", srv.seen, tt.wantMech)
 			}
-			if in := Parse(got[0].data, parseTestOpts()); in.MessageID != out.MessageID || in.Subject != out.Subject {
+			if in := Parse(got[0].data, testOpts()); in.MessageID != out.MessageID || in.Subject != out.Subject {
 				t.Errorf("received MessageID %q Subject %q", in.MessageID, in.Subject)
 			}
 		})
@@ -582,7 +624,7 @@ func TestSMTPTLSAndAuth(t *testing.T) {
 }
 
 // A server that accepts the connection and never speaks.
-func smtpSilentServer(t *testing.T) (addr string, accepted <-chan struct{}) {
+func silentServer(t *testing.T) (addr string, accepted <-chan struct{}) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -625,19 +667,19 @@ func TestSMTPNetworkFailuresAreRetryable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = s.Send(context.Background(), smtpTestOutbound())
+		_, err = s.Send(context.Background(), testOutbound())
 		if err == nil || channels.IsPermanent(err) || !strings.Contains(err.Error(), "connect") {
 			t.Fatalf("err = %v, want a retryable connect error", err)
 		}
 	})
 	for _, sec := range []string{SMTPNone, SMTPStartTLS, SMTPTLS} {
 		t.Run("server never greets, security "+sec, func(t *testing.T) {
-			addr, _ := smtpSilentServer(t)
+			addr, _ := silentServer(t)
 			s, err := NewSMTPSender(SMTPConfig{Addr: addr, Security: sec, From: "support@example.edu.sa", Timeout: 300 * time.Millisecond}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = s.Send(context.Background(), smtpTestOutbound())
+			_, err = s.Send(context.Background(), testOutbound())
 			var ne net.Error
 			if err == nil || channels.IsPermanent(err) || !errors.As(err, &ne) || !ne.Timeout() {
 				t.Fatalf("err = %v, want a retryable timeout", err)
@@ -645,7 +687,7 @@ func TestSMTPNetworkFailuresAreRetryable(t *testing.T) {
 		})
 	}
 	t.Run("context cancelled mid-session", func(t *testing.T) {
-		addr, accepted := smtpSilentServer(t)
+		addr, accepted := silentServer(t)
 		s, err := NewSMTPSender(SMTPConfig{Addr: addr, Security: SMTPNone, From: "support@example.edu.sa", Timeout: time.Hour}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -655,7 +697,7 @@ func TestSMTPNetworkFailuresAreRetryable(t *testing.T) {
 			<-accepted
 			cancel()
 		}()
-		_, err = s.Send(ctx, smtpTestOutbound())
+		_, err = s.Send(ctx, testOutbound())
 		if !errors.Is(err, context.Canceled) || channels.IsPermanent(err) {
 			t.Fatalf("err = %v, want context.Canceled, retryable", err)
 		}
@@ -663,7 +705,7 @@ func TestSMTPNetworkFailuresAreRetryable(t *testing.T) {
 }
 
 func TestSMTPUnsendableOutboundIsPermanent(t *testing.T) {
-	sink := smtpStartSink(t)
+	sink := startSink(t)
 	s, err := NewSMTPSender(SMTPConfig{Addr: sink.addr, Security: SMTPNone, From: "support@example.edu.sa"}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -672,7 +714,7 @@ func TestSMTPUnsendableOutboundIsPermanent(t *testing.T) {
 		"no message id":   func(o *message.Outbound) { o.MessageID = "" },
 		"phone recipient": func(o *message.Outbound) { o.To = message.Party{Kind: message.IdentityPhone, Value: "+966500000000"} },
 	} {
-		out := smtpTestOutbound()
+		out := testOutbound()
 		mutate(&out)
 		if _, err := s.Send(context.Background(), out); !channels.IsPermanent(err) {
 			t.Errorf("%s: err = %v, want permanent", name, err)
@@ -734,8 +776,8 @@ func TestSMTPQueueID(t *testing.T) {
 		"OK: queued":                             "",
 		"2.6.0 <x@y> [InternalId=1] Queued mail": "",
 	} {
-		if got := smtpQueueID(reply); got != want {
-			t.Errorf("smtpQueueID(%q) = %q, want %q", reply, got, want)
+		if got := queueID(reply); got != want {
+			t.Errorf("queueID(%q) = %q, want %q", reply, got, want)
 		}
 	}
 }

@@ -223,6 +223,8 @@ func (a *app) addChannel(ctx context.Context, ch config.Channel) error {
 			BatchSize:      ch.IMAP.BatchSize,
 			MaxMessageSize: ch.IMAP.MaxMessageSize,
 			DisableIdle:    ch.IMAP.DisableIdle,
+			FirstSync:      ch.IMAP.FirstSync.Mode,
+			FirstSyncSince: ch.IMAP.FirstSync.Since,
 		}, a.pipeline, a.store, log)
 		if err != nil {
 			return err

@@ -46,6 +46,13 @@ const DefaultUser = "support@example.test"
 // NotInstalled is the failure message when the dovecot binary is missing.
 const NotInstalled = "dovecot is not installed: apt-get install -y dovecot-imapd (make test does this)"
 
+// seedAge is how long before Start the first seeded mail was delivered
+// (its file time, which Dovecot reports as INTERNALDATE). Recent enough that
+// seeded mail is new mail to a gateway whose age rule keeps anything older
+// than its auto-reply window (24 h by default) as history; far enough back
+// that 20,000 mails, one second apart, still lie in the past.
+const seedAge = 6 * time.Hour
+
 const (
 	// Generous: a loaded 2-core machine running many tests in parallel can
 	// be slow to start dovecot. Readiness is awaited, not timed.
@@ -120,7 +127,7 @@ func StartWith(t testing.TB, opts Options) *Server {
 	s := &Server{
 		dir: dir, bin: bin, tls: opts.TLS, uid: uid, gid: gid,
 		users:    map[string]string{DefaultUser: randomPassword()},
-		seedBase: time.Now().Add(-30 * 24 * time.Hour).Unix(),
+		seedBase: time.Now().Add(-seedAge).Unix(),
 	}
 	if err := s.prepare(); err != nil {
 		t.Fatalf("dovecot: %v", err)
@@ -446,12 +453,20 @@ func (s *Server) with(t testing.TB, name string, f func(*imapclient.Client) erro
 }
 
 // Append stores raw in mailbox by IMAP APPEND, as a mail client or MTA
-// would, and returns its UID.
+// would, and returns its UID. Its INTERNALDATE is now.
 func (s *Server) Append(t testing.TB, name, mailbox string, raw []byte) uint32 {
+	t.Helper()
+	return s.AppendAt(t, name, mailbox, raw, time.Time{})
+}
+
+// AppendAt is Append with the INTERNALDATE set to at (APPEND's date-time
+// argument), as a migration tool restoring old mail does. A zero at means
+// now.
+func (s *Server) AppendAt(t testing.TB, name, mailbox string, raw []byte, at time.Time) uint32 {
 	t.Helper()
 	var uid uint32
 	s.with(t, name, func(c *imapclient.Client) error {
-		cmd := c.Append(mailbox, int64(len(raw)), nil)
+		cmd := c.Append(mailbox, int64(len(raw)), &imap.AppendOptions{Time: at})
 		if _, err := cmd.Write(raw); err != nil {
 			cmd.Close()
 			return fmt.Errorf("append to %q: %w", mailbox, err)

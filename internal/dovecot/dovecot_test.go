@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -175,5 +176,46 @@ func TestTLS(t *testing.T) {
 	if c, err := imapclient.DialTLS(srv.TLSAddr(), nil); err == nil {
 		c.Close()
 		t.Error("implicit TLS accepted an untrusted self-signed certificate")
+	}
+}
+
+// internalDates returns the INTERNALDATE of every message in mailbox, in
+// UID order.
+func internalDates(t *testing.T, c *imapclient.Client, mailbox string) []time.Time {
+	t.Helper()
+	if _, err := c.Select(mailbox, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		t.Fatalf("select %s: %v", mailbox, err)
+	}
+	msgs, err := c.Fetch(imap.UIDSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{UID: true, InternalDate: true}).Collect()
+	if err != nil {
+		t.Fatalf("fetch: %v", err)
+	}
+	var out []time.Time
+	for _, m := range msgs {
+		out = append(out, m.InternalDate)
+	}
+	return out
+}
+
+// The gateway tells backfilled mail from new mail by INTERNALDATE: AppendAt
+// must set it, and seeded mail must be recent (new mail to the gateway).
+func TestInternalDates(t *testing.T) {
+	t.Parallel()
+	srv := dovecot.Start(t)
+	old := time.Date(2026, 8, 20, 9, 30, 0, 0, time.FixedZone("+0300", 3*3600))
+	srv.AppendAt(t, srv.User(), "INBOX", mail(1), old)
+	before := time.Now().Add(-time.Minute)
+	srv.Append(t, srv.User(), "INBOX", mail(2))
+	srv.SeedMaildir(t, "Seeded", [][]byte{mail(3), mail(4)})
+
+	c := srv.Dial(t, srv.User())
+	got := internalDates(t, c, "INBOX")
+	if len(got) != 2 || !got[0].Equal(old) || got[1].Before(before) {
+		t.Errorf("INBOX internal dates %v, want %v then now", got, old)
+	}
+	for _, d := range internalDates(t, c, "Seeded") {
+		if age := time.Since(d); age <= 0 || age > 24*time.Hour {
+			t.Errorf("seeded mail dated %v (%v ago), want within the last day", d, age)
+		}
 	}
 }
