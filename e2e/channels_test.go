@@ -492,3 +492,52 @@ func TestChannelsTwilioErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestChannelsWhatsAppBacklogIsHistory delivers what a phone that was
+// offline for three days sends when it comes back, on both stores: the
+// message carries its own (old) WhatsApp timestamp, so it is stored and
+// threaded as history — no ticket, no automatic reply — while a message
+// written now by the same customer is answered as usual.
+func TestChannelsWhatsAppBacklogIsHistory(t *testing.T) {
+	tr := trainBank(t)
+	for _, be := range backends() {
+		t.Run(be.name, func(t *testing.T) {
+			e := newChannelsEnv(t, be.url(t), tr)
+			ctx := context.Background()
+			const phone = "+966551230000"
+
+			old := waText("3EB0B4C4106A0FF1CE01", phone, "سارة", "البروجكتر في القاعة 12 خربان نبي صيانة")
+			old.Info.Timestamp = time.Now().Add(-72 * time.Hour).UTC().Truncate(time.Second)
+			out := e.ingestWhatsApp(t, old)
+			d, err := e.st.Conversation(ctx, out.ConversationID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Messages) != 1 {
+				t.Fatalf("conversation has %d messages, want 1", len(d.Messages))
+			}
+			if got := d.Messages[0].ReceivedAt; !got.Equal(old.Info.Timestamp) {
+				t.Errorf("received_at = %v, want its WhatsApp timestamp %v", got, old.Info.Timestamp)
+			}
+			var dec decision
+			if err := json.Unmarshal(d.Messages[0].Decision, &dec); err != nil {
+				t.Fatal(err)
+			}
+			// The reply job and the ticket would have been written in the
+			// transaction that stored the message: their absence now is final.
+			if dec.Action != "history" || dec.AutoReply || dec.CreateTicket || len(d.Tickets) != 0 || len(d.Outbound) != 0 {
+				t.Errorf("three-day-old message: decision %+v, %d tickets, %d replies; want history, none, none", dec, len(d.Tickets), len(d.Outbound))
+			}
+
+			fresh := waText("3EB0B4C4106A0FF1CE02", phone, "سارة", "البروجكتر في القاعة 14 بعد خربان نبي صيانة اليوم")
+			e.ingestWhatsApp(t, fresh)
+			d, err = e.st.Conversation(ctx, out.ConversationID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Messages) != 2 || len(d.Tickets) != 1 || len(d.Outbound) != 1 {
+				t.Errorf("after a message written now: %d messages, %d tickets, %d replies in the conversation; want 2, 1, 1", len(d.Messages), len(d.Tickets), len(d.Outbound))
+			}
+		})
+	}
+}

@@ -131,8 +131,8 @@ func TestHandleMessage(t *testing.T) {
 			if in.Quarantined != tt.quarantined {
 				t.Errorf("Quarantined = %v (%s), want %v", in.Quarantined, in.QuarantineReason, tt.quarantined)
 			}
-			if in.ReceivedAt.IsZero() {
-				t.Error("ReceivedAt not set")
+			if !in.ReceivedAt.Equal(sentAt) {
+				t.Errorf("ReceivedAt = %v, want the message's own timestamp %v", in.ReceivedAt, sentAt)
 			}
 			if f.downloads != tt.downloads {
 				t.Errorf("downloads = %d, want %d", f.downloads, tt.downloads)

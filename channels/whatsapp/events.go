@@ -144,7 +144,9 @@ func (c *Channel) handleMessage(cli client, evt *events.Message) bool {
 	if len(in.Attachments) > 0 {
 		c.fetchMedia(ctx, cli, evt.Message, &in, log)
 	}
-	in.ReceivedAt = time.Now()
+	if in.ReceivedAt.IsZero() {
+		in.ReceivedAt = time.Now()
+	}
 
 	if err := c.ingest(ctx, in, log); err != nil {
 		log.Error("whatsapp: message not stored; left unacknowledged for WhatsApp to deliver again", "err", err)

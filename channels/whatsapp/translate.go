@@ -81,6 +81,10 @@ func Translate(evt *events.Message, cfg Config) (in message.Inbound, skip string
 		Channel:    message.WhatsApp,
 		ExternalID: info.ID,
 		SentAt:     info.Timestamp,
+		// WhatsApp's server timestamp, not the moment it reached us: a phone
+		// that was offline for days delivers its backlog at once, and the
+		// pipeline keeps messages older than its window as history.
+		ReceivedAt: info.Timestamp,
 		Raw:        rawJSON(evt),
 	}
 	if info.Chat.Server == types.GroupServer || info.Chat == types.StatusBroadcastJID {

@@ -291,8 +291,8 @@ func TestTranslate(t *testing.T) {
 			if in.ExternalID != evt.Info.ID {
 				t.Errorf("ExternalID = %q, want %q", in.ExternalID, evt.Info.ID)
 			}
-			if !in.SentAt.Equal(sentAt) {
-				t.Errorf("SentAt = %v", in.SentAt)
+			if !in.SentAt.Equal(sentAt) || !in.ReceivedAt.Equal(sentAt) {
+				t.Errorf("SentAt = %v, ReceivedAt = %v; want both the server timestamp %v", in.SentAt, in.ReceivedAt, sentAt)
 			}
 			if !strings.Contains(in.Text, w.text) {
 				t.Errorf("Text = %q, want it to contain %q", in.Text, w.text)
