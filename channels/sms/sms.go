@@ -102,6 +102,11 @@ type Channel struct {
 
 const whatsappPrefix = "whatsapp:"
 
+// ConfigKind is the channel kind every Twilio channel is configured and
+// stored under, WhatsApp senders ("whatsapp:+…") included; Kind tells them
+// apart.
+const ConfigKind = message.SMS
+
 var (
 	channelName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 	accountSID   = regexp.MustCompile(`^AC[0-9a-fA-F]{32}$`)
