@@ -10,8 +10,12 @@
 // Ingest returned without error. When Ingest keeps failing the message is
 // left unacknowledged and the channel reconnects (after backoff) so that
 // WhatsApp delivers it again; the buffer lets whatsmeow decrypt the second
-// copy. What this cannot cover: WhatsApp keeps undelivered messages for a
-// limited time (weeks), so a store that stays down longer loses them.
+// copy. Failures are counted per message across redeliveries: the fifth
+// stores the message quarantined with the error and acknowledges it, so one
+// message that breaks the pipeline does not come back forever; if that
+// fails too, the store is down and the message waits for the next delivery.
+// What this cannot cover: WhatsApp keeps undelivered messages for a limited
+// time (weeks), so a store that stays down longer loses them.
 package whatsapp
 
 import (
@@ -132,11 +136,12 @@ type Channel struct {
 	running   bool
 	pairing   bool
 	status    Status
-	changed   chan struct{} // closed and replaced on every status change
-	dropped   bool          // connection lost: reconnect after backoff
-	redeliver bool          // a message was left unacknowledged: reconnect to get it again
-	loggedOut bool          // unlinked: no reconnecting until paired again
-	holdUntil time.Time     // no reconnecting before (temporary ban, session taken over)
+	changed   chan struct{}  // closed and replaced on every status change
+	dropped   bool           // connection lost: reconnect after backoff
+	redeliver bool           // a message was left unacknowledged: reconnect to get it again
+	failures  map[string]int // failed ingests by message id, across redeliveries
+	loggedOut bool           // unlinked: no reconnecting until paired again
+	holdUntil time.Time      // no reconnecting before (temporary ban, session taken over)
 }
 
 // New makes a channel. It does no I/O: Run connects, Pair links a device.

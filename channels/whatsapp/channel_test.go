@@ -191,6 +191,79 @@ func TestIngestRetry(t *testing.T) {
 	}
 }
 
+// Failures of one message are counted across redeliveries: the fifth
+// stores it quarantined with the error and acknowledges it, unless the
+// quarantined ingest fails too (the store is down), which leaves it for
+// WhatsApp to deliver again with its count started afresh.
+func TestIngestFailuresQuarantine(t *testing.T) {
+	type delivery struct {
+		failures int  // the sink fails this many calls first; -1: all
+		poison   bool // the sink fails the message unless quarantined
+		acked    bool
+		calls    int // Ingest calls during this delivery
+	}
+	tests := []struct {
+		name        string
+		deliveries  []delivery
+		quarantined bool   // what was stored in the end
+		reason      string // substring of the quarantine reason
+	}{
+		{
+			name: "message that breaks the pipeline",
+			deliveries: []delivery{
+				{poison: true, acked: false, calls: ingestAttempts},
+				{poison: true, acked: true, calls: maxIngestFailures - ingestAttempts + 1},
+			},
+			quarantined: true, reason: "could not be stored after 5 attempts: render reply: template breaks on this text",
+		},
+		{
+			name: "store down, then back",
+			deliveries: []delivery{
+				{failures: -1, acked: false, calls: ingestAttempts},
+				{failures: -1, acked: false, calls: maxIngestFailures - ingestAttempts + 1},
+				{failures: 1, acked: true, calls: 2},
+			},
+			quarantined: false,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeClient(true)
+			h := newHarness(t, f)
+			cli, err := h.ch.loadClient(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.ch.cli = cli
+			for i, d := range tt.deliveries {
+				h.sink.set(d.failures, d.poison)
+				acked := f.emit(dm(t, "conversation_ar.json"))
+				calls, _ := h.sink.snapshot()
+				if acked != d.acked || calls != d.calls {
+					t.Fatalf("delivery %d: acked %v after %d ingest calls, want %v after %d", i+1, acked, calls, d.acked, d.calls)
+				}
+			}
+			_, got := h.sink.snapshot()
+			if len(got) != 1 {
+				t.Fatalf("stored %d messages, want 1", len(got))
+			}
+			in := got[0]
+			if in.Quarantined != tt.quarantined || !strings.Contains(in.QuarantineReason, tt.reason) {
+				t.Errorf("stored quarantined=%v reason %q; want %v, %q", in.Quarantined, in.QuarantineReason, tt.quarantined, tt.reason)
+			}
+			if in.ExternalID != "3A5F0C1E2D3B4A59687F" || len(in.Raw) == 0 || !strings.Contains(in.Text, "جهاز عرض") {
+				t.Errorf("stored %q with %d raw bytes and text %q: want the message itself, raw event kept", in.ExternalID, len(in.Raw), in.Text)
+			}
+			h.ch.mu.Lock()
+			left := len(h.ch.failures)
+			h.ch.mu.Unlock()
+			if left != 0 {
+				t.Errorf("%d failure counts left after the message was stored", left)
+			}
+		})
+	}
+}
+
 // An ingest that keeps failing makes Run reconnect, which is what makes
 // WhatsApp deliver the unacknowledged message again.
 func TestIngestFailureReconnects(t *testing.T) {

@@ -14,9 +14,16 @@ import (
 	"github.com/wasl-dev/wasl/message"
 )
 
-// ingestAttempts bounds the in-place retries of Ingest: the handler holds up
-// whatsmeow's event queue while it retries.
-const ingestAttempts = 3
+const (
+	// ingestAttempts bounds the in-place retries of Ingest: the handler
+	// holds up whatsmeow's event queue while it retries.
+	ingestAttempts = 3
+	// maxIngestFailures is how many failed ingests of one message, across
+	// redeliveries, make it stored quarantined instead.
+	maxIngestFailures = 5
+	// maxTrackedFailures bounds the failure counts kept.
+	maxTrackedFailures = 10000
+)
 
 // handleEvent receives every whatsmeow event of cli. Its result tells
 // whatsmeow whether to acknowledge the message it came from.
@@ -161,19 +168,71 @@ func (c *Channel) handleMessage(cli client, evt *events.Message) bool {
 	return true
 }
 
-// ingest hands in to the sink, retrying a few times in place.
+// ingest hands in to the sink, retrying a few times in place. Failures are
+// counted per message id across redeliveries: the maxIngestFailures-th
+// stores the message quarantined with the error instead, so one message
+// that cannot be processed does not come back forever. If even that fails,
+// the store itself is down; the message is left for WhatsApp to deliver
+// again and its count starts afresh, so that it gets its normal chances once
+// the store is back.
 func (c *Channel) ingest(ctx context.Context, in message.Inbound, log *slog.Logger) error {
 	bo := backoff{min: c.cfg.MinBackoff, max: c.cfg.MaxBackoff}
 	var err error
 	for attempt := 1; ; attempt++ {
 		if _, err = c.sink.Ingest(ctx, in); err == nil {
+			c.forgetFailures(in.ExternalID)
 			return nil
 		}
-		if attempt == ingestAttempts || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			// Shutting down: not the message's fault.
+			return fmt.Errorf("ingest (%d attempts): %w", attempt, err)
+		}
+		if n := c.countFailure(in.ExternalID); n >= maxIngestFailures {
+			return c.ingestQuarantined(ctx, in, n, err, log)
+		}
+		if attempt == ingestAttempts {
 			return fmt.Errorf("ingest (%d attempts): %w", attempt, err)
 		}
 		d := bo.next()
 		log.Warn("whatsapp: ingest failed, retrying", "err", err, "attempt", attempt, "retry_in", d)
 		sleep(ctx, d)
 	}
+}
+
+// ingestQuarantined stores in, which failed n times with cause, as
+// quarantined: not classified, not answered, kept with its raw event.
+func (c *Channel) ingestQuarantined(ctx context.Context, in message.Inbound, n int, cause error, log *slog.Logger) error {
+	q := in
+	q.Quarantined = true
+	q.QuarantineReason = fmt.Sprintf("could not be stored after %d attempts: %v", n, cause)
+	if in.Quarantined {
+		q.QuarantineReason = in.QuarantineReason + "; " + q.QuarantineReason
+	}
+	_, err := c.sink.Ingest(ctx, q)
+	c.forgetFailures(in.ExternalID)
+	if err != nil {
+		return fmt.Errorf("ingest failed %d times (%w), and quarantined too: %w", n, cause, err)
+	}
+	log.Warn("whatsapp: message stored quarantined after repeated ingest failures", "failures", n, "err", cause)
+	return nil
+}
+
+// countFailure records a failed ingest of message id and returns how many
+// there were.
+func (c *Channel) countFailure(id string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.failures == nil || len(c.failures) >= maxTrackedFailures {
+		// Only messages with a few failures are here; so many means the
+		// store is down, when the counts say nothing anyway.
+		c.failures = make(map[string]int)
+	}
+	c.failures[id]++
+	return c.failures[id]
+}
+
+func (c *Channel) forgetFailures(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.failures, id)
 }

@@ -218,6 +218,9 @@ type fakeIngester struct {
 	got      []message.Inbound
 	calls    int
 	failures int // fail this many calls first; -1: always
+	// poison fails every message that is not quarantined, as a message
+	// that breaks the pipeline while the store works.
+	poison bool
 }
 
 func (f *fakeIngester) Ingest(ctx context.Context, in message.Inbound) (message.Outcome, error) {
@@ -227,8 +230,17 @@ func (f *fakeIngester) Ingest(ctx context.Context, in message.Inbound) (message.
 	if f.failures < 0 || f.calls <= f.failures {
 		return message.Outcome{}, errors.New("store unavailable")
 	}
+	if f.poison && !in.Quarantined {
+		return message.Outcome{}, errors.New("render reply: template breaks on this text")
+	}
 	f.got = append(f.got, in)
 	return message.Outcome{MessageID: int64(len(f.got))}, nil
+}
+
+func (f *fakeIngester) set(failures int, poison bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls, f.failures, f.poison = 0, failures, poison
 }
 
 func (f *fakeIngester) snapshot() (calls int, got []message.Inbound) {

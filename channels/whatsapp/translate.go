@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waE2E"
@@ -93,12 +94,15 @@ func Translate(evt *events.Message, cfg Config) (in message.Inbound, skip string
 	}
 
 	text, att, hasMedia := content(msg, info.ID)
+	text, cleanText := storable(text)
+	filename, cleanName := storable(att.Filename)
+	att.Filename = filename
 	in.Text = text
 	if hasMedia {
 		in.Attachments = []message.Attachment{att}
 	}
 
-	name := strings.TrimSpace(info.PushName)
+	name, cleanPush := storable(strings.TrimSpace(info.PushName))
 	if name == "-" {
 		name = ""
 	}
@@ -117,6 +121,9 @@ func Translate(evt *events.Message, cfg Config) (in message.Inbound, skip string
 		err = fmt.Errorf("whatsapp: message from %s has no id", info.Sender)
 	case perr != nil:
 		err = perr
+	case !cleanText || !cleanName || !cleanPush:
+		// The databases refuse them; kept as they came in Raw.
+		err = errors.New("whatsapp: text held NUL bytes or invalid UTF-8; they were replaced")
 	}
 	if err != nil {
 		in.Quarantined = true
@@ -315,4 +322,13 @@ func rawJSON(evt *events.Message) []byte {
 		return nil
 	}
 	return b
+}
+
+// storable makes s storable (PostgreSQL refuses NUL and invalid UTF-8) and
+// reports whether it was already.
+func storable(s string) (string, bool) {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s, true
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", ""), false
 }

@@ -13,6 +13,7 @@ import (
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/wasl-dev/wasl/message"
 )
@@ -142,6 +143,15 @@ func TestTranslate(t *testing.T) {
 				return e
 			},
 			want: want{err: ErrNoPhone, quarantined: true, text: "السلام عليكم", name: "نورة العتيبي"},
+		},
+		{
+			name: "NUL bytes are dropped and the message quarantined",
+			evt: func(t *testing.T) *events.Message {
+				e := dm(t, "conversation_ar.json")
+				e.Message.Conversation = proto.String("جهاز\x00 العرض لا يعمل")
+				return e
+			},
+			want: want{quarantined: true, text: "جهاز العرض لا يعمل", from: "+966501234567"},
 		},
 		{
 			name: "impossible phone number is quarantined",
