@@ -261,8 +261,8 @@ func TestFakeInboundRoundTrip(t *testing.T) {
 	if len(in.Attachments) != 1 {
 		t.Fatalf("attachments = %+v, want 1", in.Attachments)
 	}
-	data, ct, err := c.FetchMedia(context.Background(), in.Attachments[0].URL)
+	data, ct, err := fetchAll(c, in.Attachments[0].URL)
 	if err != nil || string(data) != string(jpeg) || ct != "image/jpeg" {
-		t.Errorf("FetchMedia = %q, %q, %v", data, ct, err)
+		t.Errorf("OpenMedia = %q, %q, %v", data, ct, err)
 	}
 }

@@ -52,7 +52,7 @@ type Config struct {
 	TrustForwardedHeaders bool
 
 	DefaultRegion string // ISO 3166 alpha-2 ("SA") for numbers without a country code
-	MaxMediaBytes int64  // FetchMedia's size limit; default 10 MiB
+	MaxMediaBytes int64  // the most kept of one media file (MaxMediaBytes); default 10 MiB
 	SegmentBudget int    // SMS segments an automatic reply should fit in; default 2
 
 	// HTTPClient is used for Twilio's API and media. Tests pass one whose

@@ -119,8 +119,9 @@ func (c *Channel) raise(text string) {
 	c.alert.Alert(c.eventContext(), c.cfg.ChannelID, text)
 }
 
-// handleMessage translates, downloads and ingests one message. It returns
-// false (leave unacknowledged) only when Ingest kept failing.
+// handleMessage translates and ingests one message; its media are left to
+// the media job (OpenMedia). It returns false (leave unacknowledged) only
+// when Ingest kept failing.
 func (c *Channel) handleMessage(cli client, evt *events.Message) bool {
 	ctx := c.eventContext()
 	log := c.log.With("message_id", evt.Info.ID)
@@ -147,9 +148,6 @@ func (c *Channel) handleMessage(cli client, evt *events.Message) bool {
 	}
 	if err != nil {
 		log.Warn("whatsapp: message quarantined", "reason", err)
-	}
-	if len(in.Attachments) > 0 {
-		c.fetchMedia(ctx, cli, evt.Message, &in, log)
 	}
 	if in.ReceivedAt.IsZero() {
 		in.ReceivedAt = time.Now()

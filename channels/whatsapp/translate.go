@@ -45,8 +45,9 @@ var ErrNoPhone = errors.New("sender has no known phone number")
 // be understood; in is then still filled as far as possible and marked
 // Quarantined, so the caller can keep it.
 //
-// Media are listed as attachments without Content: downloading them needs
-// the client, which the Channel does before ingesting.
+// Media are listed as attachments without Content, with the descriptor
+// the media job downloads them by later (Channel.OpenMedia): the event
+// handler never waits for a download.
 func Translate(evt *events.Message, cfg Config) (in message.Inbound, skip string, err error) {
 	if evt == nil {
 		return in, "", fmt.Errorf("whatsapp: nil message event")
@@ -235,7 +236,7 @@ func (m *media) attachment(id string) message.Attachment {
 	if name == "" {
 		name = "whatsapp-" + m.kind + "-" + safeFilename(id) + extension(ct)
 	}
-	return message.Attachment{Filename: name, ContentType: ct, Size: m.size}
+	return message.Attachment{Filename: name, ContentType: ct, Size: m.size, Descriptor: m.descriptor()}
 }
 
 // safeFilename keeps the customer's name (Arabic included) but not a path.

@@ -258,6 +258,7 @@ func (a *app) addChannel(ctx context.Context, ch config.Channel) error {
 		}
 		a.whatsapp[ch.Name] = c
 		a.registry.senders[row.ID] = c
+		a.registry.fetchers[row.ID] = c // media are downloaded by the media job, not the event handler
 		a.sources = append(a.sources, c)
 	}
 	return nil
