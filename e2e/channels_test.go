@@ -363,7 +363,26 @@ func TestChannelsSMSAndWhatsAppOneContact(t *testing.T) {
 			if !again.Duplicate || again.MessageID != waOut.MessageID {
 				t.Errorf("WhatsApp re-delivery outcome %+v, want duplicate of message %d", again, waOut.MessageID)
 			}
-			time.Sleep(time.Second) // a reply job inserted by mistake would have run by now
+			// Reply jobs are inserted only with the message that causes
+			// them, in its transaction: two jobs, once both are done, mean
+			// no reply can follow the re-delivery.
+			sendJobs := func() []*rivertype.JobRow {
+				res, err := e.jobs.JobList(ctx, river.NewJobListParams().Kinds(router.SendArgs{}.Kind()).First(100))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return res.Jobs
+			}
+			if n := len(sendJobs()); n != 2 {
+				t.Errorf("send jobs after re-delivery: %d, want the two of the first deliveries", n)
+			}
+			eventually(t, 30*time.Second, "both send jobs completed", func() (bool, string) {
+				var states []rivertype.JobState
+				for _, j := range sendJobs() {
+					states = append(states, j.State)
+				}
+				return len(states) == 2 && states[0] == rivertype.JobStateCompleted && states[1] == rivertype.JobStateCompleted, fmt.Sprint(states)
+			})
 			after := e.stats(t)
 			if after.Messages != 2 || after.Contacts != 1 || after.Conversations != 2 || after.Tickets != 1 ||
 				after.Outbound[message.StateSent] != 2 || len(after.Outbound) != 1 {
@@ -461,10 +480,12 @@ func TestChannelsTwilioErrors(t *testing.T) {
 					if o.To.Value != tc.from {
 						t.Fatalf("newest conversation's reply goes to %s, want %s", o.To.Value, tc.from)
 					}
-					// No retry is pending: the job's state below says so for
-					// good (cancelled, or completed); the pause lets a stray
-					// extra send show.
-					time.Sleep(time.Second)
+					// Once the job is cancelled or completed no attempt
+					// can follow: what Twilio saw by then is final.
+					eventually(t, 30*time.Second, "send job settled as "+string(tc.wantJob), func() (bool, string) {
+						j := e.sendJob(t, o.ID)
+						return j.State == tc.wantJob, fmt.Sprintf("state=%s attempt=%d", j.State, j.Attempt)
+					})
 					if req, sent := tries(); req != tc.wantRequests || sent != tc.wantSent {
 						t.Errorf("Twilio saw %d requests and accepted %d for %s, want %d and %d", req, sent, tc.from, tc.wantRequests, tc.wantSent)
 					}

@@ -75,6 +75,25 @@ func sentTo(fake *faketwilio.Server, to string) []faketwilio.SentMessage {
 	return out
 }
 
+// sendJobs returns the states of the gateway's send jobs, oldest first.
+func (g *gateway) sendJobs() []string {
+	g.t.Helper()
+	rows, err := g.store().DB().Query(`SELECT state FROM river_job WHERE kind = 'send_outbound' ORDER BY id`)
+	if err != nil {
+		g.t.Fatalf("send jobs: %v", err)
+	}
+	defer rows.Close()
+	var states []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			g.t.Fatalf("send jobs: %v", err)
+		}
+		states = append(states, s)
+	}
+	return states
+}
+
 func (g *gateway) conversation(id int64) store.ConversationDetail {
 	g.t.Helper()
 	var d store.ConversationDetail
@@ -161,7 +180,16 @@ func TestSMSGateway(t *testing.T) {
 			if code != http.StatusOK || !strings.Contains(body, "<Response>") {
 				t.Fatalf("replayed webhook: %d %q, want 200 with TwiML", code, body)
 			}
-			time.Sleep(time.Second) // a second reply job would have run by now
+			// Reply jobs are inserted only with the message that causes
+			// them, in its transaction: one job, once done, means one reply
+			// ever.
+			if jobs := g.sendJobs(); len(jobs) != 1 {
+				t.Errorf("send jobs after replay: %v, want one", jobs)
+			}
+			eventually(t, 30*time.Second, "the send job completed", func() (bool, string) {
+				jobs := g.sendJobs()
+				return len(jobs) == 1 && jobs[0] == "completed", fmt.Sprint(jobs)
+			})
 			if st := g.stats(); st.Messages != 1 || st.Tickets != 1 {
 				t.Errorf("after replay: %d messages, %d tickets; want 1 and 1", st.Messages, st.Tickets)
 			}
