@@ -57,7 +57,7 @@ type Config struct {
 	DefaultRegion string // for numbers written without country code, e.g. "SA"
 	AllowGroups   bool   // default false: group chats ignored
 	AllowStatus   bool   // default false: status@broadcast ignored
-	MaxMediaBytes int64  // default 16 MiB; larger media are listed, not downloaded
+	MaxMediaBytes int64  // default 16 MiB; larger media are kept without content, with the reason
 	MinBackoff    time.Duration
 	MaxBackoff    time.Duration
 }
