@@ -372,7 +372,26 @@ func TestChannelsSMSAndWhatsAppOneContact(t *testing.T) {
 			if !again.Duplicate || again.MessageID != waOut.MessageID {
 				t.Errorf("WhatsApp re-delivery outcome %+v, want duplicate of message %d", again, waOut.MessageID)
 			}
-			time.Sleep(time.Second) // a reply job inserted by mistake would have run by now
+			// Reply jobs are inserted only with the message that causes
+			// them, in its transaction: two jobs, once both are done, mean
+			// no reply can follow the re-delivery.
+			sendJobs := func() []*rivertype.JobRow {
+				res, err := e.jobs.JobList(ctx, river.NewJobListParams().Kinds(router.SendArgs{}.Kind()).First(100))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return res.Jobs
+			}
+			if n := len(sendJobs()); n != 2 {
+				t.Errorf("send jobs after re-delivery: %d, want the two of the first deliveries", n)
+			}
+			eventually(t, 30*time.Second, "both send jobs completed", func() (bool, string) {
+				var states []rivertype.JobState
+				for _, j := range sendJobs() {
+					states = append(states, j.State)
+				}
+				return len(states) == 2 && states[0] == rivertype.JobStateCompleted && states[1] == rivertype.JobStateCompleted, fmt.Sprint(states)
+			})
 			after := e.stats(t)
 			if after.Messages != 2 || after.Contacts != 1 || after.Conversations != 2 || after.Tickets != 1 ||
 				after.Outbound[message.StateSent] != 2 || len(after.Outbound) != 1 {
@@ -470,10 +489,12 @@ func TestChannelsTwilioErrors(t *testing.T) {
 					if o.To.Value != tc.from {
 						t.Fatalf("newest conversation's reply goes to %s, want %s", o.To.Value, tc.from)
 					}
-					// No retry is pending: the job's state below says so for
-					// good (cancelled, or completed); the pause lets a stray
-					// extra send show.
-					time.Sleep(time.Second)
+					// Once the job is cancelled or completed no attempt
+					// can follow: what Twilio saw by then is final.
+					eventually(t, 30*time.Second, "send job settled as "+string(tc.wantJob), func() (bool, string) {
+						j := e.sendJob(t, o.ID)
+						return j.State == tc.wantJob, fmt.Sprintf("state=%s attempt=%d", j.State, j.Attempt)
+					})
 					if req, sent := tries(); req != tc.wantRequests || sent != tc.wantSent {
 						t.Errorf("Twilio saw %d requests and accepted %d for %s, want %d and %d", req, sent, tc.from, tc.wantRequests, tc.wantSent)
 					}
@@ -497,6 +518,55 @@ func TestChannelsTwilioErrors(t *testing.T) {
 						t.Errorf("send job errors %+v, want %d mentioning %d", j.Errors, tc.wantRequests-1, tc.code)
 					}
 				})
+			}
+		})
+	}
+}
+
+// TestChannelsWhatsAppBacklogIsHistory delivers what a phone that was
+// offline for three days sends when it comes back, on both stores: the
+// message carries its own (old) WhatsApp timestamp, so it is stored and
+// threaded as history — no ticket, no automatic reply — while a message
+// written now by the same customer is answered as usual.
+func TestChannelsWhatsAppBacklogIsHistory(t *testing.T) {
+	tr := trainBank(t)
+	for _, be := range backends() {
+		t.Run(be.name, func(t *testing.T) {
+			e := newChannelsEnv(t, be.url(t), tr)
+			ctx := context.Background()
+			const phone = "+966551230000"
+
+			old := waText("3EB0B4C4106A0FF1CE01", phone, "سارة", "البروجكتر في القاعة 12 خربان نبي صيانة")
+			old.Info.Timestamp = time.Now().Add(-72 * time.Hour).UTC().Truncate(time.Second)
+			out := e.ingestWhatsApp(t, old)
+			d, err := e.st.Conversation(ctx, out.ConversationID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Messages) != 1 {
+				t.Fatalf("conversation has %d messages, want 1", len(d.Messages))
+			}
+			if got := d.Messages[0].ReceivedAt; !got.Equal(old.Info.Timestamp) {
+				t.Errorf("received_at = %v, want its WhatsApp timestamp %v", got, old.Info.Timestamp)
+			}
+			var dec decision
+			if err := json.Unmarshal(d.Messages[0].Decision, &dec); err != nil {
+				t.Fatal(err)
+			}
+			// The reply job and the ticket would have been written in the
+			// transaction that stored the message: their absence now is final.
+			if dec.Action != "history" || dec.AutoReply || dec.CreateTicket || len(d.Tickets) != 0 || len(d.Outbound) != 0 {
+				t.Errorf("three-day-old message: decision %+v, %d tickets, %d replies; want history, none, none", dec, len(d.Tickets), len(d.Outbound))
+			}
+
+			fresh := waText("3EB0B4C4106A0FF1CE02", phone, "سارة", "البروجكتر في القاعة 14 بعد خربان نبي صيانة اليوم")
+			e.ingestWhatsApp(t, fresh)
+			d, err = e.st.Conversation(ctx, out.ConversationID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Messages) != 2 || len(d.Tickets) != 1 || len(d.Outbound) != 1 {
+				t.Errorf("after a message written now: %d messages, %d tickets, %d replies in the conversation; want 2, 1, 1", len(d.Messages), len(d.Tickets), len(d.Outbound))
 			}
 		})
 	}

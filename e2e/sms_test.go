@@ -75,6 +75,25 @@ func sentTo(fake *faketwilio.Server, to string) []faketwilio.SentMessage {
 	return out
 }
 
+// sendJobs returns the states of the gateway's send jobs, oldest first.
+func (g *gateway) sendJobs() []string {
+	g.t.Helper()
+	rows, err := g.store().DB().Query(`SELECT state FROM river_job WHERE kind = 'send_outbound' ORDER BY id`)
+	if err != nil {
+		g.t.Fatalf("send jobs: %v", err)
+	}
+	defer rows.Close()
+	var states []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			g.t.Fatalf("send jobs: %v", err)
+		}
+		states = append(states, s)
+	}
+	return states
+}
+
 func (g *gateway) conversation(id int64) store.ConversationDetail {
 	g.t.Helper()
 	var d store.ConversationDetail
@@ -161,7 +180,16 @@ func TestSMSGateway(t *testing.T) {
 			if code != http.StatusOK || !strings.Contains(body, "<Response>") {
 				t.Fatalf("replayed webhook: %d %q, want 200 with TwiML", code, body)
 			}
-			time.Sleep(time.Second) // a second reply job would have run by now
+			// Reply jobs are inserted only with the message that causes
+			// them, in its transaction: one job, once done, means one reply
+			// ever.
+			if jobs := g.sendJobs(); len(jobs) != 1 {
+				t.Errorf("send jobs after replay: %v, want one", jobs)
+			}
+			eventually(t, 30*time.Second, "the send job completed", func() (bool, string) {
+				jobs := g.sendJobs()
+				return len(jobs) == 1 && jobs[0] == "completed", fmt.Sprint(jobs)
+			})
 			if st := g.stats(); st.Messages != 1 || st.Tickets != 1 {
 				t.Errorf("after replay: %d messages, %d tickets; want 1 and 1", st.Messages, st.Tickets)
 			}
@@ -303,6 +331,78 @@ func TestSMSGateway(t *testing.T) {
 			// In the end the first customer still got exactly one reply.
 			if n := len(sentTo(fake, customer)); n != 1 {
 				t.Errorf("replies to %s = %d, want 1", customer, n)
+			}
+		})
+	}
+}
+
+// twilioWhatsAppNumber is the university's WhatsApp sender at Twilio.
+const twilioWhatsAppNumber = "whatsapp:+14155238886"
+
+// TestSMSTwilioWhatsApp runs the binary with a Twilio channel whose number
+// is a WhatsApp sender (configured, like every Twilio channel, as kind sms),
+// on both stores: a signed whatsapp: webhook becomes a ticket, the reply
+// job hands Twilio a message From and To whatsapp: addresses, and the signed
+// status callback marks the reply delivered.
+func TestSMSTwilioWhatsApp(t *testing.T) {
+	for _, be := range backends() {
+		t.Run(be.name, func(t *testing.T) {
+			fake := faketwilio.Start(t, twilioAccount, twilioToken)
+			g := newGateway(t, be.url(t), fmt.Sprintf(`channels:
+  - name: wa-twilio
+    kind: sms
+    twilio:
+      account_sid: %s
+      auth_token: %s
+      from: "%s"
+      api_url: %s
+`, twilioAccount, twilioToken, twilioWhatsAppNumber, fake.URL()))
+			g.start()
+			hook := "http://" + g.addr + "/webhooks/twilio/wa-twilio"
+
+			const customer = "+966557654321"
+			form := fake.InboundForm(faketwilio.Inbound{From: "whatsapp:" + customer, To: twilioWhatsAppNumber,
+				ProfileName: "ريم", Body: "البروجكتر في القاعة 12 خربان نبي صيانة"})
+			if code, body := postWebhook(t, signedPost(t, fake, hook, form)); code != http.StatusOK || !strings.Contains(body, "<Response>") {
+				t.Fatalf("inbound webhook: %d %q, want 200 with TwiML", code, body)
+			}
+			var tl ticketList
+			g.api("/api/v1/tickets", &tl)
+			if len(tl.Tickets) != 1 {
+				t.Fatalf("tickets = %d, want 1", len(tl.Tickets))
+			}
+			ticket := tl.Tickets[0]
+			d := g.conversation(ticket.ConversationID)
+			if len(d.Messages) != 1 || d.Messages[0].From.Value != customer || d.Messages[0].From.Name != "ريم" {
+				t.Fatalf("messages %+v, want one from %s (ريم)", d.Messages, customer)
+			}
+
+			eventually(t, 30*time.Second, "reply handed to Twilio", func() (bool, string) {
+				d := g.conversation(ticket.ConversationID)
+				return len(fake.Sent()) == 1 && len(d.Outbound) == 1 && d.Outbound[0].State == message.StateSent,
+					fmt.Sprintf("twilio=%d outbound=%+v", len(fake.Sent()), d.Outbound)
+			})
+			r := fake.Sent()[0]
+			if r.From != twilioWhatsAppNumber || r.To != "whatsapp:"+customer {
+				t.Errorf("reply From %q To %q, want %s to whatsapp:%s", r.From, r.To, twilioWhatsAppNumber, customer)
+			}
+			if !strings.Contains(r.Body, ticket.Ref) {
+				t.Errorf("reply %q lacks the ticket reference %s", r.Body, ticket.Ref)
+			}
+			if want := hook + "/status"; r.StatusCallback != want {
+				t.Errorf("reply StatusCallback = %q, want %q", r.StatusCallback, want)
+			}
+
+			cb, status, err := fake.StatusForm(r.SID, "delivered", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if code, body := postWebhook(t, signedPost(t, fake, cb, status)); code != http.StatusOK {
+				t.Fatalf("status callback: %d %q", code, body)
+			}
+			o := g.conversation(ticket.ConversationID).Outbound[0]
+			if o.State != message.StateDelivered || o.ProviderID != r.SID || o.Error != "" {
+				t.Errorf("reply row after the callback: state %s, provider %q, error %q; want delivered, %s, none", o.State, o.ProviderID, o.Error, r.SID)
 			}
 		})
 	}

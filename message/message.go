@@ -69,6 +69,11 @@ type Attachment struct {
 	// URL is set instead of Content when the channel delivers a link to be
 	// fetched later (Twilio media).
 	URL string `json:"url,omitempty"`
+	// Descriptor is set instead of Content when the channel fetches the
+	// content later by means of its own (WhatsApp: direct path, media key,
+	// hashes). Opaque to all but that channel, and secret: never
+	// serialized or logged.
+	Descriptor []byte `json:"-"`
 }
 
 // Inbound is one message as a channel delivered it, normalized.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -53,9 +55,15 @@ type Senders interface {
 	Sender(channelID int64) (channels.Sender, bool)
 }
 
-// MediaFetcher downloads a remote attachment with the channel's credentials.
+// MediaFetcher downloads a message's attachment with the channel's
+// credentials (Twilio: its URL; WhatsApp: its descriptor).
 type MediaFetcher interface {
-	FetchMedia(ctx context.Context, url string) (data []byte, contentType string, err error)
+	// OpenMedia starts the download of a: the content, to be read as a
+	// stream and closed, and its type ("" when unknown). Errors wrapped
+	// with channels.Permanent will not succeed on retry.
+	OpenMedia(ctx context.Context, a message.Attachment) (body io.ReadCloser, contentType string, err error)
+	// MaxMediaBytes is the most content the channel keeps of one attachment.
+	MaxMediaBytes() int64
 }
 
 // Fetchers finds the media fetcher of a channel.
@@ -155,14 +163,34 @@ func (w *SendWorker) log() *slog.Logger {
 	return w.Log
 }
 
-// MediaWorker fetches remote attachments into the blob store.
+// MediaWorker fetches attachments the channels could only describe (a
+// Twilio media URL, a WhatsApp media descriptor) into the blob store,
+// outside the webhook or event handler that received the message. Content
+// streams to the blob store under the channel's size limit, so memory stays
+// flat whatever the sender claims; an attachment that cannot be had (too
+// large, gone, or still failing at the last attempt) is kept without
+// content, with the reason.
 type MediaWorker struct {
 	river.WorkerDefaults[FetchMediaArgs]
 	Store    *store.Store
 	Fetchers Fetchers
+	// FetchTimeout bounds one attempt at a message's media (default five
+	// minutes: a large video over a slow link).
+	FetchTimeout time.Duration
+	Log          *slog.Logger
 }
 
-// Work fetches every attachment of the message still without content.
+// Timeout bounds one attempt.
+func (w *MediaWorker) Timeout(*river.Job[FetchMediaArgs]) time.Duration {
+	if w.FetchTimeout <= 0 {
+		return 5 * time.Minute
+	}
+	return w.FetchTimeout
+}
+
+// Work fetches every attachment of the message still pending. A retryable
+// failure returns an error, so River tries again later; the attachments
+// already settled are not fetched again.
 func (w *MediaWorker) Work(ctx context.Context, job *river.Job[FetchMediaArgs]) error {
 	atts, err := w.Store.PendingAttachments(ctx, job.Args.MessageID)
 	if err != nil {
@@ -173,26 +201,92 @@ func (w *MediaWorker) Work(ctx context.Context, job *river.Job[FetchMediaArgs]) 
 	}
 	f, ok := w.Fetchers.Fetcher(job.Args.ChannelID)
 	if !ok {
-		return river.JobCancel(fmt.Errorf("channel %d cannot fetch media", job.Args.ChannelID))
-	}
-	for _, a := range atts {
-		data, ctype, err := f.FetchMedia(ctx, a.URL)
-		if err != nil {
-			if channels.IsPermanent(err) {
-				return river.JobCancel(fmt.Errorf("attachment %d: %w", a.ID, err))
+		err := fmt.Errorf("channel %d cannot fetch media (disabled or removed?)", job.Args.ChannelID)
+		for _, a := range atts {
+			if merr := w.missing(ctx, a, err.Error()); merr != nil {
+				return merr
 			}
-			return fmt.Errorf("attachment %d: %w", a.ID, err)
 		}
-		sha, err := w.Store.PutBlob(ctx, data)
+		return river.JobCancel(err)
+	}
+	var retry error
+	for _, a := range atts {
+		err := w.fetch(ctx, f, a)
+		switch {
+		case err == nil:
+		case channels.IsPermanent(err):
+			err = w.missing(ctx, a, reason(err))
+		case job.Attempt >= job.MaxAttempts:
+			err = w.missing(ctx, a, fmt.Sprintf("gave up after %d attempts: %v", job.Attempt, err))
+		}
 		if err != nil {
-			return err
+			retry = errors.Join(retry, fmt.Errorf("attachment %d: %w", a.ID, err))
 		}
-		if ctype == "" {
-			ctype = a.ContentType
-		}
-		if err := w.Store.SetAttachmentContent(ctx, a.ID, sha, int64(len(data)), ctype); err != nil {
-			return err
-		}
+	}
+	return retry
+}
+
+// fetch downloads one attachment into the blob store and records it.
+func (w *MediaWorker) fetch(ctx context.Context, f MediaFetcher, a store.Attachment) error {
+	limit := f.MaxMediaBytes()
+	if a.Size > limit {
+		// The channel's own figure, before any download.
+		return channels.Permanent(tooLarge(limit))
+	}
+	body, ctype, err := f.OpenMedia(ctx, message.Attachment{
+		Filename: a.Filename, ContentType: a.ContentType, Size: a.Size, URL: a.URL, Descriptor: a.Descriptor,
+	})
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	sha, size, err := w.Store.PutBlobFrom(ctx, body, limit)
+	if errors.Is(err, store.ErrTooLarge) {
+		// The declared size was wrong: cut off at the limit.
+		return channels.Permanent(tooLarge(limit))
+	}
+	if err != nil {
+		return fmt.Errorf("download into the blob store: %w", err)
+	}
+	if ctype == "" {
+		ctype = a.ContentType
+	}
+	if err := w.Store.SetAttachmentContent(ctx, a.ID, sha, size, ctype); err != nil {
+		return fmt.Errorf("record attachment %d: %w", a.ID, err)
 	}
 	return nil
+}
+
+// reason is a permanent error as staff read it, without the marker.
+func reason(err error) string {
+	var p *channels.PermanentError
+	if errors.As(err, &p) && err == error(p) {
+		return p.Err.Error()
+	}
+	return err.Error()
+}
+
+func tooLarge(limit int64) error {
+	return fmt.Errorf("larger than the %d-byte limit", limit)
+}
+
+// missing keeps a without content, with the reason. Failing that, the job
+// must run again.
+func (w *MediaWorker) missing(ctx context.Context, a store.Attachment, reason string) error {
+	const maxReason = 500
+	if len(reason) > maxReason {
+		reason = strings.ToValidUTF8(reason[:maxReason], "") + "…"
+	}
+	if err := w.Store.SetAttachmentMissing(ctx, a.ID, reason); err != nil {
+		return fmt.Errorf("record why it is missing (%s): %w", reason, err)
+	}
+	w.log().WarnContext(ctx, "attachment kept without content", "attachment", a.ID, "message", a.MessageID, "filename", a.Filename, "reason", reason)
+	return nil
+}
+
+func (w *MediaWorker) log() *slog.Logger {
+	if w.Log == nil {
+		return slog.Default()
+	}
+	return w.Log
 }

@@ -319,11 +319,11 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 
 	fetch := false
 	for i, a := range in.Attachments {
-		att := store.Attachment{MessageID: m.ID, Filename: a.Filename, ContentType: a.ContentType, Size: a.Size, SHA256: blobs[i], URL: a.URL, CreatedAt: now}
+		att := store.Attachment{MessageID: m.ID, Filename: a.Filename, ContentType: a.ContentType, Size: a.Size, SHA256: blobs[i], URL: a.URL, Descriptor: a.Descriptor, CreatedAt: now}
 		if err := tx.InsertAttachment(ctx, &att); err != nil {
 			return fmt.Errorf("attachment %q: %w", a.Filename, err)
 		}
-		fetch = fetch || (att.SHA256 == "" && att.URL != "")
+		fetch = fetch || (att.SHA256 == "" && (att.URL != "" || len(att.Descriptor) > 0))
 	}
 	if fetch {
 		if _, err := p.jobs.InsertTx(ctx, tx.SQL(), FetchMediaArgs{MessageID: m.ID, ChannelID: in.ChannelID}, nil); err != nil {

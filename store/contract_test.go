@@ -1036,7 +1036,7 @@ func TestAttachments(t *testing.T) {
 		for name, fn := range map[string]func() error{
 			"bad digest": func() error { return s.SetAttachmentContent(ctx, remote.ID, "abc", 1, "") },
 			"unknown":    func() error { return s.SetAttachmentContent(ctx, 999999, imgSum, 1, "") },
-			"neither sum nor url": func() error {
+			"neither sum, url, descriptor nor reason": func() error {
 				return s.InTx(ctx, func(tx *Tx) error { return tx.InsertAttachment(ctx, &Attachment{MessageID: m.ID}) })
 			},
 		} {
@@ -1045,6 +1045,193 @@ func TestAttachments(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Attachments a media job fetches later keep the channel's descriptor out of
+// every read but PendingAttachments, and one whose content cannot be had is
+// kept, without content, with the reason.
+func TestAttachmentDescriptorAndMissing(t *testing.T) {
+	each(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		f := seed(t, s)
+		descriptor := []byte(`{"direct_path":"/v/t62.7118-24/secret-path","media_key":"c2VjcmV0LWtleQ=="}`)
+		m := Message{ChannelID: f.ch.ID, ExternalID: "wa-media-1", ConversationID: f.conv.ID, ContactID: f.contact.ID, Text: "photo"}
+		var small, big Attachment
+		mustTx(t, s, func(tx *Tx) error {
+			if err := tx.InsertMessage(ctx, &m); err != nil {
+				return err
+			}
+			small = Attachment{MessageID: m.ID, Filename: "a.jpg", ContentType: "image/jpeg", Size: 69, Descriptor: descriptor}
+			if err := tx.InsertAttachment(ctx, &small); err != nil {
+				return err
+			}
+			big = Attachment{MessageID: m.ID, Filename: "b.mp4", ContentType: "video/mp4", Size: 1 << 30, Descriptor: descriptor}
+			return tx.InsertAttachment(ctx, &big)
+		})
+		pending, err := s.PendingAttachments(ctx, m.ID)
+		if err != nil || len(pending) != 2 || !slices.Equal(pending[0].Descriptor, descriptor) {
+			t.Fatalf("PendingAttachments = %+v, %v; want both, with their descriptor", pending, err)
+		}
+
+		if err := s.SetAttachmentMissing(ctx, big.ID, "larger than the 16777216-byte limit"); err != nil {
+			t.Fatal(err)
+		}
+		sum, err := s.PutBlob(ctx, []byte("jpeg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetAttachmentContent(ctx, small.ID, sum, 4, ""); err != nil {
+			t.Fatal(err)
+		}
+		if pending, _ := s.PendingAttachments(ctx, m.ID); len(pending) != 0 {
+			t.Errorf("still pending once settled: %+v", pending)
+		}
+		// Settled attachments keep no descriptor.
+		var left int
+		if err := s.DB().QueryRowContext(ctx, `SELECT count(*) FROM attachments WHERE length(descriptor) > 0`).Scan(&left); err != nil || left != 0 {
+			t.Errorf("attachments still holding a descriptor: %d (%v)", left, err)
+		}
+		got, err := s.Message(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Attachments) != 2 {
+			t.Fatalf("attachments = %+v", got.Attachments)
+		}
+		if a := got.Attachments[1]; a.SHA256 != "" || a.MissingReason != "larger than the 16777216-byte limit" || a.Filename != "b.mp4" {
+			t.Errorf("too large attachment = %+v, want kept without content, with the reason", a)
+		}
+		if a := got.Attachments[0]; a.SHA256 != sum || a.MissingReason != "" {
+			t.Errorf("fetched attachment = %+v", a)
+		}
+		// A settled attachment cannot be declared missing, nor without a reason.
+		if err := s.SetAttachmentMissing(ctx, small.ID, "late"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("SetAttachmentMissing on fetched content: %v, want ErrNotFound", err)
+		}
+		if err := s.SetAttachmentMissing(ctx, big.ID, ""); err == nil {
+			t.Error("SetAttachmentMissing without a reason: no error")
+		}
+	})
+}
+
+// The descriptor is secret: it never reaches what the API serializes, even
+// while the attachment is pending.
+func TestAttachmentDescriptorNotSerialized(t *testing.T) {
+	each(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		f := seed(t, s)
+		m := Message{ChannelID: f.ch.ID, ExternalID: "wa-media-2", ConversationID: f.conv.ID, ContactID: f.contact.ID, Text: "voice"}
+		mustTx(t, s, func(tx *Tx) error {
+			if err := tx.InsertMessage(ctx, &m); err != nil {
+				return err
+			}
+			return tx.InsertAttachment(ctx, &Attachment{MessageID: m.ID, Filename: "v.ogg", Descriptor: []byte("media-key-s3cr3t")})
+		})
+		d, err := s.Conversation(ctx, f.conv.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending, err := s.PendingAttachments(ctx, m.ID)
+		if err != nil || len(pending) != 1 {
+			t.Fatalf("pending = %+v, %v", pending, err)
+		}
+		for name, v := range map[string]any{"conversation": d, "pending attachment": pending[0]} {
+			b, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(b), "s3cr3t") || strings.Contains(string(b), "bWVkaWEta2V5") || strings.Contains(string(b), "descriptor") {
+				t.Errorf("%s JSON carries the descriptor: %s", name, b)
+			}
+		}
+		if a := d.Messages[len(d.Messages)-1].Attachments; len(a) != 1 || a[0].Descriptor != nil {
+			t.Errorf("conversation read attachments = %+v, want one without its descriptor", a)
+		}
+	})
+}
+
+// PutBlobFrom hashes while it writes and stops at the limit: the rest of
+// the stream is never read and nothing is kept.
+func TestPutBlobFrom(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(t.Context(), "", dir, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const limit = 1 << 20
+	tests := []struct {
+		name    string
+		size    int64
+		tooBig  bool
+		maxRead int64 // bytes the copy may take from the source
+	}{
+		{"empty", 0, false, 0},
+		{"exactly the limit", limit, false, limit},
+		{"one byte over", limit + 1, true, limit + 1},
+		{"a gigabyte over", 1 << 30, true, limit + 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := &countingReader{r: io.LimitReader(zeros{}, tt.size)}
+			digest, size, err := s.PutBlobFrom(t.Context(), src, limit)
+			if tt.tooBig {
+				if !errors.Is(err, ErrTooLarge) || digest != "" {
+					t.Fatalf("PutBlobFrom = %q, %v; want ErrTooLarge", digest, err)
+				}
+			} else {
+				if err != nil || size != tt.size {
+					t.Fatalf("PutBlobFrom = %q, %d, %v; want %d bytes", digest, size, err, tt.size)
+				}
+				want, err := s.PutBlob(t.Context(), make([]byte, tt.size))
+				if err != nil || want != digest {
+					t.Errorf("digest %s, PutBlob of the same bytes %s (%v)", digest, want, err)
+				}
+			}
+			if src.n > tt.maxRead {
+				t.Errorf("read %d bytes from the source, want at most %d", src.n, tt.maxRead)
+			}
+		})
+	}
+	var blobs, temps int
+	err = filepath.WalkDir(filepath.Join(dir, "blobs"), func(p string, d os.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case strings.HasPrefix(d.Name(), ".tmp-"):
+			temps++
+		case !d.IsDir():
+			blobs++
+		}
+		return nil
+	})
+	if err != nil || temps != 0 || blobs != 2 {
+		t.Errorf("blob dir holds %d blobs and %d temp files (%v), want the 2 that fit and no temp file", blobs, temps, err)
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, _, err := s.PutBlobFrom(ctx, zeros{}, limit); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: err = %v", err)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func TestBlobs(t *testing.T) {

@@ -378,16 +378,17 @@ func (tx *Tx) SetConversationStatus(ctx context.Context, id int64, status string
 	return affectedOne(res, err, fmt.Sprintf("set status of conversation %d", id))
 }
 
-const attachmentCols = `a.id, a.message_id, a.filename, a.content_type, a.size, a.sha256, a.url, a.created_at`
+const attachmentCols = `a.id, a.message_id, a.filename, a.content_type, a.size, a.sha256, a.url, a.missing_reason, a.created_at`
 
 func scanAttachment(r rowScanner) (Attachment, error) {
 	var a Attachment
-	err := r.Scan(&a.ID, &a.MessageID, &a.Filename, &a.ContentType, &a.Size, &a.SHA256, &a.URL, timeCol{&a.CreatedAt})
+	err := r.Scan(&a.ID, &a.MessageID, &a.Filename, &a.ContentType, &a.Size, &a.SHA256, &a.URL, &a.MissingReason, timeCol{&a.CreatedAt})
 	return a, err
 }
 
 // InsertAttachment stores a and sets a.ID. SHA256 names a blob already
-// written with PutBlob, or is empty while URL waits to be fetched.
+// written with PutBlob, or is empty while URL or Descriptor waits to be
+// fetched.
 func (tx *Tx) InsertAttachment(ctx context.Context, a *Attachment) error {
 	if a.MessageID == 0 {
 		return errors.New("insert attachment: message id is required")
@@ -395,42 +396,68 @@ func (tx *Tx) InsertAttachment(ctx context.Context, a *Attachment) error {
 	if a.SHA256 != "" && !validDigest(a.SHA256) {
 		return fmt.Errorf("insert attachment: %q is not a lower-case hex SHA-256", a.SHA256)
 	}
-	if a.SHA256 == "" && a.URL == "" {
-		return errors.New("insert attachment: need content (SHA256) or a URL to fetch it from")
+	if a.SHA256 == "" && a.URL == "" && len(a.Descriptor) == 0 && a.MissingReason == "" {
+		return errors.New("insert attachment: need content (SHA256), a URL or descriptor to fetch it with, or the reason it is missing")
 	}
 	if a.CreatedAt.IsZero() {
 		a.CreatedAt = now()
 	}
-	err := tx.tx.QueryRowContext(ctx, `INSERT INTO attachments (message_id, filename, content_type, size, sha256, url, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		a.MessageID, a.Filename, a.ContentType, a.Size, a.SHA256, a.URL, tx.s.dbTime(a.CreatedAt)).Scan(&a.ID)
+	descriptor := a.Descriptor
+	if descriptor == nil {
+		descriptor = []byte{} // NOT NULL
+	}
+	err := tx.tx.QueryRowContext(ctx, `INSERT INTO attachments (message_id, filename, content_type, size, sha256, url, descriptor, missing_reason, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+		a.MessageID, a.Filename, a.ContentType, a.Size, a.SHA256, a.URL, descriptor, a.MissingReason, tx.s.dbTime(a.CreatedAt)).Scan(&a.ID)
 	if err != nil {
 		return fmt.Errorf("insert attachment: %w", err)
 	}
 	return nil
 }
 
-// PendingAttachments lists a message's attachments still to be fetched
-// (URL set, no content yet).
+// PendingAttachments lists a message's attachments still to be fetched (a
+// URL or descriptor, no content, no reason it is missing), with their
+// descriptors.
 func (s *Store) PendingAttachments(ctx context.Context, messageID int64) ([]Attachment, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+attachmentCols+` FROM attachments a
-		WHERE a.message_id = $1 AND a.url <> '' AND a.sha256 = '' ORDER BY a.id`, messageID)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+attachmentCols+`, a.descriptor FROM attachments a
+		WHERE a.message_id = $1 AND (a.url <> '' OR length(a.descriptor) > 0) AND a.sha256 = '' AND a.missing_reason = ''
+		ORDER BY a.id`, messageID)
 	if err != nil {
 		return nil, fmt.Errorf("pending attachments: %w", err)
 	}
-	return collect(rows, scanAttachment, "pending attachments")
+	return collect(rows, func(r rowScanner) (Attachment, error) {
+		var a Attachment
+		err := r.Scan(&a.ID, &a.MessageID, &a.Filename, &a.ContentType, &a.Size, &a.SHA256, &a.URL, &a.MissingReason, timeCol{&a.CreatedAt}, &a.Descriptor)
+		return a, err
+	}, "pending attachments")
 }
 
-// SetAttachmentContent records a fetched attachment's blob.
+// SetAttachmentContent records a fetched attachment's blob. The descriptor
+// has served its purpose and is dropped.
 func (s *Store) SetAttachmentContent(ctx context.Context, attachmentID int64, sha256hex string, size int64, contentType string) error {
 	if !validDigest(sha256hex) {
 		return fmt.Errorf("set attachment content: %q is not a lower-case hex SHA-256", sha256hex)
 	}
 	return s.InTx(ctx, func(tx *Tx) error {
 		res, err := tx.tx.ExecContext(ctx, `UPDATE attachments
-			SET sha256 = $1, size = $2, content_type = CASE WHEN CAST($3 AS TEXT) = '' THEN content_type ELSE CAST($3 AS TEXT) END
-			WHERE id = $4`, sha256hex, size, contentType, attachmentID)
+			SET sha256 = $1, size = $2, content_type = CASE WHEN CAST($3 AS TEXT) = '' THEN content_type ELSE CAST($3 AS TEXT) END,
+				descriptor = $4, missing_reason = ''
+			WHERE id = $5`, sha256hex, size, contentType, []byte{}, attachmentID)
 		return affectedOne(res, err, fmt.Sprintf("set content of attachment %d", attachmentID))
+	})
+}
+
+// SetAttachmentMissing settles an attachment whose content cannot be had:
+// it stays listed, without content, with the reason. The descriptor is
+// dropped.
+func (s *Store) SetAttachmentMissing(ctx context.Context, attachmentID int64, reason string) error {
+	if reason == "" {
+		return errors.New("set attachment missing: a reason is required")
+	}
+	return s.InTx(ctx, func(tx *Tx) error {
+		res, err := tx.tx.ExecContext(ctx, `UPDATE attachments SET missing_reason = $1, descriptor = $2 WHERE id = $3 AND sha256 = ''`,
+			reason, []byte{}, attachmentID)
+		return affectedOne(res, err, fmt.Sprintf("set attachment %d missing", attachmentID))
 	})
 }
 

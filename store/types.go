@@ -92,14 +92,22 @@ type Message struct {
 // Attachment is a file that came with a message; its bytes are the blob
 // SHA256, once fetched.
 type Attachment struct {
-	ID          int64     `json:"id"`
-	MessageID   int64     `json:"message_id"`
-	Filename    string    `json:"filename"`
-	ContentType string    `json:"content_type"`
-	Size        int64     `json:"size"`
-	SHA256      string    `json:"sha256,omitempty"` // empty until fetched
-	URL         string    `json:"url,omitempty"`    // remote, e.g. Twilio media
-	CreatedAt   time.Time `json:"created_at"`
+	ID          int64  `json:"id"`
+	MessageID   int64  `json:"message_id"`
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256,omitempty"` // empty until fetched
+	URL         string `json:"url,omitempty"`    // remote, e.g. Twilio media
+	// MissingReason says why there is no content (too large, gone at the
+	// provider); empty while it may still come.
+	MissingReason string `json:"missing_reason,omitempty"`
+	// Descriptor is what the channel needs to fetch the content later
+	// (WhatsApp: direct path, media key, hashes). It is secret and opaque:
+	// never serialized, filled only by PendingAttachments, cleared once the
+	// attachment is settled.
+	Descriptor []byte    `json:"-"`
+	CreatedAt  time.Time `json:"created_at"`
 }
 
 // Ticket statuses: the one definition of the values stored. Package

@@ -168,7 +168,7 @@ func TestInboundHandlerOutcomes(t *testing.T) {
 		wantLog   string
 	}{
 		{"replayed MessageSid still answers 200 (the pipeline dedupes)", body, nil, 2, []int{200, 200}, 2, "duplicate=true"},
-		{"store down answers 503 so Twilio retries", body, errStoreDown, 1, []int{503}, 1, "connection refused"},
+		{"store down and no spool configured: 503", body, errStoreDown, 1, []int{503}, 1, "connection refused"},
 		{"missing MessageSid", "From=%2B966501234567&Body=hi", nil, 1, []int{400}, 0, "MessageSid is missing"},
 		{"missing From", "MessageSid=SM9&Body=hi", nil, 1, []int{400}, 0, "From is missing"},
 		{"From with only a prefix", "MessageSid=SM9&From=whatsapp%3A&Body=hi", nil, 1, []int{400}, 0, "names no sender"},

@@ -3,6 +3,7 @@ package sms
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,16 +12,28 @@ import (
 
 	"github.com/wasl-dev/wasl/channels"
 	"github.com/wasl-dev/wasl/internal/faketwilio"
+	"github.com/wasl-dev/wasl/message"
 )
 
-func TestFetchMedia(t *testing.T) {
+// fetchAll opens a media URL and reads it whole (small media only).
+func fetchAll(c *Channel, mediaURL string) ([]byte, string, error) {
+	body, ct, err := c.OpenMedia(context.Background(), message.Attachment{URL: mediaURL})
+	if err != nil {
+		return nil, "", err
+	}
+	defer body.Close()
+	data, err := io.ReadAll(body)
+	return data, ct, err
+}
+
+func TestOpenMedia(t *testing.T) {
 	c, fake, _ := fakeChannel(t, nil)
 	pdf := append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte{'x'}, 4096)...)
 	u := fake.AddMedia("application/pdf", pdf)
 
-	data, ct, err := c.FetchMedia(context.Background(), u)
+	data, ct, err := fetchAll(c, u)
 	if err != nil {
-		t.Fatalf("FetchMedia: %v", err)
+		t.Fatalf("OpenMedia: %v", err)
 	}
 	if !bytes.Equal(data, pdf) || ct != "application/pdf" {
 		t.Errorf("got %d bytes of %q, want %d bytes of application/pdf", len(data), ct, len(pdf))
@@ -37,7 +50,7 @@ func TestFetchMedia(t *testing.T) {
 	}
 }
 
-func TestFetchMediaErrors(t *testing.T) {
+func TestOpenMediaErrors(t *testing.T) {
 	tests := []struct {
 		name          string
 		url           func(fake *faketwilio.Server) string
@@ -81,9 +94,9 @@ func TestFetchMediaErrors(t *testing.T) {
 				cfg.HTTPClient = fake.Client()
 				cfg.MaxMediaBytes = tt.limit
 			})
-			_, _, err := c.FetchMedia(context.Background(), u)
+			_, _, err := c.OpenMedia(context.Background(), message.Attachment{URL: u})
 			if err == nil {
-				t.Fatal("FetchMedia succeeded, want an error")
+				t.Fatal("OpenMedia succeeded, want an error")
 			}
 			if channels.IsPermanent(err) != tt.wantPermanent {
 				t.Errorf("IsPermanent = %v, want %v (%v)", channels.IsPermanent(err), tt.wantPermanent, err)
@@ -101,35 +114,55 @@ func TestFetchMediaErrors(t *testing.T) {
 	}
 }
 
-// A server that streams without Content-Length is cut off at the limit too.
-func TestFetchMediaLimitWithoutContentLength(t *testing.T) {
+// OpenMedia hands back the body as it arrives, not buffered: the caller
+// (the media job) streams it under the limit. A body without Content-Type
+// gets one sniffed from its first bytes.
+func TestOpenMediaStreams(t *testing.T) {
+	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "video/mp4")
-		for range 8 {
-			w.Write(bytes.Repeat([]byte{0}, 512))
-			w.(http.Flusher).Flush()
-		}
+		// No Content-Length, no Content-Type.
+		w.Header()["Content-Type"] = nil
+		w.Write(append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{0}, 1016)...))
+		w.(http.Flusher).Flush()
+		<-release
+		w.Write(bytes.Repeat([]byte{1}, 3072))
 	}))
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
 	target, _ := url.Parse(srv.URL)
 	hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		r = r.Clone(r.Context())
 		r.URL.Scheme, r.URL.Host = target.Scheme, target.Host
 		return http.DefaultTransport.RoundTrip(r)
 	})}
-	tests := []struct {
-		limit   int64
-		wantErr bool
-	}{{1024, true}, {4095, true}, {4096, false}}
-	for _, tt := range tests {
-		c, _ := newChannel(t, func(cfg *Config) { cfg.HTTPClient = hc; cfg.MaxMediaBytes = tt.limit })
-		data, _, err := c.FetchMedia(context.Background(), "https://api.twilio.com/2010-04-01/Accounts/"+testAccount+"/Messages/MM1/Media/ME1")
-		if (err != nil) != tt.wantErr || (err != nil && !channels.IsPermanent(err)) {
-			t.Errorf("limit %d: err = %v, want error %v (permanent)", tt.limit, err, tt.wantErr)
-		}
-		if err == nil && len(data) != 4096 {
-			t.Errorf("limit %d: got %d bytes, want 4096", tt.limit, len(data))
-		}
+	c, _ := newChannel(t, func(cfg *Config) { cfg.HTTPClient = hc; cfg.MaxMediaBytes = 1024 })
+	body, ct, err := c.OpenMedia(context.Background(), message.Attachment{URL: "https://api.twilio.com/2010-04-01/Accounts/" + testAccount + "/Messages/MM1/Media/ME1"})
+	if err != nil {
+		t.Fatalf("OpenMedia: %v", err)
+	}
+	defer body.Close()
+	if ct != "image/png" {
+		t.Errorf("content type %q, want image/png sniffed from the first bytes", ct)
+	}
+	// The server holds back the rest: the first KiB can only be read if
+	// OpenMedia returned without waiting for the whole body.
+	first := make([]byte, 1024)
+	if _, err := io.ReadFull(body, first); err != nil || !bytes.HasPrefix(first, []byte("\x89PNG")) {
+		t.Fatalf("first KiB: %q, %v", first[:8], err)
+	}
+	close(release)
+	rest, err := io.ReadAll(body)
+	if err != nil || len(rest) != 3072 {
+		t.Errorf("rest: %d bytes, %v; want 3072", len(rest), err)
+	}
+	if c.MaxMediaBytes() != 1024 {
+		t.Errorf("MaxMediaBytes = %d, want the configured 1024", c.MaxMediaBytes())
 	}
 }
 

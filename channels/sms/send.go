@@ -31,8 +31,11 @@ import (
 // checks FitsBudget (or FitSegments) first and passes a shorter text when
 // it does not fit.
 func (c *Channel) Send(ctx context.Context, out message.Outbound) (message.Delivery, error) {
-	if out.Channel != "" && out.Channel != c.kind {
-		return message.Delivery{}, channels.Permanent(fmt.Errorf("sms channel %q: outbound %d is for a %s channel, this one is %s", c.cfg.Name, out.ID, out.Channel, c.kind))
+	// The outbound's kind is its channel's configured kind, which is sms for
+	// every Twilio channel, WhatsApp senders included (c.kind says which
+	// network the number is on). Anything else was routed here by mistake.
+	if out.Channel != "" && out.Channel != ConfigKind {
+		return message.Delivery{}, channels.Permanent(fmt.Errorf("sms channel %q: outbound %d belongs to a %s channel, not a Twilio one", c.cfg.Name, out.ID, out.Channel))
 	}
 	if out.ChannelID != 0 && out.ChannelID != c.cfg.ChannelID {
 		return message.Delivery{}, channels.Permanent(fmt.Errorf("sms channel %q: outbound %d is for channel %d, this one is %d", c.cfg.Name, out.ID, out.ChannelID, c.cfg.ChannelID))

@@ -25,8 +25,10 @@ func fakeChannel(t *testing.T, mutate func(*Config)) (*Channel, *faketwilio.Serv
 	return c, fake, logs
 }
 
+// reply is an outbound message as the store hands it to the sender: its
+// Channel is the channel row's kind, sms for every Twilio channel.
 func reply(to, text string) message.Outbound {
-	return message.Outbound{ID: 42, ChannelID: 7, To: message.Party{Kind: message.IdentityPhone, Value: to}, Text: text, Auto: true}
+	return message.Outbound{ID: 42, ChannelID: 7, Channel: ConfigKind, To: message.Party{Kind: message.IdentityPhone, Value: to}, Text: text, Auto: true}
 }
 
 func TestSendForm(t *testing.T) {
@@ -145,7 +147,8 @@ func TestSendRefusedLocally(t *testing.T) {
 	}{
 		{"recipient is no phone number", reply("hello", "hi")},
 		{"empty text", reply("+966501234567", " \n")},
-		{"other channel kind", func() message.Outbound { o := reply("+966501234567", "hi"); o.Channel = message.Email; return o }()},
+		{"email channel's outbound", func() message.Outbound { o := reply("+966501234567", "hi"); o.Channel = message.Email; return o }()},
+		{"linked-device WhatsApp channel's outbound", func() message.Outbound { o := reply("+966501234567", "hi"); o.Channel = message.WhatsApp; return o }()},
 		{"other channel id", func() message.Outbound { o := reply("+966501234567", "hi"); o.ChannelID = 8; return o }()},
 	}
 	for _, tt := range tests {
@@ -258,8 +261,8 @@ func TestFakeInboundRoundTrip(t *testing.T) {
 	if len(in.Attachments) != 1 {
 		t.Fatalf("attachments = %+v, want 1", in.Attachments)
 	}
-	data, ct, err := c.FetchMedia(context.Background(), in.Attachments[0].URL)
+	data, ct, err := fetchAll(c, in.Attachments[0].URL)
 	if err != nil || string(data) != string(jpeg) || ct != "image/jpeg" {
-		t.Errorf("FetchMedia = %q, %q, %v", data, ct, err)
+		t.Errorf("OpenMedia = %q, %q, %v", data, ct, err)
 	}
 }

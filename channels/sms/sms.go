@@ -52,12 +52,18 @@ type Config struct {
 	TrustForwardedHeaders bool
 
 	DefaultRegion string // ISO 3166 alpha-2 ("SA") for numbers without a country code
-	MaxMediaBytes int64  // FetchMedia's size limit; default 10 MiB
+	MaxMediaBytes int64  // the most kept of one media file (MaxMediaBytes); default 10 MiB
 	SegmentBudget int    // SMS segments an automatic reply should fit in; default 2
 
 	// HTTPClient is used for Twilio's API and media. Tests pass one whose
 	// transport leads to a fake. Default: a client with a 30 s timeout.
 	HTTPClient *http.Client
+
+	// SpoolDir keeps verified webhooks the store could not take, durably,
+	// until RunSpool ingests them (see spool.go); the webhook then answers
+	// 200 all the same. Empty: no spool, and such a webhook is answered
+	// 503, which Twilio does not retry by default.
+	SpoolDir string
 }
 
 // String keeps the auth token out of fmt output.
@@ -98,9 +104,17 @@ type Channel struct {
 	public     *url.URL // PublicURL, parsed, without a trailing slash
 	httpClient *http.Client
 	now        func() time.Time
+
+	spool       *spool // nil without SpoolDir
+	spoolTiming spoolTiming
 }
 
 const whatsappPrefix = "whatsapp:"
+
+// ConfigKind is the channel kind every Twilio channel is configured and
+// stored under, WhatsApp senders ("whatsapp:+…") included; Kind tells them
+// apart.
+const ConfigKind = message.SMS
 
 var (
 	channelName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -182,15 +196,25 @@ func New(cfg Config, log *slog.Logger) (*Channel, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	return &Channel{
-		cfg:        cfg,
-		kind:       kind,
-		log:        log.With("channel", cfg.Name, "channel_kind", string(kind)),
-		validator:  client.NewRequestValidator(cfg.AuthToken),
-		public:     public,
-		httpClient: hc,
-		now:        time.Now,
-	}, nil
+	c := &Channel{
+		cfg:         cfg,
+		kind:        kind,
+		log:         log.With("channel", cfg.Name, "channel_kind", string(kind)),
+		validator:   client.NewRequestValidator(cfg.AuthToken),
+		public:      public,
+		httpClient:  hc,
+		now:         time.Now,
+		spoolTiming: spoolTiming{retry: defaultSpoolRetry, minWait: defaultSpoolMinWait, maxWait: defaultSpoolMaxWait},
+	}
+	if cfg.SpoolDir != "" {
+		if c.spool, err = newSpool(cfg.SpoolDir); err != nil {
+			return nil, fmt.Errorf("sms channel %q: %w", cfg.Name, err)
+		}
+		if n := c.Spooled(); n > 0 {
+			c.log.Info("twilio spool holds messages from before; they are ingested once RunSpool runs", "spooled", n)
+		}
+	}
+	return c, nil
 }
 
 func parsePublicURL(raw string) (*url.URL, error) {

@@ -41,21 +41,29 @@ const (
 	maxMedia = 10
 	// storeTimeout bounds the pipeline or store call behind a webhook.
 	storeTimeout = 30 * time.Second
+	// spoolAfter is how long the webhook waits for the store before it
+	// spools the message instead: well within Twilio's 15 s.
+	spoolAfter = 8 * time.Second
 
 	emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`
 )
 
 // InboundHandler receives Twilio's incoming-message webhook (mount it at
-// InboundURL's path). It answers 200 with empty TwiML only once sink has
-// committed the message (or found it a duplicate), 503 when sink fails so
-// that Twilio retries, and 403 to any request whose signature does not check.
+// InboundURL's path) and answers 403 to any request whose signature does
+// not check. It answers 200 with empty TwiML once sink has committed the
+// message (or found it a duplicate) or, when sink fails, once the verified
+// request is durably in the spool, from which RunSpool ingests it later.
+// While the spool holds messages, new ones join it, so that they are
+// ingested in the order they came. Only a failure to spool (or the lack of
+// a SpoolDir) answers 503.
 func (c *Channel) InboundHandler(sink Ingester) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		form, raw, ok := c.verify(w, r)
 		if !ok {
 			return
 		}
-		in, err := c.inbound(form, raw)
+		received := c.now().UTC()
+		in, err := c.inbound(form, raw, received)
 		if err != nil {
 			// Without a MessageSid there is nothing to key the message by
 			// (the pipeline dedupes on it), and without a sender nothing to
@@ -65,25 +73,56 @@ func (c *Channel) InboundHandler(sink Ingester) http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		// Commit even if Twilio hangs up meanwhile: a kept message turns
-		// Twilio's retry into a no-op, a rolled-back one would be lost
-		// should Twilio not retry.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), storeTimeout)
-		defer cancel()
-		out, err := sink.Ingest(ctx, in)
+		if c.Spooled() == 0 {
+			// Commit even if Twilio hangs up meanwhile: a kept message
+			// turns Twilio's retry into a no-op. Twilio gives up after 15 s,
+			// so a slow store is left to the spool before that.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), c.ingestTimeout())
+			out, err := sink.Ingest(ctx, in)
+			cancel()
+			if err == nil {
+				c.log.Info("twilio inbound message stored", "message_sid", in.ExternalID,
+					"duplicate", out.Duplicate, "message_id", out.MessageID,
+					"attachments", len(in.Attachments), "quarantined", in.Quarantined)
+				writeTwiML(w)
+				return
+			}
+			if c.spool == nil {
+				c.log.Error("twilio inbound message not stored and no spool; answering 503",
+					"message_sid", in.ExternalID, "err", err)
+				http.Error(w, "message not stored, retry later", http.StatusServiceUnavailable)
+				return
+			}
+			c.log.Warn("twilio inbound message not stored; spooling it", "message_sid", in.ExternalID, "err", err)
+		}
+		name, err := c.spool.put(spoolEntry{
+			spoolHeader: spoolHeader{Channel: c.cfg.Name, ChannelID: c.cfg.ChannelID, MessageSID: in.ExternalID, ReceivedAt: received},
+			form:        raw,
+		})
 		if err != nil {
-			c.log.Error("twilio inbound message not stored; answering 503 so Twilio retries",
+			c.log.Error("twilio inbound message neither stored nor spooled; answering 503",
 				"message_sid", in.ExternalID, "err", err)
 			http.Error(w, "message not stored, retry later", http.StatusServiceUnavailable)
 			return
 		}
-		c.log.Info("twilio inbound message stored", "message_sid", in.ExternalID,
-			"duplicate", out.Duplicate, "message_id", out.MessageID,
-			"attachments", len(in.Attachments), "quarantined", in.Quarantined)
-		w.Header().Set("Content-Type", "text/xml")
-		w.WriteHeader(http.StatusOK)
-		io.WriteString(w, emptyTwiML)
+		c.log.Info("twilio inbound message spooled", "message_sid", in.ExternalID, "file", name, "spooled", c.Spooled())
+		writeTwiML(w)
 	})
+}
+
+func writeTwiML(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, emptyTwiML)
+}
+
+// ingestTimeout bounds the webhook's own ingest: with a spool, short of
+// Twilio's 15 s; without one, the store gets its full time.
+func (c *Channel) ingestTimeout() time.Duration {
+	if c.spool == nil {
+		return storeTimeout
+	}
+	return spoolAfter
 }
 
 // StatusHandler receives Twilio's status callbacks for messages this channel
@@ -225,11 +264,12 @@ func validHost(h string) bool {
 
 var sidPattern = regexp.MustCompile(`^[A-Za-z0-9]{1,64}$`)
 
-// inbound turns a verified webhook form into a message. It fails only when
+// inbound turns a verified webhook form, received at receivedAt, into a
+// message. It fails only when
 // the message cannot be keyed (no MessageSid) or has no sender; every other
 // problem quarantines the message, which keeps it with raw for a person to
 // look at.
-func (c *Channel) inbound(form url.Values, raw []byte) (message.Inbound, error) {
+func (c *Channel) inbound(form url.Values, raw []byte, receivedAt time.Time) (message.Inbound, error) {
 	sid := firstOf(form, "MessageSid", "SmsMessageSid")
 	if sid == "" {
 		return message.Inbound{}, errors.New("MessageSid is missing")
@@ -257,7 +297,7 @@ func (c *Channel) inbound(form url.Values, raw []byte) (message.Inbound, error) 
 		Channel:    c.kind,
 		ExternalID: sid,
 		Text:       text("Body"),
-		ReceivedAt: c.now().UTC(),
+		ReceivedAt: receivedAt,
 		Raw:        raw,
 	}
 	phone, err := message.NormalizePhone(from, c.cfg.DefaultRegion)

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -31,7 +33,7 @@ func TestHandleMessage(t *testing.T) {
 		ingested    bool
 		text        string // substring of the ingested text
 		from        string
-		content     []byte // attachment content wanted; nil: none
+		descriptor  bool // an attachment listed with a descriptor, no content
 		downloads   int
 		quarantined bool
 	}{
@@ -41,28 +43,16 @@ func TestHandleMessage(t *testing.T) {
 			ingested: true, text: "جهاز عرض", from: "+966501234567",
 		},
 		{
-			name:     "image downloaded before ingest",
+			name:     "image listed with its descriptor, not downloaded by the handler",
 			evt:      func(t *testing.T) *events.Message { return dm(t, "image_caption.json") },
 			setup:    func(f *fakeClient) { f.media = pixel },
-			ingested: true, text: "صورة العطل", from: "+966501234567", content: pixel, downloads: 1,
+			ingested: true, text: "صورة العطل", from: "+966501234567", descriptor: true, downloads: 0,
 		},
 		{
-			name:     "failed download keeps the message and says so",
-			evt:      func(t *testing.T) *events.Message { return dm(t, "image_caption.json") },
-			setup:    func(f *fakeClient) { f.downloadErr = whatsmeow.ErrMediaDownloadFailedWith404 },
-			ingested: true, text: "صورة العطل في المختبر\n\n[WhatsApp: attachment \"whatsapp-image-3A5F0C1E2D3B4A59687F.png\" (image/png, 69 bytes) was not downloaded: download failed]", from: "+966501234567", downloads: 1,
-		},
-		{
-			name:     "media over the limit is listed, not downloaded",
+			name:     "media over the limit listed all the same",
 			evt:      func(t *testing.T) *events.Message { return dm(t, "image_large.json") },
 			setup:    func(f *fakeClient) { f.media = pixel },
-			ingested: true, text: "was not downloaded: larger than the 1048576-byte limit", from: "+966501234567", downloads: 0,
-		},
-		{
-			name:     "download larger than announced is refused",
-			evt:      func(t *testing.T) *events.Message { return dm(t, "image_caption.json") },
-			setup:    func(f *fakeClient) { f.media = make([]byte, 1<<20+1) },
-			ingested: true, text: "larger than the 1048576-byte limit", from: "+966501234567", downloads: 1,
+			ingested: true, text: "big photo", from: "+966501234567", descriptor: true, downloads: 0,
 		},
 		{
 			name: "LID sender resolved from whatsmeow's LID map",
@@ -131,22 +121,173 @@ func TestHandleMessage(t *testing.T) {
 			if in.Quarantined != tt.quarantined {
 				t.Errorf("Quarantined = %v (%s), want %v", in.Quarantined, in.QuarantineReason, tt.quarantined)
 			}
-			if in.ReceivedAt.IsZero() {
-				t.Error("ReceivedAt not set")
+			if !in.ReceivedAt.Equal(sentAt) {
+				t.Errorf("ReceivedAt = %v, want the message's own timestamp %v", in.ReceivedAt, sentAt)
 			}
 			if f.downloads != tt.downloads {
 				t.Errorf("downloads = %d, want %d", f.downloads, tt.downloads)
 			}
-			if len(in.Attachments) > 0 {
-				a := in.Attachments[0]
-				if !bytes.Equal(a.Content, tt.content) {
-					t.Errorf("attachment content = %d bytes, want %d", len(a.Content), len(tt.content))
+			switch {
+			case tt.descriptor && len(in.Attachments) != 1:
+				t.Errorf("attachments = %+v, want one", in.Attachments)
+			case tt.descriptor:
+				if a := in.Attachments[0]; a.Content != nil || len(a.Descriptor) == 0 {
+					t.Errorf("attachment with %d bytes of content and descriptor %q; want no content, a descriptor", len(a.Content), a.Descriptor)
 				}
-				if tt.content != nil && a.Size != int64(len(tt.content)) {
-					t.Errorf("attachment size = %d, want %d", a.Size, len(tt.content))
+			case len(in.Attachments) != 0:
+				t.Errorf("attachments = %+v, want none", in.Attachments)
+			}
+		})
+	}
+}
+
+// The event handler stores a media message at once and returns: the
+// download happens later, when the media job calls OpenMedia with the
+// attachment as stored.
+func TestMediaDownloadAfterTheHandler(t *testing.T) {
+	pixel, err := os.ReadFile("testdata/pixel.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := online()
+	f.media = pixel
+	h := newHarness(t, f)
+	cli, err := h.ch.loadClient(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.ch.cli = cli
+
+	if !f.emit(dm(t, "image_caption.json")) {
+		t.Fatal("media message not acknowledged")
+	}
+	// The handler has returned: nothing was downloaded, the message is in.
+	if n, _, _ := f.downloadStats(); n != 0 {
+		t.Fatalf("%d downloads during the event handler, want none", n)
+	}
+	_, got := h.sink.snapshot()
+	if len(got) != 1 || len(got[0].Attachments) != 1 {
+		t.Fatalf("ingested %+v, want the message with its attachment", got)
+	}
+	att := got[0].Attachments[0]
+
+	body, ctype, err := h.ch.OpenMedia(context.Background(), att)
+	if err != nil {
+		t.Fatalf("OpenMedia: %v", err)
+	}
+	data, err := io.ReadAll(body)
+	body.Close()
+	if err != nil || !bytes.Equal(data, pixel) || ctype != "image/png" {
+		t.Errorf("media = %d bytes of %q (%v), want the %d-byte PNG", len(data), ctype, err, len(pixel))
+	}
+	if n, _, _ := f.downloadStats(); n != 1 || f.directPath != "/v/t62.7118-24/00000000_1_2_3.enc" || len(f.mediaKey) != 32 {
+		t.Errorf("downloads = %d by path %q with a %d-byte key, want 1 by the message's own path and key", n, f.directPath, len(f.mediaKey))
+	}
+}
+
+func TestOpenMedia(t *testing.T) {
+	pixel, err := os.ReadFile("testdata/pixel.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const limit = 1 << 20 // the harness's MaxMediaBytes
+	tests := []struct {
+		name      string
+		fixture   string
+		client    func() *fakeClient
+		content   []byte // wanted; nil: an error
+		permanent bool
+		is        error
+		downloads int
+		maxWrite  int64 // the most the download may have written
+	}{
+		{
+			name: "fits", fixture: "image_caption.json",
+			client:  func() *fakeClient { f := online(); f.media = pixel; return f },
+			content: pixel, downloads: 1, maxWrite: int64(len(pixel)),
+		},
+		{
+			name: "declared 69 bytes, body over the limit: cut off while streaming", fixture: "image_caption.json",
+			client:    func() *fakeClient { f := online(); f.media = make([]byte, 8<<20); return f },
+			permanent: true, is: ErrMediaTooLarge, downloads: 1, maxWrite: limit + 16 + 10,
+		},
+		{
+			name: "body just over the limit", fixture: "image_caption.json",
+			client:    func() *fakeClient { f := online(); f.media = make([]byte, limit+1); return f },
+			permanent: true, is: ErrMediaTooLarge, downloads: 1, maxWrite: limit + 1,
+		},
+		{
+			name: "declared over the limit: not downloaded", fixture: "image_large.json",
+			client:    func() *fakeClient { f := online(); f.media = pixel; return f },
+			permanent: true, is: ErrMediaTooLarge, downloads: 0,
+		},
+		{
+			name: "gone from WhatsApp's servers", fixture: "image_caption.json",
+			client:    func() *fakeClient { f := online(); f.downloadErr = whatsmeow.ErrMediaDownloadFailedWith404; return f },
+			permanent: true, downloads: 1,
+		},
+		{
+			name: "network error, URL not repeated", fixture: "image_caption.json",
+			client: func() *fakeClient {
+				f := online()
+				f.downloadErr = &url.Error{Op: "Get", URL: "https://mmg.whatsapp.net/v/t62.7118-24/00000000_1_2_3.enc?hash=secret", Err: errors.New("connection reset by peer")}
+				return f
+			},
+			downloads: 1,
+		},
+		{
+			name: "not connected", fixture: "image_caption.json",
+			client: func() *fakeClient { f := newFakeClient(true); f.media = pixel; return f },
+			is:     ErrNotConnected,
+		},
+		{
+			name: "no media key", fixture: "document_ar.json",
+			client:    func() *fakeClient { f := online(); f.media = pixel; return f },
+			permanent: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := tt.client()
+			h := newHarness(t)
+			h.ch.cli = f
+			in, _, err := Translate(dm(t, tt.fixture), h.ch.cfg)
+			if err != nil || len(in.Attachments) != 1 {
+				t.Fatalf("Translate: %+v, %v", in.Attachments, err)
+			}
+			body, _, err := h.ch.OpenMedia(context.Background(), in.Attachments[0])
+			downloads, written, _ := f.downloadStats()
+			if downloads != tt.downloads {
+				t.Errorf("downloads = %d, want %d", downloads, tt.downloads)
+			}
+			if written > tt.maxWrite {
+				t.Errorf("the download wrote %d bytes, want at most %d", written, tt.maxWrite)
+			}
+			if tt.content != nil {
+				if err != nil {
+					t.Fatalf("OpenMedia: %v", err)
 				}
-			} else if tt.content != nil {
-				t.Error("no attachment")
+				data, _ := io.ReadAll(body)
+				body.Close()
+				if !bytes.Equal(data, tt.content) {
+					t.Errorf("content = %d bytes, want %d", len(data), len(tt.content))
+				}
+				return
+			}
+			if err == nil {
+				body.Close()
+				t.Fatal("OpenMedia succeeded, want an error")
+			}
+			if channels.IsPermanent(err) != tt.permanent {
+				t.Errorf("permanent = %v, want %v: %v", channels.IsPermanent(err), tt.permanent, err)
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("err = %v, want %v", err, tt.is)
+			}
+			for _, secret := range []string{"mmg.whatsapp.net", "hash=", "00000000_1_2_3", "AAECAwQF"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("error %q shows the media's address or key (%s)", err, secret)
+				}
 			}
 		})
 	}
@@ -186,6 +327,79 @@ func TestIngestRetry(t *testing.T) {
 			h.ch.mu.Unlock()
 			if redeliver != tt.redeliver {
 				t.Errorf("redeliver = %v, want %v", redeliver, tt.redeliver)
+			}
+		})
+	}
+}
+
+// Failures of one message are counted across redeliveries: the fifth
+// stores it quarantined with the error and acknowledges it, unless the
+// quarantined ingest fails too (the store is down), which leaves it for
+// WhatsApp to deliver again with its count started afresh.
+func TestIngestFailuresQuarantine(t *testing.T) {
+	type delivery struct {
+		failures int  // the sink fails this many calls first; -1: all
+		poison   bool // the sink fails the message unless quarantined
+		acked    bool
+		calls    int // Ingest calls during this delivery
+	}
+	tests := []struct {
+		name        string
+		deliveries  []delivery
+		quarantined bool   // what was stored in the end
+		reason      string // substring of the quarantine reason
+	}{
+		{
+			name: "message that breaks the pipeline",
+			deliveries: []delivery{
+				{poison: true, acked: false, calls: ingestAttempts},
+				{poison: true, acked: true, calls: maxIngestFailures - ingestAttempts + 1},
+			},
+			quarantined: true, reason: "could not be stored after 5 attempts: render reply: template breaks on this text",
+		},
+		{
+			name: "store down, then back",
+			deliveries: []delivery{
+				{failures: -1, acked: false, calls: ingestAttempts},
+				{failures: -1, acked: false, calls: maxIngestFailures - ingestAttempts + 1},
+				{failures: 1, acked: true, calls: 2},
+			},
+			quarantined: false,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeClient(true)
+			h := newHarness(t, f)
+			cli, err := h.ch.loadClient(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.ch.cli = cli
+			for i, d := range tt.deliveries {
+				h.sink.set(d.failures, d.poison)
+				acked := f.emit(dm(t, "conversation_ar.json"))
+				calls, _ := h.sink.snapshot()
+				if acked != d.acked || calls != d.calls {
+					t.Fatalf("delivery %d: acked %v after %d ingest calls, want %v after %d", i+1, acked, calls, d.acked, d.calls)
+				}
+			}
+			_, got := h.sink.snapshot()
+			if len(got) != 1 {
+				t.Fatalf("stored %d messages, want 1", len(got))
+			}
+			in := got[0]
+			if in.Quarantined != tt.quarantined || !strings.Contains(in.QuarantineReason, tt.reason) {
+				t.Errorf("stored quarantined=%v reason %q; want %v, %q", in.Quarantined, in.QuarantineReason, tt.quarantined, tt.reason)
+			}
+			if in.ExternalID != "3A5F0C1E2D3B4A59687F" || len(in.Raw) == 0 || !strings.Contains(in.Text, "جهاز عرض") {
+				t.Errorf("stored %q with %d raw bytes and text %q: want the message itself, raw event kept", in.ExternalID, len(in.Raw), in.Text)
+			}
+			h.ch.mu.Lock()
+			left := len(h.ch.failures)
+			h.ch.mu.Unlock()
+			if left != 0 {
+				t.Errorf("%d failure counts left after the message was stored", left)
 			}
 		})
 	}
@@ -709,7 +923,12 @@ func TestWALogger(t *testing.T) {
 	log.Sub("Send").Debugf("<pair-device ref=secret/>")
 	log.Sub("QRChannel").Debugf("Emitting QR code %s", "2@ref,noise,identity,secret-adv-key")
 	log.Warnf("careful")
+	log.Sub("Client").Warnf("Failed to download media: %s, trying with next host...",
+		`Get "https://mmg.whatsapp.net/v/t62.7118-24/secret-path.enc?ccb=11-4&oh=secret-token&hash=c2VjcmV0&mms-type=image&__wa-mms=": EOF`)
 	out := buf.String()
+	if !strings.Contains(out, "https://mmg.whatsapp.net/…") {
+		t.Errorf("media host not kept: %s", out)
+	}
 	if !strings.Contains(out, "connected to server") || !strings.Contains(out, "module=whatsmeow/Client") || !strings.Contains(out, "careful") {
 		t.Errorf("log = %s", out)
 	}

@@ -3,6 +3,7 @@ package whatsapp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -39,9 +40,13 @@ type fakeClient struct {
 	onWA    map[string]bool // phone with + → registered
 	lookups int
 
-	media       []byte
+	media       []byte // what WhatsApp's media server serves
 	downloadErr error
 	downloads   int
+	written     int64 // bytes the last download got into its file
+	writeErr    error // what stopped it, if anything
+	directPath  string
+	mediaKey    []byte
 
 	lids map[types.JID]types.JID
 }
@@ -167,14 +172,35 @@ func (f *fakeClient) IsOnWhatsApp(ctx context.Context, phones []string) ([]types
 	return res, nil
 }
 
-func (f *fakeClient) Download(ctx context.Context, msg whatsmeow.DownloadableMessage) ([]byte, error) {
+// DownloadMediaWithPathToFile serves f.media as whatsmeow writes a
+// download: in 32 KiB chunks into file, stopping at the first write error.
+func (f *fakeClient) DownloadMediaWithPathToFile(ctx context.Context, directPath string, encFileHash, fileHash, mediaKey []byte,
+	fileLength int, mediaType whatsmeow.MediaType, mmsType string, file whatsmeow.File) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.downloads++
+	f.directPath, f.mediaKey = directPath, mediaKey
+	f.written, f.writeErr = 0, nil
 	if f.downloadErr != nil {
-		return nil, f.downloadErr
+		return f.downloadErr
 	}
-	return f.media, nil
+	for rest := f.media; len(rest) > 0; {
+		n := min(len(rest), 32<<10)
+		w, err := file.Write(rest[:n])
+		f.written += int64(w)
+		if err != nil {
+			f.writeErr = err
+			return fmt.Errorf("failed to download media from last host: %w", err)
+		}
+		rest = rest[n:]
+	}
+	return nil
+}
+
+func (f *fakeClient) downloadStats() (downloads int, written int64, writeErr error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.downloads, f.written, f.writeErr
 }
 
 func (f *fakeClient) ID() (types.JID, bool) {
@@ -218,6 +244,9 @@ type fakeIngester struct {
 	got      []message.Inbound
 	calls    int
 	failures int // fail this many calls first; -1: always
+	// poison fails every message that is not quarantined, as a message
+	// that breaks the pipeline while the store works.
+	poison bool
 }
 
 func (f *fakeIngester) Ingest(ctx context.Context, in message.Inbound) (message.Outcome, error) {
@@ -227,8 +256,17 @@ func (f *fakeIngester) Ingest(ctx context.Context, in message.Inbound) (message.
 	if f.failures < 0 || f.calls <= f.failures {
 		return message.Outcome{}, errors.New("store unavailable")
 	}
+	if f.poison && !in.Quarantined {
+		return message.Outcome{}, errors.New("render reply: template breaks on this text")
+	}
 	f.got = append(f.got, in)
 	return message.Outcome{MessageID: int64(len(f.got))}, nil
+}
+
+func (f *fakeIngester) set(failures int, poison bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls, f.failures, f.poison = 0, failures, poison
 }
 
 func (f *fakeIngester) snapshot() (calls int, got []message.Inbound) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 
 	"go.mau.fi/whatsmeow/store/sqlstore"
@@ -61,7 +62,15 @@ func (l *waLogger) emit(level slog.Level, msg string, args []any) {
 	if !l.log.Enabled(ctx, level) {
 		return
 	}
-	l.log.Log(ctx, level, fmt.Sprintf(msg, args...), "module", l.module)
+	l.log.Log(ctx, level, redactURLs(fmt.Sprintf(msg, args...)), "module", l.module)
+}
+
+var urlPattern = regexp.MustCompile(`(https?://[^/\s"'<>]+)[^\s"'<>]*`)
+
+// redactURLs keeps only the host of the URLs in s: whatsmeow's download
+// errors name the media URL, whose path and query lead to the file.
+func redactURLs(s string) string {
+	return urlPattern.ReplaceAllString(s, "$1/…")
 }
 
 func (l *waLogger) Errorf(msg string, args ...any) { l.emit(slog.LevelError, msg, args) }

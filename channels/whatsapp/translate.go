@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waE2E"
@@ -44,8 +45,9 @@ var ErrNoPhone = errors.New("sender has no known phone number")
 // be understood; in is then still filled as far as possible and marked
 // Quarantined, so the caller can keep it.
 //
-// Media are listed as attachments without Content: downloading them needs
-// the client, which the Channel does before ingesting.
+// Media are listed as attachments without Content, with the descriptor
+// the media job downloads them by later (Channel.OpenMedia): the event
+// handler never waits for a download.
 func Translate(evt *events.Message, cfg Config) (in message.Inbound, skip string, err error) {
 	if evt == nil {
 		return in, "", fmt.Errorf("whatsapp: nil message event")
@@ -81,6 +83,10 @@ func Translate(evt *events.Message, cfg Config) (in message.Inbound, skip string
 		Channel:    message.WhatsApp,
 		ExternalID: info.ID,
 		SentAt:     info.Timestamp,
+		// WhatsApp's server timestamp, not the moment it reached us: a phone
+		// that was offline for days delivers its backlog at once, and the
+		// pipeline keeps messages older than its window as history.
+		ReceivedAt: info.Timestamp,
 		Raw:        rawJSON(evt),
 	}
 	if info.Chat.Server == types.GroupServer || info.Chat == types.StatusBroadcastJID {
@@ -89,12 +95,15 @@ func Translate(evt *events.Message, cfg Config) (in message.Inbound, skip string
 	}
 
 	text, att, hasMedia := content(msg, info.ID)
+	text, cleanText := storable(text)
+	filename, cleanName := storable(att.Filename)
+	att.Filename = filename
 	in.Text = text
 	if hasMedia {
 		in.Attachments = []message.Attachment{att}
 	}
 
-	name := strings.TrimSpace(info.PushName)
+	name, cleanPush := storable(strings.TrimSpace(info.PushName))
 	if name == "-" {
 		name = ""
 	}
@@ -113,6 +122,9 @@ func Translate(evt *events.Message, cfg Config) (in message.Inbound, skip string
 		err = fmt.Errorf("whatsapp: message from %s has no id", info.Sender)
 	case perr != nil:
 		err = perr
+	case !cleanText || !cleanName || !cleanPush:
+		// The databases refuse them; kept as they came in Raw.
+		err = errors.New("whatsapp: text held NUL bytes or invalid UTF-8; they were replaced")
 	}
 	if err != nil {
 		in.Quarantined = true
@@ -224,7 +236,7 @@ func (m *media) attachment(id string) message.Attachment {
 	if name == "" {
 		name = "whatsapp-" + m.kind + "-" + safeFilename(id) + extension(ct)
 	}
-	return message.Attachment{Filename: name, ContentType: ct, Size: m.size}
+	return message.Attachment{Filename: name, ContentType: ct, Size: m.size, Descriptor: m.descriptor()}
 }
 
 // safeFilename keeps the customer's name (Arabic included) but not a path.
@@ -311,4 +323,13 @@ func rawJSON(evt *events.Message) []byte {
 		return nil
 	}
 	return b
+}
+
+// storable makes s storable (PostgreSQL refuses NUL and invalid UTF-8) and
+// reports whether it was already.
+func storable(s string) (string, bool) {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s, true
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", ""), false
 }

@@ -13,6 +13,7 @@ import (
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/wasl-dev/wasl/message"
 )
@@ -142,6 +143,15 @@ func TestTranslate(t *testing.T) {
 				return e
 			},
 			want: want{err: ErrNoPhone, quarantined: true, text: "السلام عليكم", name: "نورة العتيبي"},
+		},
+		{
+			name: "NUL bytes are dropped and the message quarantined",
+			evt: func(t *testing.T) *events.Message {
+				e := dm(t, "conversation_ar.json")
+				e.Message.Conversation = proto.String("جهاز\x00 العرض لا يعمل")
+				return e
+			},
+			want: want{quarantined: true, text: "جهاز العرض لا يعمل", from: "+966501234567"},
 		},
 		{
 			name: "impossible phone number is quarantined",
@@ -291,8 +301,8 @@ func TestTranslate(t *testing.T) {
 			if in.ExternalID != evt.Info.ID {
 				t.Errorf("ExternalID = %q, want %q", in.ExternalID, evt.Info.ID)
 			}
-			if !in.SentAt.Equal(sentAt) {
-				t.Errorf("SentAt = %v", in.SentAt)
+			if !in.SentAt.Equal(sentAt) || !in.ReceivedAt.Equal(sentAt) {
+				t.Errorf("SentAt = %v, ReceivedAt = %v; want both the server timestamp %v", in.SentAt, in.ReceivedAt, sentAt)
 			}
 			if !strings.Contains(in.Text, w.text) {
 				t.Errorf("Text = %q, want it to contain %q", in.Text, w.text)

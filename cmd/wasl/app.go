@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -265,11 +266,14 @@ func (a *app) addChannel(ctx context.Context, ch config.Channel) error {
 			MaxMediaBytes:         ch.Twilio.MaxMediaBytes,
 			SegmentBudget:         ch.Twilio.SegmentBudget,
 			HTTPClient:            httpClient,
+			// Webhooks the store cannot take wait here, answered 200.
+			SpoolDir: filepath.Join(a.cfg.DataDir, "spool", "twilio", ch.Name),
 		}, log)
 		if err != nil {
 			return err
 		}
 		a.sms[ch.Name] = smsRoutes{inbound: c.InboundHandler(a.pipeline), status: c.StatusHandler(a.store)}
+		a.sources = append(a.sources, runFunc(func(ctx context.Context) error { return c.RunSpool(ctx, a.pipeline, a.store) }))
 		a.registry.senders[row.ID] = c
 		a.registry.fetchers[row.ID] = c
 		a.registry.shapers[row.ID] = c
@@ -292,10 +296,16 @@ func (a *app) addChannel(ctx context.Context, ch config.Channel) error {
 		}
 		a.whatsapp[ch.Name] = c
 		a.registry.senders[row.ID] = c
+		a.registry.fetchers[row.ID] = c // media are downloaded by the media job, not the event handler
 		a.sources = append(a.sources, c)
 	}
 	return nil
 }
+
+// runFunc is a runner made of a function.
+type runFunc func(ctx context.Context) error
+
+func (f runFunc) Run(ctx context.Context) error { return f(ctx) }
 
 // logAlerter tells operators through the log until the inbox has alerts.
 type logAlerter struct{ log *slog.Logger }

@@ -150,26 +150,14 @@ func (c *cluster) start() (string, error) {
 		return "", err
 	}
 	reapOrphans(bin)
-	dir, err := os.MkdirTemp("", "wasl-pgtest-")
+	dir, err := initCluster(bin)
+	if dir != "" {
+		c.mu.Lock()
+		c.dir, c.binDir = dir, bin
+		c.mu.Unlock()
+	}
 	if err != nil {
-		return "", fmt.Errorf("temp dir: %w", err)
-	}
-	// Recorded so a later run can stop this cluster if we die before Main.
-	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		return "", fmt.Errorf("write owner pid: %w", err)
-	}
-	if err := chownToPostgres(dir); err != nil {
-		os.RemoveAll(dir)
 		return "", err
-	}
-	c.mu.Lock()
-	c.dir, c.binDir = dir, bin
-	c.mu.Unlock()
-
-	data := filepath.Join(dir, "data")
-	if out, err := runPG(dir, filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres",
-		"-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"); err != nil {
-		return "", fmt.Errorf("initdb: %w\n%s", err, out)
 	}
 	// A port picked by the kernel can be taken again before postgres binds
 	// it; try a few.
@@ -179,17 +167,51 @@ func (c *cluster) start() (string, error) {
 		if err != nil {
 			return "", err
 		}
-		// Durability is worthless for a throwaway cluster; speed is not.
-		opts := fmt.Sprintf("-h 127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=32MB", port, dir)
-		logFile := filepath.Join(dir, "postgres.log")
-		out, err := runPG(dir, filepath.Join(bin, "pg_ctl"), "start", "-w", "-t", "60", "-D", data, "-l", logFile, "-o", opts)
-		if err == nil {
-			return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port), nil
+		if lastErr = startCluster(bin, dir, port); lastErr == nil {
+			return adminURLFor(port), nil
 		}
-		log, _ := os.ReadFile(logFile)
-		lastErr = fmt.Errorf("pg_ctl start: %w\n%s\n%s", err, out, log)
 	}
 	return "", lastErr
+}
+
+func adminURLFor(port int) string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+}
+
+// initCluster makes a new cluster in a temporary directory, which it
+// returns even on error, so the caller can remove it.
+func initCluster(bin string) (string, error) {
+	dir, err := os.MkdirTemp("", "wasl-pgtest-")
+	if err != nil {
+		return "", fmt.Errorf("temp dir: %w", err)
+	}
+	// Recorded so a later run can stop this cluster if we die before Main.
+	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return dir, fmt.Errorf("write owner pid: %w", err)
+	}
+	if err := chownToPostgres(dir); err != nil {
+		return dir, err
+	}
+	data := filepath.Join(dir, "data")
+	if out, err := runPG(dir, filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres",
+		"-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"); err != nil {
+		return dir, fmt.Errorf("initdb: %w\n%s", err, out)
+	}
+	return dir, nil
+}
+
+// startCluster starts the cluster in dir on port and waits until it takes
+// connections.
+func startCluster(bin, dir string, port int) error {
+	// Durability is worthless for a throwaway cluster; speed is not.
+	opts := fmt.Sprintf("-h 127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=32MB", port, dir)
+	logFile := filepath.Join(dir, "postgres.log")
+	out, err := runPG(dir, filepath.Join(bin, "pg_ctl"), "start", "-w", "-t", "60", "-D", filepath.Join(dir, "data"), "-l", logFile, "-o", opts)
+	if err != nil {
+		log, _ := os.ReadFile(logFile)
+		return fmt.Errorf("pg_ctl start: %w\n%s\n%s", err, out, log)
+	}
+	return nil
 }
 
 func (c *cluster) stop() error {
@@ -317,4 +339,95 @@ func chownToPostgres(dir string) error {
 		return fmt.Errorf("chown owner.pid: %w", err)
 	}
 	return nil
+}
+
+// Cluster is a PostgreSQL cluster of one test's own. Unlike the shared
+// cluster behind URL, the test may stop and start it, to see what the code
+// under test does while its database is down. It keeps its port, so URLs
+// handed out stay valid across a restart. It needs the PostgreSQL server
+// binaries even when WASL_TEST_PG_URL is set.
+type Cluster struct {
+	t    testing.TB
+	bin  string
+	dir  string
+	port int
+
+	mu      sync.Mutex
+	running bool
+}
+
+// NewCluster starts a cluster for t, removed when t ends.
+func NewCluster(t testing.TB) *Cluster {
+	t.Helper()
+	bin, err := findBinDir(os.Getenv("PATH"), "/usr/lib/postgresql/*/bin")
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	dir, err := initCluster(bin)
+	if dir != "" {
+		t.Cleanup(func() {
+			if err := stopCluster(bin, dir); err != nil {
+				t.Errorf("pgtest: %v", err)
+			}
+		})
+	}
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	c := &Cluster{t: t, bin: bin, dir: dir}
+	var lastErr error
+	for range 3 {
+		if c.port, err = freePort(); err != nil {
+			t.Fatalf("pgtest: %v", err)
+		}
+		if lastErr = startCluster(bin, dir, c.port); lastErr == nil {
+			break
+		}
+	}
+	if lastErr != nil {
+		t.Fatalf("pgtest: %v", lastErr)
+	}
+	c.running = true
+	return c
+}
+
+// URL returns a postgres:// URL for a new, empty database on the cluster.
+// The cluster must be running.
+func (c *Cluster) URL() string {
+	c.t.Helper()
+	u, err := createDB(adminURLFor(c.port))
+	if err != nil {
+		c.t.Fatalf("pgtest: %v", err)
+	}
+	return u
+}
+
+// Stop shuts the cluster down (fast: open connections are cut, as when a
+// database server goes away) and waits until it is down.
+func (c *Cluster) Stop() {
+	c.t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.running {
+		return
+	}
+	if out, err := runPG(c.dir, filepath.Join(c.bin, "pg_ctl"), "stop", "-m", "fast", "-w", "-D", filepath.Join(c.dir, "data")); err != nil {
+		c.t.Fatalf("pgtest: pg_ctl stop: %v\n%s", err, out)
+	}
+	c.running = false
+}
+
+// Start starts the stopped cluster again, on its port, and waits until it
+// takes connections.
+func (c *Cluster) Start() {
+	c.t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.running {
+		return
+	}
+	if err := startCluster(c.bin, c.dir, c.port); err != nil {
+		c.t.Fatalf("pgtest: %v", err)
+	}
+	c.running = true
 }

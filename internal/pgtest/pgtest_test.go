@@ -151,3 +151,27 @@ func TestReapOrphans(t *testing.T) {
 		t.Errorf("directory of a live owner was removed: %v", err)
 	}
 }
+
+// A test's own cluster can be stopped, refusing connections, and started
+// again on the same URL with its data intact.
+func TestClusterStopStart(t *testing.T) {
+	ctx := context.Background()
+	c := NewCluster(t)
+	u := c.URL()
+	conn := connect(t, u)
+	if _, err := conn.Exec(ctx, "CREATE TABLE t (v text); INSERT INTO t VALUES ('kept')"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+
+	c.Stop()
+	if conn, err := pgx.Connect(ctx, u); err == nil {
+		conn.Close(ctx)
+		t.Fatal("connected to a stopped cluster")
+	}
+	c.Start()
+	var v string
+	if err := connect(t, u).QueryRow(ctx, "SELECT v FROM t").Scan(&v); err != nil || v != "kept" {
+		t.Errorf("after restart: %q, %v; want the row written before", v, err)
+	}
+}
