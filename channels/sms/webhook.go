@@ -95,19 +95,55 @@ func (c *Channel) InboundHandler(sink Ingester) http.Handler {
 			}
 			c.log.Warn("twilio inbound message not stored; spooling it", "message_sid", in.ExternalID, "err", err)
 		}
-		name, err := c.spool.put(spoolEntry{
-			spoolHeader: spoolHeader{Channel: c.cfg.Name, ChannelID: c.cfg.ChannelID, MessageSID: in.ExternalID, ReceivedAt: received},
-			form:        raw,
-		})
-		if err != nil {
-			c.log.Error("twilio inbound message neither stored nor spooled; answering 503",
-				"message_sid", in.ExternalID, "err", err)
-			http.Error(w, "message not stored, retry later", http.StatusServiceUnavailable)
+		c.spoolAndAnswer(w, in.ExternalID, raw, received)
+	})
+}
+
+// SpoolHandler answers an inbound webhook the gateway has no capacity to
+// ingest now (every webhook slot busy): verified as InboundHandler does, it
+// goes straight to the spool and is answered 200, for RunSpool to ingest —
+// a 503 would lose it, as Twilio does not retry one by default. Without a
+// SpoolDir it answers 503 with Retry-After.
+func (c *Channel) SpoolHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		form, raw, ok := c.verify(w, r)
+		if !ok {
 			return
 		}
-		c.log.Info("twilio inbound message spooled", "message_sid", in.ExternalID, "file", name, "spooled", c.Spooled())
-		writeTwiML(w)
+		received := c.now().UTC()
+		in, err := c.inbound(form, raw, received)
+		if err != nil {
+			c.log.Warn("twilio webhook refused", "reason", err.Error(),
+				"message_sid", form.Get("MessageSid"), "remote", r.RemoteAddr)
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if c.spool == nil {
+			c.log.Error("twilio inbound message not taken: gateway busy and no spool; answering 503", "message_sid", in.ExternalID)
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, "busy, retry later", http.StatusServiceUnavailable)
+			return
+		}
+		c.log.Warn("twilio inbound message spooled: gateway busy", "message_sid", in.ExternalID)
+		c.spoolAndAnswer(w, in.ExternalID, raw, received)
 	})
+}
+
+// spoolAndAnswer writes a verified webhook to the spool and answers 200, or
+// 503 when even the spool cannot take it.
+func (c *Channel) spoolAndAnswer(w http.ResponseWriter, sid string, raw []byte, received time.Time) {
+	name, err := c.spool.put(spoolEntry{
+		spoolHeader: spoolHeader{Channel: c.cfg.Name, ChannelID: c.cfg.ChannelID, MessageSID: sid, ReceivedAt: received},
+		form:        raw,
+	})
+	if err != nil {
+		c.log.Error("twilio inbound message neither stored nor spooled; answering 503",
+			"message_sid", sid, "err", err)
+		http.Error(w, "message not stored, retry later", http.StatusServiceUnavailable)
+		return
+	}
+	c.log.Info("twilio inbound message spooled", "message_sid", sid, "file", name, "spooled", c.Spooled())
+	writeTwiML(w)
 }
 
 func writeTwiML(w http.ResponseWriter) {

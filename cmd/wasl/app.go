@@ -272,7 +272,10 @@ func (a *app) addChannel(ctx context.Context, ch config.Channel) error {
 		if err != nil {
 			return err
 		}
-		a.sms[ch.Name] = smsRoutes{inbound: c.InboundHandler(a.pipeline), status: c.StatusHandler(a.store)}
+		a.sms[ch.Name] = smsRoutes{
+			inbound: a.webhooks.Limit(c.InboundHandler(a.pipeline), c.SpoolHandler()),
+			status:  a.webhooks.Limit(c.StatusHandler(a.store), nil),
+		}
 		a.sources = append(a.sources, runFunc(func(ctx context.Context) error { return c.RunSpool(ctx, a.pipeline, a.store) }))
 		a.registry.senders[row.ID] = c
 		a.registry.fetchers[row.ID] = c
@@ -392,7 +395,7 @@ func (a *app) serve(ctx context.Context, ls *listeners) error {
 		srv *http.Server
 		ln  net.Listener
 	}
-	servers := []server{{newHTTPServer(a.cfg.HTTP, a.webhooks.Wrap(a.mux), a.log), ls.public}}
+	servers := []server{{newHTTPServer(a.cfg.HTTP, a.mux, a.log), ls.public}}
 	if ls.admin != nil {
 		servers = append(servers, server{newHTTPServer(a.cfg.HTTP, a.adminHandler(), a.log.With("listener", "admin")), ls.admin})
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -106,8 +105,10 @@ func (c *countedConn) Close() error {
 // webhookLimit caps the webhooks processed at once below the database
 // pool: each holds a connection for its transaction, and a flood must not
 // starve the jobs, the connectors and the API. A webhook is read whole
-// first, so only database work holds a slot; one that finds no slot
-// within wait is answered 503 with Retry-After, not left hanging.
+// first, so only database work holds a slot. One that finds no slot within
+// wait goes to its route's overflow handler (an inbound SMS: the channel's
+// spool, answered 200, since Twilio does not retry a 5xx by default), or
+// is answered 503 with Retry-After when the route has none.
 type webhookLimit struct {
 	slots chan struct{}
 	wait  time.Duration
@@ -121,13 +122,10 @@ func newWebhookLimit(n int, wait time.Duration, log *slog.Logger) *webhookLimit 
 // InUse is the number of webhooks being processed.
 func (l *webhookLimit) InUse() int { return len(l.slots) }
 
-// Wrap applies the limit to every path under /webhooks/ of next.
-func (l *webhookLimit) Wrap(next http.Handler) http.Handler {
+// Limit applies the limit to next; overflow, if not nil, takes the
+// requests that find no slot.
+func (l *webhookLimit) Limit(next, overflow http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, "/webhooks/") {
-			next.ServeHTTP(w, r)
-			return
-		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWebhookBody))
 		if err != nil {
 			var tooBig *http.MaxBytesError
@@ -145,6 +143,10 @@ func (l *webhookLimit) Wrap(next http.Handler) http.Handler {
 		select {
 		case l.slots <- struct{}{}:
 		case <-t.C:
+			if overflow != nil {
+				overflow.ServeHTTP(w, r)
+				return
+			}
 			l.log.Warn("webhook refused: every slot busy", "path", r.URL.Path, "max_webhooks", cap(l.slots), "remote", r.RemoteAddr)
 			w.Header().Set("Retry-After", webhookRetryAfter)
 			http.Error(w, "busy, retry later", http.StatusServiceUnavailable)
