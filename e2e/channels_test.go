@@ -26,6 +26,7 @@ import (
 	"github.com/wasl-dev/wasl/channels/sms"
 	"github.com/wasl-dev/wasl/channels/whatsapp"
 	"github.com/wasl-dev/wasl/classify"
+	"github.com/wasl-dev/wasl/internal/dbtest"
 	"github.com/wasl-dev/wasl/internal/faketwilio"
 	"github.com/wasl-dev/wasl/message"
 	"github.com/wasl-dev/wasl/replies"
@@ -126,7 +127,13 @@ func newChannelsEnv(t *testing.T, dsn string, tr trained) *channelsEnv {
 		}
 	})
 
-	st, err := store.Open(ctx, dsn, t.TempDir(), log)
+	// In process and under -race, migrating SQLite takes seconds: start
+	// from a copy of a migrated database (dbtest).
+	dir := t.TempDir()
+	if dsn == "" {
+		dir = dbtest.SQLiteDir(t, store.MigrateAt)
+	}
+	st, err := store.Open(ctx, dsn, dir, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,9 +302,11 @@ func (e *channelsEnv) stats(t *testing.T) store.Stats {
 // actionable SMS, one automatic reply out of each channel, and re-delivery
 // of both changes nothing.
 func TestChannelsSMSAndWhatsAppOneContact(t *testing.T) {
+	t.Parallel()
 	tr := trainBank(t)
 	for _, be := range backends() {
 		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
 			e := newChannelsEnv(t, be.url(t), tr)
 			ctx := context.Background()
 			const phone = "+966551234567"
@@ -432,6 +441,7 @@ func TestChannelsSMSAndWhatsAppOneContact(t *testing.T) {
 // reply: a permanent error (invalid number) fails the reply visibly without
 // a retry, a server error is retried and then succeeds.
 func TestChannelsTwilioErrors(t *testing.T) {
+	t.Parallel()
 	tr := trainBank(t)
 	cases := []struct {
 		name         string
@@ -457,6 +467,7 @@ func TestChannelsTwilioErrors(t *testing.T) {
 	}
 	for _, be := range backends() {
 		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
 			e := newChannelsEnv(t, be.url(t), tr)
 			ctx := context.Background()
 			for _, tc := range cases {
@@ -529,9 +540,11 @@ func TestChannelsTwilioErrors(t *testing.T) {
 // threaded as history — no ticket, no automatic reply — while a message
 // written now by the same customer is answered as usual.
 func TestChannelsWhatsAppBacklogIsHistory(t *testing.T) {
+	t.Parallel()
 	tr := trainBank(t)
 	for _, be := range backends() {
 		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
 			e := newChannelsEnv(t, be.url(t), tr)
 			ctx := context.Background()
 			const phone = "+966551230000"

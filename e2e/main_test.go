@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/wasl-dev/wasl/internal/pgtest"
+	"github.com/wasl-dev/wasl/internal/dbtest"
 )
 
 // binary is the wasl binary built once for this test run. Set by TestMain
@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e: build wasl:", err)
 		os.Exit(1)
 	}
-	code := pgtest.Main(m)
+	code := dbtest.Main(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

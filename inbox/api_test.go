@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/wasl-dev/wasl/channels/email"
+	"github.com/wasl-dev/wasl/internal/dbtest"
 	"github.com/wasl-dev/wasl/message"
 	"github.com/wasl-dev/wasl/store"
 )
@@ -45,12 +47,15 @@ func ingested(t *testing.T, raw string) message.Inbound {
 	return in
 }
 
-// newStore opens a real SQLite store in a temporary directory and migrates
-// it.
+// TestMain removes the migrated template newStore copies.
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+// newStore opens a real SQLite store: a copy of one migrated once per test
+// binary (dbtest), checked up to date.
 func newStore(t *testing.T) *store.Store {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, "", t.TempDir(), testLogger(t))
+	st, err := store.Open(ctx, "", dbtest.SQLiteDir(t, store.MigrateAt), testLogger(t))
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

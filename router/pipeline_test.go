@@ -19,13 +19,13 @@ import (
 	"github.com/wasl-dev/wasl/channels/email"
 	"github.com/wasl-dev/wasl/channels/sms"
 	"github.com/wasl-dev/wasl/classify"
-	"github.com/wasl-dev/wasl/internal/pgtest"
+	"github.com/wasl-dev/wasl/internal/dbtest"
 	"github.com/wasl-dev/wasl/message"
 	"github.com/wasl-dev/wasl/replies"
 	"github.com/wasl-dev/wasl/store"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
 var quiet = slog.New(slog.DiscardHandler)
 
@@ -71,14 +71,20 @@ type env struct {
 func stores(t *testing.T) map[string]func(t *testing.T) string {
 	return map[string]func(t *testing.T) string{
 		"sqlite":   func(*testing.T) string { return "" },
-		"postgres": func(t *testing.T) string { return pgtest.URL(t) },
+		"postgres": func(t *testing.T) string { return dbtest.PostgresURL(t, store.MigrateAt) },
 	}
 }
 
+// newEnv opens a copy of a migrated database: dsn as stores gives it, ""
+// for SQLite.
 func newEnv(t testing.TB, dsn string) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, dsn, t.TempDir(), quiet)
+	dir := t.TempDir()
+	if dsn == "" {
+		dir = dbtest.SQLiteDir(t, store.MigrateAt)
+	}
+	st, err := store.Open(ctx, dsn, dir, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,49 +4,22 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/riverqueue/river"
 
+	"github.com/wasl-dev/wasl/internal/dbtest"
 	"github.com/wasl-dev/wasl/internal/pgtest"
 	"github.com/wasl-dev/wasl/message"
 )
 
-// sqliteTemplate is a migrated SQLite database, made once by TestMain and
-// only read after: tests copy it rather than each running the migrations,
-// which are slow under -race. TestMigrateTwiceIsNoop still migrates a fresh
-// file.
-var sqliteTemplate string
-
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "wasl-store-template-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	s, err := Open(context.Background(), "", dir, quiet())
-	if err == nil {
-		err = s.Migrate(context.Background())
-		// Closing the last connection checkpoints the WAL into the file.
-		if cerr := s.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "sqlite template: %v\n", err)
-		return 1
-	}
-	sqliteTemplate = filepath.Join(dir, "wasl.db")
-	return pgtest.Main(m)
-}
+// Tests get copies of a database migrated once per binary (dbtest), as
+// migrating each takes over a second under -race. TestMigrateTwiceIsNoop
+// still migrates fresh databases.
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
 var errRollback = errors.New("roll back on purpose")
 
@@ -55,13 +28,18 @@ func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // backend is one database the contract runs against.
 type backend struct {
 	name string
-	dsn  func(t *testing.T) string
+	// dsn is a new, empty database ("" for SQLite in the data directory).
+	dsn func(t *testing.T) string
+	// migrated is a new database already migrated, and its data directory.
+	migrated func(t *testing.T) (dsn, dir string)
 }
 
 func backends() []backend {
 	return []backend{
-		{"sqlite", func(*testing.T) string { return "" }}, // dataDir/wasl.db
-		{"postgres", func(t *testing.T) string { return pgtest.URL(t) }},
+		{"sqlite", func(*testing.T) string { return "" }, // dataDir/wasl.db
+			func(t *testing.T) (string, string) { return "", dbtest.SQLiteDir(t, MigrateAt) }},
+		{"postgres", func(t *testing.T) string { return pgtest.URL(t) },
+			func(t *testing.T) (string, string) { return dbtest.PostgresURL(t, MigrateAt), t.TempDir() }},
 	}
 }
 
@@ -80,11 +58,8 @@ func each(t *testing.T, fn func(t *testing.T, s *Store)) {
 
 func openStore(t *testing.T, b backend) *Store {
 	t.Helper()
-	dir := t.TempDir()
-	if b.name == "sqlite" && sqliteTemplate != "" {
-		copyFile(t, sqliteTemplate, filepath.Join(dir, "wasl.db"))
-	}
-	s, err := Open(t.Context(), b.dsn(t), dir, quiet())
+	dsn, dir := b.migrated(t)
+	s, err := Open(t.Context(), dsn, dir, quiet())
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -93,21 +68,11 @@ func openStore(t *testing.T, b backend) *Store {
 			t.Errorf("close: %v", err)
 		}
 	})
+	// A copy of a migrated database: this only checks it is up to date.
 	if err := s.Migrate(t.Context()); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
 	return s
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	b, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // mustTx runs fn in a transaction and fails the test on error.

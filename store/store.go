@@ -166,6 +166,21 @@ func redact(dsn string) string {
 	return dsn
 }
 
+// MigrateAt opens the database at dsn (as Open), applies the migrations and
+// closes it, checkpointing SQLite's WAL into the file, so that the result
+// can be copied: tests make their template databases with it.
+func MigrateAt(ctx context.Context, dsn, dataDir string) error {
+	s, err := Open(ctx, dsn, dataDir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	err = s.Migrate(ctx)
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // Migrate brings the schema up to date: Wasl's tables (goose), then River's.
 // Running it again is a no-op. On PostgreSQL an advisory lock keeps replicas
 // that start together from migrating at once.

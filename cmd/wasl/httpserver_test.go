@@ -22,6 +22,7 @@ import (
 
 	"github.com/wasl-dev/wasl/channels/sms"
 	"github.com/wasl-dev/wasl/config"
+	"github.com/wasl-dev/wasl/internal/dbtest"
 	"github.com/wasl-dev/wasl/internal/faketwilio"
 	"github.com/wasl-dev/wasl/store"
 )
@@ -42,6 +43,9 @@ type testGateway struct {
 	stopped sync.Once
 }
 
+// TestMain removes the migrated template startGateway copies.
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
 // startGateway runs an app with an SMS channel (its REST calls go to a
 // fake Twilio) and the given http: settings; routes lets a test mount
 // routes of its own before serving.
@@ -52,7 +56,8 @@ func startGateway(t *testing.T, httpYAML string, routes func(a *app)) *testGatew
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	// A copy of a migrated database: migrating under -race takes seconds.
+	dir := dbtest.SQLiteDir(t, store.MigrateAt)
 	yaml := fmt.Sprintf(`data_dir: %s
 knowledge_bank: %s
 api_token: s3cret
