@@ -3,23 +3,31 @@ GO      ?= go
 PKGS    ?= ./...
 TIMEOUT ?= 45m
 
-.PHONY: run test test-deps vet fmt-check tidy-check build bench docker clean
+.PHONY: run test test-deps checks vet fmt-check tidy-check build bench docker clean
 
 ## run: the gateway on embedded SQLite with the demo configuration and a local sandbox
 run:
 	$(GO) run -tags demo ./cmd/wasl demo
 
-## test: everything — vet, gofmt, the race-enabled suite incl. PostgreSQL, Dovecot and SMTP peers
-test: test-deps vet fmt-check tidy-check
+## test: everything — gofmt, go.mod tidy, vet, the race-enabled suite incl. PostgreSQL, Dovecot and SMTP peers
+# The peers install (network, disk) while the checks compile (CPU); the suite
+# starts when both are done.
+test:
+	@$(MAKE) --no-print-directory -j2 test-deps checks
 	$(GO) test -race -timeout $(TIMEOUT) $(PKGS)
+
+checks:
+	@$(MAKE) --no-print-directory fmt-check tidy-check vet
 
 ## test-deps: install the real peers the tests run against (Dovecot, Postfix's smtp-sink, PostgreSQL)
 test-deps:
 	@scripts/test-deps.sh
 
+# vet compiles as the shipped binary is built (no cgo, -trimpath), so the
+# e2e tests' build of the binary reuses what vet compiled.
 vet:
-	$(GO) vet $(PKGS)
-	$(GO) vet -tags demo ./cmd/wasl
+	CGO_ENABLED=0 GOFLAGS=-trimpath $(GO) vet $(PKGS)
+	CGO_ENABLED=0 GOFLAGS=-trimpath $(GO) vet -tags demo ./cmd/wasl
 
 ## tidy-check: go.mod and go.sum must be what `go mod tidy` makes of them
 tidy-check:

@@ -33,6 +33,7 @@ import (
 // other at most three replies, then mutes it. One gateway runs on SQLite,
 // the other on PostgreSQL.
 func TestAutoReplyLoopStopsAtCap(t *testing.T) {
+	t.Parallel()
 	dc := dovecot.Start(t)
 	userA := dc.User() // support@example.test
 	userB := "helpdesk@partner.test"

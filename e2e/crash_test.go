@@ -34,8 +34,10 @@ func crashMail(i int) []byte {
 // messages are stored, every ticket and reply exists once, and the SMTP
 // server got each reply.
 func TestCrashNothingLostNothingDoubled(t *testing.T) {
+	t.Parallel()
 	for _, be := range backends() {
 		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
 			dc := dovecot.Start(t)
 			raws := make([][]byte, crashMails)
 			for i := range raws {

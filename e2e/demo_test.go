@@ -20,9 +20,12 @@ import (
 // with replies, and the tickets API answers with the printed token. The
 // shipped binary has no demo (cmd/wasl TestShippedBinaryCarriesNoDemo).
 func TestDemoRuns(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "wasl-demo")
-	build := exec.Command("go", "build", "-tags", "demo", "-o", bin, "../cmd/wasl")
+	// -trimpath, as TestMain builds the gateway: the packages both share
+	// are compiled once.
+	build := exec.Command("go", "build", "-trimpath", "-tags", "demo", "-o", bin, "../cmd/wasl")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build -tags demo: %v\n%s", err, out)

@@ -406,6 +406,7 @@ func copyTree(t *testing.T, from, to string, chown bool, uid, gid int) {
 // TestDockerImageStarts starts the image's default command with the
 // image's user, working directory and environment and waits for /readyz.
 func TestDockerImageStarts(t *testing.T) {
+	t.Parallel()
 	repo, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)

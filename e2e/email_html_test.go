@@ -33,6 +33,7 @@ func (g *gateway) apiBody(path string) []byte {
 // sanitized on every read. Sanitized and capped once at ingest, it is a
 // small response, says it was cut, and carries no tracking pixel.
 func TestEmailLargeHTML(t *testing.T) {
+	t.Parallel()
 	var b strings.Builder
 	b.WriteString("From: News <news@example.com>\r\nTo: support@example.test\r\nSubject: newsletter\r\n" +
 		"Message-ID: <news-16mb@example.com>\r\nDate: Mon, 23 Nov 2026 09:00:00 +0300\r\n" +
@@ -46,6 +47,7 @@ func TestEmailLargeHTML(t *testing.T) {
 
 	for _, be := range backends() {
 		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
 			dc := dovecot.Start(t)
 			uid := dc.Append(t, dc.User(), "INBOX", raw)
 			sink := startPostfixSink(t)

@@ -111,9 +111,11 @@ func sinkHolds(t *testing.T, sink *postfixSink, n int) []sunk {
 // windows-1256 and ISO-8859-6, Arabic attachment names, a reply thread, an
 // auto-reply, a bounce and a list mail.
 func TestEmailInterop(t *testing.T) {
+	t.Parallel()
 	fixtures := readFixtures(t, "testdata/interop")
 	for _, be := range backends() {
 		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
 			dc := dovecot.Start(t)
 			names := make([]string, 0, len(fixtures))
 			for n := range fixtures {

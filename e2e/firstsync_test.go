@@ -75,8 +75,10 @@ func (g *gateway) channelDecisions(channel string) map[string]string {
 // ingests what the server received since then; what is older than the
 // auto-reply window is stored as history, without a reply or a ticket.
 func TestEmailFirstSync(t *testing.T) {
+	t.Parallel()
 	for _, be := range backends() {
 		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
 			dc := dovecot.Start(t)
 			const backfillUser = "backfill@example.test"
 			backfillPass := dc.AddUser(t, backfillUser)

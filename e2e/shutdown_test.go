@@ -129,6 +129,7 @@ func shutdownMail(i int) []byte {
 // too are recorded (queued, for a retry), never left "sending". The server
 // had taken those mails, so each of them, and only they, arrive twice.
 func TestShutdownDrainsSends(t *testing.T) {
+	t.Parallel()
 	const replies, workers = 50, 4
 	tests := []struct {
 		name         string
@@ -142,6 +143,7 @@ func TestShutdownDrainsSends(t *testing.T) {
 	for _, tt := range tests {
 		for _, be := range backends() {
 			t.Run(tt.name+"/"+be.name, func(t *testing.T) {
+				t.Parallel()
 				ctx := context.Background()
 				dc := dovecot.Start(t)
 				srv := startSlowSMTP(t, tt.delay)

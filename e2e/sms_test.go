@@ -107,12 +107,14 @@ func (g *gateway) conversation(id int64) store.ConversationDetail {
 // two segments; a replay, forged webhooks, a status callback, a local
 // number format and an MMS behave.
 func TestSMSGateway(t *testing.T) {
+	t.Parallel()
 	pixel, err := os.ReadFile("testdata/channels/pixel.png")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, be := range backends() {
 		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
 			fake := faketwilio.Start(t, twilioAccount, twilioToken)
 			g := newGateway(t, be.url(t), smsChannelYAML(fake.URL()))
 			g.start()
@@ -345,8 +347,10 @@ const twilioWhatsAppNumber = "whatsapp:+14155238886"
 // job hands Twilio a message From and To whatsapp: addresses, and the signed
 // status callback marks the reply delivered.
 func TestSMSTwilioWhatsApp(t *testing.T) {
+	t.Parallel()
 	for _, be := range backends() {
 		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
 			fake := faketwilio.Start(t, twilioAccount, twilioToken)
 			g := newGateway(t, be.url(t), fmt.Sprintf(`channels:
   - name: wa-twilio

@@ -25,6 +25,7 @@ import (
 // killed with SIGKILL while its spool was full (next 50). In the end: exactly
 // 100 messages, no duplicate, each with its one reply.
 func TestSMSSpoolWhileDatabaseDown(t *testing.T) {
+	t.Parallel()
 	pg := pgtest.NewCluster(t)
 	fake := faketwilio.Start(t, twilioAccount, twilioToken)
 	g := newGateway(t, pg.URL(), smsChannelYAML(fake.URL()))
