@@ -161,6 +161,15 @@ func get(t testing.TB, h http.Handler, path, auth string) (int, http.Header, []b
 	return rec.Code, rec.Header(), body
 }
 
+func newAPI(t *testing.T, st *store.Store, token string) *API {
+	t.Helper()
+	auth, err := NewAuth(st, AuthConfig{APIToken: token}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewAPI(st, auth, testLogger(t))
+}
+
 func newMux(api *API) *http.ServeMux {
 	mux := http.NewServeMux()
 	api.Register(mux)
@@ -193,7 +202,7 @@ func TestAPIAuth(t *testing.T) {
 		{"right token", testToken, "Bearer " + testToken, http.StatusOK},
 	}
 	for _, tt := range tests {
-		mux := newMux(NewAPI(st, tt.apiToken, testLogger(t)))
+		mux := newMux(newAPI(t, st, tt.apiToken))
 		for _, route := range routes {
 			t.Run(tt.name+" "+route, func(t *testing.T) {
 				code, hdr, body := get(t, mux, route, tt.auth)
@@ -207,8 +216,10 @@ func TestAPIAuth(t *testing.T) {
 					if got := hdr.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer") {
 						t.Errorf("WWW-Authenticate %q, want a Bearer challenge", got)
 					}
-					var e struct{ Error string }
-					if err := json.Unmarshal(body, &e); err != nil || e.Error == "" {
+					var e struct {
+						Error struct{ Code, Message string }
+					}
+					if err := json.Unmarshal(body, &e); err != nil || e.Error.Code != "unauthorized" || e.Error.Message == "" {
 						t.Errorf("401 body %s is not a JSON error", body)
 					}
 				}
@@ -220,7 +231,7 @@ func TestAPIAuth(t *testing.T) {
 func TestAPIReads(t *testing.T) {
 	st := newStore(t)
 	s := seedStore(t, st)
-	mux := newMux(NewAPI(st, testToken, testLogger(t)))
+	mux := newMux(newAPI(t, st, testToken))
 	auth := "Bearer " + testToken
 	id := func(n int64) string { return strconv.FormatInt(n, 10) }
 
@@ -380,9 +391,11 @@ func TestAPIReads(t *testing.T) {
 				if code != tt.want {
 					t.Fatalf("status %d, want %d: %s", code, tt.want, body)
 				}
-				var e struct{ Error string }
-				if err := json.Unmarshal(body, &e); err != nil || e.Error == "" {
-					t.Errorf("body %s is not a JSON error", body)
+				var e struct {
+					Error struct{ Code, Message string }
+				}
+				if err := json.Unmarshal(body, &e); err != nil || e.Error.Code == "" || e.Error.Message == "" {
+					t.Errorf("body %s is not a JSON error {code, message}", body)
 				}
 			})
 		}
@@ -408,7 +421,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := newMux(NewAPI(st, testToken, testLogger(t)))
+	mux := newMux(newAPI(t, st, testToken))
 
 	for _, path := range []string{"/healthz", "/readyz"} {
 		if code, _, body := get(t, mux, path, ""); code != http.StatusOK {
@@ -428,7 +441,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 	// A store failure is a 500 whose body tells nothing about the database.
 	code, _, body = get(t, mux, "/api/v1/conversations", "Bearer "+testToken)
-	if code != http.StatusInternalServerError || strings.TrimSpace(string(body)) != `{"error":"internal error"}` {
+	if code != http.StatusInternalServerError || strings.TrimSpace(string(body)) != `{"error":{"code":"internal","message":"internal error"}}` {
 		t.Errorf("API after close: status %d, body %s; want 500 internal error", code, body)
 	}
 }
