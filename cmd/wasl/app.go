@@ -146,6 +146,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &router.SendWorker{Store: a.store, Senders: a.registry, SendTimeout: cfg.Jobs.SendTimeout.D(time.Minute), Log: log})
 	river.AddWorker(workers, &router.MediaWorker{Store: a.store, Fetchers: a.registry})
+	river.AddWorker(workers, &inbox.WakeWorker{Store: a.store})
 	n := cfg.Jobs.Workers
 	if n <= 0 {
 		n = 4

@@ -1,0 +1,107 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/wasl-dev/wasl/message"
+	"github.com/wasl-dev/wasl/replies"
+	"github.com/wasl-dev/wasl/store"
+)
+
+// listData is the conversation list page.
+type listData struct {
+	Rows     []store.InboxRow
+	Filter   store.InboxFilter
+	Query    url.Values
+	Next     string // the next page's URL, empty on the last
+	Channels []message.Kind
+	Statuses []string
+	Depts    []replies.Department
+	Topics   []*replies.Topic
+}
+
+// ParseFilter reads the list's filters from a query string; the API uses
+// the same parameters.
+func ParseFilter(q url.Values) (store.InboxFilter, error) {
+	f := store.InboxFilter{
+		Status: q.Get("status"), Channel: message.Kind(q.Get("channel")), Department: q.Get("department"),
+		Assignee: q.Get("assignee"), Scope: q.Get("scope"), Topic: q.Get("topic"), Language: q.Get("language"), Query: q.Get("q"),
+	}
+	var err error
+	if v := q.Get("before"); v != "" {
+		if f.BeforeID, err = strconv.ParseInt(v, 10, 64); err != nil || f.BeforeID < 0 {
+			return f, invalidParam("before")
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > 500 {
+			return f, invalidParam("limit")
+		}
+	}
+	switch f.Status {
+	case "", "open", "closed", "snoozed":
+	default:
+		return f, invalidParam("status")
+	}
+	switch f.Assignee {
+	case "", "me", "unassigned":
+	default:
+		return f, invalidParam("assignee")
+	}
+	if f.Channel != "" && !f.Channel.Valid() {
+		return f, invalidParam("channel")
+	}
+	return f, nil
+}
+
+type paramError string
+
+func (e paramError) Error() string { return "bad value for " + string(e) }
+
+func invalidParam(name string) error { return paramError(name) }
+
+func (h *Handler) showConversations(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f, err := ParseFilter(q)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if f.Limit == 0 {
+		f.Limit = 50
+	}
+	f.Now = h.now()
+	rows, err := h.store.InboxList(r.Context(), h.svc.Scope(principal(r), f))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	p := h.newPage(r, "")
+	p.Title = p.T("list.title")
+	p.Nav = "inbox"
+	switch {
+	case f.Assignee == "me":
+		p.Nav = "mine"
+	case f.Assignee == "unassigned":
+		p.Nav = "unassigned"
+	case f.Status == "snoozed":
+		p.Nav = "snoozed"
+	}
+	d := listData{Rows: rows, Filter: f, Query: q, Channels: []message.Kind{message.Email, message.SMS, message.WhatsApp},
+		Statuses: []string{"open", "closed", "snoozed"}}
+	if h.bank != nil {
+		d.Depts, d.Topics = h.bank.Departments(), h.bank.Topics()
+	}
+	if len(rows) == f.Limit {
+		next := url.Values{}
+		for k, v := range q {
+			next[k] = v
+		}
+		next.Set("before", strconv.FormatInt(rows[len(rows)-1].ID, 10))
+		d.Next = "/?" + next.Encode()
+	}
+	p.Data = d
+	h.render(w, r, http.StatusOK, "list", p)
+}
