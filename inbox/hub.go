@@ -73,8 +73,8 @@ func (h *Hub) Notify() {
 	}
 }
 
-// visible reports whether p may see a change (the rule of CanSee).
-func visible(p Principal, c store.Change) bool {
+// Visible reports whether p may see a change (the rule of CanSee).
+func Visible(p Principal, c store.Change) bool {
 	return p.Operator() || c.Department == "" || p.User.InDepartment(c.Department) || (c.AssigneeID != 0 && c.AssigneeID == p.User.ID)
 }
 
@@ -132,7 +132,7 @@ func (h *Hub) read(ctx context.Context, last int64) int64 {
 		h.mu.Lock()
 		for _, c := range changes {
 			for s := range h.subs {
-				if !visible(s.p, c) {
+				if !Visible(s.p, c) {
 					continue
 				}
 				select {

@@ -92,13 +92,12 @@ func (s *Store) norm(text string) string {
 
 // searchTerms splits normalized text into words of letters and digits,
 // which are safe in both FTS5 and tsquery syntax.
-func (s *Store) searchTerms(q string) []string {
-	words := strings.FieldsFunc(s.norm(q), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.Is(unicode.Mn, r) })
-	if len(words) > 8 {
-		words = words[:8]
-	}
-	return words
+func (s *Store) searchTerms(text string) []string {
+	return strings.FieldsFunc(s.norm(text), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.Is(unicode.Mn, r) })
 }
+
+// maxQueryTerms bounds a search: every term is one more index probe.
+const maxQueryTerms = 8
 
 // indexMessage adds a stored message's subject and text to the search
 // index, in the transaction that stored it.
@@ -220,6 +219,9 @@ func (s *Store) InboxList(ctx context.Context, f InboxFilter) ([]InboxRow, error
 		where = append(where, "("+strings.Join(vis, " OR ")+")")
 	}
 	if terms := s.searchTerms(f.Query); len(terms) > 0 {
+		if len(terms) > maxQueryTerms {
+			terms = terms[:maxQueryTerms]
+		}
 		where = append(where, s.matchSQL(terms, arg))
 	}
 	if f.BeforeID != 0 {

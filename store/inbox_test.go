@@ -76,7 +76,7 @@ func buildInbox(t *testing.T, s *Store) *inboxWorld {
 	sara := message.Party{Kind: message.IdentityEmail, Value: "sara@example.com", Name: "Sara"}
 	omar := message.Party{Kind: message.IdentityPhone, Value: "+966551234567", Name: "عمر"}
 	lina := message.Party{Kind: message.IdentityEmail, Value: "lina@example.com", Name: "Lina"}
-	add("projector", w.email, sara, "Projector broken", "The projector in room 12 does not turn on", "equipment_maintenance", "in", "en", "maintenance_center")
+	add("projector", w.email, sara, "Projector broken", "Good morning, I am writing because the projector in room 12 does not turn on since Sunday", "equipment_maintenance", "in", "en", "maintenance_center")
 	add("arabic", w.sms, omar, "", "نحتاج اجهزه عرض في القاعه الكبيره", "equipment_loan", "in", "ar", "classrooms")
 	add("grades", w.email, lina, "Grades", "When are grades published?", "grades", "out", "en", "")
 	add("smsfollow", w.sms, omar, "", "شكرا لكم", "", "", "ar", "")
@@ -124,6 +124,7 @@ func TestInboxList(t *testing.T) {
 			{"unassigned", func(f InboxFilter) InboxFilter { f.Assignee = "unassigned"; return f }, []string{"smsfollow", "grades", "arabic", "projector"}},
 			{"mine", func(f InboxFilter) InboxFilter { f.Assignee = "me"; return f }, nil},
 			{"search English, any case", func(f InboxFilter) InboxFilter { f.Query = "PROJECTOR room"; return f }, []string{"projector"}},
+			{"search a word far into the text", func(f InboxFilter) InboxFilter { f.Query = "sunday"; return f }, []string{"projector"}},
 			{"search English prefix", func(f InboxFilter) InboxFilter { f.Query = "publish"; return f }, []string{"grades"}},
 			// Written with hamza and taa marbuta; the text has neither.
 			{"search Arabic, normalized", func(f InboxFilter) InboxFilter { f.Query = "أجهزة القاعة"; return f }, []string{"arabic"}},

@@ -96,8 +96,17 @@ func TestRouteWalk(t *testing.T) {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if publicRoutes[p] {
-				if strings.HasPrefix(p, "POST /webhooks/") && resp.StatusCode != http.StatusForbidden {
-					t.Errorf("unsigned webhook: %s, want 403", resp.Status)
+				switch {
+				case strings.HasPrefix(p, "POST /webhooks/"):
+					if resp.StatusCode != http.StatusForbidden {
+						t.Errorf("unsigned webhook: %s, want 403", resp.Status)
+					}
+				case p == "POST /login":
+					if resp.StatusCode != http.StatusUnauthorized {
+						t.Errorf("sign-in without credentials: %s, want 401", resp.Status)
+					}
+				case resp.StatusCode != http.StatusOK:
+					t.Errorf("public %s: %s, want 200", p, resp.Status)
 				}
 				return
 			}

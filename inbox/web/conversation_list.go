@@ -73,12 +73,12 @@ func (h *Handler) showConversations(w http.ResponseWriter, r *http.Request) {
 		f.Limit = 50
 	}
 	f.Now = h.now()
+	p := h.newPage(r, "")
 	rows, err := h.store.InboxList(r.Context(), h.svc.Scope(principal(r), f))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	p := h.newPage(r, "")
 	p.Title = p.T("list.title")
 	p.Nav = "inbox"
 	switch {

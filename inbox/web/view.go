@@ -22,6 +22,10 @@ type page struct {
 	Title string
 	Nav   string // which nav entry is current
 	Back  string // this page's path, for forms that come back here
+	// Since is the change feed's position when the request began: the
+	// page's live updates start there, so nothing between render and
+	// subscription is missed.
+	Since int64
 	Data  any
 	loc   *time.Location
 	h     *Handler
@@ -113,6 +117,9 @@ func (h *Handler) newPage(r *http.Request, title string) *page {
 	p := &page{Lang: "ar", Dir: "rtl", Title: title, Back: r.URL.RequestURI(), loc: h.zone, h: h}
 	if pr, ok := inbox.PrincipalFrom(r.Context()); ok {
 		p.User = pr.User
+		if h.store != nil {
+			p.Since, _ = h.store.LastChangeID(r.Context())
+		}
 		if pr.User.Language == "en" {
 			p.Lang, p.Dir = "en", "ltr"
 		}

@@ -9,7 +9,8 @@
   // --- live updates -------------------------------------------------------
   function live(onChange) {
     if (!window.EventSource) return;
-    const es = new EventSource("/events");
+    // From the change the page was rendered at: nothing in between is lost.
+    const es = new EventSource("/events?since=" + encodeURIComponent(document.body.dataset.since || "0"));
     es.addEventListener("change", (ev) => {
       try { onChange(JSON.parse(ev.data)); } catch (e) { /* ignore a bad event */ }
     });
@@ -38,13 +39,17 @@
   if (kind === "conversation") {
     const id = page.dataset.id;
     const timeline = document.getElementById("timeline");
-    let pending = false;
+    let pending = false, again = false;
     async function refresh() {
-      if (pending) return;
+      // One fetch at a time; a change during it makes one more.
+      if (pending) { again = true; return; }
       pending = true;
       try {
-        const r = await fetch("/conversations/" + id + "/timeline" + location.search, { headers: { "Accept": "text/html" } });
-        if (r.ok) timeline.innerHTML = await r.text();
+        do {
+          again = false;
+          const r = await fetch("/conversations/" + id + "/timeline" + location.search, { headers: { "Accept": "text/html" } });
+          if (r.ok) timeline.innerHTML = await r.text();
+        } while (again);
       } finally { pending = false; }
     }
     const mine = new Set(Array.from(document.querySelectorAll(".item")).map((li) => li.dataset.conversation));
