@@ -22,7 +22,6 @@ import (
 // Store is what the API reads.
 type Store interface {
 	Ping(ctx context.Context) error
-	ListConversations(ctx context.Context, f store.ConversationFilter) ([]store.ConversationSummary, error)
 	ConversationPage(ctx context.Context, id int64, p store.MessagePage) (store.ConversationDetail, error)
 	ListTickets(ctx context.Context, f store.TicketFilter) ([]store.Ticket, error)
 	Ticket(ctx context.Context, id int64) (store.Ticket, []store.TicketEvent, error)
@@ -32,15 +31,16 @@ type Store interface {
 type API struct {
 	store Store
 	authn *Auth
+	svc   *Service
 	log   *slog.Logger
 }
 
 // NewAPI builds the API; auth decides who may call it.
-func NewAPI(st Store, auth *Auth, log *slog.Logger) *API {
+func NewAPI(st Store, auth *Auth, svc *Service, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &API{store: st, authn: auth, log: log}
+	return &API{store: st, authn: auth, svc: svc, log: log}
 }
 
 // Routes is where handlers are mounted: an inbox.Mux, or an
@@ -55,10 +55,11 @@ func (a *API) Register(mux Routes) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}))
 	mux.Handle("GET /readyz", http.HandlerFunc(a.ready))
-	mux.Handle("GET /api/v1/conversations", a.auth(a.conversations))
-	mux.Handle("GET /api/v1/conversations/{id}", a.auth(a.conversation))
-	mux.Handle("GET /api/v1/tickets", a.auth(a.tickets))
-	mux.Handle("GET /api/v1/tickets/{id}", a.auth(a.ticket))
+	mux.Handle("GET /api/v1/conversations", a.auth(a.inboxList))
+	mux.Handle("GET /api/v1/conversations/{id}", a.auth(a.visibleConversation(a.conversation)))
+	mux.Handle("GET /api/v1/tickets", a.auth(a.scopedTickets(a.tickets)))
+	mux.Handle("GET /api/v1/tickets/{id}", a.auth(a.visibleTicket(a.ticket)))
+	a.registerActions(mux)
 }
 
 func (a *API) ready(w http.ResponseWriter, r *http.Request) {
@@ -83,25 +84,6 @@ func Authorized(r *http.Request, token string) bool {
 		return false
 	}
 	return subtle.ConstantTimeCompare([]byte(h[7:]), []byte(token)) == 1
-}
-
-func (a *API) conversations(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	limit, before, ok := page(w, q)
-	if !ok {
-		return
-	}
-	status := q.Get("status")
-	if status != "" && status != "open" && status != "closed" {
-		writeError(w, http.StatusBadRequest, "bad_request", "status: want open or closed")
-		return
-	}
-	list, err := a.store.ListConversations(r.Context(), store.ConversationFilter{Limit: int(limit), BeforeID: before, Status: status})
-	if err != nil {
-		a.serverError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"conversations": nonNil(list)})
 }
 
 // conversation serves one page of a conversation: its newest messages

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/riverqueue/river"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/wasl-dev/wasl/channels/email"
 	"github.com/wasl-dev/wasl/internal/dbtest"
 	"github.com/wasl-dev/wasl/message"
+	"github.com/wasl-dev/wasl/replies"
 	"github.com/wasl-dev/wasl/store"
 )
 
@@ -167,7 +169,15 @@ func newAPI(t *testing.T, st *store.Store, token string) *API {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewAPI(st, auth, testLogger(t))
+	jobs, err := river.NewClient(st.RiverDriver(), &river.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bank, err := replies.LoadBank("../configs/bank.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewAPI(st, auth, NewService(st, jobs, bank, ServiceConfig{}, testLogger(t)), testLogger(t))
 }
 
 func newMux(api *API) *http.ServeMux {
@@ -496,7 +506,7 @@ func seedThread(t testing.TB, st *store.Store, n int, html func(i int) message.I
 func TestAPIConversationPages(t *testing.T) {
 	st := newStore(t)
 	conv, ids := seedThread(t, st, 5, func(i int) message.Inbound { return message.Inbound{Text: "message " + strconv.Itoa(i)} })
-	mux := newMux(NewAPI(st, testToken, testLogger(t)))
+	mux := newMux(newAPI(t, st, testToken))
 	path := "/api/v1/conversations/" + strconv.FormatInt(conv, 10)
 
 	type page struct {
@@ -562,7 +572,7 @@ func TestAPILargeHTMLMail(t *testing.T) {
 	st := newStore(t)
 	in := ingested(t, bigHTMLMail())
 	conv, _ := seedThread(t, st, 1, func(int) message.Inbound { return in })
-	mux := newMux(NewAPI(st, testToken, testLogger(t)))
+	mux := newMux(newAPI(t, st, testToken))
 	code, _, body := get(t, mux, "/api/v1/conversations/"+strconv.FormatInt(conv, 10), "Bearer "+testToken)
 	if code != http.StatusOK {
 		t.Fatalf("status %d", code)

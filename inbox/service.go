@@ -12,7 +12,6 @@ import (
 
 	"github.com/riverqueue/river"
 
-	"github.com/wasl-dev/wasl/channels/email"
 	"github.com/wasl-dev/wasl/message"
 	"github.com/wasl-dev/wasl/replies"
 	"github.com/wasl-dev/wasl/router"
@@ -39,10 +38,17 @@ func invalid(format string, a ...any) error { return &InvalidError{fmt.Sprintf(f
 // maxBody bounds a reply or note.
 const maxBody = 20000
 
+// MessageIDs makes the Message-ID of a reply on a channel ("" when the
+// channel's messages carry none); the gateway's channel registry does, as
+// it does for automatic replies.
+type MessageIDs interface {
+	NewMessageID(channelID int64) string
+}
+
 // ServiceConfig tunes the staff actions.
 type ServiceConfig struct {
 	TicketPrefix string // default EDU
-	MailDomain   string // right-hand side of our Message-IDs
+	MessageIDs   MessageIDs
 	Now          func() time.Time
 }
 
@@ -63,9 +69,6 @@ type Service struct {
 func NewService(st *store.Store, jobs router.JobInserter, bank *replies.Bank, cfg ServiceConfig, log *slog.Logger) *Service {
 	if cfg.TicketPrefix == "" {
 		cfg.TicketPrefix = "EDU"
-	}
-	if cfg.MailDomain == "" {
-		cfg.MailDomain = "wasl.invalid"
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -271,7 +274,10 @@ func (s *Service) enqueue(ctx context.Context, tx *store.Tx, c store.InboxRow, t
 			subject = c.Subject
 		}
 		o.Subject = ReplySubject(subject, t.Ref)
-		o.HeaderMessageID = email.NewMessageID(s.cfg.MailDomain)
+		// Chosen now and stored, so a retried send carries the same id.
+		if s.cfg.MessageIDs != nil {
+			o.HeaderMessageID = s.cfg.MessageIDs.NewMessageID(c.ChannelID)
+		}
 		o.InReplyTo = last.HeaderMessageID
 		refs := append([]string{}, last.References...)
 		if last.HeaderMessageID != "" {
@@ -362,6 +368,9 @@ func (s *Service) Assign(ctx context.Context, p Principal, convID, userID int64)
 // note; the ticket becomes "transferred" and is unassigned, for the
 // receiving department to take.
 func (s *Service) Transfer(ctx context.Context, p Principal, convID int64, department, note string) error {
+	if department == "" {
+		return invalid("say which department")
+	}
 	if s.bank != nil {
 		if _, ok := s.bank.Department(department); !ok {
 			return invalid("unknown department %q", department)

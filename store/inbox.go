@@ -61,6 +61,7 @@ type InboxRow struct {
 	ChannelName  string          `json:"channel_name"`
 	ChannelKind  message.Kind    `json:"channel_kind"`
 	LastText     string          `json:"last_text,omitempty"`
+	Messages     int             `json:"messages"` // inbound messages
 	TicketID     int64           `json:"ticket_id,omitempty"`
 	TicketRef    string          `json:"ticket_ref,omitempty"`
 	TicketStatus string          `json:"ticket_status,omitempty"`
@@ -145,6 +146,7 @@ const inboxSelect = `SELECT c.id, c.contact_id, c.channel_id, c.subject, c.statu
 	COALESCE(c.assignee_id, 0), COALESCE(u.name, ''), c.department, c.topic, c.scope, c.language, c.snoozed_until, c.reminded_at,
 	ct.display_name, ch.name, ch.kind,
 	COALESCE((SELECT substr(m.body_text, 1, 200) FROM messages m WHERE m.conversation_id = c.id ORDER BY m.id DESC LIMIT 1), ''),
+	(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id),
 	COALESCE(t.id, 0), COALESCE(t.ref, ''), COALESCE(t.status, ''), t.sla_due_at,
 	CASE WHEN r.read_at IS NULL OR r.read_at < c.last_message_at THEN 1 ELSE 0 END
 	FROM conversations c
@@ -157,7 +159,7 @@ func scanInboxRow(r rowScanner) (InboxRow, error) {
 	var c InboxRow
 	err := r.Scan(&c.ID, &c.ContactID, &c.ChannelID, &c.Subject, &c.Status, timeCol{&c.LastMessageAt}, timeCol{&c.CreatedAt},
 		&c.AssigneeID, &c.AssigneeName, &c.Department, &c.Topic, &c.Scope, &c.Language, nullTimeCol{&c.SnoozedUntil}, nullTimeCol{&c.RemindedAt},
-		&c.ContactName, &c.ChannelName, &c.ChannelKind, &c.LastText,
+		&c.ContactName, &c.ChannelName, &c.ChannelKind, &c.LastText, &c.Messages,
 		&c.TicketID, &c.TicketRef, &c.TicketStatus, nullTimeCol{&c.SLADueAt}, &c.Unread)
 	return c, err
 }

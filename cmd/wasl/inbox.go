@@ -26,7 +26,7 @@ func (a *app) mountInbox() error {
 	if err != nil {
 		return err
 	}
-	svc := inbox.NewService(a.store, a.jobs, a.bank, inbox.ServiceConfig{TicketPrefix: a.cfg.TicketPrefix, MailDomain: a.cfg.MailDomain}, a.log)
+	svc := inbox.NewService(a.store, a.jobs, a.bank, inbox.ServiceConfig{TicketPrefix: a.cfg.TicketPrefix, MessageIDs: a.registry}, a.log)
 	poll := time.Second
 	if a.store.Dialect() == store.Postgres {
 		poll = 5 * time.Second // LISTEN/NOTIFY wakes the hub; polling is the safety net
@@ -34,7 +34,7 @@ func (a *app) mountInbox() error {
 	hub := inbox.NewHub(a.store, poll, a.log.With("component", "live"))
 	a.sources = append(a.sources, hub)
 
-	inbox.NewAPI(a.store, a.auth, a.log).Register(a.mux)
+	inbox.NewAPI(a.store, a.auth, svc, a.log).Register(a.mux)
 	if a.cfg.HTTP.AdminAddr == "" {
 		a.mux.Handle("GET /metrics", a.auth.RequireOperator(a.metrics))
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -120,5 +121,56 @@ func TestRouteWalk(t *testing.T) {
 				t.Errorf("an unauthenticated answer of %d bytes: %q", len(body), body)
 			}
 		})
+	}
+}
+
+// TestOpenAPIMatchesRoutes checks /api/v1/openapi.json against the real
+// route table both ways: every /api/v1 route is described, and every
+// described operation exists.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	a := testApp(t, "")
+	srv := httptest.NewServer(a.mux)
+	t.Cleanup(srv.Close)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/openapi.json", nil)
+	req.Header.Set("Authorization", "Bearer s3cret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("openapi.json: %s %v", resp.Status, err)
+	}
+	if doc.OpenAPI != "3.1.0" {
+		t.Errorf("openapi %q, want 3.1.0", doc.OpenAPI)
+	}
+	described := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			described[strings.ToUpper(method)+" "+path] = true
+		}
+	}
+	registered := map[string]bool{}
+	for _, p := range a.mux.Patterns() {
+		if _, path, _ := strings.Cut(p, " "); strings.HasPrefix(path, "/api/v1/") {
+			registered[p] = true
+		}
+	}
+	for p := range registered {
+		if !described[p] {
+			t.Errorf("route %q is not in openapi.json", p)
+		}
+	}
+	for p := range described {
+		if !registered[p] {
+			t.Errorf("openapi.json describes %q, which is not a route", p)
+		}
+	}
+	if len(registered) < 20 {
+		t.Errorf("only %d API routes", len(registered))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/wasl-dev/wasl/inbox"
 	"github.com/wasl-dev/wasl/message"
 	"github.com/wasl-dev/wasl/replies"
 	"github.com/wasl-dev/wasl/store"
@@ -22,49 +23,9 @@ type listData struct {
 	Topics   []*replies.Topic
 }
 
-// ParseFilter reads the list's filters from a query string; the API uses
-// the same parameters.
-func ParseFilter(q url.Values) (store.InboxFilter, error) {
-	f := store.InboxFilter{
-		Status: q.Get("status"), Channel: message.Kind(q.Get("channel")), Department: q.Get("department"),
-		Assignee: q.Get("assignee"), Scope: q.Get("scope"), Topic: q.Get("topic"), Language: q.Get("language"), Query: q.Get("q"),
-	}
-	var err error
-	if v := q.Get("before"); v != "" {
-		if f.BeforeID, err = strconv.ParseInt(v, 10, 64); err != nil || f.BeforeID < 0 {
-			return f, invalidParam("before")
-		}
-	}
-	if v := q.Get("limit"); v != "" {
-		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > 500 {
-			return f, invalidParam("limit")
-		}
-	}
-	switch f.Status {
-	case "", "open", "closed", "snoozed":
-	default:
-		return f, invalidParam("status")
-	}
-	switch f.Assignee {
-	case "", "me", "unassigned":
-	default:
-		return f, invalidParam("assignee")
-	}
-	if f.Channel != "" && !f.Channel.Valid() {
-		return f, invalidParam("channel")
-	}
-	return f, nil
-}
-
-type paramError string
-
-func (e paramError) Error() string { return "bad value for " + string(e) }
-
-func invalidParam(name string) error { return paramError(name) }
-
 func (h *Handler) showConversations(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f, err := ParseFilter(q)
+	f, err := inbox.ParseFilter(q)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
