@@ -414,6 +414,11 @@ func TestInboxBrowser(t *testing.T) {
 			screenshot(t, ctx, be.name+"-list-en-1920", 1920)
 			screenshot(t, ctx, be.name+"-list-en-360", 360)
 			agentList := html()
+			// Keyboard: j selects the next conversation, / goes to search.
+			run(t, ctx, "keys", chromedp.KeyEvent("j"))
+			waitJS(t, ctx, "j selects a conversation", `document.querySelector(".conv.selected") !== null`, 5*time.Second)
+			run(t, ctx, "slash", chromedp.KeyEvent("/"))
+			waitJS(t, ctx, "/ focuses the search", `document.activeElement && document.activeElement.id === "search"`, 5*time.Second)
 			if strings.Contains(agentList, "966551234567") {
 				t.Error("the classrooms agent sees the maintenance SMS")
 			}
@@ -442,7 +447,30 @@ func TestInboxBrowser(t *testing.T) {
 				t.Errorf("cross-origin POST: %v %v, want 403", err, resp)
 			}
 
-			// No secret in any page or in the log.
+			// Disabling the agent ends the session at once.
+			cmd := exec.Command(binary, "user", "disable", "--config", g.cfgPath, "--email", "agent@uni.example")
+			cmd.Env = g.env()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("wasl user disable: %v\n%s", err, out)
+			}
+			run(t, ctx, "after disable", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`input[name=password]`)))
+
+			// No secret in any page, API answer or log line.
+			for _, path := range []string{"/api/v1/conversations", "/api/v1/users", "/api/v1/me", fmt.Sprintf("/api/v1/conversations/%d", smsConv),
+				fmt.Sprintf("/api/v1/conversations/%d/history", smsConv)} {
+				req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+				req.Header.Set("Authorization", "Bearer "+g.token)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Errorf("GET %s: %s", path, resp.Status)
+				}
+				pages = append(pages, string(b))
+			}
 			logs := g.logs.String()
 			for _, secret := range []string{opPassword, agentPassword, twilioToken, dc.Password()} {
 				for i, p := range pages {
@@ -452,6 +480,11 @@ func TestInboxBrowser(t *testing.T) {
 				}
 				if strings.Contains(logs, secret) {
 					t.Errorf("secret %q in the log", secret[:4]+"…")
+				}
+			}
+			for _, p := range pages {
+				if strings.Contains(p, "$argon2id$") || strings.Contains(p, g.token) {
+					t.Error("a password hash or the API token is in a page or API answer")
 				}
 			}
 		})

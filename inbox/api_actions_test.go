@@ -148,6 +148,40 @@ func TestAPIActions(t *testing.T) {
 	if code, _ := do(t, mux, "GET", conv, class, ""); code != http.StatusOK {
 		t.Errorf("after the transfer the classrooms agent cannot open it: %d", code)
 	}
+	// A failed reply can be sent again, once; one that went out cannot.
+	var failed, sent int64
+	_ = st.DB().QueryRow(`SELECT id FROM outbound_messages WHERE state = 'failed' LIMIT 1`).Scan(&failed)
+	_ = st.DB().QueryRow(`SELECT id FROM outbound_messages WHERE state = 'sent' LIMIT 1`).Scan(&sent)
+	before = jobs()
+	code, v = do(t, mux, "POST", "/api/v1/outbound/"+strconv.FormatInt(failed, 10)+"/retry", class, "")
+	if o, _ := v["outbound"].(map[string]any); code != http.StatusOK || o["state"] != "queued" || o["error"] != nil || jobs() != before+1 {
+		t.Errorf("retry: %d %v (jobs %d → %d)", code, v, before, jobs())
+	}
+	if code, v := do(t, mux, "POST", "/api/v1/outbound/"+strconv.FormatInt(sent, 10)+"/retry", class, ""); code != http.StatusConflict {
+		t.Errorf("retry of a sent reply: %d %v, want 409", code, v)
+	}
+	// Merge the two contacts and undo it.
+	alice, bob := "1", "2"
+	code, v = do(t, mux, "POST", "/api/v1/contacts/"+alice+"/merge", "Bearer "+testToken, `{"other_id":`+bob+`}`)
+	mg, _ := v["merge"].(map[string]any)
+	if code != http.StatusCreated || mg["merged_id"] != float64(2) {
+		t.Fatalf("merge: %d %v", code, v)
+	}
+	code, v = do(t, mux, "GET", "/api/v1/contacts/"+alice, "Bearer "+testToken, "")
+	if c := v["contact"].(map[string]any); code != 200 || len(c["identities"].([]any)) != 2 {
+		t.Errorf("after merge: %d %v", code, v)
+	}
+	undo := "/api/v1/merges/" + strconv.FormatFloat(mg["id"].(float64), 'f', 0, 64) + "/undo"
+	if code, v := do(t, mux, "POST", undo, "Bearer "+testToken, ""); code != 200 {
+		t.Errorf("undo: %d %v", code, v)
+	}
+	if code, v := do(t, mux, "POST", undo, "Bearer "+testToken, ""); code != http.StatusConflict {
+		t.Errorf("second undo: %d %v", code, v)
+	}
+	if code, _ := do(t, mux, "POST", "/api/v1/contacts/"+alice+"/merge", "Bearer "+testToken, `{"other_id":`+alice+`}`); code != http.StatusBadRequest {
+		t.Errorf("self merge: %d", code)
+	}
+
 	// Personal tokens.
 	code, v = do(t, mux, "POST", "/api/v1/me/tokens", maint, `{"name":"ci"}`)
 	if tok, _ := v["token"].(string); code != http.StatusCreated || !strings.HasPrefix(tok, "wasl_pat_") {

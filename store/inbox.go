@@ -176,7 +176,6 @@ func (s *Store) InboxList(ctx context.Context, f InboxFilter) ([]InboxRow, error
 	if at.IsZero() {
 		at = now()
 	}
-	q := inboxSelect + ` LEFT JOIN conversation_reads r ON r.user_id = ` + arg(f.ViewerID) + ` AND r.conversation_id = c.id`
 	switch f.Status {
 	case "snoozed":
 		where = append(where, "c.snoozed_until > "+arg(s.dbTime(at)))
@@ -210,13 +209,20 @@ func (s *Store) InboxList(ctx context.Context, f InboxFilter) ([]InboxRow, error
 		where = append(where, "c.contact_id = "+arg(f.ContactID))
 	}
 	if !f.All {
-		vis := []string{"c.department = ''", "c.assignee_id = " + arg(f.ViewerID)}
+		// On SQLite the unary + keeps these columns' indexes out of the
+		// plan: an OR over them would collect every match and sort it,
+		// where walking the activity index stops after one page.
+		plus := ""
+		if s.dialect == SQLite {
+			plus = "+"
+		}
+		vis := []string{plus + "c.department = ''", plus + "c.assignee_id = " + arg(f.ViewerID)}
 		if len(f.Departments) > 0 {
 			ph := make([]string, len(f.Departments))
 			for i, d := range f.Departments {
 				ph[i] = arg(d)
 			}
-			vis = append(vis, "c.department IN ("+strings.Join(ph, ", ")+")")
+			vis = append(vis, plus+"c.department IN ("+strings.Join(ph, ", ")+")")
 		}
 		where = append(where, "("+strings.Join(vis, " OR ")+")")
 	}
@@ -231,10 +237,20 @@ func (s *Store) InboxList(ctx context.Context, f InboxFilter) ([]InboxRow, error
 		last := `(SELECT last_message_at FROM conversations WHERE id = ` + b + `)`
 		where = append(where, `(c.last_message_at < `+last+` OR (c.last_message_at = `+last+` AND c.id < `+b+`))`)
 	}
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+	// Two steps: pick the page's ids on the indexed columns alone, then
+	// compute the display columns (last text, counts, ticket) for those
+	// rows only. A database that must sort evaluates every selected
+	// column of every candidate row first.
+	page := `SELECT c.id FROM conversations c`
+	if f.Channel != "" {
+		page += ` JOIN channels ch ON ch.id = c.channel_id`
 	}
-	q += " ORDER BY c.last_message_at DESC, c.id DESC LIMIT " + arg(limit(f.Limit))
+	if len(where) > 0 {
+		page += " WHERE " + strings.Join(where, " AND ")
+	}
+	page += " ORDER BY c.last_message_at DESC, c.id DESC LIMIT " + arg(limit(f.Limit))
+	q := inboxSelect + ` LEFT JOIN conversation_reads r ON r.user_id = ` + arg(f.ViewerID) + ` AND r.conversation_id = c.id
+		WHERE c.id IN (` + page + `) ORDER BY c.last_message_at DESC, c.id DESC`
 	var rows []InboxRow
 	err := s.readTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.QueryContext(ctx, q, args...)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/riverqueue/river"
 
@@ -275,3 +276,68 @@ func htmlUnescape(s string) string {
 }
 
 func strconvFormat(n int64) string { return strconv.FormatInt(n, 10) }
+
+// Attachments download as attachments, never sniffed, and only safe types
+// keep their content type; images may be previewed inline, SVG never.
+func TestAttachments(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	ids := map[string]int64{}
+	for _, a := range []struct{ name, ctype, data string }{
+		{"photo.png", "image/png", "\x89PNG\r\n\x1a\nfake"},
+		{"evil.svg", "image/svg+xml", `<svg onload="alert(1)"/>`},
+		{"page.html", "text/html", "<script>alert(1)</script>"},
+	} {
+		sha, err := w.st.PutBlob(ctx, []byte(a.data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = w.st.InTx(ctx, func(tx *store.Tx) error {
+			at := store.Attachment{MessageID: w.htmlMessage, Filename: a.name, ContentType: a.ctype, Size: int64(len(a.data)), SHA256: sha}
+			err := tx.InsertAttachment(ctx, &at)
+			ids[a.name] = at.ID
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	op := w.client(t, "op@uni.example")
+	tests := []struct {
+		name, query      string
+		ctype, dispStart string
+	}{
+		{"photo.png", "", "image/png", "attachment"},
+		{"photo.png", "?inline=1", "image/png", "inline"},
+		{"evil.svg", "?inline=1", "application/octet-stream", "attachment"},
+		{"page.html", "?inline=1", "application/octet-stream", "attachment"},
+	}
+	for _, tt := range tests {
+		code, hdr, _ := get(t, op, w.srv.URL+"/attachments/"+itoa(ids[tt.name])+tt.query)
+		if code != http.StatusOK || hdr.Get("Content-Type") != tt.ctype || !strings.HasPrefix(hdr.Get("Content-Disposition"), tt.dispStart) ||
+			hdr.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(hdr.Get("Content-Security-Policy"), "sandbox") {
+			t.Errorf("%s%s: %d %v", tt.name, tt.query, code, hdr)
+		}
+	}
+	// The classrooms agent may not fetch a maintenance conversation's file.
+	if code, _, _ := get(t, w.client(t, "class@uni.example"), w.srv.URL+"/attachments/"+itoa(ids["photo.png"])); code != http.StatusForbidden {
+		t.Errorf("agent of another department: %d, want 403", code)
+	}
+}
+
+// Dates show in the viewer's zone, with Arabic month names in Arabic.
+func TestDates(t *testing.T) {
+	riyadh, _ := time.LoadLocation("Asia/Riyadh")
+	h := &Handler{now: func() time.Time { return time.Date(2026, 3, 5, 12, 0, 0, 0, time.UTC) }}
+	at := time.Date(2026, 1, 31, 22, 30, 0, 0, time.UTC) // 1 February, 01:30 in Riyadh
+	for _, tt := range []struct{ lang, want string }{{"ar", "1 فبراير 2026 01:30"}, {"en", "1 Feb 2026 01:30"}} {
+		p := &page{Lang: tt.lang, loc: riyadh, h: h}
+		if got := p.When(at); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.lang, got, tt.want)
+		}
+	}
+	p := &page{Lang: "ar", loc: riyadh, h: h}
+	if got := p.When(time.Date(2026, 3, 5, 9, 15, 0, 0, time.UTC)); got != "12:15" {
+		t.Errorf("today: %q, want the time alone", got)
+	}
+}
