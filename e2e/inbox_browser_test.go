@@ -305,7 +305,10 @@ func TestInboxBrowser(t *testing.T) {
 			run(t, ctx, "open the mail", chromedp.Click(chromedp.CSS(`#convs a.row`)), chromedp.WaitVisible(chromedp.CSS(`#reply-body`)))
 			screenshot(t, ctx, be.name+"-conversation-ar-1920", 1920)
 			screenshot(t, ctx, be.name+"-conversation-ar-360", 360)
-			const mailReply = "وعليكم السلام، الأجهزة جاهزة يوم الأحد. رقم المتابعة 4711"
+			// A knowledge-bank answer as a starting point.
+			eval(`(() => { const s = document.getElementById("bank-answer"); s.value = s.options[1].value; s.dispatchEvent(new Event("change")); return "" })()`)
+			waitJS(t, ctx, "the bank answer is in the composer", `document.getElementById("reply-body").value.length > 40`, 10*time.Second)
+			const mailReply = " وعليكم السلام، الأجهزة جاهزة يوم الأحد. رقم المتابعة 4711"
 			run(t, ctx, "reply by email", chromedp.SendKeys(chromedp.CSS(`#reply-body`), mailReply), chromedp.Submit(chromedp.CSS(`#reply-body`)), chromedp.WaitVisible(chromedp.CSS(`.ok`)))
 			waitJS(t, ctx, "the email reply shows as sent",
 				`Array.from(document.querySelectorAll('.item-out')).some(li => li.querySelector('.staff') && li.textContent.includes('4711') && li.querySelector('.state-sent'))`, 30*time.Second)

@@ -113,7 +113,7 @@ func (tx *Tx) indexMessage(ctx context.Context, m *Message) error {
 	doc := strings.Join(terms, " ")
 	var err error
 	if tx.s.dialect == SQLite {
-		_, err = tx.tx.ExecContext(ctx, `INSERT INTO message_search (rowid, body) VALUES ($1, $2)`, m.ID, doc)
+		_, err = tx.tx.ExecContext(ctx, `INSERT INTO message_search (rowid, body, conversation_id) VALUES ($1, $2, $3)`, m.ID, doc, m.ConversationID)
 	} else {
 		_, err = tx.tx.ExecContext(ctx, `INSERT INTO message_search (message_id, conversation_id, doc)
 			VALUES ($1, $2, to_tsvector('simple', $3)) ON CONFLICT DO NOTHING`, m.ID, m.ConversationID, doc)
@@ -132,8 +132,7 @@ func (s *Store) matchSQL(terms []string, arg func(any) string) string {
 		for i, t := range terms {
 			q[i] = `"` + t + `"*`
 		}
-		return `c.id IN (SELECT m.conversation_id FROM message_search ms JOIN messages m ON m.id = ms.rowid WHERE message_search MATCH ` +
-			arg(strings.Join(q, " ")) + `)`
+		return `c.id IN (SELECT conversation_id FROM message_search WHERE message_search MATCH ` + arg(strings.Join(q, " ")) + `)`
 	}
 	q := make([]string, len(terms))
 	for i, t := range terms {
@@ -233,9 +232,10 @@ func (s *Store) InboxList(ctx context.Context, f InboxFilter) ([]InboxRow, error
 		where = append(where, s.matchSQL(terms, arg))
 	}
 	if f.BeforeID != 0 {
+		// A row comparison, which both databases answer from the
+		// (last_message_at, id) index.
 		b := arg(f.BeforeID)
-		last := `(SELECT last_message_at FROM conversations WHERE id = ` + b + `)`
-		where = append(where, `(c.last_message_at < `+last+` OR (c.last_message_at = `+last+` AND c.id < `+b+`))`)
+		where = append(where, `(c.last_message_at, c.id) < ((SELECT last_message_at FROM conversations WHERE id = `+b+`), `+b+`)`)
 	}
 	// Two steps: pick the page's ids on the indexed columns alone, then
 	// compute the display columns (last text, counts, ticket) for those

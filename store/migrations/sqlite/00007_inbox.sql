@@ -57,9 +57,10 @@ CREATE TABLE contact_merges (
 CREATE INDEX contact_merges_kept ON contact_merges (kept_id, id);
 CREATE INDEX contact_merges_merged ON contact_merges (merged_id, id);
 
--- Contentless: the index holds only the normalized terms; rowid is
--- messages.id.
-CREATE VIRTUAL TABLE message_search USING fts5 (body, content = '', tokenize = 'unicode61');
+-- Contentless: the index holds the normalized terms, not the text; rowid
+-- is messages.id, and the conversation is kept beside it
+-- (contentless_unindexed) so a search needs no look-up in messages.
+CREATE VIRTUAL TABLE message_search USING fts5 (body, conversation_id UNINDEXED, content = '', contentless_unindexed = 1, tokenize = 'unicode61');
 
 CREATE TABLE changes (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
