@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/wasl-dev/wasl/channels/sms"
 	"github.com/wasl-dev/wasl/message"
 	"github.com/wasl-dev/wasl/replies"
 	"github.com/wasl-dev/wasl/store"
@@ -166,10 +165,4 @@ func (h *Handler) bankAnswer(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write([]byte(text))
-}
-
-// Segments is the SMS segment count of a text, for the page's first render.
-func Segments(text string) int {
-	n, _ := sms.Segments(text)
-	return n
 }
