@@ -205,7 +205,7 @@ func TestInboxBrowser(t *testing.T) {
 			tracker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { trackerHits.Add(1) }))
 			t.Cleanup(tracker.Close)
 
-			channels := emailChannelYAML(dc.Addr(), dc.User(), dc.Password(), sink.addr) +
+			channels := emailChannelYAML(dc.Addr(), dc.User(), dc.Password(), sink.addr, "all") +
 				strings.TrimPrefix(smsChannelYAML(fake.URL()), "channels:\n")
 			g := newGateway(t, be.url(t), channels)
 			addUser(t, g, "op@uni.example", "مشرفة النظام", "operator", "ar", opPassword)

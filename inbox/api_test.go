@@ -70,7 +70,7 @@ func newStore(t *testing.T) *store.Store {
 
 // testLogger writes to the test's output, shown only when it fails or
 // with -v.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
@@ -163,7 +163,7 @@ func get(t testing.TB, h http.Handler, path, auth string) (int, http.Header, []b
 	return rec.Code, rec.Header(), body
 }
 
-func newAPI(t *testing.T, st *store.Store, token string) *API {
+func newAPI(t testing.TB, st *store.Store, token string) *API {
 	t.Helper()
 	auth, err := NewAuth(st, AuthConfig{APIToken: token}, testLogger(t))
 	if err != nil {
@@ -608,7 +608,7 @@ func BenchmarkAPIConversationLargeHTML(b *testing.B) {
 	}
 	in := email.Parse([]byte(bigHTMLMail()), email.ParseOptions{ChannelID: 1})
 	conv, _ := seedThread(b, st, 1, func(int) message.Inbound { return in })
-	mux := newMux(NewAPI(st, testToken, slog.New(slog.DiscardHandler)))
+	mux := newMux(newAPI(b, st, testToken))
 	path := "/api/v1/conversations/" + strconv.FormatInt(conv, 10)
 	for b.Loop() {
 		if code, _, _ := get(b, mux, path, "Bearer "+testToken); code != http.StatusOK {
