@@ -1,6 +1,8 @@
 package inbox
 
 import (
+	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -18,7 +20,9 @@ func TestSnoozeWakes(t *testing.T) {
 	river.AddWorker(workers, &WakeWorker{Store: st})
 	jobs, err := river.NewClient(st.RiverDriver(), &river.Config{
 		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 1}}, Workers: workers,
-		FetchPollInterval: 100 * time.Millisecond, FetchCooldown: 50 * time.Millisecond, PollOnly: true, Logger: testLogger(t),
+		FetchPollInterval: 100 * time.Millisecond, FetchCooldown: 50 * time.Millisecond, PollOnly: true,
+		// River logs while it stops, after the test's output is closed.
+		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -26,7 +30,9 @@ func TestSnoozeWakes(t *testing.T) {
 	if err := jobs.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = jobs.Stop(t.Context()) })
+	// Not t.Context(): it is cancelled before cleanups run, and Stop must
+	// wait for River to finish.
+	t.Cleanup(func() { _ = jobs.Stop(context.Background()) })
 	svc := NewService(st, jobs, nil, ServiceConfig{}, testLogger(t))
 	op := Principal{System: true}
 

@@ -351,29 +351,34 @@ const maxHistory = 300
 func (s *Store) ContactHistory(ctx context.Context, contactID int64) ([]HistoryItem, error) {
 	var items []HistoryItem
 	err := s.readTx(ctx, func(q *sql.Tx) error {
-		rows, err := q.QueryContext(ctx, `SELECT `+messageCols+`, ch.kind FROM messages m
-			JOIN conversations c ON c.id = m.conversation_id JOIN channels ch ON ch.id = m.channel_id
+		kinds := map[int64]message.Kind{}
+		rows, err := q.QueryContext(ctx, `SELECT id, kind FROM channels`)
+		if err != nil {
+			return fmt.Errorf("history channels: %w", err)
+		}
+		for rows.Next() {
+			var id int64
+			var k message.Kind
+			if err := rows.Scan(&id, &k); err != nil {
+				rows.Close()
+				return fmt.Errorf("history channels: %w", err)
+			}
+			kinds[id] = k
+		}
+		rows.Close()
+		rows, err = q.QueryContext(ctx, `SELECT `+messageCols+` FROM messages m
+			JOIN conversations c ON c.id = m.conversation_id
 			WHERE c.contact_id = $1 ORDER BY m.id DESC LIMIT $2`, contactID, maxHistory)
 		if err != nil {
 			return fmt.Errorf("history messages: %w", err)
 		}
 		msgs, err := collect(rows, func(r rowScanner) (HistoryItem, error) {
-			var m Message
-			var flags string
-			var kind message.Kind
-			err := r.Scan(&m.ID, &m.ChannelID, &m.ExternalID, idCol{&m.ConversationID}, idCol{&m.ContactID},
-				&m.From.Kind, &m.From.Value, &m.From.Name, listCol{&m.To}, &m.Subject, &m.Text, &m.HTML,
-				&m.HeaderMessageID, &m.InReplyTo, listCol{&m.References}, &flags, &m.Quarantined, &m.QuarantineReason,
-				&m.RawSHA256, &m.Language, &m.Scope, &m.Topic, &m.Confidence, jsonCol{&m.Decision},
-				timeCol{&m.SentAt}, timeCol{&m.ReceivedAt}, timeCol{&m.CreatedAt}, &kind)
-			if err == nil && flags != "" {
-				err = json.Unmarshal([]byte(flags), &m.Flags)
-			}
+			m, err := scanMessage(r)
 			at := m.ReceivedAt
 			if at.IsZero() {
 				at = m.CreatedAt
 			}
-			return HistoryItem{At: at, Kind: "in", ConversationID: m.ConversationID, Channel: kind, Message: &m}, err
+			return HistoryItem{At: at, Kind: "in", ConversationID: m.ConversationID, Channel: kinds[m.ChannelID], Message: &m}, err
 		}, "history messages")
 		if err != nil {
 			return err
@@ -802,13 +807,13 @@ func (tx *Tx) Channel(ctx context.Context, id int64) (Channel, error) {
 
 // Attachment reads one attachment with the conversation it belongs to.
 func (s *Store) Attachment(ctx context.Context, id int64) (Attachment, int64, error) {
-	var conv int64
-	row := s.db.QueryRowContext(ctx, `SELECT `+attachmentCols+`, COALESCE(m.conversation_id, 0) FROM attachments a
-		JOIN messages m ON m.id = a.message_id WHERE a.id = $1`, id)
-	var a Attachment
-	err := row.Scan(&a.ID, &a.MessageID, &a.Filename, &a.ContentType, &a.Size, &a.SHA256, &a.URL, timeCol{&a.CreatedAt}, &conv)
+	a, err := scanAttachment(s.db.QueryRowContext(ctx, `SELECT `+attachmentCols+` FROM attachments a WHERE a.id = $1`, id))
 	if err != nil {
 		return Attachment{}, 0, notFound(err, fmt.Sprintf("attachment %d", id))
+	}
+	var conv int64
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(conversation_id, 0) FROM messages WHERE id = $1`, a.MessageID).Scan(&conv); err != nil {
+		return Attachment{}, 0, notFound(err, fmt.Sprintf("message of attachment %d", id))
 	}
 	return a, conv, nil
 }
