@@ -28,7 +28,7 @@ func TestDemoInbox(t *testing.T) {
 	addr := freeAddr(t)
 	// The demo is built only with -tags demo (make run does so).
 	demoBin := filepath.Join(t.TempDir(), "wasl-demo")
-	build := exec.Command("go", "build", "-tags", "demo", "-o", demoBin, "../cmd/wasl")
+	build := exec.Command("go", "build", "-trimpath", "-tags", "demo", "-o", demoBin, "../cmd/wasl")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build the demo: %v\n%s", err, out)
