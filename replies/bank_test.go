@@ -48,6 +48,15 @@ func TestBrokenBanks(t *testing.T) {
 			`45: topic "repair": department "facilities" is not in departments`,
 			`46: topic "repair": sla: "soon" is not a duration like 3d, 36h or 1d12h`,
 		}},
+		{"kinds.yaml", []string{
+			`16: texts: choose.ar does not run: template: choose.ar:1:11: executing "choose.ar" at <.Nmae>: can't evaluate field Nmae in type replies.TemplateData`,
+			`18: topic "chat": answer is missing`,
+			`21: topic "chat": a smalltalk topic takes no scope`,
+			`22: topic "chat": a smalltalk topic takes no department`,
+			`27: topic "junk": a spam topic takes no sla`,
+			`29: topic "junk": a spam topic is never answered: remove answer`,
+			`32: topic "faq": kind must be request, smalltalk or spam, got "question"`,
+		}},
 		{"templates.yaml", []string{
 			`15: texts: closing.en does not parse: template: closing.en:1: bad character U+007D '}'`,
 			`24: topic "faq": answer.ar does not run: template: answer.ar:1:13: executing "answer.ar" at <.Nmae>: can't evaluate field Nmae in type replies.TemplateData`,
@@ -159,7 +168,7 @@ func TestParseBankFields(t *testing.T) {
 	for _, tp := range b.Topics() {
 		ids = append(ids, tp.ID)
 	}
-	if strings.Join(ids, ",") != "repair,faq,grades" {
+	if strings.Join(ids, ",") != "repair,faq,grades,chat,junk" {
 		t.Errorf("topics in file order = %v", ids)
 	}
 	repair, ok := b.Topic("repair")
@@ -175,8 +184,19 @@ func TestParseBankFields(t *testing.T) {
 	if len(repair.Examples.AR) != 2 || repair.Examples.EN[1] != "smart board not working" {
 		t.Errorf("repair examples = %+v", repair.Examples)
 	}
-	if repair.Line != 44 {
-		t.Errorf("repair.Line = %d, want 44", repair.Line)
+	if repair.Line != 47 || repair.Kind != TopicRequest {
+		t.Errorf("repair.Line = %d, kind %q; want 47, request", repair.Line, repair.Kind)
+	}
+	chat, _ := b.Topic("chat")
+	junk, _ := b.Topic("junk")
+	if chat.Kind != TopicSmallTalk || chat.Scope != "" || chat.Answer.EN == "" || len(chat.Examples.AR) != 2 {
+		t.Errorf("chat = %+v", chat)
+	}
+	if junk.Kind != TopicSpam || junk.Scope != "" || junk.Answer.AR != "" || junk.Examples.EN[0] != "you won a prize" {
+		t.Errorf("junk = %+v", junk)
+	}
+	if b.Texts().Choose.EN != "Which of these do you need?" {
+		t.Errorf("texts.choose = %+v", b.Texts().Choose)
 	}
 	grades, _ := b.Topic("grades")
 	if grades.Scope != ScopeOut || grades.Actionable || grades.Referral == nil || grades.Referral.Office.EN != "the Registrar" {
