@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -333,8 +334,18 @@ func TestConfigsBank(t *testing.T) {
 		{"housing", ScopeOut, false, ""},
 		{"transport", ScopeOut, false, ""},
 	}
-	if len(b.Topics()) != len(want) {
-		t.Errorf("%d topics, want %d", len(b.Topics()), len(want))
+	if len(b.Topics()) != len(want)+2 {
+		t.Errorf("%d topics, want %d and small talk and spam", len(b.Topics()), len(want))
+	}
+	for id, kind := range map[string]TopicKind{"smalltalk": TopicSmallTalk, "spam": TopicSpam} {
+		tp, ok := b.Topic(id)
+		if !ok || tp.Kind != kind {
+			t.Errorf("topic %q: %+v, want kind %s", id, tp, kind)
+			continue
+		}
+		if len(tp.Examples.AR) < 30 || len(tp.Examples.EN) < 30 {
+			t.Errorf("topic %q: %d Arabic and %d English examples, want at least 30 each", id, len(tp.Examples.AR), len(tp.Examples.EN))
+		}
 	}
 	for _, w := range want {
 		tp, ok := b.Topic(w.id)
@@ -346,9 +357,9 @@ func TestConfigsBank(t *testing.T) {
 			t.Errorf("topic %q: scope %s actionable %v department %q; want %s %v %q",
 				w.id, tp.Scope, tp.Actionable, tp.Department, w.scope, w.actionable, w.department)
 		}
-		// The brief asks for at least 15; the classifier does better with more.
-		if len(tp.Examples.AR) < 25 || len(tp.Examples.EN) < 25 {
-			t.Errorf("topic %q: %d Arabic and %d English examples, want at least 25 each",
+		// Issue 11: at least 30 per language, the way customers write.
+		if len(tp.Examples.AR) < 30 || len(tp.Examples.EN) < 30 {
+			t.Errorf("topic %q: %d Arabic and %d English examples, want at least 30 each",
 				w.id, len(tp.Examples.AR), len(tp.Examples.EN))
 		}
 		if tp.Scope == ScopeIn && len(tp.Links) == 0 {
@@ -375,19 +386,15 @@ type heldOut struct {
 	Intent string `json:"intent"`
 }
 
-// The held-back phrases are well formed, cover every topic in both
-// languages, and none of them is in the bank (else the lead's accuracy
+// The held-back phrases (configs/bank.heldout.jsonl) and messages
+// (configs/bank.heldout.messages.jsonl) are well formed, cover every topic
+// in both languages, and none of them is in the bank (else the accuracy
 // check would measure memory, not generalization).
 func TestConfigsHeldOut(t *testing.T) {
 	b, err := LoadBank(configsBank)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open("../configs/bank.heldout.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 
 	inBank := map[string]string{}
 	for _, tp := range b.Topics() {
@@ -397,46 +404,54 @@ func TestConfigsHeldOut(t *testing.T) {
 	}
 	type key struct{ intent, lang string }
 	counts := map[key]int{}
-	seen := map[string]int{}
+	seen := map[string]string{}
 	oos := 0
-	sc := bufio.NewScanner(f)
-	line := 0
-	for sc.Scan() {
-		line++
-		var h heldOut
-		dec := json.NewDecoder(strings.NewReader(sc.Text()))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&h); err != nil {
-			t.Errorf("line %d: %v", line, err)
-			continue
+	for _, file := range []string{"../configs/bank.heldout.jsonl", "../configs/bank.heldout.messages.jsonl"} {
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if strings.TrimSpace(h.Text) == "" {
-			t.Errorf("line %d: empty text", line)
+		sc := bufio.NewScanner(f)
+		line := 0
+		for sc.Scan() {
+			line++
+			at := fmt.Sprintf("%s:%d", filepath.Base(file), line)
+			var h heldOut
+			dec := json.NewDecoder(strings.NewReader(sc.Text()))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&h); err != nil {
+				t.Errorf("%s: %v", at, err)
+				continue
+			}
+			if strings.TrimSpace(h.Text) == "" {
+				t.Errorf("%s: empty text", at)
+			}
+			k := foldPhrase(h.Text)
+			if first, dup := seen[k]; dup {
+				t.Errorf("%s: %q repeats %s", at, h.Text, first)
+			}
+			seen[k] = at
+			if topic, ok := inBank[k]; ok {
+				t.Errorf("%s: %q is an example of topic %q in the bank", at, h.Text, topic)
+			}
+			if h.Intent == "oos" {
+				oos++
+				continue
+			}
+			if _, ok := b.Topic(h.Intent); !ok {
+				t.Errorf("%s: intent %q is not a topic", at, h.Intent)
+				continue
+			}
+			lang := "en"
+			if hasArabic(h.Text) {
+				lang = "ar"
+			}
+			counts[key{h.Intent, lang}]++
 		}
-		k := foldPhrase(h.Text)
-		if first, dup := seen[k]; dup {
-			t.Errorf("line %d: %q repeats line %d", line, h.Text, first)
+		if err := sc.Err(); err != nil {
+			t.Fatal(err)
 		}
-		seen[k] = line
-		if topic, ok := inBank[k]; ok {
-			t.Errorf("line %d: %q is an example of topic %q in the bank", line, h.Text, topic)
-		}
-		if h.Intent == "oos" {
-			oos++
-			continue
-		}
-		if _, ok := b.Topic(h.Intent); !ok {
-			t.Errorf("line %d: intent %q is not a topic", line, h.Intent)
-			continue
-		}
-		lang := "en"
-		if hasArabic(h.Text) {
-			lang = "ar"
-		}
-		counts[key{h.Intent, lang}]++
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+		f.Close()
 	}
 	for _, tp := range b.Topics() {
 		for _, lang := range []string{"ar", "en"} {
@@ -445,7 +460,7 @@ func TestConfigsHeldOut(t *testing.T) {
 			}
 		}
 	}
-	if oos < 30 {
+	if oos < 60 {
 		t.Errorf("%d off-topic phrases, want at least 30", oos)
 	}
 }

@@ -478,6 +478,8 @@ func TestRenderGolden(t *testing.T) {
 		{"demo_closing_ar_email", demo, Request{Kind: KindClosing, TopicID: "video_coverage", Language: "ar", Channel: message.Email, TicketRef: "EDU-2026-000125"}, 0},
 		{"demo_ack_ar_sms_short", demo, Request{Kind: KindAcknowledgement, TopicID: "video_coverage", Language: "ar", Channel: message.SMS, TicketRef: "EDU-2026-000126", Now: openNow(t)}, 134},
 		{"demo_referral_en_sms_short", demo, Request{Kind: KindReferral, TopicID: "housing", Language: "en", Channel: message.SMS, Now: openNow(t)}, 160},
+		{"demo_choose_ar_email", demo, Request{Kind: KindChoose, Topics: []string{"equipment_maintenance", "housing", "inquiries"}, Language: "ar", Channel: message.Email, Name: "نورة", Now: openNow(t)}, 0},
+		{"demo_smalltalk_en_whatsapp", demo, Request{Kind: KindSmallTalk, TopicID: "smalltalk", Language: "en", Channel: message.WhatsApp, Now: fridayNow(t)}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
