@@ -106,6 +106,10 @@ type Facts struct {
 	// LastAutoReply is when this contact last got an automatic reply in this
 	// conversation; zero when never.
 	LastAutoReply time.Time
+	// LastAutoReplyAsked: that reply asked the customer to pick a service
+	// (ActionAsk), so this message is likely the answer, which gets its
+	// own reply (the acknowledgement with the reference) inside the window.
+	LastAutoReplyAsked bool
 	// ContactAutoReplies counts the automatic replies the contact got within
 	// CapPeriod in any conversation; at Cap, none more is sent and the
 	// contact is muted for CapPeriod. MutedUntil is a mute in force (zero:
@@ -205,6 +209,13 @@ func Decide(f Facts) Decision {
 		why("classifier: %s", r)
 	}
 
+	// The customer's answer to "which service?" gets its own reply (the
+	// acknowledgement with the reference) although it comes within the
+	// window; the per-contact cap still holds.
+	answersAsk := f.LastAutoReplyAsked && d.Action != ActionAsk && d.Action != ActionFallback
+	if answersAsk {
+		why("answers our question which service they meant: the one-reply window does not apply")
+	}
 	d.AutoReply = true
 	switch {
 	case d.Action == ActionAppend:
@@ -212,7 +223,7 @@ func Decide(f Facts) Decision {
 		why("follow-up on an open ticket: no new automatic reply")
 	case d.Action == ActionSpam:
 		d.AutoReply = false
-	case !f.LastAutoReply.IsZero() && f.Now.Sub(f.LastAutoReply) < f.Window:
+	case !answersAsk && !f.LastAutoReply.IsZero() && f.Now.Sub(f.LastAutoReply) < f.Window:
 		d.AutoReply = false
 		why("already answered automatically at %s (window %s)", f.LastAutoReply.UTC().Format(time.RFC3339), f.Window)
 	case f.Now.Before(f.MutedUntil):

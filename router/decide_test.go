@@ -74,6 +74,9 @@ func TestDecide(t *testing.T) {
 			Candidates: []classify.Candidate{{Topic: "housing"}, {Topic: "transport"}}}, Topic: outTopic}, ActionAsk, false, true},
 		{"sure enough opens the ticket", Facts{Class: unsure(AskBelow, "maintenance", "supply"), Topic: actionable}, ActionTicket, true, true},
 		{"unsure with one candidate opens the ticket", Facts{Class: unsure(0.25, "maintenance"), Topic: actionable}, ActionTicket, true, true},
+		{"the answer to our question opens the ticket with its reply", Facts{Class: in("maintenance"), Topic: actionable, LastAutoReply: now.Add(-time.Minute), LastAutoReplyAsked: true}, ActionTicket, true, true},
+		{"still unsure after asking: no second question in the window", Facts{Class: unsure(0.25, "maintenance", "supply"), Topic: actionable, LastAutoReply: now.Add(-time.Minute), LastAutoReplyAsked: true}, ActionAsk, false, false},
+		{"the answer still counts against the contact's cap", Facts{Class: in("maintenance"), Topic: actionable, LastAutoReply: now.Add(-time.Minute), LastAutoReplyAsked: true, ContactAutoReplies: 3, Cap: 3, CapPeriod: 24 * time.Hour}, ActionTicket, true, false},
 		{"unsure on an open ticket appends", Facts{Class: unsure(0.25, "maintenance", "supply"), Topic: actionable, OpenTicket: "EDU-2026-000001"}, ActionAppend, false, false},
 	}
 	for _, tt := range tests {

@@ -184,6 +184,23 @@ func TestPipelineAsksWhenUnsure(t *testing.T) {
 			if n := e.count(t, `SELECT COUNT(*) FROM tickets`); n != 0 {
 				t.Errorf("%d tickets, want none until the customer answers", n)
 			}
+
+			// The customer answers in the same conversation, minutes later:
+			// the ticket opens and is acknowledged, window or not.
+			e.p.cls = stubClassifier{"the ac in my room is broken": unsure, "maintenance please, the projector is broken": maintenance}
+			answer := e.mail("m2@x", "a@example.edu", "Re: AC", "maintenance please, the projector is broken")
+			answer.InReplyTo = "m1@x"
+			r2 := e.process(t, answer)
+			if r2.ConversationID != r.ConversationID || r2.Decision.Action != ActionTicket || r2.TicketID == 0 || r2.OutboundID == 0 {
+				t.Fatalf("answer to the question: conversation %d (want %d), decision %+v", r2.ConversationID, r.ConversationID, r2.Decision)
+			}
+			ack, err := e.st.Outbound(context.Background(), r2.OutboundID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(ack.Text, r2.TicketRef) {
+				t.Errorf("acknowledgement lacks the reference %s:\n%s", r2.TicketRef, ack.Text)
+			}
 		})
 	}
 }

@@ -217,6 +217,14 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 			}
 			if ok {
 				facts.LastAutoReply = last
+				raw, ok, err := tx.LastAutoReplyDecision(ctx, contact.ID, th.conv)
+				if err != nil {
+					return err
+				}
+				var prev Decision
+				if ok && json.Unmarshal(raw, &prev) == nil {
+					facts.LastAutoReplyAsked = prev.Action == ActionAsk
+				}
 			}
 		}
 		if contact.ID != 0 {
