@@ -295,20 +295,17 @@ func (s *Store) ChannelStatuses(ctx context.Context) (map[int64]ChannelStatus, e
 	return out, nil
 }
 
-// ChannelActivity is a channel's traffic as the operator page shows it.
+// ChannelActivity is a channel's traffic as the operator page shows it
+// (ChannelSendStatuses says how its sends fare).
 type ChannelActivity struct {
 	In, Out int64 // messages received and replies written since the time asked
 	// LastIn is when the newest message arrived (for Twilio channels, the
 	// last webhook that carried one).
 	LastIn *time.Time
-	// LastSendError is the newest reply that failed or waits for a retry
-	// with an error, and when.
-	LastSendError   string
-	LastSendErrorAt *time.Time
 }
 
 // ChannelActivity counts a channel's messages in and replies out since
-// since, and finds its last message and send error.
+// since, and finds when its last message came.
 func (s *Store) ChannelActivity(ctx context.Context, id int64, since time.Time) (ChannelActivity, error) {
 	var a ChannelActivity
 	err := s.db.QueryRowContext(ctx, `SELECT
@@ -318,12 +315,6 @@ func (s *Store) ChannelActivity(ctx context.Context, id int64, since time.Time) 
 		id, s.dbTime(since)).Scan(&a.In, &a.Out, nullTimeCol{&a.LastIn})
 	if err != nil {
 		return a, fmt.Errorf("activity of channel %d: %w", id, err)
-	}
-	err = s.db.QueryRowContext(ctx, `SELECT error, updated_at FROM outbound_messages
-		WHERE channel_id = $1 AND error <> '' AND state IN ('failed', 'queued', 'undelivered')
-		ORDER BY created_at DESC, id DESC LIMIT 1`, id).Scan(&a.LastSendError, nullTimeCol{&a.LastSendErrorAt})
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return a, fmt.Errorf("last send error of channel %d: %w", id, err)
 	}
 	return a, nil
 }

@@ -231,7 +231,7 @@ func TestChannelStatusAndActivity(t *testing.T) {
 		}
 
 		a, err := s.ChannelActivity(ctx, f.ch.ID, time.Now().Add(-24*time.Hour))
-		if err != nil || a.In != 0 || a.Out != 0 || a.LastIn != nil || a.LastSendError != "" {
+		if err != nil || a.In != 0 || a.Out != 0 || a.LastIn != nil {
 			t.Fatalf("activity of a quiet channel: %+v, %v", a, err)
 		}
 		var m Message
@@ -242,11 +242,8 @@ func TestChannelStatusAndActivity(t *testing.T) {
 		})
 		o := f.outbound("<r1@wasl>", true)
 		mustTx(t, s, func(tx *Tx) error { return tx.InsertOutbound(ctx, o) })
-		if err := s.MarkOutbound(ctx, o.ID, message.StateQueued, "", "smtp: 535 authentication failed"); err != nil {
-			t.Fatal(err)
-		}
 		a, err = s.ChannelActivity(ctx, f.ch.ID, time.Now().Add(-24*time.Hour))
-		if err != nil || a.In != 1 || a.Out != 1 || a.LastIn == nil || !strings.Contains(a.LastSendError, "535") || a.LastSendErrorAt == nil {
+		if err != nil || a.In != 1 || a.Out != 1 || a.LastIn == nil {
 			t.Errorf("activity: %+v, %v", a, err)
 		}
 		if a, _ := s.ChannelActivity(ctx, f.ch.ID, time.Now().Add(time.Hour)); a.In != 0 || a.Out != 0 || a.LastIn == nil {
