@@ -38,6 +38,7 @@ func (a *app) mountInbox() error {
 	if a.cfg.HTTP.AdminAddr == "" {
 		a.mux.Handle("GET /metrics", a.auth.RequireOperator(a.metrics))
 	}
+	a.sources = append(a.sources, bankReloader{a})
 	a.operator = inbox.NewOperator(a.store, gateway{a}, a.svc, inbox.OperatorConfig{Key: a.key}, a.log)
 	ui, err := web.New(web.Config{Store: a.store, Auth: a.auth, Service: a.svc, Operator: a.operator, Bank: a.bank, Live: hub, Log: a.log})
 	if err != nil {

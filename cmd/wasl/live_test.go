@@ -7,8 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -301,4 +304,85 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// TestOperatorBank: the bank page lists the topics; "try a message" shows
+// the topic, the decision and the reply as the customer would get it,
+// storing nothing; a reload with an invalid file shows its problems with
+// their lines and keeps the bank in use; SIGHUP reloads a valid one.
+func TestOperatorBank(t *testing.T) {
+	orig, err := os.ReadFile("../../configs/bank.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bankFile := filepath.Join(t.TempDir(), "bank.yaml")
+	if err := os.WriteFile(bankFile, orig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := serveWith(t, "", dbtest.SQLiteDir(t, store.MigrateAt), "", func(a *app) { a.cfg.KnowledgeBank = bankFile })
+	ctx := context.Background()
+	mail := store.Channel{Name: "mail", Kind: message.Email, Enabled: true}
+	if err := g.a.store.UpsertChannel(ctx, &mail); err != nil {
+		t.Fatal(err)
+	}
+	tok := operatorSession(t, g)
+	do := func(method, path string, form url.Values) (int, string) {
+		req, _ := http.NewRequest(method, g.url(path), strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(&http.Cookie{Name: inbox.SessionCookie, Value: tok})
+		resp, err := noKeepAlive.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := do(http.MethodGet, "/operator/bank", nil); code != http.StatusOK || !strings.Contains(body, "equipment_maintenance") {
+		t.Fatalf("bank page: %d", code)
+	}
+	code, body := do(http.MethodPost, "/operator/bank/try", url.Values{"channel": {fmt.Sprint(mail.ID)}, "subject": {"Projector"}, "text": {"the projector in room 12 is broken"}})
+	if code != http.StatusOK || !strings.Contains(body, `data-topic="equipment_maintenance"`) || !strings.Contains(body, `data-action="ticket"`) || !strings.Contains(body, "EDU-") {
+		t.Errorf("try a message: %d\n%s", code, tail(body, 3000))
+	}
+	if st, _ := g.a.store.Stats(ctx); st.Messages != 0 || st.Tickets != 0 {
+		t.Errorf("trying a message stored %+v", st)
+	}
+
+	before := g.a.svc.Bank()
+	if err := os.WriteFile(bankFile, append(append([]byte{}, orig...), []byte("\nnot_a_key: [\n")...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, body = do(http.MethodPost, "/operator/bank/reload", nil); code != http.StatusBadRequest || !strings.Contains(body, "line") || g.a.svc.Bank() != before {
+		t.Errorf("reload of an invalid bank: %d\n%s", code, tail(body, 2000))
+	}
+	if err := os.WriteFile(bankFile, orig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "the bank reloaded on SIGHUP", func() (bool, string) {
+		return g.a.svc.Bank() != before && g.a.pipeline.Bank() == g.a.svc.Bank(), "the old bank"
+	})
+	log, err := g.a.store.AuditLog(ctx, store.AuditFilter{TargetKind: "bank"})
+	if err != nil || len(log) != 2 || log[0].Action != "bank.reload" || log[1].Action != "bank.reload_failed" {
+		t.Errorf("audit: %+v %v", log, err)
+	}
+}
+
+// operatorSession signs in a new operator and returns the session token.
+func operatorSession(t *testing.T, g *testGateway) string {
+	t.Helper()
+	ctx := context.Background()
+	hash, _ := inbox.HashPassword("operator password 1")
+	u := store.User{Email: "op@uni.example", Name: "Op", Role: store.RoleOperator, Language: "en", Active: true, PasswordHash: hash}
+	if err := g.a.store.CreateUser(ctx, &u); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := g.a.auth.SignIn(ctx, u.Email, "operator password 1", "127.0.0.1", "test", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }

@@ -36,6 +36,9 @@ func (h *Handler) registerOperator(mux Registrar) {
 	op("POST /operator/channels/{id}/logout", h.logoutChannel)
 	op("GET /operator/channels/{id}/qr.svg", h.channelQR)
 	op("GET /operator/audit", h.showAudit)
+	op("GET /operator/bank", h.showBank)
+	op("POST /operator/bank/try", h.tryMessage)
+	op("POST /operator/bank/reload", h.reloadBank)
 }
 
 // operatorOnly answers 403 to anyone but an operator.
