@@ -190,3 +190,93 @@ func pathIDOf(loc string) (int64, bool) {
 	}
 	return id, id > 0
 }
+
+// TestOperatorUsers: an operator adds an account (its generated password
+// shown once works), changes its role and departments, resets its password
+// (the old one stops working, its sessions end), ends its sessions,
+// disables and enables it; all audited; an agent may do none of it.
+func TestOperatorUsers(t *testing.T) {
+	w := newWorld(t)
+	op := w.client(t, "op@uni.example")
+	agent := w.client(t, "class@uni.example")
+	base := w.srv.URL
+	ctx := context.Background()
+	pwRe := regexp.MustCompile(`<code dir="ltr" class="op-password">([^<]+)</code>`)
+
+	code, _, body := post(t, op, base+"/operator/users", url.Values{"email": {"Noura@Uni.example"}, "name": {"نورة"}, "role": {"agent"},
+		"language": {"ar"}, "department": {"classrooms", "maintenance_center"}})
+	m := pwRe.FindStringSubmatch(body)
+	if code != http.StatusOK || m == nil {
+		t.Fatalf("add user: %d\n%s", code, body)
+	}
+	pw := htmlUnescape(m[1])
+	u, err := w.st.UserByEmail(ctx, "noura@uni.example")
+	if err != nil || u.Role != store.RoleAgent || strings.Join(u.Departments, ",") != "classrooms,maintenance_center" {
+		t.Fatalf("added %+v %v", u, err)
+	}
+	tok, _, err := w.auth.SignIn(ctx, u.Email, pw, "127.0.0.1", "test", "")
+	if err != nil {
+		t.Fatalf("sign in with the generated password: %v", err)
+	}
+	if _, _, body = get(t, op, base+"/operator/users"); strings.Contains(body, pw) {
+		t.Error("the password shows again")
+	}
+	if code, _, _ = post(t, op, base+"/operator/users", url.Values{"email": {"noura@uni.example"}, "name": {"x"}, "role": {"agent"}}); code != http.StatusBadRequest {
+		t.Errorf("duplicate account: %d", code)
+	}
+	if code, _, _ = post(t, op, base+"/operator/users/"+itoa(u.ID), url.Values{"name": {"نورة"}, "role": {"operator"}, "language": {"en"}, "department": {"classrooms"}}); code != http.StatusSeeOther {
+		t.Errorf("update: %d", code)
+	}
+	if u, _ = w.st.UserByID(ctx, u.ID); u.Role != store.RoleOperator || u.Language != "en" || strings.Join(u.Departments, ",") != "classrooms" {
+		t.Errorf("after update: %+v", u)
+	}
+	session := &http.Client{Jar: &cookieJar{tok: tok}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if code, _, _ := get(t, session, base+"/"); code != http.StatusOK {
+		t.Fatalf("the new user's session: %d", code)
+	}
+	if code, _, _ = post(t, op, base+"/operator/users/"+itoa(u.ID)+"/sessions", nil); code != http.StatusSeeOther {
+		t.Errorf("revoke: %d", code)
+	}
+	if code, hdr, _ := get(t, session, base+"/"); code != http.StatusSeeOther || !strings.HasPrefix(hdr.Get("Location"), "/login") {
+		t.Errorf("a revoked session: %d", code)
+	}
+	_, _, body = post(t, op, base+"/operator/users/"+itoa(u.ID)+"/password", nil)
+	m = pwRe.FindStringSubmatch(body)
+	if m == nil || htmlUnescape(m[1]) == pw {
+		t.Fatalf("reset password:\n%s", body)
+	}
+	if _, _, err := w.auth.SignIn(ctx, u.Email, pw, "127.0.0.1", "test", ""); err == nil {
+		t.Error("the old password still works")
+	}
+	if _, _, err := w.auth.SignIn(ctx, u.Email, htmlUnescape(m[1]), "127.0.0.1", "test", ""); err != nil {
+		t.Errorf("the new password: %v", err)
+	}
+	post(t, op, base+"/operator/users/"+itoa(u.ID)+"/disable", nil)
+	if u, _ = w.st.UserByID(ctx, u.ID); u.Active {
+		t.Error("still active")
+	}
+	post(t, op, base+"/operator/users/"+itoa(u.ID)+"/enable", nil)
+	if u, _ = w.st.UserByID(ctx, u.ID); !u.Active {
+		t.Error("not enabled again")
+	}
+	// An operator cannot lock themselves out.
+	me, _ := w.st.UserByEmail(ctx, "op@uni.example")
+	if code, _, _ = post(t, op, base+"/operator/users/"+itoa(me.ID)+"/disable", nil); code != http.StatusBadRequest {
+		t.Errorf("disabling oneself: %d", code)
+	}
+
+	for _, path := range []string{"/operator/users", "/operator/users/" + itoa(u.ID), "/operator/users/" + itoa(u.ID) + "/disable", "/operator/users/" + itoa(u.ID) + "/password", "/operator/users/" + itoa(u.ID) + "/sessions"} {
+		if code, _, _ := post(t, agent, base+path, url.Values{"email": {"x@uni.example"}, "name": {"x"}, "role": {"operator"}}); code != http.StatusForbidden {
+			t.Errorf("agent POST %s: %d", path, code)
+		}
+	}
+	if code, _, _ := get(t, agent, base+"/operator/users"); code != http.StatusForbidden {
+		t.Errorf("agent GET users: %d", code)
+	}
+	_, _, body = get(t, op, base+"/operator/audit?kind=user")
+	for _, a := range []string{"user.create", "user.update", "user.sessions_revoked", "user.password_reset", "user.disable", "user.enable"} {
+		if !strings.Contains(body, a) {
+			t.Errorf("audit lacks %s", a)
+		}
+	}
+}
