@@ -145,3 +145,65 @@ func (o *Operator) RevokeSessions(ctx context.Context, p Principal, id int64) er
 		return tx.DeleteUserSessions(ctx, id)
 	})
 }
+
+// DepartmentView is a department with its head and members.
+type DepartmentView struct {
+	ID, NameAR, NameEN string
+	Head               int64 // user id; 0: none
+	Members            []store.User
+}
+
+// Departments lists the bank's departments with each one's head (its
+// default assignee) and active members.
+func (o *Operator) Departments(ctx context.Context, p Principal) ([]DepartmentView, error) {
+	if err := operatorOnly(p); err != nil {
+		return nil, err
+	}
+	heads, err := o.store.DepartmentHeads(ctx)
+	if err != nil {
+		return nil, err
+	}
+	users, err := o.store.Users(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []DepartmentView
+	if b := o.svc.Bank(); b != nil {
+		for _, d := range b.Departments() {
+			v := DepartmentView{ID: d.ID, NameAR: d.Name.AR, NameEN: d.Name.EN, Head: heads[d.ID]}
+			for _, u := range users {
+				if u.Active && slices.Contains(u.Departments, d.ID) {
+					v.Members = append(v.Members, u)
+				}
+			}
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// SetDepartmentHead makes a member the department's head (0: none).
+func (o *Operator) SetDepartmentHead(ctx context.Context, p Principal, department string, userID int64) error {
+	if err := operatorOnly(p); err != nil {
+		return err
+	}
+	if b := o.svc.Bank(); b != nil {
+		if _, ok := b.Department(department); !ok {
+			return invalid("unknown department %q", department)
+		}
+	}
+	target := "none"
+	if userID != 0 {
+		u, err := o.store.UserByID(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(u.Departments, department) {
+			return invalid("%s is not in %s", u.Email, department)
+		}
+		target = u.Email
+	}
+	return o.store.Audited(ctx, o.audit(p, "department.head", "department", department, target), func(tx *store.Tx) error {
+		return tx.SetDepartmentHead(ctx, department, userID)
+	})
+}

@@ -43,6 +43,8 @@ func (h *Handler) registerOperator(mux Registrar) {
 	op("POST /operator/users/{id}/enable", h.enableUser)
 	op("POST /operator/users/{id}/password", h.resetPassword)
 	op("POST /operator/users/{id}/sessions", h.revokeSessions)
+	op("GET /operator/departments", h.showDepartments)
+	op("POST /operator/departments/{dept}/head", h.setDepartmentHead)
 	op("GET /operator/bank", h.showBank)
 	op("POST /operator/bank/try", h.tryMessage)
 	op("POST /operator/bank/reload", h.reloadBank)

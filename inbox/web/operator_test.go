@@ -273,6 +273,22 @@ func TestOperatorUsers(t *testing.T) {
 	if code, _, _ := get(t, agent, base+"/operator/users"); code != http.StatusForbidden {
 		t.Errorf("agent GET users: %d", code)
 	}
+	// Departments: the head is one of its members.
+	if code, _, _ = post(t, op, base+"/operator/departments/classrooms/head", url.Values{"head": {itoa(u.ID)}}); code != http.StatusSeeOther {
+		t.Errorf("set head: %d", code)
+	}
+	if code, _, _ = post(t, op, base+"/operator/departments/maintenance_center/head", url.Values{"head": {itoa(u.ID)}}); code != http.StatusBadRequest {
+		t.Errorf("a head from outside the department: %d", code)
+	}
+	if heads, _ := w.st.DepartmentHeads(ctx); heads["classrooms"] != u.ID || heads["maintenance_center"] != 0 {
+		t.Errorf("heads %v", heads)
+	}
+	if _, _, body = get(t, op, base+"/operator/departments"); !strings.Contains(body, `data-department="classrooms"`) || !strings.Contains(body, "noura@uni.example") {
+		t.Errorf("departments page:\n%s", body)
+	}
+	if code, _, _ := get(t, agent, base+"/operator/departments"); code != http.StatusForbidden {
+		t.Errorf("agent GET departments: %d", code)
+	}
 	_, _, body = get(t, op, base+"/operator/audit?kind=user")
 	for _, a := range []string{"user.create", "user.update", "user.sessions_revoked", "user.password_reset", "user.disable", "user.enable"} {
 		if !strings.Contains(body, a) {
