@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wasl-dev/wasl/config"
 	"github.com/wasl-dev/wasl/inbox"
@@ -53,6 +54,17 @@ func splitHostPort(addr string) (string, string) {
 	return host, port
 }
 
+// shortDuration writes d as the config does ("1h", "90m", "45s").
+func shortDuration(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return strconv.Itoa(int(d/time.Hour)) + "h"
+	case d%time.Minute == 0:
+		return strconv.Itoa(int(d/time.Minute)) + "m"
+	}
+	return d.String()
+}
+
 func formOf(ch config.Channel) channelForm {
 	f := channelForm{Kind: ch.Kind, Name: ch.Name, Enabled: !ch.Disabled, FirstSync: config.FirstSyncNow,
 		IMAPSecurity: "tls", IMAPPort: "993", SMTPSecurity: "starttls", SMTPPort: "587", Mailboxes: "INBOX"}
@@ -60,7 +72,7 @@ func formOf(ch config.Channel) channelForm {
 		f.IMAPHost, f.IMAPPort = splitHostPort(i.Addr)
 		f.IMAPSecurity, f.IMAPUser, f.Mailboxes = i.Security, i.Username, strings.Join(i.Mailboxes, ", ")
 		if i.PollInterval != 0 {
-			f.Poll = i.PollInterval.D(0).String()
+			f.Poll = shortDuration(i.PollInterval.D(0))
 		}
 		f.FirstSync = i.FirstSync.Mode
 		if f.FirstSync == "" {

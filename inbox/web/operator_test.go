@@ -98,7 +98,7 @@ func TestOperatorPages(t *testing.T) {
 	}
 	page := base + hdr.Get("Location")
 	if _, _, body = get(t, op, page); strings.Contains(body, "right-imap-pw") || !strings.Contains(body, "set — leave blank to keep") ||
-		!strings.Contains(body, `value="INBOX, Support"`) || !strings.Contains(body, `value="2026-09-01"`) {
+		!strings.Contains(body, `value="INBOX, Support"`) || !strings.Contains(body, `value="5m"`) || !strings.Contains(body, `value="2026-09-01"`) {
 		t.Errorf("channel page:\n%s", body)
 	}
 	// A test from the saved channel uses the stored password.
