@@ -256,6 +256,13 @@ func (w *twilioWebhooks) drive(ctx context.Context, workers int, pause time.Dura
 	return wg.Wait
 }
 
+// answeredSoFar is how many posts were answered 200 so far.
+func (w *twilioWebhooks) answeredSoFar() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.ok)
+}
+
 // answered returns the sids answered 200, and fails the test for any
 // other answer and (when not retrying) any post that got none.
 func (w *twilioWebhooks) answered() []string {
