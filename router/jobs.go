@@ -19,6 +19,11 @@ import (
 // SendArgs is the job that sends one outbound message.
 type SendArgs struct {
 	OutboundID int64 `json:"outbound_id"`
+	// ChannelID is the outbound's channel, so that the binary can route
+	// the job to the replica that drives the channel (a WhatsApp linked
+	// device sends only through its one connection). The worker reads the
+	// channel from the outbound row; 0 (older jobs) works anywhere.
+	ChannelID int64 `json:"channel_id,omitempty"`
 }
 
 // Kind names the job for River.

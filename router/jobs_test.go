@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -127,5 +128,42 @@ func TestSendWorkerRecordsOutcomeAfterDatabaseReturns(t *testing.T) {
 	}
 	if o.State != message.StateSent || o.ProviderID != "SM-accepted" {
 		t.Errorf("reply state %s, provider %q; want sent, SM-accepted", o.State, o.ProviderID)
+	}
+}
+
+// A reply's send job names the reply's channel, so that the binary can
+// route it to the replica that drives the channel.
+func TestSendJobNamesItsChannel(t *testing.T) {
+	for name, dsn := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, dsn(t))
+			for _, tt := range []struct {
+				in      message.Inbound
+				channel int64
+			}{
+				{e.mail("m1@x", "a@example.edu", "Projector", "projector broken"), e.email},
+				{e.phone(message.WhatsApp, "wa1", "+966551234567", "البروجكتر في القاعة 12 خربان نبي صيانة"), e.wa},
+			} {
+				r := e.process(t, tt.in)
+				if r.OutboundID == 0 {
+					t.Fatalf("%s: no reply queued", tt.in.ExternalID)
+				}
+				col := "args"
+				if e.st.Dialect() == store.SQLite {
+					col = "json(args)" // River keeps SQLite's as JSONB
+				}
+				var raw string
+				if err := e.st.DB().QueryRow(`SELECT ` + col + ` FROM river_job WHERE kind = 'send_outbound' ORDER BY id DESC LIMIT 1`).Scan(&raw); err != nil {
+					t.Fatal(err)
+				}
+				var args SendArgs
+				if err := json.Unmarshal([]byte(raw), &args); err != nil {
+					t.Fatal(err)
+				}
+				if args.OutboundID != r.OutboundID || args.ChannelID != tt.channel {
+					t.Errorf("%s: job args %+v, want outbound %d on channel %d", tt.in.ExternalID, args, r.OutboundID, tt.channel)
+				}
+			}
+		})
 	}
 }
