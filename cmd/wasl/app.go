@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/wasl-dev/wasl/channels"
 	"github.com/wasl-dev/wasl/channels/email"
@@ -50,6 +51,9 @@ type app struct {
 	process string
 	// supervisor runs the leased connectors; set by serve.
 	supervisor *supervisor
+	// homeQueues routes the jobs of channels only their lease holder can
+	// do to their own queue (homequeue.go).
+	homeQueues *homeQueues
 	sms        map[string]smsRoutes
 	whatsapp   map[string]*whatsapp.Channel
 
@@ -139,7 +143,7 @@ func loadBankAndModel(path string) (*replies.Bank, *classify.Model, error) {
 // every configured channel. Nothing runs until start.
 func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTTP *http.Client) (*app, error) {
 	a := &app{cfg: cfg, log: log, twilioHTTP: twilioHTTP, sms: map[string]smsRoutes{}, whatsapp: map[string]*whatsapp.Channel{},
-		registry: newRegistry(), process: newProcessID()}
+		registry: newRegistry(), process: newProcessID(), homeQueues: newHomeQueues()}
 	var err error
 	start := time.Now()
 	if a.bank, a.model, err = loadBankAndModel(cfg.Resolve(cfg.KnowledgeBank)); err != nil {
@@ -172,6 +176,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 			router.QueueMedia:  {MaxWorkers: 2},
 		},
 		Workers:              workers,
+		Middleware:           []rivertype.Middleware{a.homeQueues},
 		Logger:               log.With("component", "river"),
 		FetchPollInterval:    cfg.Jobs.PollInterval.D(250 * time.Millisecond),
 		FetchCooldown:        50 * time.Millisecond,
@@ -316,7 +321,10 @@ func (a *app) addChannel(ctx context.Context, ch config.Channel) error {
 		a.whatsapp[ch.Name] = c
 		a.registry.senders[row.ID] = c
 		a.registry.fetchers[row.ID] = c // media are downloaded by the media job, not the event handler
-		a.leased = append(a.leased, leasedRunner{leaseName(row.ID), c})
+		// Sends and media downloads need the device's connection: they
+		// run where it is.
+		a.homeQueues.add(row.ID)
+		a.leased = append(a.leased, leasedRunner{leaseName(row.ID), workingQueue{r: c, queues: a.jobs.Queues(), queue: channelQueue(row.ID), log: log}})
 	}
 	return nil
 }
