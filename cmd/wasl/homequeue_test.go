@@ -120,7 +120,7 @@ func TestChannelJobsRunWhereTheChannelIs(t *testing.T) {
 			// writer, shared with two River clients here, can hold a
 			// renewal up for longer than testLeaseTiming allows.
 			timing := testLeaseTiming()
-			timing.TTL, timing.Renew, timing.Margin = 10*time.Second, time.Second, time.Second
+			timing.TTL, timing.Renew, timing.Margin = 10*time.Second, time.Second, 2*time.Second
 			sups[r] = newSupervisor(st, holder(r), timing, quietLog())
 		}
 		connector := func(r string) runner {

@@ -14,11 +14,12 @@ import (
 	"github.com/wasl-dev/wasl/store"
 )
 
-// Short leases, so the tests take over in well under a second. Renewals
-// still get 300 ms before a holder gives up.
+// Short leases, so that a takeover by expiry takes two seconds, not
+// seven; a renewal still gets over a second before its holder gives up,
+// which a loaded machine needs.
 func testLeaseTiming() leaseTiming {
-	return leaseTiming{TTL: 500 * time.Millisecond, Renew: 100 * time.Millisecond, Retry: 20 * time.Millisecond,
-		Margin: 100 * time.Millisecond, Restart: 20 * time.Millisecond}
+	return leaseTiming{TTL: 2 * time.Second, Renew: 200 * time.Millisecond, Retry: 20 * time.Millisecond,
+		Margin: 500 * time.Millisecond, Restart: 20 * time.Millisecond}
 }
 
 // eachStore runs fn on a migrated store of each dialect.
