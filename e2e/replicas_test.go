@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -55,6 +58,37 @@ func (g *gateway) leaseHeld(name string) (store.Lease, bool) {
 	return store.Lease{}, false
 }
 
+// processName is the name the gateway's last process gave itself (River's
+// client id), from its "wasl serving" line.
+func (g *gateway) processName() string {
+	g.t.Helper()
+	var name string
+	eventually(g.t, 10*time.Second, "the gateway's serving line", func() (bool, string) {
+		for _, line := range strings.Split(g.logs.String(), "\n") {
+			var l struct {
+				Msg     string `json:"msg"`
+				Process string `json:"process"`
+			}
+			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "wasl serving" {
+				name = l.Process
+			}
+		}
+		return name != "", "not logged yet"
+	})
+	return name
+}
+
+// riverLeader is the client River's election made leader, "" for none.
+func (g *gateway) riverLeader() string {
+	g.t.Helper()
+	var id string
+	err := g.store().DB().QueryRow(`SELECT leader_id FROM river_leader WHERE expires_at > now()`).Scan(&id)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		g.t.Fatal(err)
+	}
+	return id
+}
+
 // waitHolder waits up to d until the replica called replica holds lease.
 func waitHolder(t *testing.T, g *gateway, d time.Duration, lease, replica string) {
 	t.Helper()
@@ -69,10 +103,12 @@ func waitHolder(t *testing.T, g *gateway, d time.Duration, lease, replica string
 // the one mailbox while signed SMS and Twilio WhatsApp webhooks alternate
 // between the replicas. The replica that holds the mailbox is killed with
 // SIGKILL while mail is waiting for it; the other takes the mailbox over
-// within 10 s (its lease expires; nothing released it) and the sync goes on
-// from the stored cursor. In the end: every mail and every webhook stored
-// once, ticket numbers without gaps, every reply sent once (email replies
-// cut by the kill resent with their Message-ID).
+// within 10 s (its lease expires; nothing released it) and the sync goes
+// on from the stored cursor; River's leadership (its maintenance, the
+// periodic jobs) moves from a to b once a's term runs out. In the end:
+// every mail and every webhook stored once, ticket numbers without gaps,
+// every reply sent once (email replies cut by the kill resent with their
+// Message-ID).
 func TestReplicasShareOnePostgres(t *testing.T) {
 	t.Parallel()
 	const tag = "replica"
@@ -87,13 +123,20 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 	a := newGatewayWith(t, dbURL, "  public_url: "+public+"\n", channels)
 	b := newGatewayWith(t, dbURL, "  public_url: "+public+"\n", channels)
 
-	// a alone first, so that it is a that holds the mailbox.
+	// a alone first, so that it is a that holds the mailbox and leads
+	// River (its maintenance and periodic jobs).
 	a.start()
 	mailbox := a.channelLease("support-email")
 	waitHolder(t, a, 10*time.Second, mailbox, a.replicaName())
+	aProc := a.processName()
+	eventually(t, 10*time.Second, "a leads River", func() (bool, string) {
+		l := a.riverLeader()
+		return l == aProc, "leader " + l
+	})
 	b.start()
-	if a.replicaName() == b.replicaName() {
-		t.Fatalf("both replicas are called %q", a.replicaName())
+	bProc := b.processName()
+	if a.replicaName() == b.replicaName() || aProc == bProc {
+		t.Fatalf("both replicas are called %q (process %q)", a.replicaName(), aProc)
 	}
 	feed := startMailFeeder(t, dc, tag, len(mails), 100*time.Millisecond)
 
@@ -148,6 +191,13 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 	for range 40 {
 		hooks.post(b.url, false)
 	}
+	// River's leadership moves too, when a's term ends (15 s unrenewed),
+	// so the jobs only a leader runs go on, on b.
+	eventually(t, 30*time.Second, "b leads River", func() (bool, string) {
+		l := b.riverLeader()
+		return l == bProc, "leader " + l
+	})
+	t.Logf("River's leadership taken over %.1fs after the kill", time.Since(killed).Seconds())
 	eventually(t, 60*time.Second, "mail that arrived after the takeover stored", func() (bool, string) {
 		n := emailStored(t, b)
 		return feed.count() >= after+5 && n >= len(mails)+after+5, fmt.Sprintf("stored %d, appended %d", n, len(mails)+feed.count())
