@@ -22,7 +22,6 @@ import (
 // Store is what the API reads.
 type Store interface {
 	Ping(ctx context.Context) error
-	ListConversations(ctx context.Context, f store.ConversationFilter) ([]store.ConversationSummary, error)
 	ConversationPage(ctx context.Context, id int64, p store.MessagePage) (store.ConversationDetail, error)
 	ListTickets(ctx context.Context, f store.TicketFilter) ([]store.Ticket, error)
 	Ticket(ctx context.Context, id int64) (store.Ticket, []store.TicketEvent, error)
@@ -31,29 +30,36 @@ type Store interface {
 // API serves /api/v1 and the health checks.
 type API struct {
 	store Store
-	token string
+	authn *Auth
+	svc   *Service
 	log   *slog.Logger
 }
 
-// NewAPI builds the API. An empty token disables /api/v1 (every request
-// gets 401) rather than leaving it open.
-func NewAPI(st Store, token string, log *slog.Logger) *API {
+// NewAPI builds the API; auth decides who may call it.
+func NewAPI(st Store, auth *Auth, svc *Service, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &API{store: st, token: token, log: log}
+	return &API{store: st, authn: auth, svc: svc, log: log}
+}
+
+// Routes is where handlers are mounted: an inbox.Mux, or an
+// http.ServeMux in tests.
+type Routes interface {
+	Handle(pattern string, h http.Handler)
 }
 
 // Register mounts the routes on mux.
-func (a *API) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+func (a *API) Register(mux Routes) {
+	mux.Handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", a.ready)
-	mux.Handle("GET /api/v1/conversations", a.auth(a.conversations))
-	mux.Handle("GET /api/v1/conversations/{id}", a.auth(a.conversation))
-	mux.Handle("GET /api/v1/tickets", a.auth(a.tickets))
-	mux.Handle("GET /api/v1/tickets/{id}", a.auth(a.ticket))
+	}))
+	mux.Handle("GET /readyz", http.HandlerFunc(a.ready))
+	mux.Handle("GET /api/v1/conversations", a.auth(a.inboxList))
+	mux.Handle("GET /api/v1/conversations/{id}", a.auth(a.visibleConversation(a.conversation)))
+	mux.Handle("GET /api/v1/tickets", a.auth(a.scopedTickets(a.tickets)))
+	mux.Handle("GET /api/v1/tickets/{id}", a.auth(a.visibleTicket(a.ticket)))
+	a.registerActions(mux)
 }
 
 func (a *API) ready(w http.ResponseWriter, r *http.Request) {
@@ -67,16 +73,7 @@ func (a *API) ready(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-func (a *API) auth(h http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !Authorized(r, a.token) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="wasl"`)
-			writeError(w, http.StatusUnauthorized, "missing or wrong API token (Authorization: Bearer $WASL_API_TOKEN)")
-			return
-		}
-		h(w, r)
-	})
-}
+func (a *API) auth(h http.HandlerFunc) http.Handler { return a.authn.RequireAPI(h) }
 
 // Authorized reports whether r carries the bearer token. An empty token
 // authorizes nothing.
@@ -89,25 +86,6 @@ func Authorized(r *http.Request, token string) bool {
 	return subtle.ConstantTimeCompare([]byte(h[7:]), []byte(token)) == 1
 }
 
-func (a *API) conversations(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	limit, before, ok := page(w, q)
-	if !ok {
-		return
-	}
-	status := q.Get("status")
-	if status != "" && status != "open" && status != "closed" {
-		writeError(w, http.StatusBadRequest, "status: want open or closed")
-		return
-	}
-	list, err := a.store.ListConversations(r.Context(), store.ConversationFilter{Limit: int(limit), BeforeID: before, Status: status})
-	if err != nil {
-		a.serverError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"conversations": nonNil(list)})
-}
-
 // conversation serves one page of a conversation: its newest messages
 // (?limit=, default 50) or those before ?before=<message id>, oldest first
 // within the page; next_before, when set, is the ?before= of the older page.
@@ -116,7 +94,7 @@ func (a *API) conversations(w http.ResponseWriter, r *http.Request) {
 func (a *API) conversation(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		writeError(w, http.StatusBadRequest, "conversation id must be a positive integer")
+		writeError(w, http.StatusBadRequest, "bad_request", "conversation id must be a positive integer")
 		return
 	}
 	limit, before, ok := page(w, r.URL.Query())
@@ -129,7 +107,7 @@ func (a *API) conversation(w http.ResponseWriter, r *http.Request) {
 		if before != 0 {
 			msg = "no such conversation, or no message " + strconv.FormatInt(before, 10) + " in it (before)"
 		}
-		writeError(w, http.StatusNotFound, msg)
+		writeError(w, http.StatusNotFound, "not_found", msg)
 		return
 	}
 	if err != nil {
@@ -147,7 +125,7 @@ func (a *API) tickets(w http.ResponseWriter, r *http.Request) {
 	}
 	if s := q.Get("status"); s != "" {
 		if _, err := tickets.ParseStatus(s); err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
+			writeError(w, http.StatusBadRequest, "bad_request", err.Error())
 			return
 		}
 	}
@@ -162,12 +140,12 @@ func (a *API) tickets(w http.ResponseWriter, r *http.Request) {
 func (a *API) ticket(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		writeError(w, http.StatusBadRequest, "ticket id must be a positive integer")
+		writeError(w, http.StatusBadRequest, "bad_request", "ticket id must be a positive integer")
 		return
 	}
 	t, events, err := a.store.Ticket(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "no such ticket")
+		writeError(w, http.StatusNotFound, "not_found", "no such ticket")
 		return
 	}
 	if err != nil {
@@ -179,7 +157,7 @@ func (a *API) ticket(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	a.log.ErrorContext(r.Context(), "api", "path", r.URL.Path, "err", err)
-	writeError(w, http.StatusInternalServerError, "internal error")
+	writeError(w, http.StatusInternalServerError, "internal", "internal error")
 }
 
 // page reads ?limit= (default 50, at most 500) and ?before= (an id), or
@@ -187,11 +165,11 @@ func (a *API) serverError(w http.ResponseWriter, r *http.Request, err error) {
 func page(w http.ResponseWriter, q url.Values) (limit, before int64, ok bool) {
 	limit, err := intParam(q.Get("limit"), 50, 1, 500)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "limit: "+err.Error())
+		writeError(w, http.StatusBadRequest, "bad_request", "limit: "+err.Error())
 		return 0, 0, false
 	}
 	if before, err = intParam(q.Get("before"), 0, 0, 1<<62); err != nil {
-		writeError(w, http.StatusBadRequest, "before: "+err.Error())
+		writeError(w, http.StatusBadRequest, "bad_request", "before: "+err.Error())
 		return 0, 0, false
 	}
 	return limit, before, true
@@ -223,6 +201,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
+// writeError answers {"error": {"code": …, "message": …}}; code is a
+// stable word for programs, message a sentence for people.
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
 }

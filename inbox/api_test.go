@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/riverqueue/river"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/wasl-dev/wasl/channels/email"
 	"github.com/wasl-dev/wasl/internal/dbtest"
 	"github.com/wasl-dev/wasl/message"
+	"github.com/wasl-dev/wasl/replies"
 	"github.com/wasl-dev/wasl/store"
 )
 
@@ -68,7 +70,7 @@ func newStore(t *testing.T) *store.Store {
 
 // testLogger writes to the test's output, shown only when it fails or
 // with -v.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
@@ -161,6 +163,23 @@ func get(t testing.TB, h http.Handler, path, auth string) (int, http.Header, []b
 	return rec.Code, rec.Header(), body
 }
 
+func newAPI(t testing.TB, st *store.Store, token string) *API {
+	t.Helper()
+	auth, err := NewAuth(st, AuthConfig{APIToken: token}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := river.NewClient(st.RiverDriver(), &river.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bank, err := replies.LoadBank("../configs/bank.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewAPI(st, auth, NewService(st, jobs, bank, ServiceConfig{}, testLogger(t)), testLogger(t))
+}
+
 func newMux(api *API) *http.ServeMux {
 	mux := http.NewServeMux()
 	api.Register(mux)
@@ -193,7 +212,7 @@ func TestAPIAuth(t *testing.T) {
 		{"right token", testToken, "Bearer " + testToken, http.StatusOK},
 	}
 	for _, tt := range tests {
-		mux := newMux(NewAPI(st, tt.apiToken, testLogger(t)))
+		mux := newMux(newAPI(t, st, tt.apiToken))
 		for _, route := range routes {
 			t.Run(tt.name+" "+route, func(t *testing.T) {
 				code, hdr, body := get(t, mux, route, tt.auth)
@@ -207,8 +226,10 @@ func TestAPIAuth(t *testing.T) {
 					if got := hdr.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer") {
 						t.Errorf("WWW-Authenticate %q, want a Bearer challenge", got)
 					}
-					var e struct{ Error string }
-					if err := json.Unmarshal(body, &e); err != nil || e.Error == "" {
+					var e struct {
+						Error struct{ Code, Message string }
+					}
+					if err := json.Unmarshal(body, &e); err != nil || e.Error.Code != "unauthorized" || e.Error.Message == "" {
 						t.Errorf("401 body %s is not a JSON error", body)
 					}
 				}
@@ -220,7 +241,7 @@ func TestAPIAuth(t *testing.T) {
 func TestAPIReads(t *testing.T) {
 	st := newStore(t)
 	s := seedStore(t, st)
-	mux := newMux(NewAPI(st, testToken, testLogger(t)))
+	mux := newMux(newAPI(t, st, testToken))
 	auth := "Bearer " + testToken
 	id := func(n int64) string { return strconv.FormatInt(n, 10) }
 
@@ -380,9 +401,11 @@ func TestAPIReads(t *testing.T) {
 				if code != tt.want {
 					t.Fatalf("status %d, want %d: %s", code, tt.want, body)
 				}
-				var e struct{ Error string }
-				if err := json.Unmarshal(body, &e); err != nil || e.Error == "" {
-					t.Errorf("body %s is not a JSON error", body)
+				var e struct {
+					Error struct{ Code, Message string }
+				}
+				if err := json.Unmarshal(body, &e); err != nil || e.Error.Code == "" || e.Error.Message == "" {
+					t.Errorf("body %s is not a JSON error {code, message}", body)
 				}
 			})
 		}
@@ -408,7 +431,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := newMux(NewAPI(st, testToken, testLogger(t)))
+	mux := newMux(newAPI(t, st, testToken))
 
 	for _, path := range []string{"/healthz", "/readyz"} {
 		if code, _, body := get(t, mux, path, ""); code != http.StatusOK {
@@ -428,7 +451,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 	// A store failure is a 500 whose body tells nothing about the database.
 	code, _, body = get(t, mux, "/api/v1/conversations", "Bearer "+testToken)
-	if code != http.StatusInternalServerError || strings.TrimSpace(string(body)) != `{"error":"internal error"}` {
+	if code != http.StatusInternalServerError || strings.TrimSpace(string(body)) != `{"error":{"code":"internal","message":"internal error"}}` {
 		t.Errorf("API after close: status %d, body %s; want 500 internal error", code, body)
 	}
 }
@@ -483,7 +506,7 @@ func seedThread(t testing.TB, st *store.Store, n int, html func(i int) message.I
 func TestAPIConversationPages(t *testing.T) {
 	st := newStore(t)
 	conv, ids := seedThread(t, st, 5, func(i int) message.Inbound { return message.Inbound{Text: "message " + strconv.Itoa(i)} })
-	mux := newMux(NewAPI(st, testToken, testLogger(t)))
+	mux := newMux(newAPI(t, st, testToken))
 	path := "/api/v1/conversations/" + strconv.FormatInt(conv, 10)
 
 	type page struct {
@@ -549,7 +572,7 @@ func TestAPILargeHTMLMail(t *testing.T) {
 	st := newStore(t)
 	in := ingested(t, bigHTMLMail())
 	conv, _ := seedThread(t, st, 1, func(int) message.Inbound { return in })
-	mux := newMux(NewAPI(st, testToken, testLogger(t)))
+	mux := newMux(newAPI(t, st, testToken))
 	code, _, body := get(t, mux, "/api/v1/conversations/"+strconv.FormatInt(conv, 10), "Bearer "+testToken)
 	if code != http.StatusOK {
 		t.Fatalf("status %d", code)
@@ -585,7 +608,7 @@ func BenchmarkAPIConversationLargeHTML(b *testing.B) {
 	}
 	in := email.Parse([]byte(bigHTMLMail()), email.ParseOptions{ChannelID: 1})
 	conv, _ := seedThread(b, st, 1, func(int) message.Inbound { return in })
-	mux := newMux(NewAPI(st, testToken, slog.New(slog.DiscardHandler)))
+	mux := newMux(newAPI(b, st, testToken))
 	path := "/api/v1/conversations/" + strconv.FormatInt(conv, 10)
 	for b.Loop() {
 		if code, _, _ := get(b, mux, path, "Bearer "+testToken); code != http.StatusOK {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real peers the test suite talks to, when they are missing:
-# Dovecot (IMAP), Postfix's smtp-sink (SMTP) and PostgreSQL. Fails with a
-# clear message when it cannot.
+# Dovecot (IMAP), Postfix's smtp-sink (SMTP), PostgreSQL and Chromium (the
+# web inbox's browser tests). Fails with a clear message when it cannot.
 set -euo pipefail
 
 need=()
@@ -9,6 +9,9 @@ command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || need+=(dovecot
 command -v smtp-sink >/dev/null 2>&1 || [ -x /usr/sbin/smtp-sink ] || need+=(postfix)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)   # go test -race needs cgo
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
+# Arabic glyphs for the browser tests' screenshots.
+[ -e /usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf ] || need+=(fonts-noto-core)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
@@ -23,7 +26,7 @@ else
   SUDO=
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "test-deps: missing ${need[*]} and no apt-get here: install Dovecot (IMAP), Postfix (smtp-sink) and PostgreSQL 13+ yourself" >&2
+  echo "test-deps: missing ${need[*]} and no apt-get here: install Dovecot (IMAP), Postfix (smtp-sink), PostgreSQL 13+ and Chromium yourself" >&2
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive

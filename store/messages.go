@@ -101,7 +101,7 @@ func (tx *Tx) InsertMessage(ctx context.Context, m *Message) error {
 	if err != nil {
 		return fmt.Errorf("insert message: %w", err)
 	}
-	return nil
+	return tx.indexMessage(ctx, m)
 }
 
 // SetMessageClassification records what the classifier and router made of

@@ -72,6 +72,10 @@ type Store struct {
 	// SQLite's sleep-and-retry busy handler; that handler still covers
 	// River's own writes. Nil for PostgreSQL.
 	writeSem chan struct{}
+
+	// normalize prepares text for the search index and queries; see
+	// SetSearchNormalizer.
+	normalize func(string) string
 }
 
 // Open connects to the database named by dsn:

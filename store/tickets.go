@@ -177,7 +177,7 @@ func (tx *Tx) SetTicketDepartment(ctx context.Context, ticketID int64, departmen
 // AddTicketEvent appends e to its ticket's history and sets e.ID.
 func (tx *Tx) AddTicketEvent(ctx context.Context, e *TicketEvent) error {
 	switch e.Kind {
-	case EventCreated, EventStatus, EventNote, EventTransfer, EventMessage:
+	case EventCreated, EventStatus, EventNote, EventTransfer, EventMessage, EventAssign, EventReply, EventSnooze:
 	default:
 		return fmt.Errorf("add ticket event: unknown kind %q", e.Kind)
 	}

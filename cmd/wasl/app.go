@@ -42,7 +42,8 @@ type app struct {
 	jobs     *river.Client[*sql.Tx]
 	pipeline *router.Pipeline
 	registry *registry
-	mux      *http.ServeMux
+	mux      *inbox.Mux
+	auth     *inbox.Auth
 	sources  []runner // connectors every replica runs (the SMS spool)
 	// leased are the connectors one replica at a time runs (IMAP,
 	// WhatsApp's linked device), each under its lease (supervisor).
@@ -162,6 +163,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &router.SendWorker{Store: a.store, Senders: a.registry, SendTimeout: cfg.Jobs.SendTimeout.D(time.Minute), Log: log})
 	river.AddWorker(workers, &router.MediaWorker{Store: a.store, Fetchers: a.registry})
+	river.AddWorker(workers, &inbox.WakeWorker{Store: a.store})
 	n := cfg.Jobs.Workers
 	if n <= 0 {
 		n = 4
@@ -201,9 +203,9 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 		a.store.Close()
 		return nil, err
 	}
-	inbox.NewAPI(a.store, cfg.APIToken, log).Register(a.mux)
-	if cfg.HTTP.AdminAddr == "" {
-		a.mux.Handle("GET /metrics", a.metrics)
+	if err := a.mountInbox(); err != nil {
+		a.store.Close()
+		return nil, err
 	}
 	a.mux.Handle("POST /webhooks/twilio/{channel}", a.twilio(func(r smsRoutes) http.Handler { return r.inbound }))
 	a.mux.Handle("POST /webhooks/twilio/{channel}/status", a.twilio(func(r smsRoutes) http.Handler { return r.status }))
@@ -381,7 +383,10 @@ func (a *app) newHTTP() error {
 	} else if pool > 0 && n >= pool {
 		return usageErr("http.max_webhooks (%d) must be below the database pool (%d connections), which the jobs and connectors share", n, pool)
 	}
-	a.mux = http.NewServeMux()
+	var err error
+	if a.mux, err = inbox.NewMux(h.PublicURL); err != nil {
+		return err
+	}
 	a.metrics = inbox.NewMetrics(a.store, a.log)
 	a.webhooks = newWebhookLimit(n, time.Duration(h.WebhookWait), a.log)
 	a.stopping, a.endStreams = context.WithCancel(context.Background())

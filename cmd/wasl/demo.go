@@ -110,6 +110,11 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	if err != nil {
 		return err
 	}
+	staff, err := demoUsers(ctx, a.store)
+	if err != nil {
+		a.store.Close()
+		return err
+	}
 	ls, err := a.listen()
 	if err != nil {
 		a.store.Close()
@@ -136,6 +141,7 @@ Wasl demo is running on %[1]s (SQLite in %[2]s).
   %[3]d mails were put in a local IMAP mailbox and %[4]d SMS posted to the signed
   Twilio webhook; they are being classified, answered and turned into tickets.
 
+%[7]s
   Tickets:        curl -s -H 'Authorization: Bearer %[5]s' %[1]s/api/v1/tickets
   Conversations:  curl -s -H 'Authorization: Bearer %[5]s' %[1]s/api/v1/conversations
   Email replies:  %[6]s/*.eml   (the local SMTP sink keeps each one)
@@ -144,7 +150,7 @@ Wasl demo is running on %[1]s (SQLite in %[2]s).
   Try the classifier:  go run ./cmd/wasl classify "ابغى اطبع شهادة اخلاء طرف"
 
 Press Ctrl-C to stop.
-`, base, absDir, len(mails), len(demoSMS), token, outbox)
+`, base, absDir, len(mails), len(demoSMS), token, outbox, staffLines(base, staff))
 
 	go func() {
 		wait, cancel := context.WithTimeout(ctx, 20*time.Second)

@@ -28,6 +28,10 @@ Usage:
   wasl eval --train FILE --data FILE      train on JSONL and report accuracy
   wasl whatsapp pair --channel NAME [--config FILE]
                                           link the gateway to a WhatsApp number (QR code)
+  wasl user add --email E --name N --role agent|operator [--department D]... [--password-stdin]
+  wasl user passwd|disable|enable --email E [--password-stdin]
+  wasl user token --email E [--token-name N]
+                                          manage staff accounts and personal API tokens
 
 The config file defaults to $WASL_CONFIG, then ./wasl.yaml.
 Environment: WASL_DATABASE_URL (postgres://… selects PostgreSQL), WASL_API_TOKEN.
@@ -67,6 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"classify":     cmdClassify,
 		"eval":         cmdEval,
 		"whatsapp":     cmdWhatsApp,
+		"user":         cmdUser,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

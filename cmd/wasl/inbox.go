@@ -1,0 +1,47 @@
+package main
+
+import (
+	"strings"
+	"time"
+
+	"github.com/wasl-dev/wasl/classify"
+	"github.com/wasl-dev/wasl/inbox"
+	"github.com/wasl-dev/wasl/inbox/web"
+	"github.com/wasl-dev/wasl/store"
+)
+
+// mountInbox mounts the staff-facing routes on the route table: the web
+// inbox, the JSON API, /metrics (operators; on the admin listener instead
+// when there is one), health checks. The live-update hub joins the things
+// serve runs.
+func (a *app) mountInbox() error {
+	// Search indexes and queries go through the classifier's normalization,
+	// so "أجهزة" finds "اجهزه".
+	a.store.SetSearchNormalizer(classify.Normalize)
+	var err error
+	a.auth, err = inbox.NewAuth(a.store, inbox.AuthConfig{
+		APIToken: a.cfg.APIToken,
+		Secure:   strings.HasPrefix(a.cfg.HTTP.PublicURL, "https://"),
+	}, a.log)
+	if err != nil {
+		return err
+	}
+	svc := inbox.NewService(a.store, a.jobs, a.bank, inbox.ServiceConfig{TicketPrefix: a.cfg.TicketPrefix, MessageIDs: a.registry}, a.log)
+	poll := time.Second
+	if a.store.Dialect() == store.Postgres {
+		poll = 5 * time.Second // LISTEN/NOTIFY wakes the hub; polling is the safety net
+	}
+	hub := inbox.NewHub(a.store, poll, a.log.With("component", "live"))
+	a.sources = append(a.sources, hub)
+
+	inbox.NewAPI(a.store, a.auth, svc, a.log).Register(a.mux)
+	if a.cfg.HTTP.AdminAddr == "" {
+		a.mux.Handle("GET /metrics", a.auth.RequireOperator(a.metrics))
+	}
+	ui, err := web.New(web.Config{Store: a.store, Auth: a.auth, Service: svc, Bank: a.bank, Live: hub, Log: a.log})
+	if err != nil {
+		return err
+	}
+	ui.Register(a.mux)
+	return nil
+}

@@ -1,0 +1,680 @@
+package inbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/riverqueue/river"
+
+	"github.com/wasl-dev/wasl/message"
+	"github.com/wasl-dev/wasl/replies"
+	"github.com/wasl-dev/wasl/router"
+	"github.com/wasl-dev/wasl/store"
+	"github.com/wasl-dev/wasl/tickets"
+)
+
+// Errors the web pages and the API turn into status codes.
+var (
+	// ErrForbidden: the principal may not see or change this (403).
+	ErrForbidden = errors.New("forbidden")
+	// ErrConflict: the change does not fit the current state (409).
+	ErrConflict = errors.New("conflict")
+)
+
+// InvalidError is a request that cannot be carried out as asked (400); its
+// text says what to fix.
+type InvalidError struct{ msg string }
+
+func (e *InvalidError) Error() string { return e.msg }
+
+func invalid(format string, a ...any) error { return &InvalidError{fmt.Sprintf(format, a...)} }
+
+// maxBody bounds a reply or note.
+const maxBody = 20000
+
+// MessageIDs makes the Message-ID of a reply on a channel ("" when the
+// channel's messages carry none); the gateway's channel registry does, as
+// it does for automatic replies.
+type MessageIDs interface {
+	NewMessageID(channelID int64) string
+}
+
+// ServiceConfig tunes the staff actions.
+type ServiceConfig struct {
+	TicketPrefix string // default EDU
+	MessageIDs   MessageIDs
+	Now          func() time.Time
+}
+
+// Service carries out what staff do in the inbox, for the web pages and the
+// API alike: every action checks who may do it, runs in one transaction and
+// is recorded as a ticket event with the acting user and time. Replies go
+// out exactly as automatic ones do: an outbound row and a River send job in
+// the same transaction.
+type Service struct {
+	store *store.Store
+	jobs  router.JobInserter
+	bank  *replies.Bank
+	cfg   ServiceConfig
+	log   *slog.Logger
+}
+
+// NewService builds the Service.
+func NewService(st *store.Store, jobs router.JobInserter, bank *replies.Bank, cfg ServiceConfig, log *slog.Logger) *Service {
+	if cfg.TicketPrefix == "" {
+		cfg.TicketPrefix = "EDU"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{store: st, jobs: jobs, bank: bank, cfg: cfg, log: log}
+}
+
+// Bank is the knowledge bank the service renders from.
+func (s *Service) Bank() *replies.Bank { return s.bank }
+
+// Scope limits a filter to what p may see: an operator everything; an agent
+// the conversations of their departments, those without a department (the
+// shared front desk) and those assigned to them.
+func (s *Service) Scope(p Principal, f store.InboxFilter) store.InboxFilter {
+	f.ViewerID = p.User.ID
+	f.All = p.Operator()
+	f.Departments = p.User.Departments
+	return f
+}
+
+// CanSee reports whether p may see the conversation.
+func CanSee(p Principal, c store.InboxRow) bool {
+	if p.Operator() {
+		return true
+	}
+	return c.Department == "" || p.User.InDepartment(c.Department) || (c.AssigneeID != 0 && c.AssigneeID == p.User.ID)
+}
+
+// Conversation reads a conversation p may see (ErrForbidden otherwise).
+func (s *Service) Conversation(ctx context.Context, p Principal, id int64) (store.InboxRow, error) {
+	c, err := s.store.InboxConversation(ctx, id, p.User.ID)
+	if err != nil {
+		return store.InboxRow{}, err
+	}
+	if !CanSee(p, c) {
+		return store.InboxRow{}, ErrForbidden
+	}
+	return c, nil
+}
+
+// History is the contact's history across channels, limited to the
+// conversations p may see.
+func (s *Service) History(ctx context.Context, p Principal, contactID int64) ([]store.HistoryItem, error) {
+	items, err := s.store.ContactHistory(ctx, contactID)
+	if err != nil || p.Operator() {
+		return items, err
+	}
+	convs, err := s.store.InboxList(ctx, s.Scope(p, store.InboxFilter{ContactID: contactID, Limit: 500}))
+	if err != nil {
+		return nil, err
+	}
+	seen := map[int64]bool{}
+	for _, c := range convs {
+		seen[c.ID] = true
+	}
+	return slices.DeleteFunc(items, func(it store.HistoryItem) bool { return !seen[it.ConversationID] }), nil
+}
+
+// Contact reads a contact p may see: one with at least one conversation p
+// may see (operators see every contact).
+func (s *Service) Contact(ctx context.Context, p Principal, id int64) (store.ContactDetail, []store.InboxRow, error) {
+	d, err := s.store.ContactDetail(ctx, id)
+	if err != nil {
+		return store.ContactDetail{}, nil, err
+	}
+	convs, err := s.store.InboxList(ctx, s.Scope(p, store.InboxFilter{ContactID: id, Limit: 500}))
+	if err != nil {
+		return store.ContactDetail{}, nil, err
+	}
+	if !p.Operator() && len(convs) == 0 {
+		return store.ContactDetail{}, nil, ErrForbidden
+	}
+	return d, convs, nil
+}
+
+// canChangeContact: operators, or agents who may see every conversation of
+// the contact (a merge must not hand an agent another department's
+// history).
+func (s *Service) canChangeContact(ctx context.Context, p Principal, id int64) error {
+	if p.Operator() {
+		return nil
+	}
+	all, err := s.store.InboxList(ctx, store.InboxFilter{All: true, ContactID: id, Limit: 500})
+	if err != nil {
+		return err
+	}
+	mine, err := s.store.InboxList(ctx, s.Scope(p, store.InboxFilter{ContactID: id, Limit: 500}))
+	if err != nil {
+		return err
+	}
+	if len(mine) == 0 || len(mine) != len(all) {
+		return ErrForbidden
+	}
+	return nil
+}
+
+func cleanBody(body, what string) (string, error) {
+	body = strings.TrimSpace(strings.ReplaceAll(body, "\r\n", "\n"))
+	if body == "" {
+		return "", invalid("%s is empty", what)
+	}
+	if utf8.RuneCountInString(body) > maxBody {
+		return "", invalid("%s is longer than %d characters", what, maxBody)
+	}
+	return body, nil
+}
+
+// ensureTicket returns the conversation's newest ticket, opening one when
+// it has none: every staff action is recorded on a ticket, and a
+// conversation someone works on is a case.
+func (s *Service) ensureTicket(ctx context.Context, tx *store.Tx, c store.InboxRow, department string) (store.Ticket, error) {
+	t, ok, err := tx.LatestTicket(ctx, c.ID)
+	if err != nil || ok {
+		return t, err
+	}
+	at := s.cfg.Now()
+	loc := time.UTC
+	if s.bank != nil && s.bank.Calendar() != nil {
+		loc = s.bank.Calendar().Location()
+	}
+	year := at.In(loc).Year()
+	n, err := tx.NextTicketNumber(ctx, s.cfg.TicketPrefix, year)
+	if err != nil {
+		return store.Ticket{}, err
+	}
+	if department == "" && s.bank != nil {
+		if topic, ok := s.bank.Topic(c.Topic); ok {
+			department = topic.Department
+		}
+	}
+	subject := c.Subject
+	if subject == "" {
+		subject = firstLine(c.LastText, 80)
+	}
+	t = store.Ticket{Prefix: s.cfg.TicketPrefix, Year: year, Number: n, ConversationID: c.ID, ContactID: c.ContactID,
+		Topic: c.Topic, Department: department, Status: store.TicketOpen, Subject: subject}
+	if err := tx.CreateTicket(ctx, &t); err != nil {
+		return store.Ticket{}, err
+	}
+	return t, nil
+}
+
+func firstLine(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if r := []rune(s); len(r) > n {
+		s = string(r[:n]) + "…"
+	}
+	return s
+}
+
+// Reply sends a staff reply out of the channel the conversation came from:
+// email threaded under the customer's last message (In-Reply-To,
+// References) with the ticket reference in the subject; SMS and WhatsApp
+// as plain text.
+func (s *Service) Reply(ctx context.Context, p Principal, convID int64, body string) (store.Outbound, error) {
+	body, err := cleanBody(body, "the reply")
+	if err != nil {
+		return store.Outbound{}, err
+	}
+	c, err := s.Conversation(ctx, p, convID)
+	if err != nil {
+		return store.Outbound{}, err
+	}
+	var o store.Outbound
+	err = s.store.InTx(ctx, func(tx *store.Tx) error {
+		t, err := s.ensureTicket(ctx, tx, c, "")
+		if err != nil {
+			return err
+		}
+		o, err = s.enqueue(ctx, tx, c, t, body, "")
+		if err != nil {
+			return err
+		}
+		return tx.AddTicketEvent(ctx, &store.TicketEvent{TicketID: t.ID, Kind: store.EventReply, Actor: p.Actor(),
+			Note: fmt.Sprintf("reply #%d: %s", o.ID, firstLine(body, 140))})
+	})
+	return o, err
+}
+
+// enqueue writes an outbound row answering the conversation's last message
+// and its send job, in tx.
+func (s *Service) enqueue(ctx context.Context, tx *store.Tx, c store.InboxRow, t store.Ticket, text, html string) (store.Outbound, error) {
+	last, ok, err := tx.LastInbound(ctx, c.ID)
+	if err != nil {
+		return store.Outbound{}, err
+	}
+	if !ok || last.From.Value == "" || last.From.Kind == "unknown" {
+		return store.Outbound{}, invalid("this conversation has no customer message to answer")
+	}
+	o := store.Outbound{
+		ChannelID: c.ChannelID, ConversationID: c.ID, InReplyToMessageID: last.ID, TicketID: t.ID, ContactID: c.ContactID,
+		To: last.From, Text: text, HTML: html, State: message.StateQueued,
+	}
+	if c.ChannelKind == message.Email {
+		subject := last.Subject
+		if subject == "" {
+			subject = c.Subject
+		}
+		o.Subject = ReplySubject(subject, t.Ref)
+		// Chosen now and stored, so a retried send carries the same id.
+		if s.cfg.MessageIDs != nil {
+			o.HeaderMessageID = s.cfg.MessageIDs.NewMessageID(c.ChannelID)
+		}
+		o.InReplyTo = last.HeaderMessageID
+		refs := append([]string{}, last.References...)
+		if last.HeaderMessageID != "" {
+			refs = append(refs, last.HeaderMessageID)
+		}
+		o.References = refs
+	}
+	if err := tx.InsertOutbound(ctx, &o); err != nil {
+		return store.Outbound{}, err
+	}
+	if _, err := s.jobs.InsertTx(ctx, tx.SQL(), router.SendArgs{OutboundID: o.ID}, nil); err != nil {
+		return store.Outbound{}, fmt.Errorf("enqueue send: %w", err)
+	}
+	o.Channel = c.ChannelKind
+	return o, nil
+}
+
+// ReplySubject answers a subject the way mail clients do, "Re: [#REF] …",
+// without doubling "Re:" or the reference.
+func ReplySubject(subject, ref string) string {
+	s := strings.TrimSpace(subject)
+	for _, p := range []string{"re:", "رد:"} {
+		for len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) {
+			s = strings.TrimSpace(s[len(p):])
+		}
+	}
+	return "Re: " + tickets.Subject(s, ref)
+}
+
+// Note adds an internal note, never sent to the customer.
+func (s *Service) Note(ctx context.Context, p Principal, convID int64, body string) error {
+	body, err := cleanBody(body, "the note")
+	if err != nil {
+		return err
+	}
+	c, err := s.Conversation(ctx, p, convID)
+	if err != nil {
+		return err
+	}
+	return s.store.InTx(ctx, func(tx *store.Tx) error {
+		t, err := s.ensureTicket(ctx, tx, c, "")
+		if err != nil {
+			return err
+		}
+		return tx.AddTicketEvent(ctx, &store.TicketEvent{TicketID: t.ID, Kind: store.EventNote, Actor: p.Actor(), Note: body})
+	})
+}
+
+// Users lists the active users a conversation can be assigned to.
+func (s *Service) Users(ctx context.Context) ([]store.User, error) {
+	all, err := s.store.Users(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(u store.User) bool { return !u.Active }), nil
+}
+
+// Assign gives the conversation to a user (0: to nobody).
+func (s *Service) Assign(ctx context.Context, p Principal, convID, userID int64) error {
+	c, err := s.Conversation(ctx, p, convID)
+	if err != nil {
+		return err
+	}
+	who := "nobody"
+	if userID != 0 {
+		u, err := s.store.UserByID(ctx, userID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !u.Active) {
+			return invalid("no active user %d", userID)
+		}
+		if err != nil {
+			return err
+		}
+		who = u.Email
+	}
+	return s.store.InTx(ctx, func(tx *store.Tx) error {
+		t, err := s.ensureTicket(ctx, tx, c, "")
+		if err != nil {
+			return err
+		}
+		if err := tx.SetAssignee(ctx, c.ID, userID); err != nil {
+			return err
+		}
+		return tx.AddTicketEvent(ctx, &store.TicketEvent{TicketID: t.ID, Kind: store.EventAssign, Actor: p.Actor(), Note: "assigned to " + who})
+	})
+}
+
+// Transfer moves the conversation's ticket to another department, with a
+// note; the ticket becomes "transferred" and is unassigned, for the
+// receiving department to take.
+func (s *Service) Transfer(ctx context.Context, p Principal, convID int64, department, note string) error {
+	if department == "" {
+		return invalid("say which department")
+	}
+	if s.bank != nil {
+		if _, ok := s.bank.Department(department); !ok {
+			return invalid("unknown department %q", department)
+		}
+	}
+	c, err := s.Conversation(ctx, p, convID)
+	if err != nil {
+		return err
+	}
+	return s.store.InTx(ctx, func(tx *store.Tx) error {
+		t, err := s.ensureTicket(ctx, tx, c, department)
+		if err != nil {
+			return err
+		}
+		if t.Status == store.TicketClosed {
+			return fmt.Errorf("ticket %s is closed: %w", t.Ref, ErrConflict)
+		}
+		if t.Department == department && t.Status == store.TicketTransferred {
+			return fmt.Errorf("ticket %s is with %s already: %w", t.Ref, department, ErrConflict)
+		}
+		if err := tx.SetTicketDepartment(ctx, t.ID, department); err != nil {
+			return err
+		}
+		text := fmt.Sprintf("%s → %s", orDash(t.Department), department)
+		if note = strings.TrimSpace(note); note != "" {
+			text += ": " + note
+		}
+		if err := tx.AddTicketEvent(ctx, &store.TicketEvent{TicketID: t.ID, Kind: store.EventTransfer, Actor: p.Actor(), Note: text}); err != nil {
+			return err
+		}
+		if err := tx.SetAssignee(ctx, c.ID, 0); err != nil {
+			return err
+		}
+		if t.Status != store.TicketTransferred {
+			return tx.UpdateTicketStatus(ctx, t.ID, store.TicketTransferred, p.Actor(), "")
+		}
+		return nil
+	})
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// SetStatus moves the conversation's ticket to open, transferred, pending
+// or in progress (closing has its own action, with an outcome).
+func (s *Service) SetStatus(ctx context.Context, p Principal, convID int64, status string) error {
+	to, err := tickets.ParseStatus(status)
+	if err != nil {
+		return invalid("%v", err)
+	}
+	if to == tickets.Closed {
+		return invalid("close a ticket with an outcome (done / not done)")
+	}
+	c, err := s.Conversation(ctx, p, convID)
+	if err != nil {
+		return err
+	}
+	return s.store.InTx(ctx, func(tx *store.Tx) error {
+		t, err := s.ensureTicket(ctx, tx, c, "")
+		if err != nil {
+			return err
+		}
+		if err := tickets.CanMove(tickets.Status(t.Status), to); err != nil {
+			return fmt.Errorf("%v: %w", err, ErrConflict)
+		}
+		if to == tickets.Open && t.Status == store.TicketClosed {
+			if err := tx.SetConversationStatus(ctx, c.ID, store.ConversationOpen); err != nil {
+				return err
+			}
+		}
+		return tx.UpdateTicketStatus(ctx, t.ID, string(to), p.Actor(), "")
+	})
+}
+
+// Close closes the conversation and its ticket with an outcome (done, or
+// not done and why) and sends the customer the bank's closing message with
+// the satisfaction link, through the same outbound path as any reply.
+func (s *Service) Close(ctx context.Context, p Principal, convID int64, outcome, reason string) (store.Outbound, error) {
+	reason = strings.TrimSpace(reason)
+	switch outcome {
+	case store.OutcomeDone:
+	case store.OutcomeNotDone:
+		if reason == "" {
+			return store.Outbound{}, invalid("say why it was not done")
+		}
+	default:
+		return store.Outbound{}, invalid("outcome %q: want done or not_done", outcome)
+	}
+	c, err := s.Conversation(ctx, p, convID)
+	if err != nil {
+		return store.Outbound{}, err
+	}
+	var o store.Outbound
+	err = s.store.InTx(ctx, func(tx *store.Tx) error {
+		t, err := s.ensureTicket(ctx, tx, c, "")
+		if err != nil {
+			return err
+		}
+		if err := tickets.CanMove(tickets.Status(t.Status), tickets.Closed); err != nil {
+			return fmt.Errorf("%v: %w", err, ErrConflict)
+		}
+		note := "done"
+		if outcome == store.OutcomeNotDone {
+			note = "not done: " + reason
+		}
+		if err := tx.UpdateTicketStatus(ctx, t.ID, store.TicketClosed, p.Actor(), note); err != nil {
+			return err
+		}
+		if err := tx.SetTicketOutcome(ctx, t.ID, outcome, reason); err != nil {
+			return err
+		}
+		if err := tx.SetConversationStatus(ctx, c.ID, store.ConversationClosed); err != nil {
+			return err
+		}
+		if s.bank == nil {
+			return nil
+		}
+		contact, err := tx.Contact(ctx, c.ContactID)
+		if err != nil {
+			return err
+		}
+		req := replies.Request{Kind: replies.KindClosing, Language: contact.Language, Channel: c.ChannelKind,
+			TicketRef: t.Ref, Name: contact.DisplayName, Now: s.cfg.Now()}
+		if _, ok := s.bank.Topic(t.Topic); ok {
+			req.TopicID = t.Topic
+		}
+		reply, err := s.bank.Render(req)
+		if err != nil {
+			return fmt.Errorf("render closing message: %w", err)
+		}
+		o, err = s.enqueue(ctx, tx, c, t, reply.Text, reply.HTML)
+		return err
+	})
+	return o, err
+}
+
+// WakeArgs is the River job that brings a snoozed conversation back at the
+// time it was snoozed until.
+type WakeArgs struct {
+	ConversationID int64     `json:"conversation_id"`
+	Until          time.Time `json:"until"`
+}
+
+// Kind names the job for River.
+func (WakeArgs) Kind() string { return "wake_conversation" }
+
+// WakeWorker runs WakeArgs jobs.
+type WakeWorker struct {
+	river.WorkerDefaults[WakeArgs]
+	Store *store.Store
+}
+
+// Work wakes the conversation unless the customer wrote or the snooze
+// changed meanwhile.
+func (w *WakeWorker) Work(ctx context.Context, job *river.Job[WakeArgs]) error {
+	if _, err := w.Store.WakeConversation(ctx, job.Args.ConversationID, job.Args.Until); err != nil {
+		return fmt.Errorf("wake conversation %d: %w", job.Args.ConversationID, err)
+	}
+	return nil
+}
+
+// Snooze hides the conversation until a time; a scheduled job brings it
+// back to the top of the list with a reminder then, or the customer's next
+// message does earlier.
+func (s *Service) Snooze(ctx context.Context, p Principal, convID int64, until time.Time) error {
+	until = until.UTC().Truncate(time.Microsecond)
+	if !until.After(s.cfg.Now()) {
+		return invalid("snooze until a time in the future")
+	}
+	c, err := s.Conversation(ctx, p, convID)
+	if err != nil {
+		return err
+	}
+	return s.store.InTx(ctx, func(tx *store.Tx) error {
+		t, err := s.ensureTicket(ctx, tx, c, "")
+		if err != nil {
+			return err
+		}
+		if err := tx.SetSnooze(ctx, c.ID, &until); err != nil {
+			return err
+		}
+		if _, err := s.jobs.InsertTx(ctx, tx.SQL(), WakeArgs{ConversationID: c.ID, Until: until}, &river.InsertOpts{ScheduledAt: until}); err != nil {
+			return fmt.Errorf("schedule wake-up: %w", err)
+		}
+		return tx.AddTicketEvent(ctx, &store.TicketEvent{TicketID: t.ID, Kind: store.EventSnooze, Actor: p.Actor(), Note: "until " + until.Format(time.RFC3339)})
+	})
+}
+
+// Retry queues a failed reply again.
+func (s *Service) Retry(ctx context.Context, p Principal, outboundID int64) (store.Outbound, error) {
+	o, err := s.store.Outbound(ctx, outboundID)
+	if err != nil {
+		return store.Outbound{}, err
+	}
+	if _, err := s.Conversation(ctx, p, o.ConversationID); err != nil {
+		return store.Outbound{}, err
+	}
+	err = s.store.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		if o, err = tx.RequeueOutbound(ctx, outboundID); errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("reply %d has not failed: %w", outboundID, ErrConflict)
+		} else if err != nil {
+			return err
+		}
+		if _, err := s.jobs.InsertTx(ctx, tx.SQL(), router.SendArgs{OutboundID: o.ID}, nil); err != nil {
+			return fmt.Errorf("enqueue send: %w", err)
+		}
+		if o.TicketID != 0 {
+			return tx.AddTicketEvent(ctx, &store.TicketEvent{TicketID: o.TicketID, Kind: store.EventReply, Actor: p.Actor(), Note: fmt.Sprintf("retry of reply #%d", o.ID)})
+		}
+		return nil
+	})
+	return o, err
+}
+
+// Answer renders a knowledge-bank answer in the customer's language for the
+// conversation's channel, as a starting point for a reply.
+func (s *Service) Answer(ctx context.Context, p Principal, convID int64, topicID string) (string, error) {
+	c, err := s.Conversation(ctx, p, convID)
+	if err != nil {
+		return "", err
+	}
+	if s.bank == nil {
+		return "", invalid("no knowledge bank")
+	}
+	if _, ok := s.bank.Topic(topicID); !ok {
+		return "", invalid("unknown topic %q", topicID)
+	}
+	contact, err := s.store.Contact(ctx, c.ContactID)
+	if err != nil {
+		return "", err
+	}
+	kind := replies.KindAnswer
+	if t, _ := s.bank.Topic(topicID); t.Scope == replies.ScopeOut {
+		kind = replies.KindReferral
+	}
+	r, err := s.bank.Render(replies.Request{Kind: kind, TopicID: topicID, Language: contact.Language, Channel: c.ChannelKind,
+		Name: contact.DisplayName, Now: s.cfg.Now(), TicketRef: c.TicketRef})
+	if err != nil {
+		return "", err
+	}
+	return r.Text, nil
+}
+
+// ContactNote records a note about a person.
+func (s *Service) ContactNote(ctx context.Context, p Principal, contactID int64, body string) error {
+	body, err := cleanBody(body, "the note")
+	if err != nil {
+		return err
+	}
+	if _, _, err := s.Contact(ctx, p, contactID); err != nil {
+		return err
+	}
+	return s.store.InTx(ctx, func(tx *store.Tx) error {
+		return tx.AddContactNote(ctx, &store.ContactNote{ContactID: contactID, Author: p.Actor(), Body: body})
+	})
+}
+
+// Merge merges contact mergeID into keepID (an email sender and a phone
+// number that are the same person), recorded so it can be undone.
+func (s *Service) Merge(ctx context.Context, p Principal, keepID, mergeID int64) (store.ContactMerge, error) {
+	if keepID == mergeID {
+		return store.ContactMerge{}, invalid("a contact cannot be merged into itself")
+	}
+	for _, id := range []int64{keepID, mergeID} {
+		if err := s.canChangeContact(ctx, p, id); err != nil {
+			return store.ContactMerge{}, err
+		}
+	}
+	var m store.ContactMerge
+	err := s.store.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		m, err = tx.MergeContacts(ctx, keepID, mergeID, p.Actor())
+		if errors.Is(err, store.ErrDuplicate) {
+			return fmt.Errorf("%v: %w", err, ErrConflict)
+		}
+		return err
+	})
+	return m, err
+}
+
+// UndoMerge undoes a merge.
+func (s *Service) UndoMerge(ctx context.Context, p Principal, mergeID int64) (store.ContactMerge, error) {
+	m, err := s.store.Merge(ctx, mergeID)
+	if err != nil {
+		return store.ContactMerge{}, err
+	}
+	if err := s.canChangeContact(ctx, p, m.KeptID); err != nil {
+		return store.ContactMerge{}, err
+	}
+	err = s.store.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		m, err = tx.UndoMerge(ctx, mergeID, p.Actor())
+		if errors.Is(err, store.ErrDuplicate) {
+			return fmt.Errorf("%v: %w", err, ErrConflict)
+		}
+		return err
+	})
+	return m, err
+}
+
+// Invalid makes an InvalidError, for callers that check their own input.
+func Invalid(msg string) error { return &InvalidError{msg} }

@@ -1,0 +1,187 @@
+package web
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/wasl-dev/wasl/inbox"
+	"github.com/wasl-dev/wasl/store"
+)
+
+// page is what every template gets: who is looking, in which language and
+// time zone, and the page's own data.
+type page struct {
+	Lang  string // ar or en
+	Dir   string // rtl or ltr
+	User  store.User
+	Title string
+	Nav   string // which nav entry is current
+	Back  string // this page's path, for forms that come back here
+	// Since is the change feed's position when the request began: the
+	// page's live updates start there, so nothing between render and
+	// subscription is missed.
+	Since int64
+	Data  any
+	loc   *time.Location
+	h     *Handler
+}
+
+// T translates a catalogue key.
+func (p *page) T(key string) string { return tr(p.Lang, key) }
+
+// Tn translates a key whose text has a {n} in it.
+func (p *page) Tn(key string, n int) string {
+	return strings.ReplaceAll(p.T(key), "{n}", fmt.Sprint(n))
+}
+
+var arabicMonths = [...]string{"يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو", "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر", "ديسمبر"}
+
+// When formats t in the viewer's time zone: the time alone for today, the
+// day and month otherwise, with Arabic month names in Arabic.
+func (p *page) When(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	t = t.In(p.loc)
+	now := p.h.now().In(p.loc)
+	clock := t.Format("15:04")
+	if t.YearDay() == now.YearDay() && t.Year() == now.Year() {
+		return clock
+	}
+	return p.Date(t) + " " + clock
+}
+
+// Date is the day, month and year of t in the viewer's zone.
+func (p *page) Date(t time.Time) string {
+	t = t.In(p.loc)
+	if p.Lang == "en" {
+		return t.Format("2 Jan 2006")
+	}
+	return fmt.Sprintf("%d %s %d", t.Day(), arabicMonths[t.Month()-1], t.Year())
+}
+
+// ISO is t for a datetime attribute.
+func (p *page) ISO(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// Local is t in the viewer's zone as an <input type=datetime-local> value.
+func (p *page) Local(t time.Time) string { return t.In(p.loc).Format("2006-01-02T15:04") }
+
+// Zone names the viewer's time zone.
+func (p *page) Zone() string { return p.loc.String() }
+
+// Past reports whether t has passed.
+func (p *page) Past(t time.Time) bool { return !t.IsZero() && t.Before(p.h.now()) }
+
+// Department names a department in the viewer's language.
+func (p *page) Department(id string) string {
+	if id == "" {
+		return ""
+	}
+	if p.h.bank != nil {
+		if d, ok := p.h.bank.Department(id); ok {
+			return d.Name.In(p.Lang)
+		}
+	}
+	return id
+}
+
+// Topic names a topic in the viewer's language.
+func (p *page) Topic(id string) string {
+	if id == "" {
+		return ""
+	}
+	if p.h.bank != nil {
+		if t, ok := p.h.bank.Topic(id); ok {
+			return t.Title.In(p.Lang)
+		}
+	}
+	return id
+}
+
+func funcs() template.FuncMap {
+	return template.FuncMap{
+		"add":    func(a, b int) int { return a + b },
+		"eq64":   func(a, b int64) bool { return a == b },
+		"pct":    func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+		"srcdoc": func(s string) string { return s }, // html/template escapes it for the attribute
+	}
+}
+
+// newPage starts the page data for the request's principal.
+func (h *Handler) newPage(r *http.Request, title string) *page {
+	p := &page{Lang: "ar", Dir: "rtl", Title: title, Back: r.URL.RequestURI(), loc: h.zone, h: h}
+	if pr, ok := inbox.PrincipalFrom(r.Context()); ok {
+		p.User = pr.User
+		if h.store != nil {
+			p.Since, _ = h.store.LastChangeID(r.Context())
+		}
+		if pr.User.Language == "en" {
+			p.Lang, p.Dir = "en", "ltr"
+		}
+		if pr.User.TimeZone != "" {
+			if loc, err := time.LoadLocation(pr.User.TimeZone); err == nil {
+				p.loc = loc
+			}
+		}
+	} else if lang := r.URL.Query().Get("lang"); lang == "en" {
+		p.Lang, p.Dir = "en", "ltr"
+	} else if lang == "" && strings.HasPrefix(r.Header.Get("Accept-Language"), "en") {
+		p.Lang, p.Dir = "en", "ltr"
+	}
+	return p
+}
+
+// render writes a page; a template error is logged and a plain 500 sent
+// (nothing half-written: the page renders into a buffer first).
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
+	t, ok := h.pages[name]
+	if !ok {
+		h.log.ErrorContext(r.Context(), "no such template", "name", name)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
+		h.log.ErrorContext(r.Context(), "render", "template", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// fail answers an error as a page: 403, 404, 400 or 500 by its kind.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, key := http.StatusInternalServerError, "error.internal"
+	var invalid *inbox.InvalidError
+	switch {
+	case errors.Is(err, inbox.ErrForbidden):
+		status, key = http.StatusForbidden, "error.forbidden"
+	case errors.Is(err, store.ErrNotFound):
+		status, key = http.StatusNotFound, "error.notfound"
+	case errors.As(err, &invalid), errors.Is(err, inbox.ErrConflict):
+		status, key = http.StatusBadRequest, "error.invalid"
+	default:
+		h.log.ErrorContext(r.Context(), "inbox", "path", r.URL.Path, "err", err)
+	}
+	p := h.newPage(r, tr("ar", "error.title"))
+	p.Title = p.T("error.title")
+	msg := p.T(key)
+	if invalid != nil {
+		msg = p.T(key) + ": " + invalid.Error()
+	}
+	p.Data = msg
+	h.render(w, r, status, "error", p)
+}
+
+func principal(r *http.Request) inbox.Principal {
+	p, _ := inbox.PrincipalFrom(r.Context())
+	return p
+}

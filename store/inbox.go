@@ -1,0 +1,824 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/wasl-dev/wasl/message"
+)
+
+// Ticket event kinds the inbox adds; each records a person's action.
+const (
+	EventAssign = "assign"
+	EventReply  = "reply"
+	EventSnooze = "snooze"
+)
+
+// Ticket outcomes, recorded when a ticket is closed.
+const (
+	OutcomeDone    = "done"
+	OutcomeNotDone = "not_done"
+)
+
+// InboxFilter selects the conversations of the inbox list, newest activity
+// first.
+type InboxFilter struct {
+	Status     string       // open, closed, snoozed; "" for open and closed (not snoozed)
+	Channel    message.Kind // "" for every channel
+	Department string
+	Assignee   string // "me", "unassigned", "" for anyone
+	Scope      string // in, out, smalltalk, spam; "" for all but spam (spam shows only when asked for)
+	Topic      string
+	Language   string
+	ContactID  int64
+	// Query is full-text search over subjects and bodies, normalized like
+	// the index (SetSearchNormalizer).
+	Query    string
+	BeforeID int64 // keyset paging: conversations that sort after this one
+	Limit    int   // default 50, at most 500
+	// ViewerID is who looks: "me", and whose read marks make "unread".
+	ViewerID int64
+	// Departments, when All is false, limits the list to conversations of
+	// these departments, without a department, or assigned to ViewerID:
+	// what an agent may see.
+	All         bool
+	Departments []string
+	Now         time.Time // for snoozes; zero is now
+}
+
+// InboxRow is one conversation as the inbox shows it.
+type InboxRow struct {
+	Conversation
+	ContactName  string          `json:"contact_name,omitempty"`
+	Identities   []message.Party `json:"identities"`
+	ChannelName  string          `json:"channel_name"`
+	ChannelKind  message.Kind    `json:"channel_kind"`
+	LastText     string          `json:"last_text,omitempty"`
+	Messages     int             `json:"messages"` // inbound messages
+	TicketID     int64           `json:"ticket_id,omitempty"`
+	TicketRef    string          `json:"ticket_ref,omitempty"`
+	TicketStatus string          `json:"ticket_status,omitempty"`
+	SLADueAt     *time.Time      `json:"sla_due_at,omitempty"`
+	AssigneeID   int64           `json:"assignee_id,omitempty"`
+	AssigneeName string          `json:"assignee_name,omitempty"`
+	Department   string          `json:"department,omitempty"`
+	Topic        string          `json:"topic,omitempty"`
+	Scope        string          `json:"scope,omitempty"`
+	Language     string          `json:"language,omitempty"`
+	Unread       bool            `json:"unread"`
+	SnoozedUntil *time.Time      `json:"snoozed_until,omitempty"`
+	RemindedAt   *time.Time      `json:"reminded_at,omitempty"`
+}
+
+// SetSearchNormalizer sets how text is normalized for the search index and
+// for queries; the same function serves both, so they cannot disagree.
+// The gateway passes the classifier's normalization (Arabic letter forms,
+// diacritics, case). Call it before the store is used; the default only
+// folds case.
+func (s *Store) SetSearchNormalizer(fn func(string) string) { s.normalize = fn }
+
+func (s *Store) norm(text string) string {
+	if s.normalize != nil {
+		return s.normalize(text)
+	}
+	return strings.ToLower(text)
+}
+
+// searchTerms splits normalized text into words of letters and digits,
+// which are safe in both FTS5 and tsquery syntax.
+func (s *Store) searchTerms(text string) []string {
+	return strings.FieldsFunc(s.norm(text), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.Is(unicode.Mn, r) })
+}
+
+// maxQueryTerms bounds a search: every term is one more index probe.
+const maxQueryTerms = 8
+
+// indexMessage adds a stored message's subject and text to the search
+// index, in the transaction that stored it.
+func (tx *Tx) indexMessage(ctx context.Context, m *Message) error {
+	if m.ConversationID == 0 || m.Quarantined {
+		return nil
+	}
+	terms := tx.s.searchTerms(m.Subject + "\n" + m.Text)
+	if len(terms) == 0 {
+		return nil
+	}
+	doc := strings.Join(terms, " ")
+	var err error
+	if tx.s.dialect == SQLite {
+		_, err = tx.tx.ExecContext(ctx, `INSERT INTO message_search (rowid, body, conversation_id) VALUES ($1, $2, $3)`, m.ID, doc, m.ConversationID)
+	} else {
+		_, err = tx.tx.ExecContext(ctx, `INSERT INTO message_search (message_id, conversation_id, doc)
+			VALUES ($1, $2, to_tsvector('simple', $3)) ON CONFLICT DO NOTHING`, m.ID, m.ConversationID, doc)
+	}
+	if err != nil {
+		return fmt.Errorf("index message %d: %w", m.ID, err)
+	}
+	return nil
+}
+
+// matchSQL is the condition "conversation c has a message matching every
+// term" (each term also as a prefix) in the store's dialect.
+func (s *Store) matchSQL(terms []string, arg func(any) string) string {
+	if s.dialect == SQLite {
+		q := make([]string, len(terms))
+		for i, t := range terms {
+			q[i] = `"` + t + `"*`
+		}
+		return `c.id IN (SELECT conversation_id FROM message_search WHERE message_search MATCH ` + arg(strings.Join(q, " ")) + `)`
+	}
+	q := make([]string, len(terms))
+	for i, t := range terms {
+		q[i] = t + ":*"
+	}
+	return `c.id IN (SELECT ms.conversation_id FROM message_search ms WHERE ms.doc @@ to_tsquery('simple', ` + arg(strings.Join(q, " & ")) + `))`
+}
+
+const inboxSelect = `SELECT c.id, c.contact_id, c.channel_id, c.subject, c.status, c.last_message_at, c.created_at,
+	COALESCE(c.assignee_id, 0), COALESCE(u.name, ''), c.department, c.topic, c.scope, c.language, c.snoozed_until, c.reminded_at,
+	ct.display_name, ch.name, ch.kind,
+	COALESCE((SELECT substr(m.body_text, 1, 200) FROM messages m WHERE m.conversation_id = c.id ORDER BY m.id DESC LIMIT 1), ''),
+	(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id),
+	COALESCE(t.id, 0), COALESCE(t.ref, ''), COALESCE(t.status, ''), t.sla_due_at,
+	CASE WHEN r.read_at IS NULL OR r.read_at < c.last_message_at THEN 1 ELSE 0 END
+	FROM conversations c
+	JOIN contacts ct ON ct.id = c.contact_id
+	JOIN channels ch ON ch.id = c.channel_id
+	LEFT JOIN users u ON u.id = c.assignee_id
+	LEFT JOIN tickets t ON t.id = (SELECT max(t2.id) FROM tickets t2 WHERE t2.conversation_id = c.id)`
+
+func scanInboxRow(r rowScanner) (InboxRow, error) {
+	var c InboxRow
+	err := r.Scan(&c.ID, &c.ContactID, &c.ChannelID, &c.Subject, &c.Status, timeCol{&c.LastMessageAt}, timeCol{&c.CreatedAt},
+		&c.AssigneeID, &c.AssigneeName, &c.Department, &c.Topic, &c.Scope, &c.Language, nullTimeCol{&c.SnoozedUntil}, nullTimeCol{&c.RemindedAt},
+		&c.ContactName, &c.ChannelName, &c.ChannelKind, &c.LastText, &c.Messages,
+		&c.TicketID, &c.TicketRef, &c.TicketStatus, nullTimeCol{&c.SLADueAt}, &c.Unread)
+	return c, err
+}
+
+// InboxList lists conversations for the inbox.
+func (s *Store) InboxList(ctx context.Context, f InboxFilter) ([]InboxRow, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	at := f.Now
+	if at.IsZero() {
+		at = now()
+	}
+	switch f.Status {
+	case "snoozed":
+		where = append(where, "c.snoozed_until > "+arg(s.dbTime(at)))
+	case ConversationOpen, ConversationClosed:
+		where = append(where, "c.status = "+arg(f.Status))
+		fallthrough
+	default:
+		where = append(where, "(c.snoozed_until IS NULL OR c.snoozed_until <= "+arg(s.dbTime(at))+")")
+	}
+	if f.Channel != "" {
+		where = append(where, "ch.kind = "+arg(string(f.Channel)))
+	}
+	if f.Department != "" {
+		where = append(where, "c.department = "+arg(f.Department))
+	}
+	switch f.Assignee {
+	case "":
+	case "me":
+		where = append(where, "c.assignee_id = "+arg(f.ViewerID))
+	case "unassigned":
+		where = append(where, "c.assignee_id IS NULL")
+	default:
+		return nil, fmt.Errorf("inbox list: assignee %q: want me, unassigned or empty", f.Assignee)
+	}
+	if f.Scope == "" && f.ContactID == 0 {
+		// Spam is kept, never answered, and out of the way: it shows under
+		// its own filter (and on the sender's contact page).
+		where = append(where, "c.scope <> 'spam'")
+	}
+	for col, v := range map[string]string{"c.scope": f.Scope, "c.topic": f.Topic, "c.language": f.Language} {
+		if v != "" {
+			where = append(where, col+" = "+arg(v))
+		}
+	}
+	if f.ContactID != 0 {
+		where = append(where, "c.contact_id = "+arg(f.ContactID))
+	}
+	if !f.All {
+		// On SQLite the unary + keeps these columns' indexes out of the
+		// plan: an OR over them would collect every match and sort it,
+		// where walking the activity index stops after one page.
+		plus := ""
+		if s.dialect == SQLite {
+			plus = "+"
+		}
+		vis := []string{plus + "c.department = ''", plus + "c.assignee_id = " + arg(f.ViewerID)}
+		if len(f.Departments) > 0 {
+			ph := make([]string, len(f.Departments))
+			for i, d := range f.Departments {
+				ph[i] = arg(d)
+			}
+			vis = append(vis, plus+"c.department IN ("+strings.Join(ph, ", ")+")")
+		}
+		where = append(where, "("+strings.Join(vis, " OR ")+")")
+	}
+	if terms := s.searchTerms(f.Query); len(terms) > 0 {
+		if len(terms) > maxQueryTerms {
+			terms = terms[:maxQueryTerms]
+		}
+		where = append(where, s.matchSQL(terms, arg))
+	}
+	if f.BeforeID != 0 {
+		// A row comparison, which both databases answer from the
+		// (last_message_at, id) index.
+		b := arg(f.BeforeID)
+		where = append(where, `(c.last_message_at, c.id) < ((SELECT last_message_at FROM conversations WHERE id = `+b+`), `+b+`)`)
+	}
+	// Two steps: pick the page's ids on the indexed columns alone, then
+	// compute the display columns (last text, counts, ticket) for those
+	// rows only. A database that must sort evaluates every selected
+	// column of every candidate row first.
+	page := `SELECT c.id FROM conversations c`
+	if f.Channel != "" {
+		page += ` JOIN channels ch ON ch.id = c.channel_id`
+	}
+	if len(where) > 0 {
+		page += " WHERE " + strings.Join(where, " AND ")
+	}
+	page += " ORDER BY c.last_message_at DESC, c.id DESC LIMIT " + arg(limit(f.Limit))
+	q := inboxSelect + ` LEFT JOIN conversation_reads r ON r.user_id = ` + arg(f.ViewerID) + ` AND r.conversation_id = c.id
+		WHERE c.id IN (` + page + `) ORDER BY c.last_message_at DESC, c.id DESC`
+	var rows []InboxRow
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("inbox list: %w", err)
+		}
+		if rows, err = collect(res, scanInboxRow, "inbox list"); err != nil {
+			return err
+		}
+		return fillIdentities(ctx, tx, rows)
+	})
+	if rows == nil {
+		rows = []InboxRow{}
+	}
+	return rows, err
+}
+
+// fillIdentities adds every contact's identities to the rows, in one query.
+func fillIdentities(ctx context.Context, q queryer, rows []InboxRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	ids := make([]any, 0, len(rows))
+	seen := map[int64]bool{}
+	for _, r := range rows {
+		if !seen[r.ContactID] {
+			seen[r.ContactID] = true
+			ids = append(ids, r.ContactID)
+		}
+	}
+	res, err := q.QueryContext(ctx, `SELECT contact_id, kind, value, name FROM contact_identities WHERE contact_id IN (`+
+		placeholders(1, len(ids))+`) ORDER BY created_at, kind, value`, ids...)
+	if err != nil {
+		return fmt.Errorf("inbox identities: %w", err)
+	}
+	defer res.Close()
+	by := map[int64][]message.Party{}
+	for res.Next() {
+		var id int64
+		var p message.Party
+		if err := res.Scan(&id, &p.Kind, &p.Value, &p.Name); err != nil {
+			return fmt.Errorf("inbox identities: %w", err)
+		}
+		by[id] = append(by[id], p)
+	}
+	if err := res.Err(); err != nil {
+		return fmt.Errorf("inbox identities: %w", err)
+	}
+	for i := range rows {
+		rows[i].Identities = by[rows[i].ContactID]
+		if rows[i].Identities == nil {
+			rows[i].Identities = []message.Party{}
+		}
+	}
+	return nil
+}
+
+// InboxConversation reads one conversation as the inbox shows it, with
+// viewerID's read mark.
+func (s *Store) InboxConversation(ctx context.Context, id, viewerID int64) (InboxRow, error) {
+	var row InboxRow
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		row, err = scanInboxRow(tx.QueryRowContext(ctx, inboxSelect+
+			` LEFT JOIN conversation_reads r ON r.user_id = $1 AND r.conversation_id = c.id WHERE c.id = $2`, viewerID, id))
+		if err != nil {
+			return notFound(err, fmt.Sprintf("conversation %d", id))
+		}
+		rows := []InboxRow{row}
+		if err := fillIdentities(ctx, tx, rows); err != nil {
+			return err
+		}
+		row = rows[0]
+		return nil
+	})
+	return row, err
+}
+
+// HistoryItem is one entry of a contact's history: a message in, a reply
+// out, or a ticket event (a note, an assignment, a status change…).
+type HistoryItem struct {
+	At             time.Time    `json:"at"`
+	Kind           string       `json:"kind"` // in, out, event
+	ConversationID int64        `json:"conversation_id"`
+	Channel        message.Kind `json:"channel"`
+	TicketRef      string       `json:"ticket_ref,omitempty"`
+	Message        *Message     `json:"message,omitempty"`
+	Outbound       *Outbound    `json:"outbound,omitempty"`
+	Event          *TicketEvent `json:"event,omitempty"`
+}
+
+// maxHistory bounds a history page: the newest entries are kept.
+const maxHistory = 300
+
+// ContactHistory is everything that passed between us and a contact, on
+// every channel and in every conversation, oldest first (the newest
+// maxHistory entries).
+func (s *Store) ContactHistory(ctx context.Context, contactID int64) ([]HistoryItem, error) {
+	var items []HistoryItem
+	err := s.readTx(ctx, func(q *sql.Tx) error {
+		kinds := map[int64]message.Kind{}
+		rows, err := q.QueryContext(ctx, `SELECT id, kind FROM channels`)
+		if err != nil {
+			return fmt.Errorf("history channels: %w", err)
+		}
+		for rows.Next() {
+			var id int64
+			var k message.Kind
+			if err := rows.Scan(&id, &k); err != nil {
+				rows.Close()
+				return fmt.Errorf("history channels: %w", err)
+			}
+			kinds[id] = k
+		}
+		rows.Close()
+		rows, err = q.QueryContext(ctx, `SELECT `+messageCols+` FROM messages m
+			JOIN conversations c ON c.id = m.conversation_id
+			WHERE c.contact_id = $1 ORDER BY m.id DESC LIMIT $2`, contactID, maxHistory)
+		if err != nil {
+			return fmt.Errorf("history messages: %w", err)
+		}
+		msgs, err := collect(rows, func(r rowScanner) (HistoryItem, error) {
+			m, err := scanMessage(r)
+			at := m.ReceivedAt
+			if at.IsZero() {
+				at = m.CreatedAt
+			}
+			return HistoryItem{At: at, Kind: "in", ConversationID: m.ConversationID, Channel: kinds[m.ChannelID], Message: &m}, err
+		}, "history messages")
+		if err != nil {
+			return err
+		}
+		if len(msgs) > 0 {
+			ids := make([]any, len(msgs))
+			byID := map[int64]*Message{}
+			for i := range msgs {
+				ids[i] = msgs[i].Message.ID
+				byID[msgs[i].Message.ID] = msgs[i].Message
+			}
+			rows, err := q.QueryContext(ctx, `SELECT `+attachmentCols+` FROM attachments a WHERE a.message_id IN (`+placeholders(1, len(ids))+`) ORDER BY a.id`, ids...)
+			if err != nil {
+				return fmt.Errorf("history attachments: %w", err)
+			}
+			atts, err := collect(rows, scanAttachment, "history attachments")
+			if err != nil {
+				return err
+			}
+			for _, a := range atts {
+				byID[a.MessageID].Attachments = append(byID[a.MessageID].Attachments, a)
+			}
+		}
+		items = append(items, msgs...)
+
+		rows, err = q.QueryContext(ctx, `SELECT `+outboundCols+outboundFrom+` JOIN conversations c ON c.id = o.conversation_id
+			WHERE c.contact_id = $1 ORDER BY o.id DESC LIMIT $2`, contactID, maxHistory)
+		if err != nil {
+			return fmt.Errorf("history outbound: %w", err)
+		}
+		outs, err := collect(rows, scanOutbound, "history outbound")
+		if err != nil {
+			return err
+		}
+		for i := range outs {
+			o := outs[i]
+			items = append(items, HistoryItem{At: o.CreatedAt, Kind: "out", ConversationID: o.ConversationID, Channel: o.Channel, Outbound: &o})
+		}
+
+		rows, err = q.QueryContext(ctx, `SELECT `+ticketEventCols+`, t.ref, t.conversation_id, ch.kind FROM ticket_events e
+			JOIN tickets t ON t.id = e.ticket_id JOIN conversations c ON c.id = t.conversation_id JOIN channels ch ON ch.id = c.channel_id
+			WHERE c.contact_id = $1 AND e.kind <> 'message' ORDER BY e.id DESC LIMIT $2`, contactID, maxHistory)
+		if err != nil {
+			return fmt.Errorf("history events: %w", err)
+		}
+		evs, err := collect(rows, func(r rowScanner) (HistoryItem, error) {
+			var e TicketEvent
+			var it HistoryItem
+			err := r.Scan(&e.ID, &e.TicketID, &e.Kind, &e.Actor, &e.FromStatus, &e.ToStatus, &e.Note, timeCol{&e.CreatedAt},
+				&it.TicketRef, &it.ConversationID, &it.Channel)
+			it.At, it.Kind, it.Event = e.CreatedAt, "event", &e
+			return it, err
+		}, "history events")
+		items = append(items, evs...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(items, func(i, j int) bool { return items[i].At.Before(items[j].At) })
+	if len(items) > maxHistory {
+		items = items[len(items)-maxHistory:]
+	}
+	return items, nil
+}
+
+// ContactDetail is one customer with everything about them.
+type ContactDetail struct {
+	Contact
+	MergedInto int64          `json:"merged_into,omitempty"`
+	Tickets    []Ticket       `json:"tickets"`
+	Notes      []ContactNote  `json:"notes"`
+	Merges     []ContactMerge `json:"merges"`
+}
+
+// ContactNote is staff's note about a person.
+type ContactNote struct {
+	ID        int64     `json:"id"`
+	ContactID int64     `json:"contact_id"`
+	Author    string    `json:"author"`
+	Body      string    `json:"body"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// ContactMerge records that one contact was merged into another, and what
+// moved, so it can be undone.
+type ContactMerge struct {
+	ID        int64      `json:"id"`
+	KeptID    int64      `json:"kept_id"`
+	MergedID  int64      `json:"merged_id"`
+	Moved     MergeMoved `json:"moved"`
+	Actor     string     `json:"actor"`
+	CreatedAt time.Time  `json:"created_at"`
+	UndoneAt  *time.Time `json:"undone_at,omitempty"`
+	UndoneBy  string     `json:"undone_by,omitempty"`
+}
+
+// MergeMoved lists the rows a merge gave to the kept contact.
+type MergeMoved struct {
+	Identities    []message.Party `json:"identities"`
+	Conversations []int64         `json:"conversations"`
+	Tickets       []int64         `json:"tickets"`
+	Outbound      []int64         `json:"outbound"`
+	Messages      []int64         `json:"messages"`
+}
+
+// ContactDetail reads a contact, its tickets, notes and merges.
+func (s *Store) ContactDetail(ctx context.Context, id int64) (ContactDetail, error) {
+	var d ContactDetail
+	err := s.readTx(ctx, func(q *sql.Tx) error {
+		var err error
+		if d.Contact, err = contactByID(ctx, q, id); err != nil {
+			return err
+		}
+		if err := q.QueryRowContext(ctx, `SELECT COALESCE(merged_into, 0) FROM contacts WHERE id = $1`, id).Scan(&d.MergedInto); err != nil {
+			return fmt.Errorf("contact %d: %w", id, err)
+		}
+		rows, err := q.QueryContext(ctx, `SELECT `+ticketCols+` FROM tickets t WHERE t.contact_id = $1 ORDER BY t.id DESC LIMIT 200`, id)
+		if err != nil {
+			return fmt.Errorf("contact tickets: %w", err)
+		}
+		if d.Tickets, err = collect(rows, scanTicket, "contact tickets"); err != nil {
+			return err
+		}
+		rows, err = q.QueryContext(ctx, `SELECT id, contact_id, author, body, created_at FROM contact_notes WHERE contact_id = $1 ORDER BY id`, id)
+		if err != nil {
+			return fmt.Errorf("contact notes: %w", err)
+		}
+		if d.Notes, err = collect(rows, func(r rowScanner) (ContactNote, error) {
+			var n ContactNote
+			return n, r.Scan(&n.ID, &n.ContactID, &n.Author, &n.Body, timeCol{&n.CreatedAt})
+		}, "contact notes"); err != nil {
+			return err
+		}
+		rows, err = q.QueryContext(ctx, `SELECT `+mergeCols+` FROM contact_merges WHERE kept_id = $1 OR merged_id = $1 ORDER BY id DESC`, id)
+		if err != nil {
+			return fmt.Errorf("contact merges: %w", err)
+		}
+		d.Merges, err = collect(rows, scanMerge, "contact merges")
+		return err
+	})
+	if d.Tickets == nil {
+		d.Tickets = []Ticket{}
+	}
+	if d.Notes == nil {
+		d.Notes = []ContactNote{}
+	}
+	if d.Merges == nil {
+		d.Merges = []ContactMerge{}
+	}
+	return d, err
+}
+
+const mergeCols = `id, kept_id, merged_id, moved, actor, created_at, undone_at, undone_by`
+
+func scanMerge(r rowScanner) (ContactMerge, error) {
+	var m ContactMerge
+	var moved string
+	err := r.Scan(&m.ID, &m.KeptID, &m.MergedID, &moved, &m.Actor, timeCol{&m.CreatedAt}, nullTimeCol{&m.UndoneAt}, &m.UndoneBy)
+	if err == nil {
+		err = json.Unmarshal([]byte(moved), &m.Moved)
+	}
+	return m, err
+}
+
+// AddContactNote records a note about a person.
+func (tx *Tx) AddContactNote(ctx context.Context, n *ContactNote) error {
+	if n.ContactID == 0 || strings.TrimSpace(n.Body) == "" {
+		return errors.New("add contact note: contact and text are required")
+	}
+	n.CreatedAt = now()
+	err := tx.tx.QueryRowContext(ctx, `INSERT INTO contact_notes (contact_id, author, body, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
+		n.ContactID, n.Author, n.Body, tx.s.dbTime(n.CreatedAt)).Scan(&n.ID)
+	if err != nil {
+		return fmt.Errorf("add contact note: %w", err)
+	}
+	return nil
+}
+
+func (tx *Tx) ids(ctx context.Context, query string, args ...any) ([]int64, error) {
+	rows, err := tx.tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := collect(rows, func(r rowScanner) (int64, error) {
+		var id int64
+		return id, r.Scan(&id)
+	}, "ids")
+	if ids == nil {
+		ids = []int64{}
+	}
+	return ids, err
+}
+
+// MergeContacts gives everything of contact mergeID (identities,
+// conversations, tickets, replies, messages) to keepID and records what
+// moved, so UndoMerge can give exactly that back.
+func (tx *Tx) MergeContacts(ctx context.Context, keepID, mergeID int64, actor string) (ContactMerge, error) {
+	if keepID == mergeID {
+		return ContactMerge{}, errors.New("merge contacts: a contact cannot be merged into itself")
+	}
+	for _, id := range []int64{keepID, mergeID} {
+		var into int64
+		err := tx.tx.QueryRowContext(ctx, `SELECT COALESCE(merged_into, 0) FROM contacts WHERE id = $1`, id).Scan(&into)
+		if err != nil {
+			return ContactMerge{}, notFound(err, fmt.Sprintf("merge contacts: contact %d", id))
+		}
+		if into != 0 {
+			return ContactMerge{}, fmt.Errorf("merge contacts: contact %d was merged into %d already: %w", id, into, ErrDuplicate)
+		}
+	}
+	m := ContactMerge{KeptID: keepID, MergedID: mergeID, Actor: actor, CreatedAt: now()}
+	var err error
+	if m.Moved.Identities, err = contactIdentities(ctx, tx.tx, mergeID); err != nil {
+		return ContactMerge{}, err
+	}
+	if m.Moved.Identities == nil {
+		m.Moved.Identities = []message.Party{}
+	}
+	for _, x := range []struct {
+		table string
+		into  *[]int64
+	}{{"conversations", &m.Moved.Conversations}, {"tickets", &m.Moved.Tickets}, {"outbound_messages", &m.Moved.Outbound}, {"messages", &m.Moved.Messages}} {
+		if *x.into, err = tx.ids(ctx, `SELECT id FROM `+x.table+` WHERE contact_id = $1 ORDER BY id`, mergeID); err != nil {
+			return ContactMerge{}, fmt.Errorf("merge contacts: %s: %w", x.table, err)
+		}
+		if _, err := tx.tx.ExecContext(ctx, `UPDATE `+x.table+` SET contact_id = $1 WHERE contact_id = $2`, keepID, mergeID); err != nil {
+			return ContactMerge{}, fmt.Errorf("merge contacts: %s: %w", x.table, err)
+		}
+	}
+	if _, err := tx.tx.ExecContext(ctx, `UPDATE contact_identities SET contact_id = $1 WHERE contact_id = $2`, keepID, mergeID); err != nil {
+		return ContactMerge{}, fmt.Errorf("merge contacts: identities: %w", err)
+	}
+	if _, err := tx.tx.ExecContext(ctx, `UPDATE contacts SET merged_into = $1 WHERE id = $2`, keepID, mergeID); err != nil {
+		return ContactMerge{}, fmt.Errorf("merge contacts: %w", err)
+	}
+	moved, err := json.Marshal(m.Moved)
+	if err != nil {
+		return ContactMerge{}, fmt.Errorf("merge contacts: %w", err)
+	}
+	err = tx.tx.QueryRowContext(ctx, `INSERT INTO contact_merges (kept_id, merged_id, moved, actor, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+		keepID, mergeID, string(moved), actor, tx.s.dbTime(m.CreatedAt)).Scan(&m.ID)
+	if err != nil {
+		return ContactMerge{}, fmt.Errorf("merge contacts: record: %w", err)
+	}
+	return m, nil
+}
+
+// Merge reads one merge record.
+func (s *Store) Merge(ctx context.Context, id int64) (ContactMerge, error) {
+	m, err := scanMerge(s.db.QueryRowContext(ctx, `SELECT `+mergeCols+` FROM contact_merges WHERE id = $1`, id))
+	if err != nil {
+		return ContactMerge{}, notFound(err, fmt.Sprintf("merge %d", id))
+	}
+	return m, nil
+}
+
+// UndoMerge gives the merged contact back what the merge moved (rows that
+// still belong to the kept contact; anything merged in later stays).
+func (tx *Tx) UndoMerge(ctx context.Context, mergeID int64, actor string) (ContactMerge, error) {
+	m, err := scanMerge(tx.tx.QueryRowContext(ctx, `SELECT `+mergeCols+` FROM contact_merges WHERE id = $1`, mergeID))
+	if err != nil {
+		return ContactMerge{}, notFound(err, fmt.Sprintf("undo merge %d", mergeID))
+	}
+	if m.UndoneAt != nil {
+		return ContactMerge{}, fmt.Errorf("undo merge %d: already undone: %w", mergeID, ErrDuplicate)
+	}
+	for _, x := range []struct {
+		table string
+		ids   []int64
+	}{{"conversations", m.Moved.Conversations}, {"tickets", m.Moved.Tickets}, {"outbound_messages", m.Moved.Outbound}, {"messages", m.Moved.Messages}} {
+		for _, id := range x.ids {
+			if _, err := tx.tx.ExecContext(ctx, `UPDATE `+x.table+` SET contact_id = $1 WHERE id = $2 AND contact_id = $3`, m.MergedID, id, m.KeptID); err != nil {
+				return ContactMerge{}, fmt.Errorf("undo merge %d: %s: %w", mergeID, x.table, err)
+			}
+		}
+	}
+	for _, p := range m.Moved.Identities {
+		if _, err := tx.tx.ExecContext(ctx, `UPDATE contact_identities SET contact_id = $1 WHERE kind = $2 AND value = $3 AND contact_id = $4`,
+			m.MergedID, string(p.Kind), p.Value, m.KeptID); err != nil {
+			return ContactMerge{}, fmt.Errorf("undo merge %d: identities: %w", mergeID, err)
+		}
+	}
+	if _, err := tx.tx.ExecContext(ctx, `UPDATE contacts SET merged_into = NULL WHERE id = $1`, m.MergedID); err != nil {
+		return ContactMerge{}, fmt.Errorf("undo merge %d: %w", mergeID, err)
+	}
+	at := now()
+	if _, err := tx.tx.ExecContext(ctx, `UPDATE contact_merges SET undone_at = $1, undone_by = $2 WHERE id = $3`, tx.s.dbTime(at), actor, mergeID); err != nil {
+		return ContactMerge{}, fmt.Errorf("undo merge %d: %w", mergeID, err)
+	}
+	m.UndoneAt, m.UndoneBy = &at, actor
+	return m, nil
+}
+
+// SetAssignee assigns a conversation to a user (0: to nobody).
+func (tx *Tx) SetAssignee(ctx context.Context, conversationID, userID int64) error {
+	res, err := tx.tx.ExecContext(ctx, `UPDATE conversations SET assignee_id = $1 WHERE id = $2`, nullID(userID), conversationID)
+	return affectedOne(res, err, fmt.Sprintf("assign conversation %d", conversationID))
+}
+
+// SetSnooze hides a conversation until until (nil: shows it again).
+func (tx *Tx) SetSnooze(ctx context.Context, conversationID int64, until *time.Time) error {
+	res, err := tx.tx.ExecContext(ctx, `UPDATE conversations SET snoozed_until = $1, reminded_at = NULL WHERE id = $2`,
+		tx.s.dbTimePtr(until), conversationID)
+	return affectedOne(res, err, fmt.Sprintf("snooze conversation %d", conversationID))
+}
+
+// WakeConversation brings a snoozed conversation back at the top of the
+// list with a reminder mark, if it is still snoozed until exactly until (a
+// customer message or a new snooze in between makes this a no-op).
+func (s *Store) WakeConversation(ctx context.Context, conversationID int64, until time.Time) (bool, error) {
+	var woke bool
+	err := s.InTx(ctx, func(tx *Tx) error {
+		at := s.dbTime(now())
+		res, err := tx.tx.ExecContext(ctx, `UPDATE conversations SET snoozed_until = NULL, reminded_at = $1,
+			last_message_at = CASE WHEN last_message_at < $1 THEN $1 ELSE last_message_at END
+			WHERE id = $2 AND snoozed_until = $3`, at, conversationID, s.dbTime(until))
+		if err != nil {
+			return fmt.Errorf("wake conversation %d: %w", conversationID, err)
+		}
+		n, err := res.RowsAffected()
+		woke = n == 1
+		return err
+	})
+	return woke, err
+}
+
+// MarkRead records that a user has seen a conversation up to now, and
+// clears its reminder mark.
+func (s *Store) MarkRead(ctx context.Context, userID, conversationID int64) error {
+	return s.InTx(ctx, func(tx *Tx) error {
+		at := s.dbTime(now())
+		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO conversation_reads (user_id, conversation_id, read_at) VALUES ($1, $2, $3)
+			ON CONFLICT (user_id, conversation_id) DO UPDATE SET read_at = excluded.read_at`, userID, conversationID, at); err != nil {
+			return fmt.Errorf("mark read: %w", err)
+		}
+		_, err := tx.tx.ExecContext(ctx, `UPDATE conversations SET reminded_at = NULL WHERE id = $1 AND reminded_at IS NOT NULL`, conversationID)
+		return err
+	})
+}
+
+// LatestTicket is the conversation's newest ticket, closed or not.
+func (tx *Tx) LatestTicket(ctx context.Context, conversationID int64) (Ticket, bool, error) {
+	t, err := scanTicket(tx.tx.QueryRowContext(ctx, `SELECT `+ticketCols+` FROM tickets t
+		WHERE t.conversation_id = $1 ORDER BY t.id DESC LIMIT 1`, conversationID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Ticket{}, false, nil
+	}
+	if err != nil {
+		return Ticket{}, false, fmt.Errorf("latest ticket of conversation %d: %w", conversationID, err)
+	}
+	return t, true, nil
+}
+
+// SetTicketOutcome records how a ticket ended.
+func (tx *Tx) SetTicketOutcome(ctx context.Context, ticketID int64, outcome, reason string) error {
+	if outcome != OutcomeDone && outcome != OutcomeNotDone {
+		return fmt.Errorf("set outcome of ticket %d: %q: want done or not_done", ticketID, outcome)
+	}
+	res, err := tx.tx.ExecContext(ctx, `UPDATE tickets SET outcome = $1, outcome_reason = $2 WHERE id = $3`, outcome, reason, ticketID)
+	return affectedOne(res, err, fmt.Sprintf("set outcome of ticket %d", ticketID))
+}
+
+// TicketOutcome reads how a ticket ended ("" while open).
+func (s *Store) TicketOutcome(ctx context.Context, ticketID int64) (outcome, reason string, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT outcome, outcome_reason FROM tickets WHERE id = $1`, ticketID).Scan(&outcome, &reason)
+	if err != nil {
+		return "", "", notFound(err, fmt.Sprintf("ticket %d", ticketID))
+	}
+	return outcome, reason, nil
+}
+
+// RequeueOutbound puts a failed reply back in the queue; the caller
+// inserts the send job in the same transaction. Only failed or
+// undelivered replies can be retried.
+func (tx *Tx) RequeueOutbound(ctx context.Context, id int64) (Outbound, error) {
+	res, err := tx.tx.ExecContext(ctx, `UPDATE outbound_messages SET state = 'queued', error = '', updated_at = $1
+		WHERE id = $2 AND state IN ('failed', 'undelivered')`, tx.s.dbTime(now()), id)
+	if err := affectedOne(res, err, fmt.Sprintf("requeue outbound %d", id)); err != nil {
+		return Outbound{}, err
+	}
+	return outboundByID(ctx, tx.tx, id)
+}
+
+// OutboundTx reads one reply inside a transaction.
+func (tx *Tx) Outbound(ctx context.Context, id int64) (Outbound, error) {
+	return outboundByID(ctx, tx.tx, id)
+}
+
+// ConversationTx reads a conversation inside a transaction.
+func (tx *Tx) Conversation(ctx context.Context, id int64) (Conversation, error) {
+	c, err := scanConversation(tx.tx.QueryRowContext(ctx, `SELECT `+conversationCols+` FROM conversations c WHERE c.id = $1`, id))
+	if err != nil {
+		return Conversation{}, notFound(err, fmt.Sprintf("conversation %d", id))
+	}
+	return c, nil
+}
+
+// LastInbound is the newest inbound message of a conversation: what a
+// staff reply answers (its sender, its Message-ID for threading).
+func (tx *Tx) LastInbound(ctx context.Context, conversationID int64) (Message, bool, error) {
+	m, err := scanMessage(tx.tx.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages m
+		WHERE m.conversation_id = $1 AND m.quarantined = FALSE ORDER BY m.id DESC LIMIT 1`, conversationID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Message{}, false, nil
+	}
+	if err != nil {
+		return Message{}, false, fmt.Errorf("last inbound of conversation %d: %w", conversationID, err)
+	}
+	return m, true, nil
+}
+
+// ContactTx reads a contact inside a transaction.
+func (tx *Tx) Contact(ctx context.Context, id int64) (Contact, error) {
+	return contactByID(ctx, tx.tx, id)
+}
+
+// ChannelTx reads a channel inside a transaction.
+func (tx *Tx) Channel(ctx context.Context, id int64) (Channel, error) {
+	c, err := scanChannel(tx.tx.QueryRowContext(ctx, `SELECT `+channelCols+` FROM channels ch WHERE ch.id = $1`, id))
+	if err != nil {
+		return Channel{}, notFound(err, fmt.Sprintf("channel %d", id))
+	}
+	return c, nil
+}
+
+// Attachment reads one attachment with the conversation it belongs to.
+func (s *Store) Attachment(ctx context.Context, id int64) (Attachment, int64, error) {
+	a, err := scanAttachment(s.db.QueryRowContext(ctx, `SELECT `+attachmentCols+` FROM attachments a WHERE a.id = $1`, id))
+	if err != nil {
+		return Attachment{}, 0, notFound(err, fmt.Sprintf("attachment %d", id))
+	}
+	var conv int64
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(conversation_id, 0) FROM messages WHERE id = $1`, a.MessageID).Scan(&conv); err != nil {
+		return Attachment{}, 0, notFound(err, fmt.Sprintf("message of attachment %d", id))
+	}
+	return a, conv, nil
+}
