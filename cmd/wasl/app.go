@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/wasl-dev/wasl/channels"
 	"github.com/wasl-dev/wasl/channels/whatsapp"
@@ -46,6 +47,14 @@ type app struct {
 	operator *inbox.Operator
 	// sources run for as long as serve does (the live-update hub).
 	sources []runner
+	// process names this process among the replicas; River's client id.
+	process string
+	// supervisor runs the connectors one replica at a time runs (IMAP,
+	// WhatsApp's linked device), each under its lease; set by serve.
+	supervisor *supervisor
+	// homeQueues routes the jobs of channels only their lease holder can
+	// do to their own queue (homequeue.go).
+	homeQueues *homeQueues
 	// fileChannels are the config file's channels, built by newApp and
 	// started by serve; channels added in the UI come and go with their
 	// rows (live).
@@ -75,6 +84,12 @@ type app struct {
 // runner is a connector that runs until its context ends.
 type runner interface {
 	Run(ctx context.Context) error
+}
+
+// leasedRunner is a connector and the lease it runs under.
+type leasedRunner struct {
+	lease string
+	r     runner
 }
 
 // registry maps channel ids to what the router needs of each channel: its
@@ -144,7 +159,7 @@ func loadBankAndModel(path string) (*replies.Bank, *classify.Model, error) {
 // newApp opens the store (migrating it), trains the classifier and builds
 // every configured channel. Nothing runs until start.
 func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTTP *http.Client) (*app, error) {
-	a := &app{cfg: cfg, log: log, twilioHTTP: twilioHTTP, registry: newRegistry()}
+	a := &app{cfg: cfg, log: log, twilioHTTP: twilioHTTP, registry: newRegistry(), process: newProcessID(), homeQueues: newHomeQueues()}
 	var err error
 	if a.key, err = secretKey(cfg); err != nil {
 		return nil, err
@@ -172,12 +187,16 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 		n = 4
 	}
 	a.jobs, err = river.NewClient(a.store.RiverDriver(), &river.Config{
+		// Unique among the replicas: it names the leader River elects
+		// to run its maintenance and periodic jobs (see ARCHITECTURE.md).
+		ID: a.process,
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: 1},
 			router.QueueSend:   {MaxWorkers: n},
 			router.QueueMedia:  {MaxWorkers: 2},
 		},
 		Workers:              workers,
+		Middleware:           []rivertype.Middleware{a.homeQueues},
 		Logger:               log.With("component", "river"),
 		FetchPollInterval:    cfg.Jobs.PollInterval.D(250 * time.Millisecond),
 		FetchCooldown:        50 * time.Millisecond,
@@ -293,6 +312,12 @@ func (a *app) run(ctx context.Context) error {
 func (a *app) serve(ctx context.Context, ls *listeners) error {
 	defer a.store.Close()
 	defer a.endStreams()
+	rep, err := lockReplica(a.cfg.DataDir, a.process)
+	if err != nil {
+		ls.close()
+		return err
+	}
+	defer rep.close()
 	// Jobs get a context the signal does not cancel; stopJobs ends them.
 	if err := a.jobs.Start(context.WithoutCancel(ctx)); err != nil {
 		ls.close()
@@ -329,9 +354,13 @@ func (a *app) serve(ctx context.Context, ls *listeners) error {
 			}
 		}()
 	}
-	// The channels: the file's, and the UI's as their rows come and go.
-	wg.Go(func() { a.live.run(intake, newLocalLeases(a.log)) })
-	attrs := []any{"addr", ls.public.Addr().String(), "store", string(a.store.Dialect()), "channels", len(a.cfg.Channels)}
+	a.supervisor = newSupervisor(a.store, rep.holder, defaultLeaseTiming(), a.log)
+	// The channels: the file's, and the UI's as their rows come and go,
+	// the leased ones under the supervisor.
+	a.live.replica = rep.holder.Replica
+	wg.Go(func() { a.live.run(intake, a.supervisor) })
+	attrs := []any{"addr", ls.public.Addr().String(), "store", string(a.store.Dialect()), "channels", len(a.cfg.Channels),
+		"replica", rep.holder.Replica, "process", a.process}
 	if ls.admin != nil {
 		attrs = append(attrs, "admin_addr", ls.admin.Addr().String())
 	}
@@ -354,6 +383,7 @@ func (a *app) serve(ctx context.Context, ls *listeners) error {
 		}
 	}
 	wg.Wait()
+	a.supervisor.Wait()
 	a.stopJobs()
 	return runErr
 }

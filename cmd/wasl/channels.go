@@ -151,7 +151,13 @@ func (a *app) buildConnector(ctx context.Context, id int64, ch config.Channel, s
 			return nil, err
 		}
 		// Media are downloaded by the media job, not the event handler.
-		c.wa, c.sender, c.fetcher, c.leased = w, w, w, w
+		c.wa, c.sender, c.fetcher = w, w, w
+		// Sends and media downloads need the device's connection: they
+		// run where it is, from the channel's own queue.
+		if spool { // a connector that will run, not one built to check settings
+			a.homeQueues.add(id)
+		}
+		c.leased = workingQueue{r: w, queues: a.jobs.Queues(), queue: channelQueue(id), log: log}
 	default:
 		return nil, fmt.Errorf("channel %q: unknown kind %q", ch.Name, ch.Kind)
 	}

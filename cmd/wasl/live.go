@@ -49,8 +49,9 @@ func defaultLiveTiming() liveTiming {
 
 // liveChannels runs the gateway's channels.
 type liveChannels struct {
-	a       *app
-	timing  liveTiming
+	a      *app
+	timing liveTiming
+	// replica names this replica in channel_status; serve sets it.
 	replica string
 	nudge   chan struct{}
 
@@ -79,7 +80,7 @@ type failedBuild struct {
 }
 
 func newLiveChannels(a *app) *liveChannels {
-	return &liveChannels{a: a, timing: defaultLiveTiming(), replica: replicaName(),
+	return &liveChannels{a: a, timing: defaultLiveTiming(),
 		nudge: make(chan struct{}, 1), running: map[int64]*liveConn{}, failed: map[int64]failedBuild{}}
 }
 
