@@ -362,12 +362,16 @@ func TestOperatorBank(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 60*time.Second, "the bank reloaded on SIGHUP", func() (bool, string) {
-		return g.a.svc.Bank() != before && g.a.pipeline.Bank() == g.a.svc.Bank(), "the old bank"
+	// The reload is audited once the new bank is in use.
+	waitFor(t, 60*time.Second, "the bank reloaded on SIGHUP, and audited", func() (bool, string) {
+		log, err := g.a.store.AuditLog(ctx, store.AuditFilter{TargetKind: "bank"})
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(log) == 2 && log[0].Action == "bank.reload" && log[1].Action == "bank.reload_failed", fmt.Sprintf("%+v", log)
 	})
-	log, err := g.a.store.AuditLog(ctx, store.AuditFilter{TargetKind: "bank"})
-	if err != nil || len(log) != 2 || log[0].Action != "bank.reload" || log[1].Action != "bank.reload_failed" {
-		t.Errorf("audit: %+v %v", log, err)
+	if g.a.svc.Bank() == before || g.a.pipeline.Bank() != g.a.svc.Bank() {
+		t.Error("the audit says reloaded, but the old bank is in use")
 	}
 }
 
