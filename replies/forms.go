@@ -58,6 +58,7 @@ type FormField struct {
 	Min, Max  *int     // number
 	Future    bool     // date: today or later, in the bank's time zone
 	MaxLength int      // text, textarea, items (each item's name): in characters
+	Common    bool     // one of the bank's common fields
 	Line      int
 }
 
@@ -135,7 +136,10 @@ func (c *checker) topicForm(f fields, what string, t *Topic, common []FormField)
 	form := &Form{Line: fl.key.Line}
 	form.Intro, _, _ = c.text(ff, "intro", fw, false)
 	if c.boolean(ff, "common", fw, true) {
-		form.Fields = append(form.Fields, common...)
+		for _, x := range common {
+			x.Common = true
+			form.Fields = append(form.Fields, x)
+		}
 	}
 	items, _ := c.list(ff, "fields", fw)
 	form.Fields = append(form.Fields, c.formFields(items, fw, "fields")...)
