@@ -88,8 +88,10 @@ type Config struct {
 	// TrustForwarded takes the client's address from the last
 	// X-Forwarded-For entry (the reverse proxy's).
 	TrustForwarded bool
-	Now            func() time.Time
-	Log            *slog.Logger
+	// Counter counts submissions by outcome (NewCounter); nil makes one.
+	Counter *prometheus.CounterVec
+	Now     func() time.Time
+	Log     *slog.Logger
 }
 
 // Outcomes of a submission, as /metrics counts them.
@@ -156,13 +158,9 @@ func New(cfg Config, st Store, in Ingester) (*Handler, error) {
 		cfg.Log = slog.Default()
 	}
 	h := &Handler{cfg: cfg, store: st, ingest: in, pages: map[string]*template.Template{}, zone: time.UTC,
-		perIP: newLimiter(cfg.PerIP.Max, cfg.PerIP.Within), log: cfg.Log,
-		counted: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "wasl_form_submissions_total",
-			Help: "Form submissions by outcome: accepted, duplicate (a second click), and every refusal (invalid, honeypot, too_fast, expired, bad_token, rate_ip, rate_contact, too_large, failed); this replica's count since it started.",
-		}, []string{"outcome"})}
-	for _, o := range outcomes {
-		h.counted.WithLabelValues(o) // every series exists from the start
+		perIP: newLimiter(cfg.PerIP.Max, cfg.PerIP.Within), log: cfg.Log, counted: cfg.Counter}
+	if h.counted == nil {
+		h.counted = NewCounter()
 	}
 	if c := cfg.Bank.Calendar(); c != nil && c.Location() != nil {
 		h.zone = c.Location()
@@ -187,8 +185,18 @@ func New(cfg Config, st Store, in Ingester) (*Handler, error) {
 	return h, nil
 }
 
-// Collector is the submissions counter, for /metrics.
-func (h *Handler) Collector() prometheus.Collector { return h.counted }
+// NewCounter is the submissions counter, for /metrics; the metrics
+// handler is made before the channels are, so the caller makes it first.
+func NewCounter() *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wasl_form_submissions_total",
+		Help: "Form submissions by outcome: accepted, duplicate (a second click), and every refusal (invalid, honeypot, too_fast, expired, bad_token, rate_ip, rate_contact, too_large, failed); this replica's count since it started.",
+	}, []string{"outcome"})
+	for _, o := range outcomes {
+		c.WithLabelValues(o) // every series exists from the start
+	}
+	return c
+}
 
 // Registrar is where routes go (an inbox.Mux or an http.ServeMux).
 type Registrar interface {

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+const intakeYAML = `channels:
+  - name: mail
+    kind: email
+    imap: {addr: "127.0.0.1:1", security: plain, username: u, password: p}
+    smtp: {addr: "127.0.0.1:1", security: none, from: "s@example.test"}
+  - name: forms
+    kind: form
+    form: {reply_email: mail}
+`
+
+// TestFormRoutes checks the forms are served, without credentials, when a
+// form channel is configured, and only then.
+func TestFormRoutes(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want int
+	}{
+		{"with a form channel", intakeYAML, http.StatusOK},
+		{"without", "", http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := testApp(t, tt.yaml)
+			srv := httptest.NewServer(a.mux)
+			t.Cleanup(srv.Close)
+			for _, path := range []string{"/forms/", "/forms/equipment_maintenance", "/forms/form.css"} {
+				resp, err := http.Get(srv.URL + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != tt.want {
+					t.Errorf("GET %s: %s, want %d: %.200s", path, resp.Status, tt.want, body)
+				}
+				if tt.want == http.StatusOK && path == "/forms/equipment_maintenance" && !strings.Contains(string(body), `dir="rtl"`) {
+					t.Errorf("GET %s: not the Arabic form", path)
+				}
+			}
+		})
+	}
+}
