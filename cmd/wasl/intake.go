@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/wasl-dev/wasl/calls"
 	"github.com/wasl-dev/wasl/config"
 	"github.com/wasl-dev/wasl/forms"
+	"github.com/wasl-dev/wasl/inbox"
 	"github.com/wasl-dev/wasl/message"
 	"github.com/wasl-dev/wasl/replies"
 )
@@ -54,6 +56,42 @@ func (a *app) mountIntake(ctx context.Context) error {
 			return fmt.Errorf("channel %q: %w", ch.Name, err)
 		}
 	}
+	if ch, ok := intakeChannel(a.cfg, message.Phone); ok {
+		if err := a.mountCalls(ctx, ch); err != nil {
+			return fmt.Errorf("channel %q: %w", ch.Name, err)
+		}
+	}
+	return nil
+}
+
+// mountCalls serves the call log's API to signed-in staff and API tokens.
+func (a *app) mountCalls(ctx context.Context, ch config.Channel) error {
+	row, err := a.store.ChannelByName(ctx, ch.Name)
+	if err != nil {
+		return err
+	}
+	cfg := calls.Config{ChannelID: row.ID, Bank: a.bank, Region: a.cfg.DefaultRegion, Log: a.log.With("channel", ch.Name),
+		Actor: func(ctx context.Context) string {
+			p, _ := inbox.PrincipalFrom(ctx)
+			return p.Actor()
+		}}
+	if p := ch.Phone; p != nil {
+		for _, r := range []struct {
+			name string
+			to   *calls.Route
+		}{{p.SendSMS, &cfg.SMS}, {p.SendWhatsApp, &cfg.WhatsApp}} {
+			fr, err := a.route(ctx, r.name)
+			if err != nil {
+				return err
+			}
+			*r.to = calls.Route{ChannelID: fr.ChannelID, Kind: fr.Kind}
+		}
+	}
+	h, err := calls.New(cfg, a.store, a.pipeline)
+	if err != nil {
+		return err
+	}
+	h.Register(a.mux, a.auth.RequireAPI)
 	return nil
 }
 

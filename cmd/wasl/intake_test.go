@@ -16,6 +16,7 @@ const intakeYAML = `channels:
   - name: forms
     kind: form
     form: {reply_email: mail}
+  - {name: phone, kind: phone}
 `
 
 // TestFormRoutes checks the forms are served, without credentials, when a
@@ -47,6 +48,19 @@ func TestFormRoutes(t *testing.T) {
 				if tt.want == http.StatusOK && path == "/forms/equipment_maintenance" && !strings.Contains(string(body), `dir="rtl"`) {
 					t.Errorf("GET %s: not the Arabic form", path)
 				}
+			}
+			// The call log is staff's: without credentials, 401 (404 without a phone channel).
+			resp, err := http.Post(srv.URL+"/api/v1/calls", "application/json", strings.NewReader("{}"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			want := http.StatusUnauthorized
+			if tt.yaml == "" {
+				want = http.StatusNotFound
+			}
+			if resp.StatusCode != want {
+				t.Errorf("POST /api/v1/calls without credentials: %s, want %d", resp.Status, want)
 			}
 		})
 	}
