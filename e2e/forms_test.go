@@ -17,8 +17,9 @@ import (
 	"github.com/wasl-dev/wasl/message"
 )
 
-// formsYAML is an email channel (Dovecot, smtp-sink), a Twilio SMS number
-// and the forms, which acknowledge by both.
+// formsYAML is an email channel (Dovecot, smtp-sink), a Twilio SMS number,
+// the forms, which acknowledge by both, a Twilio WhatsApp number and the
+// phone line, which sends by either.
 func formsYAML(dc *dovecot.Server, smtpAddr, twilioURL string) string {
 	return emailChannelYAML(dc.Addr(), dc.User(), dc.Password(), smtpAddr, "now") + fmt.Sprintf(`  - name: sms
     kind: sms
@@ -34,7 +35,17 @@ func formsYAML(dc *dovecot.Server, smtpAddr, twilioURL string) string {
       reply_sms: sms
       frame_ancestors: [https://uqu.edu.sa]
       min_fill_time: 1ms
-`, twilioAccount, twilioToken, smsNumber, twilioURL)
+  - name: wa-twilio
+    kind: sms
+    twilio:
+      account_sid: %s
+      auth_token: %s
+      from: "%s"
+      api_url: %s
+  - name: phone
+    kind: phone
+    phone: {send_sms: sms, send_whatsapp: wa-twilio}
+`, twilioAccount, twilioToken, smsNumber, twilioURL, twilioAccount, twilioToken, twilioWhatsAppNumber, twilioURL)
 }
 
 var (
@@ -160,6 +171,37 @@ func TestFormsGateway(t *testing.T) {
 			})
 			if acks := sentTo(fake, mobile); len(acks) != 2 || !strings.Contains(acks[1].Body, ref[1]) {
 				t.Errorf("SMS %+v, want two, the second with %s", acks, ref[1])
+			}
+
+			// The same customer calls; the representative guides her to the
+			// form and sends it and the rating link by WhatsApp.
+			call := `{"id":"call-1","name":"نورة السبيعي","category":"academic","mobile":"0551112233","employer":"كلية الهندسة",
+				"inquiry":"كيف أطلب صيانة السبورة الذكية؟","outcome":"guided","topic":"equipment_maintenance",
+				"send":"whatsapp","links":["equipment_maintenance#0"],"rating":true}`
+			for i, want := range []int{http.StatusCreated, http.StatusOK} { // a retry logs nothing more
+				req, _ := http.NewRequest("POST", base+"/api/v1/calls", strings.NewReader(call))
+				req.Header.Set("Authorization", "Bearer "+g.token)
+				req.Header.Set("Content-Type", "application/json")
+				code, body := postWebhook(t, req)
+				if code != want {
+					t.Fatalf("log the call (%d): %d %s", i, code, body)
+				}
+			}
+			eventually(t, 30*time.Second, "the call's follow-up by WhatsApp", func() (bool, string) {
+				return len(sentTo(fake, "whatsapp:"+mobile)) >= 1, fmt.Sprintf("%d at Twilio", len(fake.Sent()))
+			})
+			wa := sentTo(fake, "whatsapp:"+mobile)
+			if len(wa) != 1 || wa[0].From != twilioWhatsAppNumber {
+				t.Fatalf("WhatsApp messages %+v, want one from %s", wa, twilioWhatsAppNumber)
+			}
+			for _, s := range []string{base + "/forms/equipment_maintenance", "/survey"} {
+				if !strings.Contains(wa[0].Body, s) {
+					t.Errorf("follow-up %q lacks %q", wa[0].Body, s)
+				}
+			}
+			st = g.stats()
+			if st.Contacts != 1 || st.MessagesByChannel[message.Phone] != 1 {
+				t.Errorf("contacts %d, messages by channel %v: want one contact with one call", st.Contacts, st.MessagesByChannel)
 			}
 
 			req, _ := http.NewRequest("GET", base+"/metrics", nil)
