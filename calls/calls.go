@@ -173,10 +173,20 @@ func (h *Handler) options(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// problem is a refused call: what is wrong with each field.
+// problem is a refused call, in the API's error shape, with what is
+// wrong with each field.
 type problem struct {
-	Error  string            `json:"error"`
-	Fields map[string]string `json:"fields,omitempty"`
+	Error struct {
+		Code    string            `json:"code"`
+		Message string            `json:"message"`
+		Fields  map[string]string `json:"fields,omitempty"`
+	} `json:"error"`
+}
+
+func newProblem(code, msg string, fields map[string]string) problem {
+	var p problem
+	p.Error.Code, p.Error.Message, p.Error.Fields = code, msg, fields
+	return p
 }
 
 func (h *Handler) log(w http.ResponseWriter, r *http.Request) {
@@ -184,18 +194,18 @@ func (h *Handler) log(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
-		writeJSON(w, http.StatusBadRequest, problem{Error: "the body is not a call: " + err.Error()})
+		writeJSON(w, http.StatusBadRequest, newProblem("bad_request", "the body is not a call: "+err.Error(), nil))
 		return
 	}
 	in, bad := h.inbound(r.Context(), c)
 	if len(bad) > 0 {
-		writeJSON(w, http.StatusBadRequest, problem{Error: "invalid", Fields: bad})
+		writeJSON(w, http.StatusBadRequest, newProblem("invalid", "the call is not complete: see fields", bad))
 		return
 	}
 	out, err := h.ingest.Ingest(r.Context(), in)
 	if err != nil {
 		h.cfg.Log.ErrorContext(r.Context(), "calls: ingest", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, problem{Error: "the call could not be stored; log it again (the same id stores it once)"})
+		writeJSON(w, http.StatusServiceUnavailable, newProblem("unavailable", "the call could not be stored; log it again (the same id stores it once)", nil))
 		return
 	}
 	res := Logged{MessageID: out.MessageID, ConversationID: out.ConversationID, Duplicate: out.Duplicate, SentBy: c.Send}

@@ -208,7 +208,7 @@ func TestLogCall(t *testing.T) {
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
 					code, _, p := e.log(t, tt.call)
-					if code != http.StatusBadRequest || p.Fields[tt.field] == "" {
+					if code != http.StatusBadRequest || p.Error.Fields[tt.field] == "" {
 						t.Errorf("%d %+v, want 400 about %s", code, p, tt.field)
 					}
 				})
