@@ -65,3 +65,19 @@ func TestFormRoutes(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckConfigForms checks `wasl check-config` names the line of each
+// mistake in a bank's forms.
+func TestCheckConfigForms(t *testing.T) {
+	cleanEnv(t)
+	const file = "../../replies/testdata/broken/forms.yaml"
+	r := runWasl(t, "check-config", file)
+	if r.code != 2 {
+		t.Fatalf("exit %d, want 2\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	for _, s := range []string{file + ":18:", `"dropdown"`, file + ":31:"} {
+		if !strings.Contains(r.stderr, s) {
+			t.Errorf("stderr lacks %q:\n%s", s, r.stderr)
+		}
+	}
+}
