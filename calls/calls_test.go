@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -92,6 +94,7 @@ func newEnv(t *testing.T, dsn string) *env {
 	}
 	e.mux = http.NewServeMux()
 	h.Register(e.mux, func(h http.Handler) http.Handler { return h })
+	h.RegisterPage(e.mux, func(h http.Handler) http.Handler { return h })
 	return e
 }
 
@@ -221,3 +224,46 @@ func TestLogCall(t *testing.T) {
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestLogCallPage(t *testing.T) {
+	for name, dsn := range backends() {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, dsn(t))
+			w := httptest.NewRecorder()
+			e.mux.ServeHTTP(w, httptest.NewRequest("GET", "/calls/new", nil))
+			page := w.Body.String()
+			m := regexp.MustCompile(`name="id" value="([^"]+)"`).FindStringSubmatch(page)
+			if w.Code != 200 || m == nil || !strings.Contains(page, `dir="rtl"`) || !strings.Contains(page, "تسجيل مكالمة") {
+				t.Fatalf("GET /calls/new: %d\n%s", w.Code, page)
+			}
+			post := func(v url.Values) *httptest.ResponseRecorder {
+				r := httptest.NewRequest("POST", "/calls/new?lang=ar", strings.NewReader(v.Encode()))
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				w := httptest.NewRecorder()
+				e.mux.ServeHTTP(w, r)
+				return w
+			}
+			v := url.Values{"id": {m[1]}, "name": {"خالد"}, "inquiry": {"أين نموذج الصيانة؟"}, "outcome": {"guided"},
+				"topic": {"equipment_maintenance"}, "send": {"sms"}, "links": {"equipment_maintenance#0"}, "rating": {"1"}}
+			// Without the mobile: refused, the values kept, the error beside the field.
+			w = post(v)
+			if w.Code != 400 || !strings.Contains(w.Body.String(), `id="mobile-error"`) || !strings.Contains(w.Body.String(), "أين نموذج الصيانة؟") ||
+				!strings.Contains(w.Body.String(), `value="equipment_maintenance#0" checked`) {
+				t.Fatalf("without a mobile: %d\n%s", w.Code, w.Body)
+			}
+			v.Set("mobile", "0551112233")
+			w = post(v)
+			if w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/conversations/") {
+				t.Fatalf("save: %d %q\n%s", w.Code, w.Header().Get("Location"), w.Body)
+			}
+			// Saved twice (a double click): one call, one SMS.
+			post(v)
+			if n := e.count(t, "SELECT count(*) FROM messages"); n != 1 {
+				t.Errorf("%d messages, want 1", n)
+			}
+			if n := e.count(t, "SELECT count(*) FROM outbound_messages WHERE channel_id = "+itoa(e.sms)); n != 1 {
+				t.Errorf("%d SMS, want 1", n)
+			}
+		})
+	}
+}

@@ -64,7 +64,8 @@ func (a *app) mountIntake(ctx context.Context) error {
 	return nil
 }
 
-// mountCalls serves the call log's API to signed-in staff and API tokens.
+// mountCalls serves the call log: the API to signed-in staff and API
+// tokens, the "log a call" page to signed-in staff.
 func (a *app) mountCalls(ctx context.Context, ch config.Channel) error {
 	row, err := a.store.ChannelByName(ctx, ch.Name)
 	if err != nil {
@@ -92,6 +93,7 @@ func (a *app) mountCalls(ctx context.Context, ch config.Channel) error {
 		return err
 	}
 	h.Register(a.mux, a.auth.RequireAPI)
+	h.RegisterPage(a.mux, a.auth.RequireSession)
 	return nil
 }
 

@@ -62,6 +62,15 @@ func TestFormRoutes(t *testing.T) {
 			if resp.StatusCode != want {
 				t.Errorf("POST /api/v1/calls without credentials: %s, want %d", resp.Status, want)
 			}
+			noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			resp, err = noRedirect.Get(srv.URL + "/calls/new")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if tt.yaml != "" && (resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login")) {
+				t.Errorf("GET /calls/new without a session: %s to %q, want the sign-in page", resp.Status, resp.Header.Get("Location"))
+			}
 		})
 	}
 }
