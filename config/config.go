@@ -130,6 +130,8 @@ type Channel struct {
 	SMTP     *SMTP        `yaml:"smtp" json:"smtp,omitempty"`
 	Twilio   *Twilio      `yaml:"twilio" json:"twilio,omitempty"`
 	WhatsApp *WhatsApp    `yaml:"whatsapp" json:"whatsapp,omitempty"`
+	Form     *Form        `yaml:"form" json:"form,omitempty"`   // kind form (forms.go)
+	Phone    *Phone       `yaml:"phone" json:"phone,omitempty"` // kind phone (forms.go)
 }
 
 // IMAP is where an email channel reads from.
@@ -499,6 +501,9 @@ func (c *Config) Validate() error {
 		}
 		seen[ch.Name] = true
 		errs = append(errs, ch.validate(where)...)
+		if ch.Kind == message.Form || ch.Kind == message.Phone {
+			errs = append(errs, c.validateIntake(ch, where)...)
+		}
 	}
 	wa := 0
 	for _, ch := range c.Channels {
@@ -510,6 +515,7 @@ func (c *Config) Validate() error {
 		// The device store holds one linked device per database.
 		bad("only one enabled whatsapp channel is supported per database, found %d", wa)
 	}
+	errs = append(errs, c.validateIntakeCount()...)
 	return errors.Join(errs...)
 }
 
@@ -519,6 +525,9 @@ var channelName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 // ValidateChannel checks one channel as Validate does, for channels that do
 // not come from the file (the web UI's). The errors name the settings.
 func ValidateChannel(ch Channel) error {
+	if ch.Kind == message.Form || ch.Kind == message.Phone {
+		return fmt.Errorf("channel %q: %s channels are set in the config file", ch.Name, ch.Kind)
+	}
 	return errors.Join(ch.validate(fmt.Sprintf("channel %q", ch.Name))...)
 }
 
@@ -548,8 +557,10 @@ func (ch Channel) validate(where string) []error {
 		if ch.Twilio != nil {
 			bad("%s: WhatsApp through Twilio is an sms channel with twilio.from: whatsapp:+…; kind whatsapp is the linked device", where)
 		}
+	case message.Form, message.Phone:
+		// Checked against the config by Validate (validateIntake).
 	default:
-		bad("%s: kind %q: want email, sms or whatsapp", where, ch.Kind)
+		bad("%s: kind %q: want email, sms, whatsapp, form or phone", where, ch.Kind)
 	}
 	return errs
 }

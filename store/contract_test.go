@@ -1368,7 +1368,7 @@ func TestRollbackLeavesNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := Stats{TicketsByStatus: map[string]int64{}, Outbound: map[message.DeliveryState]int64{}}
+		want := Stats{TicketsByStatus: map[string]int64{}, Outbound: map[message.DeliveryState]int64{}, MessagesByChannel: map[message.Kind]int64{}}
 		if !reflect.DeepEqual(st, want) {
 			t.Errorf("after rollbacks: %+v", st)
 		}
@@ -1384,7 +1384,8 @@ func TestRollbackLeavesNothing(t *testing.T) {
 		}
 		st, _ = s.Stats(ctx)
 		want = Stats{Messages: 1, Conversations: 1, Contacts: 1, Tickets: 1,
-			TicketsByStatus: map[string]int64{TicketOpen: 1}, Outbound: map[message.DeliveryState]int64{message.StateQueued: 1}}
+			TicketsByStatus: map[string]int64{TicketOpen: 1}, Outbound: map[message.DeliveryState]int64{message.StateQueued: 1},
+			MessagesByChannel: map[message.Kind]int64{message.Email: 1}}
 		if !reflect.DeepEqual(st, want) {
 			t.Errorf("after commit: %+v, want %+v", st, want)
 		}

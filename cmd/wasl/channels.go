@@ -158,6 +158,8 @@ func (a *app) buildConnector(ctx context.Context, id int64, ch config.Channel, s
 			a.homeQueues.add(id)
 		}
 		c.leased = workingQueue{r: w, queues: a.jobs.Queues(), queue: channelQueue(id), log: log}
+	case message.Form, message.Phone:
+		// Served by their own routes (intake.go); nothing runs.
 	default:
 		return nil, fmt.Errorf("channel %q: unknown kind %q", ch.Name, ch.Kind)
 	}

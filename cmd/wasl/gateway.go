@@ -69,6 +69,7 @@ func (g gateway) ReloadBank(ctx context.Context) (*replies.Bank, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the bank in use stays: %w", err)
 	}
+	bank = withForms(g.a.cfg, bank) // as at start: links to the form pages
 	g.a.pipeline.SetKnowledge(bank, model)
 	if g.a.svc != nil {
 		g.a.svc.SetBank(bank)
