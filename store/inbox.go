@@ -334,7 +334,13 @@ func (s *Store) InboxList(ctx context.Context, f InboxFilter) ([]InboxRow, error
 			page += " ORDER BY c.last_message_at DESC, c.id DESC LIMIT " + arg(lim)
 		}
 		q := inboxSelect + ` LEFT JOIN conversation_reads r ON r.user_id = ` + arg(f.ViewerID) + ` AND r.conversation_id = c.id
-		WHERE c.id IN (` + page + `) ORDER BY c.last_message_at DESC, c.id DESC`
+		WHERE c.id IN (` + page + `)`
+		if order == nil {
+			q += ` ORDER BY c.last_message_at DESC, c.id DESC`
+		}
+		// A search's rows are put in order below: an ORDER BY here would
+		// have SQLite walk the activity index past every conversation to
+		// find its 50.
 		res, err := tx.QueryContext(ctx, q, args...)
 		if err != nil {
 			return fmt.Errorf("inbox list: %w", err)
