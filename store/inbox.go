@@ -131,7 +131,7 @@ func (tx *Tx) indexMessage(ctx context.Context, m *Message) error {
 }
 
 // addSearchTerms records the words of an indexed message in search_terms
-// (SQLite), which expandTerm reads.
+// (SQLite), from which matchQuery expands prefixes.
 func (tx *Tx) addSearchTerms(ctx context.Context, terms []string) error {
 	seen := make(map[string]bool, len(terms))
 	words := make([]string, 0, len(terms))
