@@ -48,9 +48,15 @@ type Config struct {
 	// conversation on that channel when it was active within this window.
 	ConversationWindow Duration `yaml:"conversation_window"`
 	// MailDomain is the right-hand side of the Message-IDs of our replies.
-	MailDomain string    `yaml:"mail_domain"`
-	Jobs       Jobs      `yaml:"jobs"`
-	Channels   []Channel `yaml:"channels"`
+	MailDomain string `yaml:"mail_domain"`
+	// SecretKeyFile holds the key (base64, 32 bytes) that encrypts the
+	// credentials of channels added in the web UI; relative to this file.
+	// WASL_SECRET_KEY, the key itself, is read instead when set (SecretKey).
+	SecretKeyFile string `yaml:"secret_key_file"`
+	// SecretKey is WASL_SECRET_KEY; never in the file.
+	SecretKey string    `yaml:"-"`
+	Jobs      Jobs      `yaml:"jobs"`
+	Channels  []Channel `yaml:"channels"`
 
 	// Path is the file this was read from; relative paths resolve against it.
 	Path string `yaml:"-"`
@@ -113,32 +119,35 @@ type Jobs struct {
 }
 
 // Channel is one configured channel.
+//
+// Channels added in the web UI are stored as this struct in JSON, with the
+// secrets (Secrets) taken out and kept encrypted beside it.
 type Channel struct {
-	Name     string       `yaml:"name"`
-	Kind     message.Kind `yaml:"kind"`
-	Disabled bool         `yaml:"disabled"`
-	IMAP     *IMAP        `yaml:"imap"`
-	SMTP     *SMTP        `yaml:"smtp"`
-	Twilio   *Twilio      `yaml:"twilio"`
-	WhatsApp *WhatsApp    `yaml:"whatsapp"`
-	Form     *Form        `yaml:"form"`  // kind form (forms.go)
-	Phone    *Phone       `yaml:"phone"` // kind phone (forms.go)
+	Name     string       `yaml:"name" json:"name"`
+	Kind     message.Kind `yaml:"kind" json:"kind"`
+	Disabled bool         `yaml:"disabled" json:"disabled,omitempty"`
+	IMAP     *IMAP        `yaml:"imap" json:"imap,omitempty"`
+	SMTP     *SMTP        `yaml:"smtp" json:"smtp,omitempty"`
+	Twilio   *Twilio      `yaml:"twilio" json:"twilio,omitempty"`
+	WhatsApp *WhatsApp    `yaml:"whatsapp" json:"whatsapp,omitempty"`
+	Form     *Form        `yaml:"form" json:"form,omitempty"`   // kind form (forms.go)
+	Phone    *Phone       `yaml:"phone" json:"phone,omitempty"` // kind phone (forms.go)
 }
 
 // IMAP is where an email channel reads from.
 type IMAP struct {
-	Addr           string   `yaml:"addr"`
-	Security       string   `yaml:"security"` // tls, starttls, plain
-	AllowPlain     bool     `yaml:"allow_plain"`
-	Username       string   `yaml:"username"`
-	Password       string   `yaml:"password"`
-	Mailboxes      []string `yaml:"mailboxes"`
-	PollInterval   Duration `yaml:"poll_interval"`
-	BatchSize      int      `yaml:"batch_size"`
-	MaxMessageSize int64    `yaml:"max_message_size"`
-	DisableIdle    bool     `yaml:"disable_idle"`
+	Addr           string   `yaml:"addr" json:"addr"`
+	Security       string   `yaml:"security" json:"security"` // tls, starttls, plain
+	AllowPlain     bool     `yaml:"allow_plain" json:"allow_plain,omitempty"`
+	Username       string   `yaml:"username" json:"username"`
+	Password       string   `yaml:"password" json:"password,omitempty"`
+	Mailboxes      []string `yaml:"mailboxes" json:"mailboxes"`
+	PollInterval   Duration `yaml:"poll_interval" json:"poll_interval,omitempty"`
+	BatchSize      int      `yaml:"batch_size" json:"batch_size,omitempty"`
+	MaxMessageSize int64    `yaml:"max_message_size" json:"max_message_size,omitempty"`
+	DisableIdle    bool     `yaml:"disable_idle" json:"disable_idle,omitempty"`
 	// FirstSync is where sync starts in a mailbox the channel never synced.
-	FirstSync FirstSync `yaml:"first_sync"`
+	FirstSync FirstSync `yaml:"first_sync" json:"first_sync"`
 }
 
 // FirstSync modes.
@@ -207,34 +216,44 @@ func (f FirstSync) String() string {
 // check-config show "since:2026-09-01", not a struct.
 func (f FirstSync) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
 
+// UnmarshalText reads what MarshalText wrote (a stored channel's settings).
+func (f *FirstSync) UnmarshalText(b []byte) error {
+	v, err := ParseFirstSync(string(b))
+	if err != nil {
+		return err
+	}
+	*f = v
+	return nil
+}
+
 // SMTP is how an email channel answers.
 type SMTP struct {
-	Addr          string `yaml:"addr"`
-	Security      string `yaml:"security"` // starttls, tls, none
-	AllowInsecure bool   `yaml:"allow_insecure"`
-	Username      string `yaml:"username"`
-	Password      string `yaml:"password"`
-	From          string `yaml:"from"`
+	Addr          string `yaml:"addr" json:"addr"`
+	Security      string `yaml:"security" json:"security"` // starttls, tls, none
+	AllowInsecure bool   `yaml:"allow_insecure" json:"allow_insecure,omitempty"`
+	Username      string `yaml:"username" json:"username,omitempty"`
+	Password      string `yaml:"password" json:"password,omitempty"`
+	From          string `yaml:"from" json:"from"`
 }
 
 // Twilio is an SMS (or Twilio WhatsApp) channel.
 type Twilio struct {
-	AccountSID          string `yaml:"account_sid"`
-	AuthToken           string `yaml:"auth_token"`
-	From                string `yaml:"from"`
-	MessagingServiceSID string `yaml:"messaging_service_sid"`
+	AccountSID          string `yaml:"account_sid" json:"account_sid"`
+	AuthToken           string `yaml:"auth_token" json:"auth_token,omitempty"`
+	From                string `yaml:"from" json:"from,omitempty"`
+	MessagingServiceSID string `yaml:"messaging_service_sid" json:"messaging_service_sid,omitempty"`
 	// SegmentBudget is the SMS segments an automatic reply should fit in;
 	// 0 leaves the SMS channel's own default.
-	SegmentBudget int   `yaml:"segment_budget"`
-	MaxMediaBytes int64 `yaml:"max_media_bytes"`
+	SegmentBudget int   `yaml:"segment_budget" json:"segment_budget,omitempty"`
+	MaxMediaBytes int64 `yaml:"max_media_bytes" json:"max_media_bytes,omitempty"`
 	// APIURL points the REST client elsewhere (the demo's local fake).
-	APIURL string `yaml:"api_url"`
+	APIURL string `yaml:"api_url" json:"api_url,omitempty"`
 }
 
 // WhatsApp is a linked-device channel.
 type WhatsApp struct {
-	AllowGroups bool `yaml:"allow_groups"`
-	AllowStatus bool `yaml:"allow_status"`
+	AllowGroups bool `yaml:"allow_groups" json:"allow_groups,omitempty"`
+	AllowStatus bool `yaml:"allow_status" json:"allow_status,omitempty"`
 }
 
 // Duration reads "24h", "90m", "7d" or "1d12h" (message.ParseDuration, the
@@ -300,6 +319,9 @@ func Parse(data []byte, path string, lookup func(string) (string, bool)) (*Confi
 	}
 	if v, ok := lookup("WASL_API_TOKEN"); ok && v != "" {
 		cfg.APIToken = v
+	}
+	if v, ok := lookup("WASL_SECRET_KEY"); ok && v != "" {
+		cfg.SecretKey = v
 	}
 	cfg.defaults()
 	if err := cfg.Validate(); err != nil {
@@ -474,37 +496,13 @@ func (c *Config) Validate() error {
 		if ch.Name != "" {
 			where = fmt.Sprintf("channel %q", ch.Name)
 		}
-		if !regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`).MatchString(ch.Name) {
-			bad("%s: name must be lower-case letters, digits, '-' or '_' (it appears in webhook URLs)", where)
-		}
 		if seen[ch.Name] {
 			bad("%s: name used twice", where)
 		}
 		seen[ch.Name] = true
-		switch ch.Kind {
-		case message.Email:
-			if ch.IMAP == nil || ch.IMAP.Addr == "" {
-				bad("%s: email channels need imap.addr", where)
-			} else if ch.IMAP.Username == "" || ch.IMAP.Password == "" {
-				bad("%s: imap.username and imap.password are required", where)
-			}
-			if ch.SMTP == nil || ch.SMTP.Addr == "" || ch.SMTP.From == "" {
-				bad("%s: email channels need smtp.addr and smtp.from to answer", where)
-			}
-		case message.SMS:
-			if ch.Twilio == nil || ch.Twilio.AccountSID == "" || ch.Twilio.AuthToken == "" {
-				bad("%s: sms channels need twilio.account_sid and twilio.auth_token", where)
-			} else if ch.Twilio.From == "" && ch.Twilio.MessagingServiceSID == "" {
-				bad("%s: twilio.from or twilio.messaging_service_sid is required", where)
-			}
-		case message.WhatsApp:
-			if ch.Twilio != nil {
-				bad("%s: WhatsApp through Twilio is an sms channel with twilio.from: whatsapp:+…; kind whatsapp is the linked device", where)
-			}
-		case message.Form, message.Phone:
+		errs = append(errs, ch.validate(where)...)
+		if ch.Kind == message.Form || ch.Kind == message.Phone {
 			errs = append(errs, c.validateIntake(ch, where)...)
-		default:
-			bad("%s: kind %q: want email, sms, whatsapp, form or phone", where, ch.Kind)
 		}
 	}
 	wa := 0
@@ -521,6 +519,107 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// channelName is what a channel may be called: it appears in webhook URLs.
+var channelName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// ValidateChannel checks one channel as Validate does, for channels that do
+// not come from the file (the web UI's). The errors name the settings.
+func ValidateChannel(ch Channel) error {
+	if ch.Kind == message.Form || ch.Kind == message.Phone {
+		return fmt.Errorf("channel %q: %s channels are set in the config file", ch.Name, ch.Kind)
+	}
+	return errors.Join(ch.validate(fmt.Sprintf("channel %q", ch.Name))...)
+}
+
+func (ch Channel) validate(where string) []error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if !channelName.MatchString(ch.Name) {
+		bad("%s: name must be lower-case letters, digits, '-' or '_' (it appears in webhook URLs)", where)
+	}
+	switch ch.Kind {
+	case message.Email:
+		if ch.IMAP == nil || ch.IMAP.Addr == "" {
+			bad("%s: email channels need imap.addr", where)
+		} else if ch.IMAP.Username == "" || ch.IMAP.Password == "" {
+			bad("%s: imap.username and imap.password are required", where)
+		}
+		if ch.SMTP == nil || ch.SMTP.Addr == "" || ch.SMTP.From == "" {
+			bad("%s: email channels need smtp.addr and smtp.from to answer", where)
+		}
+	case message.SMS:
+		if ch.Twilio == nil || ch.Twilio.AccountSID == "" || ch.Twilio.AuthToken == "" {
+			bad("%s: sms channels need twilio.account_sid and twilio.auth_token", where)
+		} else if ch.Twilio.From == "" && ch.Twilio.MessagingServiceSID == "" {
+			bad("%s: twilio.from or twilio.messaging_service_sid is required", where)
+		}
+	case message.WhatsApp:
+		if ch.Twilio != nil {
+			bad("%s: WhatsApp through Twilio is an sms channel with twilio.from: whatsapp:+…; kind whatsapp is the linked device", where)
+		}
+	case message.Form, message.Phone:
+		// Checked against the config by Validate (validateIntake).
+	default:
+		bad("%s: kind %q: want email, sms, whatsapp, form or phone", where, ch.Kind)
+	}
+	return errs
+}
+
+// The secret settings of a channel, by the names Secrets uses.
+const (
+	SecretIMAPPassword    = "imap.password"
+	SecretSMTPPassword    = "smtp.password"
+	SecretTwilioAuthToken = "twilio.auth_token"
+)
+
+// Secrets returns the channel's secret settings (the empty ones too), by
+// name. Settings are stored without them (WithoutSecrets); they are kept
+// encrypted beside the settings and put back with WithSecrets.
+func (ch Channel) Secrets() map[string]string {
+	m := map[string]string{}
+	if ch.IMAP != nil {
+		m[SecretIMAPPassword] = ch.IMAP.Password
+	}
+	if ch.SMTP != nil {
+		m[SecretSMTPPassword] = ch.SMTP.Password
+	}
+	if ch.Twilio != nil {
+		m[SecretTwilioAuthToken] = ch.Twilio.AuthToken
+	}
+	return m
+}
+
+// WithoutSecrets is a copy of ch with every secret setting empty.
+func (ch Channel) WithoutSecrets() Channel {
+	return ch.WithSecrets(map[string]string{SecretIMAPPassword: "", SecretSMTPPassword: "", SecretTwilioAuthToken: ""})
+}
+
+// WithSecrets is a copy of ch with the secret settings named in s set.
+func (ch Channel) WithSecrets(s map[string]string) Channel {
+	if ch.IMAP != nil {
+		v := *ch.IMAP
+		if p, ok := s[SecretIMAPPassword]; ok {
+			v.Password = p
+		}
+		ch.IMAP = &v
+	}
+	if ch.SMTP != nil {
+		v := *ch.SMTP
+		if p, ok := s[SecretSMTPPassword]; ok {
+			v.Password = p
+		}
+		ch.SMTP = &v
+	}
+	if ch.Twilio != nil {
+		v := *ch.Twilio
+		if p, ok := s[SecretTwilioAuthToken]; ok {
+			v.AuthToken = p
+		}
+		ch.Twilio = &v
+	}
+	return ch
+}
+
 func isPostgres(u string) bool {
 	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
 }
@@ -529,6 +628,7 @@ func isPostgres(u string) bool {
 func (c *Config) Redacted() Config {
 	r := *c
 	r.APIToken = redact(r.APIToken)
+	r.SecretKey = redact(r.SecretKey)
 	r.DatabaseURL = redactURL(r.DatabaseURL)
 	r.Channels = make([]Channel, len(c.Channels))
 	for i, ch := range c.Channels {

@@ -2,9 +2,12 @@ package config
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wasl-dev/wasl/message"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -185,9 +188,72 @@ func TestFirstSync(t *testing.T) {
 			}
 			// Stored channel settings show the written form.
 			b, err := json.Marshal(cfg.Redacted().Channels[0].IMAP)
-			if err != nil || !strings.Contains(string(b), `"FirstSync":"`+tt.want+`"`) {
+			if err != nil || !strings.Contains(string(b), `"first_sync":"`+tt.want+`"`) {
 				t.Errorf("JSON %s (%v) lacks first_sync %q", b, err, tt.want)
 			}
+			var back IMAP
+			if err := json.Unmarshal(b, &back); err != nil || back.FirstSync.String() != fs.String() || !back.FirstSync.Since.Equal(fs.Since) {
+				t.Errorf("first_sync back from JSON = %+v, %v; want %+v", back.FirstSync, err, fs)
+			}
 		})
+	}
+}
+
+// TestChannelSecrets: a channel's settings are stored without their
+// secrets, which go back in by name; nothing else changes on the way.
+func TestChannelSecrets(t *testing.T) {
+	ch := Channel{Name: "mail", Kind: message.Email,
+		IMAP: &IMAP{Addr: "imap.example.edu:993", Username: "u", Password: "imap-pass", Mailboxes: []string{"INBOX"}, PollInterval: Duration(time.Minute), FirstSync: FirstSync{Mode: FirstSyncNow}},
+		SMTP: &SMTP{Addr: "smtp.example.edu:587", Username: "u", Password: "smtp-pass", From: "s@example.edu"}}
+	if err := ValidateChannel(ch); err != nil {
+		t.Fatal(err)
+	}
+	bare := ch.WithoutSecrets()
+	b, err := json.Marshal(bare)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "pass") {
+		t.Errorf("stored settings carry a secret: %s", b)
+	}
+	if ch.IMAP.Password != "imap-pass" {
+		t.Error("WithoutSecrets changed the original")
+	}
+	var back Channel
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	full := back.WithSecrets(ch.Secrets())
+	if !reflect.DeepEqual(full, ch) {
+		t.Errorf("round trip:\n got %+v %+v %+v\nwant %+v %+v %+v", full, full.IMAP, full.SMTP, ch, ch.IMAP, ch.SMTP)
+	}
+	sms := Channel{Name: "sms", Kind: message.SMS, Twilio: &Twilio{AccountSID: "AC1", AuthToken: "tok"}}
+	if s := sms.Secrets(); len(s) != 1 || s[SecretTwilioAuthToken] != "tok" {
+		t.Errorf("Secrets of an SMS channel = %v", s)
+	}
+	for _, tc := range []struct {
+		ch   Channel
+		want string
+	}{
+		{Channel{Name: "Bad Name", Kind: message.WhatsApp}, "name must be lower-case"},
+		{Channel{Name: "sms", Kind: message.SMS, Twilio: &Twilio{AccountSID: "AC1", AuthToken: "t"}}, "twilio.from or twilio.messaging_service_sid"},
+		{Channel{Name: "x", Kind: "fax"}, `kind "fax"`},
+	} {
+		if err := ValidateChannel(tc.ch); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ValidateChannel(%+v) = %v, want %q", tc.ch, err, tc.want)
+		}
+	}
+}
+
+func TestSecretKeySettings(t *testing.T) {
+	cfg, err := Parse([]byte(good+"\nsecret_key_file: keys/secret.key\n"), "/etc/wasl/wasl.yaml", env(map[string]string{"WASL_SECRET_KEY": "a2V5", "TOKEN": "t", "IMAP_PASS": "p"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.SecretKey != "a2V5" || cfg.Resolve(cfg.SecretKeyFile) != "/etc/wasl/keys/secret.key" {
+		t.Errorf("SecretKey %q, file %q", cfg.SecretKey, cfg.Resolve(cfg.SecretKeyFile))
+	}
+	if r := cfg.Redacted(); r.SecretKey == "a2V5" {
+		t.Error("Redacted keeps the secret key")
 	}
 }

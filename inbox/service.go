@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -60,7 +61,7 @@ type ServiceConfig struct {
 type Service struct {
 	store *store.Store
 	jobs  router.JobInserter
-	bank  *replies.Bank
+	bank  atomic.Pointer[replies.Bank]
 	cfg   ServiceConfig
 	log   *slog.Logger
 }
@@ -76,11 +77,16 @@ func NewService(st *store.Store, jobs router.JobInserter, bank *replies.Bank, cf
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{store: st, jobs: jobs, bank: bank, cfg: cfg, log: log}
+	s := &Service{store: st, jobs: jobs, cfg: cfg, log: log}
+	s.bank.Store(bank)
+	return s
 }
 
 // Bank is the knowledge bank the service renders from.
-func (s *Service) Bank() *replies.Bank { return s.bank }
+func (s *Service) Bank() *replies.Bank { return s.bank.Load() }
+
+// SetBank replaces the bank (an operator reloaded it).
+func (s *Service) SetBank(b *replies.Bank) { s.bank.Store(b) }
 
 // Scope limits a filter to what p may see: an operator everything; an agent
 // the conversations of their departments, those without a department (the
@@ -189,16 +195,16 @@ func (s *Service) ensureTicket(ctx context.Context, tx *store.Tx, c store.InboxR
 	}
 	at := s.cfg.Now()
 	loc := time.UTC
-	if s.bank != nil && s.bank.Calendar() != nil {
-		loc = s.bank.Calendar().Location()
+	if s.Bank() != nil && s.Bank().Calendar() != nil {
+		loc = s.Bank().Calendar().Location()
 	}
 	year := at.In(loc).Year()
 	n, err := tx.NextTicketNumber(ctx, s.cfg.TicketPrefix, year)
 	if err != nil {
 		return store.Ticket{}, err
 	}
-	if department == "" && s.bank != nil {
-		if topic, ok := s.bank.Topic(c.Topic); ok {
+	if department == "" && s.Bank() != nil {
+		if topic, ok := s.Bank().Topic(c.Topic); ok {
 			department = topic.Department
 		}
 	}
@@ -371,8 +377,8 @@ func (s *Service) Transfer(ctx context.Context, p Principal, convID int64, depar
 	if department == "" {
 		return invalid("say which department")
 	}
-	if s.bank != nil {
-		if _, ok := s.bank.Department(department); !ok {
+	if s.Bank() != nil {
+		if _, ok := s.Bank().Department(department); !ok {
 			return invalid("unknown department %q", department)
 		}
 	}
@@ -489,7 +495,7 @@ func (s *Service) Close(ctx context.Context, p Principal, convID int64, outcome,
 		if err := tx.SetConversationStatus(ctx, c.ID, store.ConversationClosed); err != nil {
 			return err
 		}
-		if s.bank == nil {
+		if s.Bank() == nil {
 			return nil
 		}
 		contact, err := tx.Contact(ctx, c.ContactID)
@@ -498,10 +504,10 @@ func (s *Service) Close(ctx context.Context, p Principal, convID int64, outcome,
 		}
 		req := replies.Request{Kind: replies.KindClosing, Language: contact.Language, Channel: c.ChannelKind,
 			TicketRef: t.Ref, Name: contact.DisplayName, Now: s.cfg.Now()}
-		if _, ok := s.bank.Topic(t.Topic); ok {
+		if _, ok := s.Bank().Topic(t.Topic); ok {
 			req.TopicID = t.Topic
 		}
-		reply, err := s.bank.Render(req)
+		reply, err := s.Bank().Render(req)
 		if err != nil {
 			return fmt.Errorf("render closing message: %w", err)
 		}
@@ -597,10 +603,10 @@ func (s *Service) Answer(ctx context.Context, p Principal, convID int64, topicID
 	if err != nil {
 		return "", err
 	}
-	if s.bank == nil {
+	if s.Bank() == nil {
 		return "", invalid("no knowledge bank")
 	}
-	if _, ok := s.bank.Topic(topicID); !ok {
+	if _, ok := s.Bank().Topic(topicID); !ok {
 		return "", invalid("unknown topic %q", topicID)
 	}
 	contact, err := s.store.Contact(ctx, c.ContactID)
@@ -608,10 +614,10 @@ func (s *Service) Answer(ctx context.Context, p Principal, convID int64, topicID
 		return "", err
 	}
 	kind := replies.KindAnswer
-	if t, _ := s.bank.Topic(topicID); t.Scope == replies.ScopeOut {
+	if t, _ := s.Bank().Topic(topicID); t.Scope == replies.ScopeOut {
 		kind = replies.KindReferral
 	}
-	r, err := s.bank.Render(replies.Request{Kind: kind, TopicID: topicID, Language: contact.Language, Channel: c.ChannelKind,
+	r, err := s.Bank().Render(replies.Request{Kind: kind, TopicID: topicID, Language: contact.Language, Channel: c.ChannelKind,
 		Name: contact.DisplayName, Now: s.cfg.Now(), TicketRef: c.TicketRef})
 	if err != nil {
 		return "", err

@@ -63,7 +63,7 @@ func TestPipelineNotRequests(t *testing.T) {
 	for name, dsn := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, dsn(t))
-			e.p.cls = model
+			e.p.SetKnowledge(e.p.Bank(), model)
 			kinds := []message.Kind{message.SMS, message.WhatsApp, message.Email}
 			var spamStored, spamSeen int
 			for i, l := range msgs {
@@ -130,7 +130,7 @@ func TestPipelineThanksJoinsOpenTicket(t *testing.T) {
 	for name, dsn := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, dsn(t))
-			e.p.cls = model
+			e.p.SetKnowledge(e.p.Bank(), model)
 			r1 := e.process(t, e.phone(message.WhatsApp, "WA1", "+966551234567", "البروجكتر في قاعة 12 خربان ما يشتغل نبي فني"))
 			if r1.TicketRef == "" || r1.OutboundID == 0 {
 				t.Fatalf("request: %+v", r1.Decision)
@@ -155,7 +155,7 @@ func TestPipelineAsksWhenUnsure(t *testing.T) {
 	for name, dsn := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, dsn(t))
-			e.p.cls = stubClassifier{"the ac in my room is broken": unsure}
+			e.p.SetKnowledge(e.p.Bank(), stubClassifier{"the ac in my room is broken": unsure})
 			r := e.process(t, e.mail("m1@x", "a@example.edu", "AC", "the ac in my room is broken"))
 			if r.Decision.Action != ActionAsk || r.TicketID != 0 || r.OutboundID == 0 {
 				t.Fatalf("decision %+v", r)
@@ -187,7 +187,7 @@ func TestPipelineAsksWhenUnsure(t *testing.T) {
 
 			// The customer answers in the same conversation, minutes later:
 			// the ticket opens and is acknowledged, window or not.
-			e.p.cls = stubClassifier{"the ac in my room is broken": unsure, "maintenance please, the projector is broken": maintenance}
+			e.p.SetKnowledge(e.p.Bank(), stubClassifier{"the ac in my room is broken": unsure, "maintenance please, the projector is broken": maintenance})
 			answer := e.mail("m2@x", "a@example.edu", "Re: AC", "maintenance please, the projector is broken")
 			answer.InReplyTo = "m1@x"
 			r2 := e.process(t, answer)

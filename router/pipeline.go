@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -50,8 +51,9 @@ type Config struct {
 // Pipeline ingests inbound messages.
 type Pipeline struct {
 	store *store.Store
-	cls   Classifier
-	bank  *replies.Bank
+	// kn is the bank and the classifier trained on it, swapped whole by
+	// SetKnowledge (an operator's reload).
+	kn    atomic.Pointer[knowledge]
 	jobs  JobInserter
 	chans Channels
 	cfg   Config
@@ -82,8 +84,27 @@ func New(st *store.Store, cls Classifier, bank *replies.Bank, jobs JobInserter, 
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Pipeline{store: st, cls: cls, bank: bank, jobs: jobs, chans: chans, cfg: cfg, log: log}
+	p := &Pipeline{store: st, jobs: jobs, chans: chans, cfg: cfg, log: log}
+	p.SetKnowledge(bank, cls)
+	return p
 }
+
+// knowledge is a bank and the classifier trained on it.
+type knowledge struct {
+	bank *replies.Bank
+	cls  Classifier
+}
+
+// SetKnowledge replaces the bank and its classifier (an operator reloaded
+// the bank): messages ingested from now on use them. One in flight may see
+// the old classification and the new bank's replies; a topic the new bank
+// lacks then gets no automatic reply, with the reason.
+func (p *Pipeline) SetKnowledge(bank *replies.Bank, cls Classifier) {
+	p.kn.Store(&knowledge{bank: bank, cls: cls})
+}
+
+// Bank is the knowledge bank in use.
+func (p *Pipeline) Bank() *replies.Bank { return p.kn.Load().bank }
 
 // Result is the full account of one ingest, for tests and the CLI.
 type Result struct {
@@ -211,14 +232,14 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 	facts.CitesForeignTicket = th.foreignRef
 	var topic *replies.Topic
 	if !in.Quarantined {
-		facts.Class = p.cls.Classify(classify.Input{Text: in.Text, Subject: in.Subject, Sender: from.Value, Email: in.Channel == message.Email})
+		facts.Class = p.kn.Load().cls.Classify(classify.Input{Text: in.Text, Subject: in.Subject, Sender: from.Value, Email: in.Channel == message.Email})
 		topicID := facts.Class.Topic
 		if in.Declared != nil {
 			topicID = in.Declared.Topic // the classifier only gives its view
 		}
-		if t, ok := p.bank.Topic(topicID); ok {
+		if t, ok := p.Bank().Topic(topicID); ok {
 			topic = t
-			facts.Topic = TopicInfo{Found: true, Kind: string(t.Kind), Scope: string(t.Scope), Actionable: t.Actionable, Department: t.Department}
+			facts.Topic = topicInfo(t)
 		}
 		if contact.ID != 0 && th.conv != 0 {
 			last, ok, err := tx.LastAutoReply(ctx, contact.ID, th.conv)
@@ -458,13 +479,14 @@ func (p *Pipeline) replyRequest(in message.Inbound, to message.Party, d Decision
 
 // render renders a reply and fits it to the channel's budget.
 func (p *Pipeline) render(channelID int64, req replies.Request) (replies.Reply, error) {
-	reply, err := p.bank.Render(req)
+	bank := p.Bank()
+	reply, err := bank.Render(req)
 	if err != nil {
 		return replies.Reply{}, fmt.Errorf("render %s reply: %w", req.Kind, err)
 	}
 	// Over the channel's budget (SMS segments): the answer plus one link.
 	if s, ok := p.chans.Shaper(channelID); ok && !s.FitsBudget(reply.Text) {
-		if reply, err = p.bank.RenderShort(req, s.ShortLimit()); err != nil {
+		if reply, err = bank.RenderShort(req, s.ShortLimit()); err != nil {
 			return replies.Reply{}, fmt.Errorf("render short %s reply: %w", req.Kind, err)
 		}
 	}
@@ -580,7 +602,7 @@ func (p *Pipeline) openTicket(ctx context.Context, tx *store.Tx, topic *replies.
 // bank's, in its time zone, so a request on the first night of January in
 // Riyadh is not numbered in last year's series.
 func (p *Pipeline) ticketYear(now time.Time) int {
-	if cal := p.bank.Calendar(); cal != nil && cal.Location() != nil {
+	if cal := p.Bank().Calendar(); cal != nil && cal.Location() != nil {
 		return now.In(cal.Location()).Year()
 	}
 	return now.Year()

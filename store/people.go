@@ -95,6 +95,11 @@ func checkUser(u *User) error {
 // CreateUser stores u and sets u.ID. An email already taken is
 // ErrDuplicate.
 func (s *Store) CreateUser(ctx context.Context, u *User) error {
+	return s.InTx(ctx, func(tx *Tx) error { return tx.CreateUser(ctx, u) })
+}
+
+// CreateUser is Store.CreateUser inside a transaction.
+func (tx *Tx) CreateUser(ctx context.Context, u *User) error {
 	if err := checkUser(u); err != nil {
 		return fmt.Errorf("create user: %w", err)
 	}
@@ -103,18 +108,16 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 	}
 	at := now()
 	u.CreatedAt, u.UpdatedAt = at, at
-	return s.InTx(ctx, func(tx *Tx) error {
-		err := tx.tx.QueryRowContext(ctx, `INSERT INTO users (email, name, role, language, time_zone, password_hash, active, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT DO NOTHING RETURNING id`,
-			u.Email, u.Name, u.Role, u.Language, u.TimeZone, u.PasswordHash, u.Active, s.dbTime(at)).Scan(&u.ID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("create user %s: %w", u.Email, ErrDuplicate)
-		}
-		if err != nil {
-			return fmt.Errorf("create user %s: %w", u.Email, err)
-		}
-		return tx.setDepartments(ctx, u.ID, u.Departments)
-	})
+	err := tx.tx.QueryRowContext(ctx, `INSERT INTO users (email, name, role, language, time_zone, password_hash, active, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT DO NOTHING RETURNING id`,
+		u.Email, u.Name, u.Role, u.Language, u.TimeZone, u.PasswordHash, u.Active, tx.s.dbTime(at)).Scan(&u.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("create user %s: %w", u.Email, ErrDuplicate)
+	}
+	if err != nil {
+		return fmt.Errorf("create user %s: %w", u.Email, err)
+	}
+	return tx.setDepartments(ctx, u.ID, u.Departments)
 }
 
 func (tx *Tx) setDepartments(ctx context.Context, userID int64, deps []string) error {
@@ -134,17 +137,20 @@ func (tx *Tx) setDepartments(ctx context.Context, userID int64, deps []string) e
 
 // UpdateUser saves u's name, role, language, time zone and departments.
 func (s *Store) UpdateUser(ctx context.Context, u User) error {
+	return s.InTx(ctx, func(tx *Tx) error { return tx.UpdateUser(ctx, u) })
+}
+
+// UpdateUser is Store.UpdateUser inside a transaction.
+func (tx *Tx) UpdateUser(ctx context.Context, u User) error {
 	if err := checkUser(&u); err != nil {
 		return fmt.Errorf("update user: %w", err)
 	}
-	return s.InTx(ctx, func(tx *Tx) error {
-		res, err := tx.tx.ExecContext(ctx, `UPDATE users SET name = $1, role = $2, language = $3, time_zone = $4, updated_at = $5 WHERE id = $6`,
-			u.Name, u.Role, u.Language, u.TimeZone, s.dbTime(now()), u.ID)
-		if err := affectedOne(res, err, fmt.Sprintf("update user %d", u.ID)); err != nil {
-			return err
-		}
-		return tx.setDepartments(ctx, u.ID, u.Departments)
-	})
+	res, err := tx.tx.ExecContext(ctx, `UPDATE users SET name = $1, role = $2, language = $3, time_zone = $4, updated_at = $5 WHERE id = $6`,
+		u.Name, u.Role, u.Language, u.TimeZone, tx.s.dbTime(now()), u.ID)
+	if err := affectedOne(res, err, fmt.Sprintf("update user %d", u.ID)); err != nil {
+		return err
+	}
+	return tx.setDepartments(ctx, u.ID, u.Departments)
 }
 
 func userDepartments(ctx context.Context, q queryer, id int64) ([]string, error) {
@@ -202,35 +208,46 @@ func (s *Store) Users(ctx context.Context) ([]User, error) {
 // SetUserPassword replaces a user's password hash and signs the user out
 // everywhere: whoever knew the old password loses the session it gave.
 func (s *Store) SetUserPassword(ctx context.Context, id int64, hash string) error {
+	return s.InTx(ctx, func(tx *Tx) error { return tx.SetUserPassword(ctx, id, hash) })
+}
+
+// SetUserPassword is Store.SetUserPassword inside a transaction.
+func (tx *Tx) SetUserPassword(ctx context.Context, id int64, hash string) error {
 	if hash == "" {
 		return errors.New("set password: hash is required")
 	}
-	return s.InTx(ctx, func(tx *Tx) error {
-		res, err := tx.tx.ExecContext(ctx, `UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3`, hash, s.dbTime(now()), id)
-		if err := affectedOne(res, err, fmt.Sprintf("set password of user %d", id)); err != nil {
-			return err
-		}
-		_, err = tx.tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, id)
+	res, err := tx.tx.ExecContext(ctx, `UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3`, hash, tx.s.dbTime(now()), id)
+	if err := affectedOne(res, err, fmt.Sprintf("set password of user %d", id)); err != nil {
 		return err
-	})
+	}
+	return tx.DeleteUserSessions(ctx, id)
 }
 
 // SetUserActive enables or disables a user. Disabling deletes the user's
 // sessions in the same transaction; session and token look-ups also check
 // the flag, so nothing the user holds works a moment longer.
 func (s *Store) SetUserActive(ctx context.Context, id int64, active bool) error {
-	return s.InTx(ctx, func(tx *Tx) error {
-		res, err := tx.tx.ExecContext(ctx, `UPDATE users SET active = $1, updated_at = $2 WHERE id = $3`, active, s.dbTime(now()), id)
-		if err := affectedOne(res, err, fmt.Sprintf("set active of user %d", id)); err != nil {
-			return err
-		}
-		if !active {
-			if _, err := tx.tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, id); err != nil {
-				return fmt.Errorf("revoke sessions of user %d: %w", id, err)
-			}
-		}
-		return nil
-	})
+	return s.InTx(ctx, func(tx *Tx) error { return tx.SetUserActive(ctx, id, active) })
+}
+
+// SetUserActive is Store.SetUserActive inside a transaction.
+func (tx *Tx) SetUserActive(ctx context.Context, id int64, active bool) error {
+	res, err := tx.tx.ExecContext(ctx, `UPDATE users SET active = $1, updated_at = $2 WHERE id = $3`, active, tx.s.dbTime(now()), id)
+	if err := affectedOne(res, err, fmt.Sprintf("set active of user %d", id)); err != nil {
+		return err
+	}
+	if !active {
+		return tx.DeleteUserSessions(ctx, id)
+	}
+	return nil
+}
+
+// DeleteUserSessions signs a user out everywhere.
+func (tx *Tx) DeleteUserSessions(ctx context.Context, userID int64) error {
+	if _, err := tx.tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID); err != nil {
+		return fmt.Errorf("revoke sessions of user %d: %w", userID, err)
+	}
+	return nil
 }
 
 // CreateSession stores a new session. A non-empty replace names a session
@@ -301,10 +318,7 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
 
 // DeleteUserSessions signs a user out everywhere.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) error {
-	return s.InTx(ctx, func(tx *Tx) error {
-		_, err := tx.tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID)
-		return err
-	})
+	return s.InTx(ctx, func(tx *Tx) error { return tx.DeleteUserSessions(ctx, userID) })
 }
 
 // DeleteExpiredSessions removes sessions past their absolute expiry or

@@ -16,10 +16,27 @@ type Channel struct {
 	Config json.RawMessage `json:"config,omitempty"` // non-secret settings
 	// Secret is encrypted by the caller; the store only keeps the bytes. It
 	// is never marshalled, so it cannot leak through an API response.
-	Secret    []byte    `json:"-"`
-	Enabled   bool      `json:"enabled"`
+	Secret  []byte `json:"-"`
+	Enabled bool   `json:"enabled"`
+	// Source is SourceConfig (the file; read-only in the UI) or SourceUI.
+	Source string `json:"source"`
+	// Revision counts changes made in the UI; replicas restart a channel's
+	// connectors when it moves.
+	Revision  int64      `json:"revision"`
+	DeletedAt *time.Time `json:"deleted_at,omitempty"`
+	// Action is the last request for whoever drives the channel (pair,
+	// logout); ActionSeq counts them.
+	Action    string    `json:"-"`
+	ActionSeq int64     `json:"-"`
 	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
+
+// Channel sources.
+const (
+	SourceConfig = "config"
+	SourceUI     = "ui"
+)
 
 // Contact is a person, known by one or more identities.
 type Contact struct {

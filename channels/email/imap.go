@@ -139,6 +139,7 @@ type IMAPSource struct {
 	cursors CursorStore
 	log     *slog.Logger
 	now     func() time.Time
+	status  imapStatus
 }
 
 // NewIMAPSource checks cfg, fills in defaults and returns a source. Nothing
@@ -320,6 +321,7 @@ func (s *IMAPSource) watch(ctx context.Context, mailbox string) {
 		wait := backoff(s.cfg.MinBackoff, s.cfg.MaxBackoff, attempt)
 		attempt++
 		log.Warn("imap session failed, reconnecting", "err", err, "attempt", attempt, "retry_in", wait)
+		s.sessionFailed(mailbox, err)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -361,6 +363,7 @@ func (s *IMAPSource) runSession(ctx context.Context, mailbox string, log *slog.L
 		mode = "idle"
 	}
 	log.Info("imap watching mailbox", "mode", mode, "poll_interval", s.cfg.PollInterval)
+	s.synced(mailbox, idle)
 
 	for {
 		if idle {
@@ -377,6 +380,7 @@ func (s *IMAPSource) runSession(ctx context.Context, mailbox string, log *slog.L
 		if err := s.syncMailbox(ctx, sess.c, mailbox); err != nil {
 			return true, err
 		}
+		s.synced(mailbox, idle)
 	}
 }
 
@@ -599,6 +603,7 @@ func (s *IMAPSource) syncMailbox(ctx context.Context, c *imapclient.Client, mail
 	slices.Sort(uids)
 
 	total := len(uids)
+	s.syncProgress(mailbox, 0, total)
 	for start := 0; start < total; start += s.cfg.BatchSize {
 		end := min(start+s.cfg.BatchSize, total)
 		if err := s.fetchBatch(ctx, c, mailbox, uidValidity, uids[start:end]); err != nil {
@@ -793,6 +798,7 @@ func (s *IMAPSource) ingest(ctx context.Context, mailbox string, uidValidity uin
 	if err := s.cursors.SaveCursor(ctx, s.cfg.ChannelID, mailbox, uidValidity, uint32(uid)); err != nil {
 		return fmt.Errorf("save cursor of %q at uid %d: %w", mailbox, uid, err)
 	}
+	s.ingested(mailbox)
 	s.log.Debug("imap message ingested", "mailbox", mailbox, "uid", uid,
 		"external_id", in.ExternalID, "duplicate", out.Duplicate, "quarantined", in.Quarantined)
 	return nil

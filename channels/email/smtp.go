@@ -146,29 +146,35 @@ func (s *SMTPSender) Send(ctx context.Context, out message.Outbound) (message.De
 	return message.Delivery{ProviderID: id, State: message.StateSent}, nil
 }
 
-// deliver runs one SMTP session and returns the server's reply to the
-// message data.
-func (s *SMTPSender) deliver(ctx context.Context, to string, msg []byte) (string, error) {
+// open connects, secures the connection, greets and logs in: an SMTP
+// session up to the point where a message could be sent. done ends it.
+func (s *SMTPSender) open(ctx context.Context) (_ *smtp.Client, done func(), err error) {
 	raw, err := s.dialer.DialContext(ctx, "tcp", s.cfg.Addr)
 	if err != nil {
-		return "", &sessionError{stage: stageConnect, err: err}
+		return nil, nil, &sessionError{stage: stageConnect, err: err}
 	}
 	// Closing the connection is the only way to interrupt a blocked command.
 	// The callback runs on its own goroutine, so it gets a variable of its
 	// own that nothing reassigns.
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
-	defer stop()
-	defer raw.Close()
+	defer func() {
+		if err != nil {
+			stop()
+			raw.Close()
+		}
+	}()
 	var conn net.Conn = timeoutConn{Conn: raw, max: s.cfg.Timeout}
 
 	tlsConfig := s.tlsConfig()
+	// c is not a named result: an error return sets those to nil before
+	// the deferred cleanup below runs.
 	var c *smtp.Client
 	switch s.security {
 	case SMTPTLS:
 		tc := tls.Client(conn, tlsConfig)
 		tc.SetDeadline(time.Now().Add(s.cfg.Timeout))
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return "", &sessionError{stage: stageTLS, err: err}
+			return nil, nil, &sessionError{stage: stageTLS, err: err}
 		}
 		tc.SetDeadline(time.Time{})
 		c = smtp.NewClient(tc)
@@ -180,17 +186,21 @@ func (s *SMTPSender) deliver(ctx context.Context, to string, msg []byte) (string
 			if strings.Contains(err.Error(), "support STARTTLS") {
 				err = fmt.Errorf("server does not offer STARTTLS, refusing to send in clear text (use security: tls for port 465, or none for a loopback relay): %w", err)
 			}
-			return "", &sessionError{stage: stageSTARTTLS, err: err}
+			return nil, nil, &sessionError{stage: stageSTARTTLS, err: err}
 		}
 	default:
 		c = smtp.NewClient(conn)
 	}
-	defer c.Close()
+	defer func() {
+		if err != nil {
+			c.Close()
+		}
+	}()
 	c.CommandTimeout = s.cfg.Timeout
 	c.SubmissionTimeout = s.cfg.Timeout
 
 	if err := c.Hello(s.cfg.HeloName); err != nil {
-		return "", &sessionError{stage: stageHello, err: err}
+		return nil, nil, &sessionError{stage: stageHello, err: err}
 	}
 	if s.cfg.Username != "" {
 		var auth sasl.Client
@@ -202,12 +212,38 @@ func (s *SMTPSender) deliver(ctx context.Context, to string, msg []byte) (string
 		default:
 			// The server's or our configuration, which the operator can
 			// fix: the replies waiting must go out then.
-			return "", &sessionError{stage: stageAuth, err: errors.New("the server offers neither AUTH PLAIN nor AUTH LOGIN")}
+			return nil, nil, &sessionError{stage: stageAuth, err: errors.New("the server offers neither AUTH PLAIN nor AUTH LOGIN")}
 		}
 		if err := c.Auth(auth); err != nil {
-			return "", &sessionError{stage: stageAuth, as: s.cfg.Username, err: err}
+			return nil, nil, &sessionError{stage: stageAuth, as: s.cfg.Username, err: err}
 		}
 	}
+	return c, func() { c.Close(); stop(); raw.Close() }, nil
+}
+
+// Check opens a session as a send would (connect, TLS, EHLO, AUTH) and
+// quits without sending anything: what "test connection" does. The error
+// names the step and carries the server's answer.
+func (s *SMTPSender) Check(ctx context.Context) error {
+	c, done, err := s.open(ctx)
+	if err != nil {
+		return fmt.Errorf("smtp %s: %w", s.cfg.Addr, ctxErr(ctx, err))
+	}
+	defer done()
+	if err := c.Quit(); err != nil {
+		return fmt.Errorf("smtp %s: quit: %w", s.cfg.Addr, err)
+	}
+	return nil
+}
+
+// deliver runs one SMTP session and returns the server's reply to the
+// message data.
+func (s *SMTPSender) deliver(ctx context.Context, to string, msg []byte) (string, error) {
+	c, done, err := s.open(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer done()
 	opts := &smtp.MailOptions{Size: int64(len(msg))}
 	if !isASCII(s.from.Address) || !isASCII(to) {
 		opts.UTF8 = true // internationalized address (RFC 6531)

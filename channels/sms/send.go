@@ -189,3 +189,29 @@ func (c *Channel) classify(ctx context.Context, err error, httpStatus int32) err
 	}
 	return wrap(err) // network
 }
+
+// CheckAccount fetches the channel's Twilio account with its credentials
+// and nothing else: "test connection". It returns the account's friendly
+// name; an account Twilio reports suspended or closed is an error, as is a
+// refusal, with Twilio's own words. The account's auth token, which
+// Twilio's answer carries, is dropped here.
+func (c *Channel) CheckAccount(ctx context.Context) (friendlyName string, err error) {
+	api, tr, cancel := c.apiService(ctx)
+	defer cancel()
+	acct, err := api.FetchAccount(c.cfg.AccountSID)
+	if err != nil {
+		if ctx.Err() != nil {
+			err = errors.Join(ctx.Err(), err)
+		} else if s := tr.status.Load(); s != 0 && !strings.Contains(err.Error(), fmt.Sprint(s)) {
+			err = fmt.Errorf("HTTP %d: %w", s, err)
+		}
+		return "", fmt.Errorf("twilio account %s: %w", c.cfg.AccountSID, err)
+	}
+	if acct.FriendlyName != nil {
+		friendlyName = *acct.FriendlyName
+	}
+	if acct.Status != nil && *acct.Status != "active" {
+		return friendlyName, fmt.Errorf("twilio account %s is %s", c.cfg.AccountSID, *acct.Status)
+	}
+	return friendlyName, nil
+}

@@ -266,3 +266,38 @@ func TestFakeInboundRoundTrip(t *testing.T) {
 		t.Errorf("OpenMedia = %q, %q, %v", data, ct, err)
 	}
 }
+
+// TestCheckAccount is "test connection" for Twilio: fetch the account with
+// the channel's credentials through the same client as the sends. Twilio's
+// own error text comes back on a refusal; the account's auth token, which
+// Twilio's answer carries, never does.
+func TestCheckAccount(t *testing.T) {
+	for _, tc := range []struct {
+		name, token, want string
+	}{
+		{"good", testToken, ""},
+		{"wrong token", "ffffffffffffffffffffffffffffffff", "20003"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := faketwilio.Start(t, testAccount, tc.token)
+			c, _ := newChannel(t, func(cfg *Config) { cfg.HTTPClient = fake.Client() })
+			name, err := c.CheckAccount(context.Background())
+			switch {
+			case tc.want == "" && (err != nil || name != "Wasl test account"):
+				t.Fatalf("CheckAccount = %q, %v", name, err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "Authenticate")):
+				t.Fatalf("CheckAccount = %v, want Twilio's %s Authenticate", err, tc.want)
+			}
+			if err != nil && (strings.Contains(err.Error(), testToken) || strings.Contains(err.Error(), tc.token)) {
+				t.Errorf("the error shows a token: %v", err)
+			}
+			reqs := fake.Requests()
+			if len(reqs) != 1 || reqs[0].Method != http.MethodGet || reqs[0].Path != "/2010-04-01/Accounts/"+testAccount+".json" || !reqs[0].HasAuth {
+				t.Errorf("requests at the fake: %+v", reqs)
+			}
+			if len(fake.Sent()) != 0 {
+				t.Error("a check sent a message")
+			}
+		})
+	}
+}

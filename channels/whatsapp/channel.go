@@ -109,6 +109,8 @@ type client interface {
 	PNForLID(ctx context.Context, lid types.JID) (types.JID, error)
 	// Forget deletes the device from the store (after a logout).
 	Forget(ctx context.Context) error
+	// Logout unlinks the device from the phone and deletes it.
+	Logout(ctx context.Context) error
 }
 
 // deviceStore is where devices come from: *sqlstore.Container.

@@ -49,6 +49,9 @@ type fakeClient struct {
 	mediaKey    []byte
 
 	lids map[types.JID]types.JID
+
+	logouts   int
+	logoutErr error
 }
 
 type sentMessage struct {
@@ -222,6 +225,18 @@ func (f *fakeClient) Forget(ctx context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.id = nil
+	return nil
+}
+
+func (f *fakeClient) Logout(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.logoutErr != nil {
+		return f.logoutErr
+	}
+	f.id = nil
+	f.connected, f.loggedIn = false, false
+	f.logouts++
 	return nil
 }
 

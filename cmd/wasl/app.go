@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -20,17 +19,17 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/wasl-dev/wasl/channels"
-	"github.com/wasl-dev/wasl/channels/email"
-	"github.com/wasl-dev/wasl/channels/sms"
 	"github.com/wasl-dev/wasl/channels/whatsapp"
 	"github.com/wasl-dev/wasl/classify"
 	"github.com/wasl-dev/wasl/config"
 	"github.com/wasl-dev/wasl/forms"
 	"github.com/wasl-dev/wasl/inbox"
-	"github.com/wasl-dev/wasl/message"
 	"github.com/wasl-dev/wasl/replies"
 	"github.com/wasl-dev/wasl/router"
+	"github.com/wasl-dev/wasl/secrets"
 	"github.com/wasl-dev/wasl/store"
+
+	"go.mau.fi/whatsmeow/store/sqlstore"
 )
 
 // app is one running gateway: the store, the pipeline, the job runner, the
@@ -46,19 +45,32 @@ type app struct {
 	registry *registry
 	mux      *inbox.Mux
 	auth     *inbox.Auth
-	sources  []runner // connectors every replica runs (the SMS spool)
-	// leased are the connectors one replica at a time runs (IMAP,
-	// WhatsApp's linked device), each under its lease (supervisor).
-	leased []leasedRunner
+	svc      *inbox.Service
+	operator *inbox.Operator
+	// sources run for as long as serve does (the live-update hub).
+	sources []runner
 	// process names this process among the replicas; River's client id.
 	process string
-	// supervisor runs the leased connectors; set by serve.
+	// supervisor runs the connectors one replica at a time runs (IMAP,
+	// WhatsApp's linked device), each under its lease; set by serve.
 	supervisor *supervisor
 	// homeQueues routes the jobs of channels only their lease holder can
 	// do to their own queue (homequeue.go).
 	homeQueues *homeQueues
-	sms        map[string]smsRoutes
-	whatsapp   map[string]*whatsapp.Channel
+	// fileChannels are the config file's channels, built by newApp and
+	// started by serve; channels added in the UI come and go with their
+	// rows (live).
+	fileChannels []*connector
+	live         *liveChannels
+	// key encrypts the credentials of channels added in the UI; nil when
+	// none is configured (they are then refused).
+	key *secrets.Key
+
+	waOnce    waOnce
+	waDevices *sqlstore.Container
+	// newWhatsAppClient, when set (tests), makes WhatsApp channels' clients
+	// instead of whatsmeow.
+	newWhatsAppClient func() whatsapp.Client
 
 	// httpClient overrides the Twilio REST client's transport (the demo
 	// points it at the local fake).
@@ -88,15 +100,19 @@ type leasedRunner struct {
 // (the pipeline's Channels).
 type registry struct {
 	mu         sync.RWMutex
+	conns      map[int64]*connector
 	senders    map[int64]channels.Sender
 	fetchers   map[int64]router.MediaFetcher
 	shapers    map[int64]router.ReplyShaper
 	messageIDs map[int64]func() string
+	routes     map[string]smsRoutes // Twilio webhooks, by channel name
+	whatsapp   map[string]*whatsapp.Channel
 }
 
 func newRegistry() *registry {
-	return &registry{senders: map[int64]channels.Sender{}, fetchers: map[int64]router.MediaFetcher{},
-		shapers: map[int64]router.ReplyShaper{}, messageIDs: map[int64]func() string{}}
+	return &registry{conns: map[int64]*connector{}, senders: map[int64]channels.Sender{}, fetchers: map[int64]router.MediaFetcher{},
+		shapers: map[int64]router.ReplyShaper{}, messageIDs: map[int64]func() string{},
+		routes: map[string]smsRoutes{}, whatsapp: map[string]*whatsapp.Channel{}}
 }
 
 func (r *registry) Sender(id int64) (channels.Sender, bool) {
@@ -146,9 +162,11 @@ func loadBankAndModel(path string) (*replies.Bank, *classify.Model, error) {
 // newApp opens the store (migrating it), trains the classifier and builds
 // every configured channel. Nothing runs until start.
 func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTTP *http.Client) (*app, error) {
-	a := &app{cfg: cfg, log: log, twilioHTTP: twilioHTTP, sms: map[string]smsRoutes{}, whatsapp: map[string]*whatsapp.Channel{},
-		registry: newRegistry(), process: newProcessID(), homeQueues: newHomeQueues()}
+	a := &app{cfg: cfg, log: log, twilioHTTP: twilioHTTP, registry: newRegistry(), process: newProcessID(), homeQueues: newHomeQueues()}
 	var err error
+	if a.key, err = secretKey(cfg); err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	if a.bank, a.model, err = loadBankAndModel(cfg.Resolve(cfg.KnowledgeBank)); err != nil {
 		return nil, err
@@ -216,10 +234,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 	a.mux.HandleFunc("GET /api/v1/channels/{channel}/whatsapp", a.whatsappStatus)
 
 	for _, ch := range cfg.Channels {
-		if ch.Disabled {
-			continue
-		}
-		if err := a.addChannel(ctx, ch); err != nil {
+		if err := a.addConfigChannel(ctx, ch); err != nil {
 			a.store.Close()
 			return nil, fmt.Errorf("channel %q: %w", ch.Name, err)
 		}
@@ -228,121 +243,9 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 		a.store.Close()
 		return nil, err
 	}
+	a.live = newLiveChannels(a)
 	return a, nil
 }
-
-func (a *app) addChannel(ctx context.Context, ch config.Channel) error {
-	redacted, err := json.Marshal(redactChannel(ch))
-	if err != nil {
-		return err
-	}
-	row := store.Channel{Name: ch.Name, Kind: ch.Kind, Config: redacted, Enabled: true}
-	if err := a.store.UpsertChannel(ctx, &row); err != nil {
-		return err
-	}
-	log := a.log.With("channel", ch.Name)
-	switch ch.Kind {
-	case message.Email:
-		src, err := email.NewIMAPSource(email.IMAPConfig{
-			ChannelID:      row.ID,
-			Addr:           ch.IMAP.Addr,
-			Security:       ch.IMAP.Security,
-			AllowPlain:     ch.IMAP.AllowPlain,
-			Username:       ch.IMAP.Username,
-			Password:       ch.IMAP.Password,
-			Mailboxes:      ch.IMAP.Mailboxes,
-			PollInterval:   ch.IMAP.PollInterval.D(time.Minute),
-			BatchSize:      ch.IMAP.BatchSize,
-			MaxMessageSize: ch.IMAP.MaxMessageSize,
-			DisableIdle:    ch.IMAP.DisableIdle,
-			FirstSync:      ch.IMAP.FirstSync.Mode,
-			FirstSyncSince: ch.IMAP.FirstSync.Since,
-		}, a.pipeline, a.store, log)
-		if err != nil {
-			return err
-		}
-		snd, err := email.NewSMTPSender(email.SMTPConfig{
-			Addr:          ch.SMTP.Addr,
-			Security:      ch.SMTP.Security,
-			AllowInsecure: ch.SMTP.AllowInsecure,
-			Username:      ch.SMTP.Username,
-			Password:      ch.SMTP.Password,
-			From:          ch.SMTP.From,
-			HeloName:      a.cfg.MailDomain,
-		}, log)
-		if err != nil {
-			return err
-		}
-		a.leased = append(a.leased, leasedRunner{leaseName(row.ID), src})
-		a.registry.senders[row.ID] = snd
-		domain := a.cfg.MailDomain
-		a.registry.messageIDs[row.ID] = func() string { return email.NewMessageID(domain) }
-	case message.SMS:
-		httpClient := a.twilioHTTP
-		if ch.Twilio.APIURL != "" {
-			if httpClient, err = redirectClient(ch.Twilio.APIURL); err != nil {
-				return fmt.Errorf("twilio.api_url: %w", err)
-			}
-		}
-		c, err := sms.New(sms.Config{
-			ChannelID:             row.ID,
-			Name:                  ch.Name,
-			AccountSID:            ch.Twilio.AccountSID,
-			AuthToken:             ch.Twilio.AuthToken,
-			From:                  ch.Twilio.From,
-			MessagingServiceSID:   ch.Twilio.MessagingServiceSID,
-			PublicURL:             a.cfg.HTTP.PublicURL,
-			TrustForwardedHeaders: a.cfg.HTTP.TrustForwardedHeaders,
-			DefaultRegion:         a.cfg.DefaultRegion,
-			MaxMediaBytes:         ch.Twilio.MaxMediaBytes,
-			SegmentBudget:         ch.Twilio.SegmentBudget,
-			HTTPClient:            httpClient,
-			// Webhooks the store cannot take wait here, answered 200.
-			SpoolDir: filepath.Join(a.cfg.DataDir, "spool", "twilio", ch.Name),
-		}, log)
-		if err != nil {
-			return err
-		}
-		a.sms[ch.Name] = smsRoutes{
-			inbound: a.webhooks.Limit(c.InboundHandler(a.pipeline), c.SpoolHandler()),
-			status:  a.webhooks.Limit(c.StatusHandler(a.store), nil),
-		}
-		a.sources = append(a.sources, runFunc(func(ctx context.Context) error { return c.RunSpool(ctx, a.pipeline, a.store) }))
-		a.registry.senders[row.ID] = c
-		a.registry.fetchers[row.ID] = c
-		a.registry.shapers[row.ID] = c
-	case message.WhatsApp:
-		dialect := "sqlite"
-		if a.store.Dialect() == store.Postgres {
-			dialect = "pgx"
-		}
-		container, err := whatsapp.NewDeviceStore(ctx, a.store.DB(), dialect, log)
-		if err != nil {
-			return err
-		}
-		cfg := whatsapp.Config{ChannelID: row.ID, Name: ch.Name, Dialect: dialect, DefaultRegion: a.cfg.DefaultRegion}
-		if ch.WhatsApp != nil {
-			cfg.AllowGroups, cfg.AllowStatus = ch.WhatsApp.AllowGroups, ch.WhatsApp.AllowStatus
-		}
-		c, err := whatsapp.New(cfg, container, a.pipeline, logAlerter{log}, log)
-		if err != nil {
-			return err
-		}
-		a.whatsapp[ch.Name] = c
-		a.registry.senders[row.ID] = c
-		a.registry.fetchers[row.ID] = c // media are downloaded by the media job, not the event handler
-		// Sends and media downloads need the device's connection: they
-		// run where it is.
-		a.homeQueues.add(row.ID)
-		a.leased = append(a.leased, leasedRunner{leaseName(row.ID), workingQueue{r: c, queues: a.jobs.Queues(), queue: channelQueue(row.ID), log: log}})
-	}
-	return nil
-}
-
-// runFunc is a runner made of a function.
-type runFunc func(ctx context.Context) error
-
-func (f runFunc) Run(ctx context.Context) error { return f(ctx) }
 
 // logAlerter tells operators through the log until the inbox has alerts.
 type logAlerter struct{ log *slog.Logger }
@@ -351,13 +254,10 @@ func (l logAlerter) Alert(ctx context.Context, channelID int64, text string) {
 	l.log.ErrorContext(ctx, "operator attention needed", "channel_id", channelID, "alert", text)
 }
 
-// smsRoutes are one Twilio channel's webhook handlers.
-type smsRoutes struct{ inbound, status http.Handler }
-
 // twilio dispatches /webhooks/twilio/{channel}… to that channel's handler.
 func (a *app) twilio(pick func(smsRoutes) http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		routes, ok := a.sms[r.PathValue("channel")]
+		routes, ok := a.registry.twilioRoutes(r.PathValue("channel"))
 		if !ok {
 			http.Error(w, "unknown channel", http.StatusNotFound)
 			return
@@ -372,7 +272,7 @@ func (a *app) whatsappStatus(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "missing or wrong API token", http.StatusUnauthorized)
 		return
 	}
-	c, ok := a.whatsapp[r.PathValue("channel")]
+	c, ok := a.registry.whatsappChannel(r.PathValue("channel"))
 	if !ok {
 		http.Error(w, "unknown whatsapp channel", http.StatusNotFound)
 		return
@@ -444,7 +344,7 @@ func (a *app) serve(ctx context.Context, ls *listeners) error {
 		servers = append(servers, server{newHTTPServer(a.cfg.HTTP, a.adminHandler(), a.log.With("listener", "admin")), ls.admin})
 	}
 	var wg sync.WaitGroup
-	errc := make(chan error, len(servers)+len(a.sources)+len(a.leased))
+	errc := make(chan error, len(servers)+len(a.sources))
 	for _, s := range servers {
 		wg.Add(1)
 		go func() {
@@ -464,11 +364,10 @@ func (a *app) serve(ctx context.Context, ls *listeners) error {
 		}()
 	}
 	a.supervisor = newSupervisor(a.store, rep.holder, defaultLeaseTiming(), a.log)
-	for _, l := range a.leased {
-		if err := a.supervisor.Start(intake, l.lease, l.r); err != nil {
-			errc <- err
-		}
-	}
+	// The channels: the file's, and the UI's as their rows come and go,
+	// the leased ones under the supervisor.
+	a.live.replica = rep.holder.Replica
+	wg.Go(func() { a.live.run(intake, a.supervisor) })
 	attrs := []any{"addr", ls.public.Addr().String(), "store", string(a.store.Dialect()), "channels", len(a.cfg.Channels),
 		"replica", rep.holder.Replica, "process", a.process}
 	if ls.admin != nil {

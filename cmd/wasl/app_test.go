@@ -58,7 +58,7 @@ func TestWhatsAppStatusRoute(t *testing.T) {
 	// connects anywhere.
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); _ = a.whatsapp["wa"].Run(ctx) }()
+	go func() { defer close(done); wa, _ := a.registry.whatsappChannel("wa"); _ = wa.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	var state string
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {

@@ -291,7 +291,7 @@ func cmdWhatsApp(ctx context.Context, args []string, stdout io.Writer, log *slog
 		return err
 	}
 	defer a.store.Close()
-	c, ok := a.whatsapp[*name]
+	c, ok := a.registry.whatsappChannel(*name)
 	if !ok {
 		return usageErr("no whatsapp channel named %q in %s", *name, cfg.Path)
 	}

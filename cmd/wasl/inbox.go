@@ -26,7 +26,7 @@ func (a *app) mountInbox() error {
 	if err != nil {
 		return err
 	}
-	svc := inbox.NewService(a.store, a.jobs, a.bank, inbox.ServiceConfig{TicketPrefix: a.cfg.TicketPrefix, MessageIDs: a.registry}, a.log)
+	a.svc = inbox.NewService(a.store, a.jobs, a.bank, inbox.ServiceConfig{TicketPrefix: a.cfg.TicketPrefix, MessageIDs: a.registry}, a.log)
 	poll := time.Second
 	if a.store.Dialect() == store.Postgres {
 		poll = 5 * time.Second // LISTEN/NOTIFY wakes the hub; polling is the safety net
@@ -34,11 +34,13 @@ func (a *app) mountInbox() error {
 	hub := inbox.NewHub(a.store, poll, a.log.With("component", "live"))
 	a.sources = append(a.sources, hub)
 
-	inbox.NewAPI(a.store, a.auth, svc, a.log).Register(a.mux)
+	inbox.NewAPI(a.store, a.auth, a.svc, a.log).Register(a.mux)
 	if a.cfg.HTTP.AdminAddr == "" {
 		a.mux.Handle("GET /metrics", a.auth.RequireOperator(a.metrics))
 	}
-	ui, err := web.New(web.Config{Store: a.store, Auth: a.auth, Service: svc, Bank: a.bank, Live: hub, Log: a.log})
+	a.sources = append(a.sources, bankReloader{a})
+	a.operator = inbox.NewOperator(a.store, gateway{a}, a.svc, inbox.OperatorConfig{Key: a.key}, a.log)
+	ui, err := web.New(web.Config{Store: a.store, Auth: a.auth, Service: a.svc, Operator: a.operator, Bank: a.bank, Live: hub, Log: a.log})
 	if err != nil {
 		return err
 	}

@@ -32,9 +32,13 @@ Usage:
   wasl user passwd|disable|enable --email E [--password-stdin]
   wasl user token --email E [--token-name N]
                                           manage staff accounts and personal API tokens
+  wasl secrets keygen [--out FILE]        make a key for the credentials entered in the web UI
+  wasl secrets rotate --old-key-file F --new-key-file F
+                                          re-encrypt every stored credential under a new key
 
 The config file defaults to $WASL_CONFIG, then ./wasl.yaml.
-Environment: WASL_DATABASE_URL (postgres://… selects PostgreSQL), WASL_API_TOKEN.
+Environment: WASL_DATABASE_URL (postgres://… selects PostgreSQL), WASL_API_TOKEN,
+WASL_SECRET_KEY (the credentials key, base64; or secret_key_file in the config).
 `
 
 // exitUsage is returned for mistakes the user can fix by reading the message.
@@ -72,6 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"eval":         cmdEval,
 		"whatsapp":     cmdWhatsApp,
 		"user":         cmdUser,
+		"secrets":      cmdSecrets,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

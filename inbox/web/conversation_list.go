@@ -52,8 +52,8 @@ func (h *Handler) showConversations(w http.ResponseWriter, r *http.Request) {
 	}
 	d := listData{Rows: rows, Filter: f, Query: q, Channels: []message.Kind{message.Email, message.SMS, message.WhatsApp},
 		Statuses: []string{"open", "closed", "snoozed"}}
-	if h.bank != nil {
-		d.Depts, d.Topics = h.bank.Departments(), h.bank.Topics()
+	if b := h.knowledge(); b != nil {
+		d.Depts, d.Topics = b.Departments(), b.Topics()
 	}
 	if len(rows) == f.Limit {
 		next := url.Values{}

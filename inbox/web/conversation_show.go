@@ -84,8 +84,8 @@ func (h *Handler) conversationData(r *http.Request, id int64, p *page) (*convDat
 	if d.Users, err = h.svc.Users(r.Context()); err != nil {
 		return nil, err
 	}
-	if h.bank != nil {
-		d.Depts, d.Topics = h.bank.Departments(), h.bank.Topics()
+	if b := h.knowledge(); b != nil {
+		d.Depts, d.Topics = b.Departments(), b.Topics()
 	}
 	return d, nil
 }

@@ -77,13 +77,30 @@ func (p *page) Zone() string { return p.loc.String() }
 // Past reports whether t has passed.
 func (p *page) Past(t time.Time) bool { return !t.IsZero() && t.Before(p.h.now()) }
 
+// opArgs passes the page and a value to a sub-template.
+type opArgs struct {
+	P *page
+	V any
+}
+
+// State names a connector state in the viewer's language.
+func (p *page) State(s string) string {
+	if _, ok := catalogue["op.state."+s]; ok {
+		return p.T("op.state." + s)
+	}
+	return s
+}
+
+// IsOperator reports whether the viewer may open the operator pages.
+func (p *page) IsOperator() bool { return p.User.Role == store.RoleOperator }
+
 // Department names a department in the viewer's language.
 func (p *page) Department(id string) string {
 	if id == "" {
 		return ""
 	}
-	if p.h.bank != nil {
-		if d, ok := p.h.bank.Department(id); ok {
+	if b := p.h.knowledge(); b != nil {
+		if d, ok := b.Department(id); ok {
 			return d.Name.In(p.Lang)
 		}
 	}
@@ -95,8 +112,8 @@ func (p *page) Topic(id string) string {
 	if id == "" {
 		return ""
 	}
-	if p.h.bank != nil {
-		if t, ok := p.h.bank.Topic(id); ok {
+	if b := p.h.knowledge(); b != nil {
+		if t, ok := b.Topic(id); ok {
 			return t.Title.In(p.Lang)
 		}
 	}
@@ -109,6 +126,9 @@ func funcs() template.FuncMap {
 		"eq64":   func(a, b int64) bool { return a == b },
 		"pct":    func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
 		"srcdoc": func(s string) string { return s }, // html/template escapes it for the attribute
+		"list":   func(s ...string) []string { return s },
+		"args":   func(p *page, v any) opArgs { return opArgs{P: p, V: v} },
+		"deref":  func(t *time.Time) time.Time { return *t },
 	}
 }
 

@@ -39,7 +39,9 @@ type Config struct {
 	Store   *store.Store
 	Auth    *inbox.Auth
 	Service *inbox.Service
-	Bank    *replies.Bank
+	// Operator serves the operator pages; nil leaves them out.
+	Operator *inbox.Operator
+	Bank     *replies.Bank
 	// Live feeds the server-sent events; nil disables live updates.
 	Live *inbox.Hub
 	Log  *slog.Logger
@@ -51,6 +53,7 @@ type Handler struct {
 	store   *store.Store
 	auth    *inbox.Auth
 	svc     *inbox.Service
+	op      *inbox.Operator
 	bank    *replies.Bank
 	live    *inbox.Hub
 	log     *slog.Logger
@@ -70,10 +73,10 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &Handler{store: cfg.Store, auth: cfg.Auth, svc: cfg.Service, bank: cfg.Bank, live: cfg.Live, log: cfg.Log, now: cfg.Now,
+	h := &Handler{store: cfg.Store, auth: cfg.Auth, svc: cfg.Service, op: cfg.Operator, bank: cfg.Bank, live: cfg.Live, log: cfg.Log, now: cfg.Now,
 		pages: map[string]*template.Template{}, zone: time.UTC}
-	if cfg.Bank != nil && cfg.Bank.Calendar() != nil {
-		h.zone = cfg.Bank.Calendar().Location()
+	if b := h.knowledge(); b != nil && b.Calendar() != nil {
+		h.zone = b.Calendar().Location()
 	}
 	var err error
 	if h.static, err = fs.Sub(staticFS, "static"); err != nil {
@@ -96,6 +99,15 @@ func New(cfg Config) (*Handler, error) {
 		h.pages[base] = t
 	}
 	return h, nil
+}
+
+// knowledge is the bank in use: the service's, which an operator's reload
+// replaces.
+func (h *Handler) knowledge() *replies.Bank {
+	if h.svc != nil && h.svc.Bank() != nil {
+		return h.svc.Bank()
+	}
+	return h.bank
 }
 
 // Register mounts the inbox's routes.
@@ -127,6 +139,7 @@ func (h *Handler) Register(mux Registrar) {
 	auth("POST /contacts/{id}/note", h.contactNote)
 	auth("POST /merges/{id}/undo", h.undoMerge)
 	auth("GET /events", h.events)
+	h.registerOperator(mux)
 }
 
 // secure sets the headers every inbox response carries. The policy allows

@@ -20,6 +20,7 @@ import (
 	"github.com/wasl-dev/wasl/inbox"
 	"github.com/wasl-dev/wasl/message"
 	"github.com/wasl-dev/wasl/replies"
+	"github.com/wasl-dev/wasl/secrets"
 	"github.com/wasl-dev/wasl/store"
 )
 
@@ -88,6 +89,7 @@ type world struct {
 	email, sms  store.Channel
 	convs       map[string]int64
 	htmlMessage int64
+	gw          *stubGateway
 }
 
 const testPassword = "a long test password"
@@ -171,7 +173,13 @@ func newWorld(t *testing.T) *world {
 		`<p>Hello</p><script>parent.xss=1</script><img src="http://tracker.example/p.png" onerror="parent.xss=2"><a href="javascript:alert(1)">js</a><a href="https://uni.example/form">form</a>`, "maintenance_center")
 
 	svc := inbox.NewService(st, jobs, bank, inbox.ServiceConfig{}, log)
-	h, err := New(Config{Store: st, Auth: w.auth, Service: svc, Bank: bank, Log: log})
+	key, err := secrets.ParseKey(secrets.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.gw = &stubGateway{}
+	op := inbox.NewOperator(st, w.gw, svc, inbox.OperatorConfig{Key: key}, log)
+	h, err := New(Config{Store: st, Auth: w.auth, Service: svc, Operator: op, Bank: bank, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -111,6 +111,7 @@ func New(accountSID, authToken string) *Server {
 		cdn:        make(map[string]string),
 	}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /2010-04-01/Accounts/{file}", s.getAccount)
 	mux.HandleFunc("POST /2010-04-01/Accounts/{sid}/Messages.json", s.createMessage)
 	mux.HandleFunc("GET /2010-04-01/Accounts/{sid}/Messages/{msid}/Media/{mesid}", s.getMedia)
 	mux.HandleFunc("GET "+MediaHost+"/{key...}", s.getCDN)
@@ -235,6 +236,42 @@ func (s *Server) authorized(r *http.Request) bool {
 	return ok &&
 		subtle.ConstantTimeCompare([]byte(user), []byte(s.accountSID)) == 1 &&
 		subtle.ConstantTimeCompare([]byte(pass), []byte(s.authToken)) == 1
+}
+
+// getAccount answers GET /2010-04-01/Accounts/{sid}.json as Twilio does:
+// the account, auth token included, for its own credentials; 401 without
+// them; 404 for another account.
+func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) {
+	sid, ok := strings.CutSuffix(r.PathValue("file"), ".json")
+	if !ok {
+		s.record(r, nil, http.StatusNotFound, false)
+		writeError(w, http.StatusNotFound, 20404, fmt.Sprintf("The requested resource %s was not found", r.URL.Path))
+		return
+	}
+	if !s.authorized(r) {
+		s.record(r, nil, http.StatusUnauthorized, false)
+		writeError(w, http.StatusUnauthorized, 20003, "Authenticate")
+		return
+	}
+	if sid != s.accountSID {
+		s.record(r, nil, http.StatusNotFound, true)
+		writeError(w, http.StatusNotFound, 20404, fmt.Sprintf("The requested resource %s was not found", r.URL.Path))
+		return
+	}
+	s.record(r, nil, http.StatusOK, true)
+	uri := fmt.Sprintf("/2010-04-01/Accounts/%s.json", s.accountSID)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"auth_token":        s.authToken,
+		"date_created":      "Mon, 01 Sep 2025 08:00:00 +0000",
+		"date_updated":      "Mon, 01 Sep 2025 08:00:00 +0000",
+		"friendly_name":     "Wasl test account",
+		"owner_account_sid": s.accountSID,
+		"sid":               s.accountSID,
+		"status":            "active",
+		"subresource_uris":  map[string]string{"messages": strings.TrimSuffix(uri, ".json") + "/Messages.json"},
+		"type":              "Full",
+		"uri":               uri,
+	})
 }
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
