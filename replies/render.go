@@ -35,6 +35,12 @@ type Request struct {
 	TicketRef string       // required for acknowledgement; shown in closing subjects
 	Name      string       // the customer's display name, may be empty
 	Now       time.Time    // when the reply goes out: decides the out-of-hours notice
+	// SurveyURL, when set, is this reply's own satisfaction link (signed
+	// for the ticket) instead of the bank's survey_url.
+	SurveyURL string
+	// Lead is plain text put before the reply's own, after the greeting: a
+	// department's answer ahead of the closing message.
+	Lead string
 }
 
 // Reply is a rendered reply. HTML is set for email only.
@@ -133,6 +139,9 @@ func (b *Bank) prepare(req Request, short bool) (*prepared, error) {
 		Hours:     b.cal.Describe(lang),
 		SurveyURL: b.surveyURL,
 	}
+	if req.SurveyURL != "" {
+		d.SurveyURL = req.SurveyURL
+	}
 	open := true
 	if !req.Now.IsZero() {
 		open = b.cal.IsOpen(req.Now)
@@ -194,9 +203,16 @@ func (b *Bank) prepare(req Request, short bool) (*prepared, error) {
 	if !short {
 		steps = append([]langTemplates{b.greeting}, steps...)
 	}
-	for _, ts := range steps {
+	lead := strings.TrimSpace(req.Lead)
+	if short && lead != "" {
+		p.blocks = append(p.blocks, block{text: lead})
+	}
+	for i, ts := range steps {
 		if err := run(ts); err != nil {
 			return nil, err
+		}
+		if !short && i == 0 && lead != "" { // after the greeting
+			p.blocks = append(p.blocks, block{text: lead})
 		}
 	}
 	if short {

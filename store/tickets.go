@@ -11,7 +11,7 @@ const ticketCols = `t.id, t.ref, t.prefix, t.year, t.number, t.conversation_id, 
 	t.topic, t.department, t.status, t.subject, t.sla_due_at, t.created_at, t.updated_at, t.closed_at,
 	t.sla_target, t.first_response_target, t.first_response_due_at, t.first_response_at, t.paused_seconds,
 	t.pending_since, t.waiting_on, t.outcome, t.outcome_reason, t.outcome_date, t.resolved_department,
-	t.handback_reply, t.linked_ticket_id`
+	t.handback_reply, t.linked_ticket_id, t.worked_by`
 
 func scanTicket(r rowScanner) (Ticket, error) {
 	var t Ticket
@@ -27,7 +27,7 @@ func ticketDest(t *Ticket) []any {
 		timeCol{&t.CreatedAt}, timeCol{&t.UpdatedAt}, nullTimeCol{&t.ClosedAt},
 		&t.SLATarget, &t.FirstResponseTarget, nullTimeCol{&t.FirstResponseDueAt}, nullTimeCol{&t.FirstResponseAt}, &t.PausedSeconds,
 		nullTimeCol{&t.PendingSince}, &t.WaitingOn, &t.Outcome, &t.OutcomeReason, &t.OutcomeDate, &t.ResolvedDepartment,
-		&t.HandbackReply, idCol{&t.LinkedTicketID}}
+		&t.HandbackReply, idCol{&t.LinkedTicketID}, idCol{&t.WorkedBy}}
 }
 
 const ticketEventCols = `e.id, e.ticket_id, e.kind, e.actor, e.from_status, e.to_status, e.note, e.created_at`

@@ -169,6 +169,9 @@ type Ticket struct {
 	// LinkedTicketID is the earlier ticket this one follows (the customer
 	// wrote again after the reopen window); 0 for none.
 	LinkedTicketID int64 `json:"linked_ticket_id,omitempty"`
+	// WorkedBy is the user who did the work (the assignee when the ticket
+	// was handed back or closed); 0 while unknown.
+	WorkedBy int64 `json:"worked_by,omitempty"`
 }
 
 // Ticket event kinds.

@@ -132,6 +132,15 @@ func (tx *Tx) SetHandback(ctx context.Context, ticketID int64, h Handback) error
 	return affectedOne(res, err, fmt.Sprintf("hand back ticket %d", ticketID))
 }
 
+// SetWorkedBy records who did a ticket's work (0 leaves it as it is).
+func (tx *Tx) SetWorkedBy(ctx context.Context, ticketID, userID int64) error {
+	if userID == 0 {
+		return nil
+	}
+	res, err := tx.tx.ExecContext(ctx, `UPDATE tickets SET worked_by = $1 WHERE id = $2`, userID, ticketID)
+	return affectedOne(res, err, fmt.Sprintf("set worker of ticket %d", ticketID))
+}
+
 // ClearOutcome forgets how a ticket ended, when it is reopened.
 func (tx *Tx) ClearOutcome(ctx context.Context, ticketID int64) error {
 	res, err := tx.tx.ExecContext(ctx, `UPDATE tickets SET outcome = '', outcome_reason = '', outcome_date = '', handback_reply = '' WHERE id = $1`, ticketID)

@@ -119,6 +119,7 @@ func (h *Handler) Register(mux Registrar) {
 	auth("POST /conversations/{id}/transfer", h.transfer)
 	auth("POST /conversations/{id}/status", h.setStatus)
 	auth("POST /conversations/{id}/close", h.closeConversation)
+	auth("POST /conversations/{id}/handback", h.handBack)
 	auth("POST /conversations/{id}/snooze", h.snooze)
 	auth("POST /outbound/{id}/retry", h.retry)
 	auth("GET /attachments/{id}", h.attachment)

@@ -19,6 +19,7 @@ ALTER TABLE tickets ADD COLUMN resolved_department TEXT NOT NULL DEFAULT '';
 ALTER TABLE tickets ADD COLUMN outcome_date TEXT NOT NULL DEFAULT '';
 ALTER TABLE tickets ADD COLUMN handback_reply TEXT NOT NULL DEFAULT '';
 ALTER TABLE tickets ADD COLUMN linked_ticket_id INTEGER REFERENCES tickets (id);
+ALTER TABLE tickets ADD COLUMN worked_by INTEGER REFERENCES users (id); -- who did the work: the assignee at hand-back or close
 CREATE INDEX tickets_department_closed ON tickets (department, closed_at);
 CREATE INDEX tickets_open_due ON tickets (status, sla_due_at);
 
@@ -55,6 +56,7 @@ DROP INDEX user_departments_one_head;
 ALTER TABLE user_departments DROP COLUMN head;
 DROP INDEX tickets_open_due;
 DROP INDEX tickets_department_closed;
+ALTER TABLE tickets DROP COLUMN worked_by;
 ALTER TABLE tickets DROP COLUMN linked_ticket_id;
 ALTER TABLE tickets DROP COLUMN handback_reply;
 ALTER TABLE tickets DROP COLUMN outcome_date;
