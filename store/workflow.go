@@ -375,3 +375,37 @@ func (s *Store) StaffMails(ctx context.Context, prefix string) ([]StaffMail, err
 	}
 	return collect(rows, scanStaffMail, "staff mails")
 }
+
+// RecentlyClosedTicket is the contact's newest ticket on the channel closed
+// at or after since, the one an SMS or WhatsApp reply answers when the
+// conversation has no open ticket.
+func (tx *Tx) RecentlyClosedTicket(ctx context.Context, contactID, channelID int64, since time.Time) (Ticket, bool, error) {
+	t, err := scanTicket(tx.tx.QueryRowContext(ctx, `SELECT `+ticketCols+` FROM tickets t JOIN conversations c ON c.id = t.conversation_id
+		WHERE c.contact_id = $1 AND c.channel_id = $2 AND t.status = 'closed' AND t.closed_at >= $3
+		ORDER BY t.closed_at DESC, t.id DESC LIMIT 1`, contactID, channelID, tx.s.dbTime(since)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Ticket{}, false, nil
+	}
+	if err != nil {
+		return Ticket{}, false, fmt.Errorf("recently closed ticket of contact %d: %w", contactID, err)
+	}
+	return t, true, nil
+}
+
+// UserEmail is a user's address and language, for a notice to them.
+func (tx *Tx) UserEmail(ctx context.Context, id int64) (email, language string, active bool, err error) {
+	err = tx.tx.QueryRowContext(ctx, `SELECT email, language, active FROM users WHERE id = $1`, id).Scan(&email, &language, &active)
+	if err != nil {
+		return "", "", false, notFound(err, fmt.Sprintf("user %d", id))
+	}
+	return email, language, active, nil
+}
+
+// ConversationAssignee is who a conversation is assigned to (0: nobody).
+func (tx *Tx) ConversationAssignee(ctx context.Context, id int64) (int64, error) {
+	var a sql.NullInt64
+	if err := tx.tx.QueryRowContext(ctx, `SELECT assignee_id FROM conversations WHERE id = $1`, id).Scan(&a); err != nil {
+		return 0, notFound(err, fmt.Sprintf("conversation %d", id))
+	}
+	return a.Int64, nil
+}
