@@ -51,6 +51,9 @@ type Config struct {
 	MailDomain string    `yaml:"mail_domain"`
 	Jobs       Jobs      `yaml:"jobs"`
 	Channels   []Channel `yaml:"channels"`
+	// Tickets tunes the ticket workflow, SLA checks, weekly reports and
+	// surveys.
+	Tickets Tickets `yaml:"tickets"`
 
 	// Path is the file this was read from; relative paths resolve against it.
 	Path string `yaml:"-"`
@@ -415,6 +418,7 @@ func (c *Config) defaults() {
 	if c.MailDomain == "" {
 		c.MailDomain = "wasl.invalid"
 	}
+	c.Tickets.defaults()
 	for i := range c.Channels {
 		ch := &c.Channels[i]
 		if ch.IMAP != nil && len(ch.IMAP.Mailboxes) == 0 {
@@ -446,6 +450,7 @@ func (c *Config) Validate() error {
 		bad("http.public_url %q: want an absolute http(s) URL", c.HTTP.PublicURL)
 	}
 	errs = append(errs, c.HTTP.validate()...)
+	errs = append(errs, c.Tickets.validate()...)
 	if c.KnowledgeBank == "" {
 		bad("knowledge_bank is required (path to the bank YAML, relative to this file)")
 	}

@@ -53,16 +53,10 @@ type ServiceConfig struct {
 	// handed back to it, and it answers the customer and closes them.
 	// Default customer_service.
 	FrontDesk string
-	// Surveys signs the satisfaction link of closing messages; nil sends
-	// the bank's survey_url as it is.
-	Surveys SurveyLinks
+	// Surveys signs and checks the satisfaction links of closing messages;
+	// nil sends the bank's survey_url as it is and takes no answers.
+	Surveys *tickets.SurveyLinks
 	Now     func() time.Time
-}
-
-// SurveyLinks makes the signed, expiring satisfaction-survey link of a
-// closed ticket.
-type SurveyLinks interface {
-	TicketSurveyURL(ticketID int64, now time.Time) string
 }
 
 // Service carries out what staff do in the inbox, for the web pages and the
@@ -701,7 +695,7 @@ func (s *Service) Close(ctx context.Context, p Principal, convID int64, outcome,
 		}
 		req := replies.Request{Kind: replies.KindClosing, Language: contact.Language, Channel: c.ChannelKind,
 			TicketRef: t.Ref, Name: contact.DisplayName, Now: now}
-		if s.cfg.Surveys != nil {
+		if s.cfg.Surveys != nil && s.cfg.Surveys.Signer != nil {
 			req.SurveyURL = s.cfg.Surveys.TicketSurveyURL(t.ID, now)
 		}
 		if _, ok := s.bank.Topic(t.Topic); ok {
@@ -885,6 +879,112 @@ func (s *Service) UndoMerge(ctx context.Context, p Principal, mergeID int64) (st
 		return err
 	})
 	return m, err
+}
+
+// ErrSurveyAnswered: the survey link was used already.
+var ErrSurveyAnswered = errors.New("this survey was answered already")
+
+// SurveyPage is what the public survey page shows for a link.
+type SurveyPage struct {
+	Link     tickets.SurveyLink
+	Ref      string // the ticket's reference, for a ticket's survey
+	Language string // the customer's
+	// StaffRating: the customer rates the staff member too (a ticket
+	// someone worked on; not an automatic answer).
+	StaffRating bool
+}
+
+// Survey checks a survey link and says what its page shows: an error for
+// a tampered (tickets.ErrSurveyTampered), expired (ErrSurveyExpired),
+// answered (ErrSurveyAnswered) or unknown (store.ErrNotFound) link.
+func (s *Service) Survey(ctx context.Context, token string) (SurveyPage, error) {
+	if s.cfg.Surveys == nil || s.cfg.Surveys.Signer == nil {
+		return SurveyPage{}, tickets.ErrSurveyTampered
+	}
+	l, err := s.cfg.Surveys.Signer.Verify(token, s.cfg.Now())
+	if err != nil {
+		return SurveyPage{}, err
+	}
+	p := SurveyPage{Link: l}
+	var contactID int64
+	switch l.Kind {
+	case tickets.SurveyTicket:
+		t, _, err := s.store.Ticket(ctx, l.ID)
+		if err != nil {
+			return SurveyPage{}, err
+		}
+		p.Ref, p.StaffRating, contactID = t.Ref, true, t.ContactID
+	default:
+		m, err := s.store.Message(ctx, l.ID)
+		if err != nil {
+			return SurveyPage{}, err
+		}
+		contactID = m.ContactID
+	}
+	if contactID != 0 {
+		if c, err := s.store.Contact(ctx, contactID); err == nil {
+			p.Language = c.Language
+		}
+	}
+	answered, err := s.store.SurveyAnswered(ctx, token)
+	if err != nil {
+		return SurveyPage{}, err
+	}
+	if answered {
+		return p, ErrSurveyAnswered
+	}
+	return p, nil
+}
+
+// AnswerSurvey records a customer's ratings (1–5; staff 0 when not asked)
+// and comment for the link, once: a link used before is ErrSurveyAnswered
+// and records nothing, like a tampered or expired one. A ticket's answer
+// is a ticket event too.
+func (s *Service) AnswerSurvey(ctx context.Context, token string, service, staff int, comment string) error {
+	p, err := s.Survey(ctx, token)
+	if err != nil {
+		return err
+	}
+	if service < 1 || service > 5 || staff < 0 || staff > 5 || (p.StaffRating && staff == 0) {
+		return invalid("choose a rating from 1 to 5")
+	}
+	if !p.StaffRating {
+		staff = 0
+	}
+	comment = strings.TrimSpace(comment)
+	if utf8.RuneCountInString(comment) > 2000 {
+		comment = string([]rune(comment)[:2000])
+	}
+	r := store.SurveyResponse{ServiceRating: service, StaffRating: staff, Comment: comment, Language: p.Language, CreatedAt: s.cfg.Now()}
+	return s.store.InTx(ctx, func(tx *store.Tx) error {
+		switch p.Link.Kind {
+		case tickets.SurveyTicket:
+			t, err := tx.TicketForUpdate(ctx, p.Link.ID)
+			if err != nil {
+				return err
+			}
+			r.TicketID, r.ConversationID, r.Department, r.Topic, r.AgentID = t.ID, t.ConversationID, t.Department, t.Topic, t.WorkedBy
+		default:
+			m, err := s.store.Message(ctx, p.Link.ID)
+			if err != nil {
+				return err
+			}
+			r.MessageID, r.ConversationID, r.Topic = m.ID, m.ConversationID, m.Topic
+		}
+		if err := tx.RecordSurvey(ctx, token, &r); errors.Is(err, store.ErrDuplicate) {
+			return ErrSurveyAnswered
+		} else if err != nil {
+			return err
+		}
+		if r.TicketID == 0 {
+			return nil
+		}
+		note := fmt.Sprintf("service %d/5, staff %d/5", service, staff)
+		if comment != "" {
+			note += ": " + comment
+		}
+		return tx.AddTicketEvent(ctx, &store.TicketEvent{TicketID: r.TicketID, Kind: store.EventSurvey, Actor: "customer", Note: note, CreatedAt: r.CreatedAt})
+	})
 }
 
 // Invalid makes an InvalidError, for callers that check their own input.

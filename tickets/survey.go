@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -97,4 +98,32 @@ func (s *SurveySigner) Verify(token string, now time.Time) (SurveyLink, error) {
 		return l, ErrSurveyExpired
 	}
 	return l, nil
+}
+
+// SurveyLinks makes the public survey URLs of closing messages and
+// automatic answers: BaseURL/survey/TOKEN, valid for ValidFor.
+type SurveyLinks struct {
+	Signer   *SurveySigner
+	BaseURL  string // the gateway's public URL
+	ValidFor time.Duration
+}
+
+func (l SurveyLinks) url(kind byte, id int64, now time.Time) string {
+	valid := l.ValidFor
+	if valid <= 0 {
+		valid = 14 * 24 * time.Hour
+	}
+	tok := l.Signer.Sign(SurveyLink{Kind: kind, ID: id, Expires: now.Add(valid).Truncate(time.Second)})
+	return strings.TrimSuffix(l.BaseURL, "/") + "/survey/" + tok
+}
+
+// TicketSurveyURL is the link of a closed ticket's survey.
+func (l SurveyLinks) TicketSurveyURL(ticketID int64, now time.Time) string {
+	return l.url(SurveyTicket, ticketID, now)
+}
+
+// MessageSurveyURL is the link of the survey about an automatic answer
+// to a message.
+func (l SurveyLinks) MessageSurveyURL(messageID int64, now time.Time) string {
+	return l.url(SurveyMessage, messageID, now)
 }

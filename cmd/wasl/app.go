@@ -28,6 +28,7 @@ import (
 	"github.com/wasl-dev/wasl/replies"
 	"github.com/wasl-dev/wasl/router"
 	"github.com/wasl-dev/wasl/store"
+	"github.com/wasl-dev/wasl/tickets"
 )
 
 // app is one running gateway: the store, the pipeline, the job runner, the
@@ -43,6 +44,7 @@ type app struct {
 	registry *registry
 	mux      *inbox.Mux
 	auth     *inbox.Auth
+	surveys  *tickets.SurveyLinks
 	sources  []runner
 	sms      map[string]smsRoutes
 	whatsapp map[string]*whatsapp.Channel
@@ -72,6 +74,14 @@ type registry struct {
 	fetchers   map[int64]router.MediaFetcher
 	shapers    map[int64]router.ReplyShaper
 	messageIDs map[int64]func() string
+	// emailChannels are the email channels by name, in config order: staff
+	// mail goes out of one of them.
+	emailChannels []namedChannel
+}
+
+type namedChannel struct {
+	name string
+	id   int64
 }
 
 func newRegistry() *registry {
@@ -147,6 +157,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 	river.AddWorker(workers, &router.SendWorker{Store: a.store, Senders: a.registry, SendTimeout: cfg.Jobs.SendTimeout.D(time.Minute), Log: log})
 	river.AddWorker(workers, &router.MediaWorker{Store: a.store, Fetchers: a.registry})
 	river.AddWorker(workers, &inbox.WakeWorker{Store: a.store})
+	tw := a.ticketWorkers(workers)
 	n := cfg.Jobs.Workers
 	if n <= 0 {
 		n = 4
@@ -165,17 +176,23 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 		JobTimeout:           cfg.Jobs.SendTimeout.D(time.Minute),
 		// riverdatabasesql has no LISTEN/NOTIFY; SQLite has none at all.
 		PollOnly: true,
+		// Run by the elected leader only; their effects are idempotent in
+		// the store besides (tickets.PeriodicJobs).
+		PeriodicJobs: tw.periodic,
 	})
 	if err != nil {
 		a.store.Close()
 		return nil, fmt.Errorf("job runner: %w", err)
 	}
+	tw.setJobs(a.jobs)
 	a.pipeline = router.New(a.store, a.model, a.bank, a.jobs, a.registry, router.Config{
 		TicketPrefix:       cfg.TicketPrefix,
 		AutoReplyWindow:    cfg.AutoReplyWindow.D(24 * time.Hour),
 		AutoReplyCap:       cfg.AutoReplyCap.Max,
 		AutoReplyCapPeriod: time.Duration(cfg.AutoReplyCap.Within),
 		ConversationWindow: cfg.ConversationWindow.D(7 * 24 * time.Hour),
+		ReopenWindow:       cfg.Tickets.ReopenWindow.D(7 * 24 * time.Hour),
+		InboxURL:           cfg.HTTP.PublicURL,
 	}, log)
 
 	if err := a.newHTTP(); err != nil {
@@ -246,6 +263,7 @@ func (a *app) addChannel(ctx context.Context, ch config.Channel) error {
 		}
 		a.sources = append(a.sources, src)
 		a.registry.senders[row.ID] = snd
+		a.registry.emailChannels = append(a.registry.emailChannels, namedChannel{ch.Name, row.ID})
 		domain := a.cfg.MailDomain
 		a.registry.messageIDs[row.ID] = func() string { return email.NewMessageID(domain) }
 	case message.SMS:

@@ -109,6 +109,7 @@ func funcs() template.FuncMap {
 		"eq64":   func(a, b int64) bool { return a == b },
 		"pct":    func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
 		"srcdoc": func(s string) string { return s }, // html/template escapes it for the attribute
+		"list":   func(v ...int) []int { return v },
 	}
 }
 

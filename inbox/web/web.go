@@ -105,6 +105,9 @@ func (h *Handler) Register(mux Registrar) {
 
 	mux.Handle("GET /static/", secure(http.StripPrefix("/static/", staticHandler(h.static))))
 	pub("GET /login", h.showLogin)
+	// The satisfaction survey: public, the signed link is the credential.
+	pub("GET /survey/{token}", h.showSurvey)
+	pub("POST /survey/{token}", h.answerSurvey)
 	pub("POST /login", h.checkLogin)
 	auth("POST /logout", h.logout)
 	auth("POST /language", h.switchLanguage)
