@@ -76,7 +76,7 @@ func (s *SurveySigner) mac(payload []byte) []byte {
 // with our key (or was altered), ErrSurveyExpired when its time has
 // passed at now.
 func (s *SurveySigner) Verify(token string, now time.Time) (SurveyLink, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(token)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil || len(raw) < 1+2+macSize || len(raw) > 64 {
 		return SurveyLink{}, ErrSurveyTampered
 	}
