@@ -56,7 +56,9 @@ type ServiceConfig struct {
 	// Surveys signs and checks the satisfaction links of closing messages;
 	// nil sends the bank's survey_url as it is and takes no answers.
 	Surveys *tickets.SurveyLinks
-	Now     func() time.Time
+	// InboxURL is the inbox's public address, for links in staff mail; "" for none.
+	InboxURL string
+	Now      func() time.Time
 }
 
 // Service carries out what staff do in the inbox, for the web pages and the
@@ -557,6 +559,15 @@ func (s *Service) HandBack(ctx context.Context, p Principal, convID int64, h Han
 
 func checkOutcome(outcome, reason *string) error {
 	*reason = strings.TrimSpace(*reason)
+	if *outcome == OutcomeUnavailable {
+		// Not done for want of the item: the reason the supply list finds.
+		*outcome = store.OutcomeNotDone
+		if *reason == "" || *reason == store.ReasonUnavailable {
+			*reason = store.ReasonUnavailable
+		} else if !strings.HasPrefix(*reason, store.ReasonUnavailable+":") {
+			*reason = store.ReasonUnavailable + ": " + *reason
+		}
+	}
 	switch *outcome {
 	case store.OutcomeDone:
 	case store.OutcomeNotDone:

@@ -409,3 +409,27 @@ func (tx *Tx) ConversationAssignee(ctx context.Context, id int64) (int64, error)
 	}
 	return a.Int64, nil
 }
+
+// ReasonUnavailable is the reason of a ticket closed not done because the
+// item is not in stock (the catalogue's "لعدم توفر المستلزم"): such tickets
+// are listed for their department's head and reopened when supply arrives.
+// Staff may add words after it ("item unavailable: projector lamps").
+const ReasonUnavailable = "item unavailable"
+
+// SupplyShortages lists the tickets closed not done for want of the item,
+// of department ("" for every department), oldest first.
+func (s *Store) SupplyShortages(ctx context.Context, department string) ([]Ticket, error) {
+	args := []any{OutcomeNotDone, ReasonUnavailable, ReasonUnavailable + ":%"}
+	where := ""
+	if department != "" {
+		args = append(args, department)
+		where = ` AND t.department = $4`
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+ticketCols+` FROM tickets t
+		WHERE t.status = 'closed' AND t.outcome = $1 AND (t.outcome_reason = $2 OR t.outcome_reason LIKE $3)`+where+`
+		ORDER BY t.department, t.closed_at, t.id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("supply shortages: %w", err)
+	}
+	return collect(rows, scanTicket, "supply shortages")
+}

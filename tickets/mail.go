@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
@@ -97,4 +98,32 @@ func SLANotice(lang, inboxURL string, t store.Ticket, clock, state, due string) 
 		body += "\nافتحها: " + url + "\n"
 	}
 	return subject, body
+}
+
+// SupplyListMail asks a department's head when the items of the tickets
+// closed for want of them will be supplied, listing the tickets, in the
+// head's language.
+func SupplyListMail(lang, inboxURL, department string, ts []store.Ticket, zone *time.Location) (subject, body string) {
+	var b strings.Builder
+	if lang == "en" {
+		subject = fmt.Sprintf("Tickets waiting on supply: %s (%d)", department, len(ts))
+		fmt.Fprintf(&b, "These %d tickets of %s were closed not done because the item was unavailable.\n"+
+			"Please reply with the date the items will be supplied, so that the tickets can be reopened and the requests met.\n\n", len(ts), department)
+	} else {
+		subject = fmt.Sprintf("تذاكر بانتظار التوريد: %s (%d)", department, len(ts))
+		fmt.Fprintf(&b, "أُغلقت هذه التذاكر (%d) لدى %s بعدم الإنجاز لعدم توفر المستلزم.\n"+
+			"نأمل الإفادة بموعد التوريد وتوفير المستلزم، ليعاد فتح التذاكر وتلبية طلبات العملاء.\n\n", len(ts), department)
+	}
+	for _, t := range ts {
+		closed := ""
+		if t.ClosedAt != nil {
+			closed = t.ClosedAt.In(zone).Format(time.DateOnly)
+		}
+		fmt.Fprintf(&b, "- %s  %s  %s  %s", t.Ref, closed, t.Subject, t.OutcomeReason)
+		if u := link(inboxURL, t.ConversationID); u != "" {
+			b.WriteString("  " + u)
+		}
+		b.WriteString("\n")
+	}
+	return subject, b.String()
 }

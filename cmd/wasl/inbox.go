@@ -33,7 +33,7 @@ func (a *app) mountInbox() error {
 	}
 	a.surveys = &tickets.SurveyLinks{Signer: signer, BaseURL: a.cfg.HTTP.PublicURL, ValidFor: a.cfg.Tickets.Survey.ValidFor.D(14 * 24 * time.Hour)}
 	svc := inbox.NewService(a.store, a.jobs, a.bank, inbox.ServiceConfig{TicketPrefix: a.cfg.TicketPrefix, MessageIDs: a.registry,
-		FrontDesk: a.cfg.Tickets.FrontDesk, Surveys: a.surveys}, a.log)
+		FrontDesk: a.cfg.Tickets.FrontDesk, Surveys: a.surveys, InboxURL: a.cfg.HTTP.PublicURL}, a.log)
 	poll := time.Second
 	if a.store.Dialect() == store.Postgres {
 		poll = 5 * time.Second // LISTEN/NOTIFY wakes the hub; polling is the safety net
