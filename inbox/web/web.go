@@ -130,6 +130,11 @@ func (h *Handler) Register(mux Registrar) {
 	auth("POST /contacts/{id}/merge", h.mergeContact)
 	auth("POST /contacts/{id}/note", h.contactNote)
 	auth("POST /merges/{id}/undo", h.undoMerge)
+	auth("GET /reports", h.showReports)
+	auth("GET /reports/weekly.csv", h.weeklyCSV)
+	auth("GET /reports/channels.csv", h.channelsCSV)
+	auth("POST /reports/supply/{department}/send", h.sendSupplyList)
+	auth("POST /reports/supply/{department}/arrived", h.supplyArrived)
 	auth("GET /events", h.events)
 }
 
