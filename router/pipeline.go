@@ -51,7 +51,12 @@ type Config struct {
 	// InboxURL is the inbox's public address, for links in staff notices;
 	// empty leaves them out.
 	InboxURL string
-	Now      func() time.Time
+	// Surveys signs survey links; with AutomaticSurvey, an answer or a
+	// referral that opens no ticket (the conversation is answered only
+	// automatically) ends with a link to rate it, for the message.
+	Surveys         *tickets.SurveyLinks
+	AutomaticSurvey bool
+	Now             func() time.Time
 }
 
 // Pipeline ingests inbound messages.
@@ -394,6 +399,9 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 				return fmt.Errorf("%w: %v", errReferenceMoved, err)
 			}
 		}
+		if ticket.ID == 0 {
+			draft.reply = p.withSurvey(in.ChannelID, m.ID, draft.req, draft.reply, now)
+		}
 		id, err := p.enqueueReply(ctx, tx, in, from, contact.ID, conv, m.ID, draft.reply, ticket, now)
 		if err != nil {
 			return err
@@ -451,6 +459,28 @@ func (p *Pipeline) render(channelID int64, req replies.Request) (replies.Reply, 
 		}
 	}
 	return reply, nil
+}
+
+// withSurvey adds the satisfaction link to an automatic answer or
+// referral, when configured, signed for the message it answers (known only
+// once the message is stored, hence here and not in render). A reply the
+// link would push over its channel's budget (an SMS) goes without it.
+func (p *Pipeline) withSurvey(channelID, messageID int64, req replies.Request, reply replies.Reply, now time.Time) replies.Reply {
+	if !p.cfg.AutomaticSurvey || p.cfg.Surveys == nil || p.cfg.Surveys.Signer == nil ||
+		(req.Kind != replies.KindAnswer && req.Kind != replies.KindReferral) {
+		return reply
+	}
+	url := p.cfg.Surveys.MessageSurveyURL(messageID, now)
+	line := tickets.SurveyInvite(req.Language, url)
+	text := reply.Text + "\n\n" + line
+	if s, ok := p.chans.Shaper(channelID); ok && !s.FitsBudget(text) {
+		return reply
+	}
+	reply.Text = text
+	if reply.HTML != "" {
+		reply.HTML = tickets.SurveyInviteHTML(reply.HTML, req.Language, url)
+	}
+	return reply
 }
 
 // thread is where a message belongs, as read before any write.

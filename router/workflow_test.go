@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -172,4 +173,68 @@ func hasEvent(events []store.TicketEvent, kind string) bool {
 		}
 	}
 	return false
+}
+
+// A conversation answered only automatically is offered the survey, when
+// configured: the answer (or referral) ends with a link signed for the
+// message it answers, in the text and the email's HTML; a reply that opens
+// a ticket does not (its survey comes with the closing message), nor any
+// when the option is off, nor an SMS the link would push over its budget.
+func TestAutomaticAnswerSurvey(t *testing.T) {
+	signer, err := tickets.NewSurveySigner(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := &tickets.SurveyLinks{Signer: signer, BaseURL: "https://wasl.test"}
+	for name, dsn := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, dsn(t))
+			on := New(e.st, testClassifier(), e.p.bank, e.jobs, e.chans, Config{TicketPrefix: "EDU", Now: func() time.Time { return e.now },
+				Surveys: links, AutomaticSurvey: true}, quiet)
+			off := New(e.st, testClassifier(), e.p.bank, e.jobs, e.chans, Config{TicketPrefix: "EDU", Now: func() time.Time { return e.now },
+				Surveys: links}, quiet)
+			for _, c := range []struct {
+				name   string
+				p      *Pipeline
+				in     message.Inbound
+				survey bool
+			}{
+				{"email answer", on, e.mail("s1@x", "s1@example.edu", "Clearance", "how do I get clearance"), true},
+				{"email referral", on, e.mail("s2@x", "s2@example.edu", "Grades", "my grade is wrong"), true},
+				{"whatsapp answer", on, e.phone(message.WhatsApp, "WA1", "+966551230001", "how do I get clearance"), true},
+				{"sms over its budget", on, e.phone(message.SMS, "SM9", "+966551230002", "how do I get clearance"), false},
+				{"a ticket's acknowledgement", on, e.mail("s3@x", "s3@example.edu", "Projector", "projector broken"), false},
+				{"option off", off, e.mail("s4@x", "s4@example.edu", "Clearance", "how do I get clearance"), false},
+			} {
+				t.Run(c.name, func(t *testing.T) {
+					r, err := c.p.Process(context.Background(), c.in)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if r.OutboundID == 0 {
+						t.Fatalf("no automatic reply (%s: %q)", r.Decision.Action, r.Decision.Reasons)
+					}
+					o, err := e.st.Outbound(context.Background(), r.OutboundID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					i := strings.Index(o.Text, "https://wasl.test/survey/")
+					if (i >= 0) != c.survey {
+						t.Fatalf("survey link in the reply: %v, want %v\n%s", i >= 0, c.survey, o.Text)
+					}
+					if !c.survey {
+						return
+					}
+					tok := strings.Fields(o.Text[i+len("https://wasl.test/survey/"):])[0]
+					l, err := signer.Verify(tok, e.now)
+					if err != nil || l.Kind != tickets.SurveyMessage || l.ID != r.MessageID {
+						t.Errorf("link %+v (%v), want the survey of message %d", l, err, r.MessageID)
+					}
+					if c.in.Channel == message.Email && !strings.Contains(o.HTML, `href="https://wasl.test/survey/`+tok+`"`) {
+						t.Errorf("the HTML lacks the link:\n%s", o.HTML)
+					}
+				})
+			}
+		})
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"html"
 	"strings"
 	"time"
 )
@@ -126,4 +127,25 @@ func (l SurveyLinks) TicketSurveyURL(ticketID int64, now time.Time) string {
 // to a message.
 func (l SurveyLinks) MessageSurveyURL(messageID int64, now time.Time) string {
 	return l.url(SurveyMessage, messageID, now)
+}
+
+// surveyInvite is the line that offers the survey in an automatic answer.
+func surveyInvite(lang string) string {
+	if lang == "en" {
+		return "Did this answer help? Rate it:"
+	}
+	return "هل أفادتك هذه الإجابة؟ قيّمها:"
+}
+
+// SurveyInvite is the text line offering the survey at url.
+func SurveyInvite(lang, url string) string { return surveyInvite(lang) + " " + url }
+
+// SurveyInviteHTML adds the survey's offer at url to an HTML reply, before
+// its </body> when it has one.
+func SurveyInviteHTML(body, lang, url string) string {
+	p := `<p dir="auto"><a href="` + html.EscapeString(url) + `">` + html.EscapeString(surveyInvite(lang)) + `</a></p>`
+	if i := strings.LastIndex(body, "</body>"); i >= 0 {
+		return body[:i] + p + body[i:]
+	}
+	return body + p
 }

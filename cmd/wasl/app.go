@@ -185,6 +185,14 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 		return nil, fmt.Errorf("job runner: %w", err)
 	}
 	tw.setJobs(a.jobs)
+	// Survey links, signed with the key every replica shares: closing
+	// messages (the inbox) and automatic answers (the pipeline) carry them.
+	signer, err := surveySigner(cfg.Resolve(cfg.Tickets.Survey.KeyFile), cfg.DataDir)
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	a.surveys = &tickets.SurveyLinks{Signer: signer, BaseURL: cfg.HTTP.PublicURL, ValidFor: cfg.Tickets.Survey.ValidFor.D(14 * 24 * time.Hour)}
 	a.pipeline = router.New(a.store, a.model, a.bank, a.jobs, a.registry, router.Config{
 		TicketPrefix:       cfg.TicketPrefix,
 		AutoReplyWindow:    cfg.AutoReplyWindow.D(24 * time.Hour),
@@ -193,6 +201,8 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 		ConversationWindow: cfg.ConversationWindow.D(7 * 24 * time.Hour),
 		ReopenWindow:       cfg.Tickets.ReopenWindow.D(7 * 24 * time.Hour),
 		InboxURL:           cfg.HTTP.PublicURL,
+		Surveys:            a.surveys,
+		AutomaticSurvey:    cfg.Tickets.Survey.AutomaticSurvey(),
 	}, log)
 
 	if err := a.newHTTP(); err != nil {

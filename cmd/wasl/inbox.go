@@ -8,7 +8,6 @@ import (
 	"github.com/wasl-dev/wasl/inbox"
 	"github.com/wasl-dev/wasl/inbox/web"
 	"github.com/wasl-dev/wasl/store"
-	"github.com/wasl-dev/wasl/tickets"
 )
 
 // mountInbox mounts the staff-facing routes on the route table: the web
@@ -27,11 +26,6 @@ func (a *app) mountInbox() error {
 	if err != nil {
 		return err
 	}
-	signer, err := surveySigner(a.cfg.Resolve(a.cfg.Tickets.Survey.KeyFile), a.cfg.DataDir)
-	if err != nil {
-		return err
-	}
-	a.surveys = &tickets.SurveyLinks{Signer: signer, BaseURL: a.cfg.HTTP.PublicURL, ValidFor: a.cfg.Tickets.Survey.ValidFor.D(14 * 24 * time.Hour)}
 	svc := inbox.NewService(a.store, a.jobs, a.bank, inbox.ServiceConfig{TicketPrefix: a.cfg.TicketPrefix, MessageIDs: a.registry,
 		FrontDesk: a.cfg.Tickets.FrontDesk, Surveys: a.surveys, InboxURL: a.cfg.HTTP.PublicURL}, a.log)
 	poll := time.Second
