@@ -40,7 +40,8 @@ const (
 func esc(s string) string { return html.EscapeString(s) }
 
 // svgOpen starts a chart; dir sets the text direction the viewer shapes
-// labels in.
+// labels in. Under direction rtl a text's start is its right edge, so a
+// label anchored at the right margin keeps the default anchor (start).
 func svgOpen(b *strings.Builder, w, h int, title string, rtl bool) {
 	dir := "ltr"
 	if rtl {
@@ -57,7 +58,7 @@ func legend(b *strings.Builder, series []Series, y int, rtl bool) {
 	for _, s := range series {
 		w := 24 + 8*len([]rune(s.Name))
 		if rtl {
-			fmt.Fprintf(b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d" text-anchor="end">%s</text>`,
+			fmt.Fprintf(b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d" text-anchor="start">%s</text>`,
 				chartWidth-x-12, y-10, s.Color, chartWidth-x-18, y, esc(s.Name))
 		} else {
 			fmt.Fprintf(b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d">%s</text>`,
@@ -73,11 +74,11 @@ func (c BarChart) SVG() string {
 	h := top + row*max(1, len(c.Labels)) + 10
 	var b strings.Builder
 	svgOpen(&b, chartWidth, h, c.Title, c.RTL)
-	titleX, anchor := pad, "start"
+	titleX := pad
 	if c.RTL {
-		titleX, anchor = chartWidth-pad, "end"
+		titleX = chartWidth - pad
 	}
-	fmt.Fprintf(&b, `<text x="%d" y="20" font-weight="bold" font-size="15" text-anchor="%s">%s</text>`, titleX, anchor, esc(c.Title))
+	fmt.Fprintf(&b, `<text x="%d" y="20" font-weight="bold" font-size="15">%s</text>`, titleX, esc(c.Title))
 	legend(&b, c.Series, 44, c.RTL)
 	maxTotal := 0.0
 	for i := range c.Labels {
@@ -87,7 +88,7 @@ func (c BarChart) SVG() string {
 	for i, label := range c.Labels {
 		y := top + i*row
 		if c.RTL {
-			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`, chartWidth-pad, y+18, esc(label))
+			fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text>`, chartWidth-pad, y+18, esc(label))
 		} else {
 			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`, labelW, y+18, esc(label))
 		}
@@ -111,7 +112,7 @@ func (c BarChart) SVG() string {
 		}
 		total := rowTotal(c.Series, i)
 		if c.RTL {
-			fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="end" font-weight="bold">%s</text>`, float64(chartWidth-labelW-2*pad)-at, y+18, num(total))
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-weight="bold">%s</text>`, float64(chartWidth-labelW-2*pad)-at, y+18, num(total))
 		} else {
 			fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-weight="bold">%s</text>`, float64(labelW+2*pad)+at, y+18, num(total))
 		}
@@ -156,11 +157,11 @@ func (c LineChart) SVG() string {
 	h := top + plotH + bottom
 	var b strings.Builder
 	svgOpen(&b, chartWidth, h, c.Title, c.RTL)
-	titleX, anchor := 10, "start"
+	titleX := 10
 	if c.RTL {
-		titleX, anchor = chartWidth-10, "end"
+		titleX = chartWidth - 10
 	}
-	fmt.Fprintf(&b, `<text x="%d" y="20" font-weight="bold" font-size="15" text-anchor="%s">%s</text>`, titleX, anchor, esc(c.Title))
+	fmt.Fprintf(&b, `<text x="%d" y="20" font-weight="bold" font-size="15">%s</text>`, titleX, esc(c.Title))
 	legend(&b, c.Series, 44, c.RTL)
 	maxV := 1.0
 	for _, s := range c.Series {
@@ -190,10 +191,11 @@ func (c LineChart) SVG() string {
 		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#999999"/>`, right, top+plotH, chartWidth-left, top+plotH)
 	}
 	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#999999"/>`, axisX, top, axisX, top+plotH)
+	// Left of the axis in LTR, right of it in RTL: the text's end either way.
 	labelAnchor := "end"
 	labelX := axisX - 4
 	if c.RTL {
-		labelAnchor, labelX = "start", axisX+4
+		labelX = axisX + 4
 	}
 	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="%s" font-size="11">%s</text>`, labelX, top+4, labelAnchor, num(maxV))
 	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="%s" font-size="11">0</text>`, labelX, top+plotH, labelAnchor)
