@@ -45,6 +45,7 @@ type app struct {
 	mux      *inbox.Mux
 	auth     *inbox.Auth
 	surveys  *tickets.SurveyLinks
+	service  *inbox.Service // the inbox's staff actions, once mounted
 	sources  []runner
 	sms      map[string]smsRoutes
 	whatsapp map[string]*whatsapp.Channel

@@ -35,6 +35,7 @@ func (a *app) mountInbox() error {
 	hub := inbox.NewHub(a.store, poll, a.log.With("component", "live"))
 	a.sources = append(a.sources, hub)
 
+	a.service = svc
 	inbox.NewAPI(a.store, a.auth, svc, a.log).Register(a.mux)
 	if a.cfg.HTTP.AdminAddr == "" {
 		a.mux.Handle("GET /metrics", a.auth.RequireOperator(a.metrics))
