@@ -1,9 +1,6 @@
 package classify
 
-import (
-	"errors"
-	"slices"
-)
+import "errors"
 
 // SweepPoint is how a model does on labeled data at one threshold.
 type SweepPoint struct {
@@ -17,67 +14,7 @@ type SweepPoint struct {
 // lowest first. Data is in the Evaluate format: intent "oos" is out of
 // scope.
 func (m *Model) ThresholdSweep(data []Labeled) []SweepPoint {
-	type outcome struct {
-		conf    float64 // confidence of an in-scope answer; -1 when out regardless
-		right   bool    // the in-scope answer is the intent
-		oos     bool    // the example is out of scope
-		outHere bool    // answered out of scope whatever the threshold
-	}
-	m0 := m.WithThreshold(0)
-	outs := make([]outcome, len(data))
-	var nIn, nOOS int
-	for i, l := range data {
-		r := m0.Classify(Input{Text: l.Text})
-		o := outcome{oos: l.Intent == OOS}
-		switch {
-		case r.Scope == ScopeOut:
-			o.outHere = true
-		case r.Rule != "":
-			o.conf = 2 // a rule is above every threshold
-			o.right = r.Topic == l.Intent
-		default:
-			o.conf = r.Confidence
-			o.right = r.Topic == l.Intent
-		}
-		outs[i] = o
-		if o.oos {
-			nOOS++
-		} else {
-			nIn++
-		}
-	}
-	// Candidate thresholds: 0 and just above each in-scope confidence.
-	cands := []float64{0}
-	for _, o := range outs {
-		if !o.outHere && o.conf <= 1 {
-			cands = append(cands, o.conf+1e-9)
-		}
-	}
-	slices.Sort(cands)
-	cands = slices.Compact(cands)
-	points := make([]SweepPoint, 0, len(cands))
-	for _, t := range cands {
-		var inRight, oosRight, saidOut int
-		for _, o := range outs {
-			out := o.outHere || o.conf < t
-			if out {
-				saidOut++
-			}
-			switch {
-			case o.oos && out:
-				oosRight++
-			case !o.oos && !out && o.right:
-				inRight++
-			}
-		}
-		points = append(points, SweepPoint{
-			Threshold:       t,
-			InScopeAccuracy: ratio(inRight, nIn),
-			OOSRecall:       ratio(oosRight, nOOS),
-			OOSPrecision:    ratio(oosRight, saidOut),
-		})
-	}
-	return points
+	return sweep(m.outcomes(data))
 }
 
 // Calibrate returns a model sharing m's weights whose threshold is the

@@ -2,6 +2,7 @@ package classify
 
 import (
 	"encoding/json"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -295,4 +296,141 @@ func FuzzClassify(f *testing.F) {
 			t.Fatalf("confidence %v", r.Confidence)
 		}
 	})
+}
+
+// chatConfig adds small talk and spam to the small bank.
+func chatConfig() Config {
+	cfg := smallConfig()
+	cfg.Topics = append(cfg.Topics,
+		TopicSpec{ID: "chat", Scope: ScopeSmallTalk, Examples: []string{"thanks", "thank you very much", "شكرا", "الله يعطيكم العافية", "good morning", "صباح الخير", "ok", "تمام"}},
+		TopicSpec{ID: "junk", Scope: ScopeSpam, Examples: []string{"you won a cash prize click here", "cheap loans approved today", "مبروك ربحت جائزة", "تمويل فوري بدون كفيل"}},
+	)
+	return cfg
+}
+
+func TestSmallTalkAndSpamScopes(t *testing.T) {
+	m := mustTrain(t, chatConfig())
+	tests := []struct {
+		text  string
+		scope Scope
+		topic string
+	}{
+		{"thank you", ScopeSmallTalk, "chat"},
+		{"شكرا لكم", ScopeSmallTalk, "chat"},
+		{"👍", ScopeSmallTalk, "chat"}, // no letters, a symbol: small talk
+		{"🙏🙏 !", ScopeSmallTalk, "chat"},
+		{"?!", ScopeOut, ""}, // punctuation alone says nothing
+		{"you won a prize, click here for cash", ScopeSpam, "junk"},
+		{"تمويل فوري", ScopeSpam, "junk"},
+		{"projector not working in room 5", ScopeIn, "maintenance"},
+	}
+	for _, tt := range tests {
+		r := m.Classify(Input{Text: tt.text})
+		if r.Scope != tt.scope || r.Topic != tt.topic {
+			t.Errorf("%q → %s/%s (%.2f %q), want %s/%s", tt.text, r.Scope, r.Topic, r.Confidence, r.Reasons, tt.scope, tt.topic)
+		}
+	}
+	// A bank without a small-talk topic has nothing to send emoji to.
+	if r := mustTrain(t, smallConfig()).Classify(Input{Text: "👍"}); r.Scope != ScopeOut || r.Topic != "" {
+		t.Errorf("emoji without a small-talk topic → %+v", r)
+	}
+}
+
+// Candidates are the request topics the model scores highest, best first,
+// never small talk, spam or the none topic.
+func TestCandidates(t *testing.T) {
+	m := mustTrain(t, chatConfig())
+	r := m.Classify(Input{Text: "the projector for the clearance form"})
+	if len(r.Candidates) != maxCandidates {
+		t.Fatalf("candidates %+v, want %d", r.Candidates, maxCandidates)
+	}
+	for i, c := range r.Candidates {
+		if c.Scope != ScopeIn && c.Scope != ScopeOut {
+			t.Errorf("candidate %+v is not a request", c)
+		}
+		if i > 0 && c.Score > r.Candidates[i-1].Score {
+			t.Errorf("candidates not best first: %+v", r.Candidates)
+		}
+	}
+	if r.Topic != "" && r.Topic != r.Candidates[0].Topic {
+		t.Errorf("topic %q is not the first candidate %+v", r.Topic, r.Candidates)
+	}
+	if got := m.Classify(Input{Text: "thanks"}); len(got.Candidates) == 0 || got.Candidates[0].Topic == "chat" {
+		t.Errorf("small talk offered as a candidate: %+v", got.Candidates)
+	}
+	// A rule decides alone: no candidates.
+	cfg := chatConfig()
+	cfg.Rules = []Rule{{Name: "p", Topic: "maintenance", Keywords: []string{"projector"}}}
+	if got := mustTrain(t, cfg).Classify(Input{Text: "projector"}); got.Rule != "p" || got.Candidates != nil {
+		t.Errorf("rule result %+v", got)
+	}
+}
+
+// With a none topic (evaluation data's oos) a message it wins is out of
+// scope with no topic, and confidences are leads over it.
+func TestNoneTopic(t *testing.T) {
+	cfg := ConfigFromLabeled([]Labeled{
+		{"the projector is broken", "maintenance"}, {"projector not working in room 5", "maintenance"}, {"البروجكتر خربان", "maintenance"},
+		{"I need a clearance form", "clearance"}, {"clearance before graduation", "clearance"}, {"ابي اخلاء طرف", "clearance"},
+		{"what's the weather today", OOS}, {"who won the match", OOS}, {"recommend a pizza place", OOS},
+	})
+	if cfg.Topics[2].ID != OOS || cfg.Topics[2].Scope != ScopeNone {
+		t.Fatalf("oos topic %+v, want scope none", cfg.Topics[2])
+	}
+	m := mustTrain(t, cfg)
+	r := m.Classify(Input{Text: "who won the football match"})
+	if r.Scope != ScopeOut || r.Topic != "" || !strings.Contains(r.Reasons[0], `none of the topics: "oos" scores above`) {
+		t.Errorf("none wins → %+v", r)
+	}
+	if r := m.Classify(Input{Text: "projector broken"}); r.Scope != ScopeIn || r.Topic != "maintenance" {
+		t.Errorf("in scope → %+v", r)
+	}
+	for _, c := range m.Classify(Input{Text: "weather"}).Candidates {
+		if c.Topic == OOS {
+			t.Errorf("the none topic offered as a candidate")
+		}
+	}
+
+	cfg.Topics = append(cfg.Topics, TopicSpec{ID: "nothing", Scope: ScopeNone, Examples: []string{"x y"}})
+	if _, err := Train(cfg); err == nil || !strings.Contains(err.Error(), `only one topic can have scope "none"`) {
+		t.Errorf("two none topics: %v", err)
+	}
+	if _, err := Train(ConfigFromLabeled([]Labeled{{"a b", "a"}, {"c d", OOS}})); err == nil || !strings.Contains(err.Error(), "besides the none topic") {
+		t.Errorf("one topic and none: %v", err)
+	}
+}
+
+// Background phrases never weigh more than the data they join.
+func TestBackgroundWeights(t *testing.T) {
+	so := defaultSVMOptions
+	labels := func(labeled, none, bg int) []int32 {
+		var l []int32
+		for range labeled {
+			l = append(l, 0)
+		}
+		for range none {
+			l = append(l, 1)
+		}
+		for range bg {
+			l = append(l, -1)
+		}
+		return l
+	}
+	tests := []struct {
+		name             string
+		labels           []int32
+		none             int
+		wantBG, wantNone float64
+	}{
+		{"big bank: the full weights", labels(15000, 100, 1000), 1, so.background, so.noneBackground},
+		{"small bank: as much as its examples", labels(50, 0, 1000), -1, 0.05, min(so.noneBackground, 0)},
+		{"few none examples: three times theirs", labels(100, 6, 1000), 1, 0.106, 0.018},
+		{"no background", labels(10, 2, 0), 1, so.background, so.noneBackground},
+	}
+	for _, tt := range tests {
+		bg, none := backgroundWeights(tt.labels, tt.none, so)
+		if math.Abs(bg-tt.wantBG) > 1e-9 || math.Abs(none-tt.wantNone) > 1e-9 {
+			t.Errorf("%s: weights %v, %v; want %v, %v", tt.name, bg, none, tt.wantBG, tt.wantNone)
+		}
+	}
 }

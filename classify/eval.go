@@ -52,7 +52,7 @@ func ReadJSONL(r io.Reader) ([]Labeled, error) {
 }
 
 // ConfigFromLabeled makes each intent a topic, in order of first appearance;
-// "oos" becomes an out-of-scope topic.
+// "oos" becomes the none topic (ScopeNone): out of scope, no topic.
 func ConfigFromLabeled(train []Labeled) Config {
 	var cfg Config
 	pos := make(map[string]int)
@@ -63,7 +63,7 @@ func ConfigFromLabeled(train []Labeled) Config {
 			pos[l.Intent] = i
 			scope := ScopeIn
 			if l.Intent == OOS {
-				scope = ScopeOut
+				scope = ScopeNone
 			}
 			cfg.Topics = append(cfg.Topics, TopicSpec{ID: l.Intent, Scope: scope})
 		}
@@ -110,7 +110,7 @@ func Evaluate(m *Model, data []Labeled) Report {
 	for _, l := range data {
 		res := m.Classify(Input{Text: l.Text})
 		got := res.Topic
-		if res.Scope == ScopeOut {
+		if res.Scope != ScopeIn {
 			got = OOS
 			saidOOS++
 		}

@@ -43,7 +43,7 @@ func TestConfigFromLabeled(t *testing.T) {
 	cfg := ConfigFromLabeled([]Labeled{{"a1", "a"}, {"o1", "oos"}, {"b1", "b"}, {"a2", "a"}})
 	want := []TopicSpec{
 		{ID: "a", Scope: ScopeIn, Examples: []string{"a1", "a2"}},
-		{ID: "oos", Scope: ScopeOut, Examples: []string{"o1"}},
+		{ID: "oos", Scope: ScopeNone, Examples: []string{"o1"}},
 		{ID: "b", Scope: ScopeIn, Examples: []string{"b1"}},
 	}
 	if len(cfg.Topics) != len(want) {
@@ -103,7 +103,7 @@ func TestEvaluate(t *testing.T) {
 		t.Errorf("worst class %+v, want clearance 3/6 wrong, once each as maintenance, oos and supply (first by name)", c)
 	}
 	s := r.String()
-	for _, want := range []string{"in-scope accuracy  75.00%", "oos recall         100.00%", "oos precision      80.00%", "clearance", "threshold          0.179"} {
+	for _, want := range []string{"in-scope accuracy  75.00%", "oos recall         100.00%", "oos precision      80.00%", "clearance", "threshold          0.200"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("report text lacks %q:\n%s", want, s)
 		}

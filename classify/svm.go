@@ -13,6 +13,7 @@ type dataset struct {
 	idx      []int32
 	val      []float32
 	label    []int32
+	bg       []bool // background rows that are examples of the none class; nil if none
 }
 
 func (d *dataset) rows() int { return len(d.label) }
@@ -24,16 +25,29 @@ func (d *dataset) row(i int) ([]int32, []float32) {
 
 // dropResembling returns d without the background rows (label -1) whose
 // cosine similarity to some labeled row reaches limit. Rows are
-// L2-normalized, so a dot product is the cosine.
+// L2-normalized with positive values, so a dot product is the cosine.
+//
+// Comparing every background row with every labeled one takes 16 million
+// dot products for clinc150; beyond exhaustivePairs each background row is
+// compared only with the shortlistLen labeled rows that have the largest
+// dot product with it over its rarer n-grams (those in at most rareShare of
+// the labeled rows). On clinc150 train that drops 145 of the 150 rows the
+// exhaustive comparison drops, in a twentieth of the time.
 func (d *dataset) dropResembling(nFeatures int, limit float64, workers int) *dataset {
-	var bg []int
+	var bg, lab []int
 	for i, y := range d.label {
 		if y < 0 {
 			bg = append(bg, i)
+		} else {
+			lab = append(lab, i)
 		}
 	}
 	if len(bg) == 0 {
 		return d
+	}
+	var post *postings
+	if len(bg)*len(lab) > exhaustivePairs {
+		post = d.rarePostings(lab, nFeatures, max(minRare, int(rareShare*float64(len(lab)))))
 	}
 	drop := make([]bool, len(bg))
 	workers = max(workers, 1)
@@ -43,12 +57,26 @@ func (d *dataset) dropResembling(nFeatures int, limit float64, workers int) *dat
 		go func() {
 			defer wg.Done()
 			dense := make([]float64, nFeatures)
+			var acc []float32
+			if post != nil {
+				acc = make([]float32, len(lab))
+			}
+			var touched, short []int32
 			for n := wk; n < len(bg); n += workers {
 				idx, val := d.row(bg[n])
 				axpy(dense, idx, val, 1)
-				for i, y := range d.label {
-					if y >= 0 {
+				if post == nil {
+					for _, i := range lab {
 						ri, rv := d.row(i)
+						if dot(dense, ri, rv) >= limit {
+							drop[n] = true
+							break
+						}
+					}
+				} else {
+					touched, short = post.shortlist(idx, val, acc, touched[:0], short[:0])
+					for _, li := range short {
+						ri, rv := d.row(lab[li])
 						if dot(dense, ri, rv) >= limit {
 							drop[n] = true
 							break
@@ -80,6 +108,80 @@ func (d *dataset) dropResembling(nFeatures int, limit float64, workers int) *dat
 	return out
 }
 
+// Settings of dropResembling's shortlist.
+const (
+	exhaustivePairs = 4_000_000
+	rareShare       = 0.03
+	minRare         = 20
+	shortlistLen    = 128
+)
+
+// postings lists, for each n-gram seen in at most maxDF labeled rows, the
+// labeled rows (by position in lab) that have it, with its value there.
+type postings struct {
+	start []int32 // feature j's entries are row/val[start[j]:start[j+1]]
+	row   []int32
+	val   []float32
+}
+
+func (d *dataset) rarePostings(lab []int, nFeatures, maxDF int) *postings {
+	df := make([]int32, nFeatures+1)
+	for _, i := range lab {
+		idx, _ := d.row(i)
+		for _, j := range idx {
+			df[j]++
+		}
+	}
+	p := &postings{start: make([]int32, nFeatures+1)}
+	total := int32(0)
+	for j := range nFeatures {
+		p.start[j] = total
+		if df[j] <= int32(maxDF) {
+			total += df[j]
+		}
+	}
+	p.start[nFeatures] = total
+	p.row, p.val = make([]int32, total), make([]float32, total)
+	fill := slices.Clone(p.start)
+	for li, i := range lab {
+		idx, val := d.row(i)
+		for n, j := range idx {
+			if df[j] <= int32(maxDF) {
+				p.row[fill[j]], p.val[fill[j]] = int32(li), val[n]
+				fill[j]++
+			}
+		}
+	}
+	return p
+}
+
+// shortlist returns the labeled rows with the largest dot product with
+// (idx, val) over the rare n-grams, at most shortlistLen, best first (ties
+// by position). acc is scratch of one value per labeled row, all zero, and
+// left so.
+func (p *postings) shortlist(idx []int32, val []float32, acc []float32, touched, short []int32) ([]int32, []int32) {
+	for n, j := range idx {
+		for e := p.start[j]; e < p.start[j+1]; e++ {
+			r := p.row[e]
+			if acc[r] == 0 {
+				touched = append(touched, r)
+			}
+			acc[r] += val[n] * p.val[e]
+		}
+	}
+	slices.SortFunc(touched, func(a, b int32) int {
+		if c := cmp.Compare(acc[b], acc[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	short = append(short, touched[:min(len(touched), shortlistLen)]...)
+	for _, r := range touched {
+		acc[r] = 0
+	}
+	return touched, short
+}
+
 // svmOptions are the settings of the one-vs-rest linear SVM.
 type svmOptions struct {
 	c       float64 // cost of a margin violation (liblinear's C)
@@ -92,20 +194,23 @@ type svmOptions struct {
 	// example, at least minNegatives.
 	negPerPos, minNegatives int
 	// background multiplies C for background examples (label -1), which
-	// are negatives of every class.
-	background float64
+	// are negatives of every class; noneBackground for those that are
+	// examples of the none class instead (dataset.bg). Train lowers them
+	// for small training sets (backgroundShare).
+	background, noneBackground float64
 }
 
 var defaultSVMOptions = svmOptions{
-	c:            4,
-	eps:          0.1,
-	maxIter:      100,
-	bias:         1,
-	seed:         1,
-	workers:      2,
-	negPerPos:    10,
-	minNegatives: 1000,
-	background:   0.1,
+	c:              4,
+	eps:            0.1,
+	maxIter:        100,
+	bias:           1,
+	seed:           1,
+	workers:        2,
+	negPerPos:      10,
+	minNegatives:   1000,
+	background:     1,
+	noneBackground: 0.3,
 }
 
 // linear holds the trained weights: w is features×classes, row major, so the
@@ -264,7 +369,7 @@ func (s *svmSolver) solve(c int32) ([]float64, float64) {
 // shrinking) and returns the new bias weight.
 func (s *svmSolver) descend(c int32, b float64, rng *rand.Rand) float64 {
 	d, o := s.d, s.o
-	diag, diagBG := 0.5/o.c, 0.5/(o.c*o.background)
+	diag, diagBG, diagNoneBG := 0.5/o.c, 0.5/(o.c*o.background), 0.5/(o.c*o.noneBackground)
 	index := append([]int(nil), s.set...)
 	active := len(index)
 	pgMaxOld := inf
@@ -282,6 +387,9 @@ func (s *svmSolver) descend(c int32, b float64, rng *rand.Rand) float64 {
 				y = 1
 			case -1:
 				dg = diagBG
+			}
+			if d.bg != nil && d.bg[i] {
+				dg = diagNoneBG
 			}
 			idx, val := d.row(i)
 			a := s.alpha[i]

@@ -43,9 +43,9 @@ func ParseFilter(q url.Values) (store.InboxFilter, error) {
 		return f, invalid("channel: want email, sms or whatsapp")
 	}
 	switch f.Scope {
-	case "", "in", "out":
+	case "", "in", "out", "smalltalk", "spam":
 	default:
-		return f, invalid("scope: want in or out")
+		return f, invalid("scope: want in, out, smalltalk or spam")
 	}
 	return f, nil
 }

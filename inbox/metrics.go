@@ -24,6 +24,12 @@ type StatsSource interface {
 	Stats(ctx context.Context) (store.Stats, error)
 }
 
+// channelStatusSource is a store that also reports each channel's sending
+// (the real one does; a source without it exports no channel metrics).
+type channelStatusSource interface {
+	ChannelSendStatuses(ctx context.Context) ([]store.ChannelSendStatus, error)
+}
+
 // statsTimeout bounds one scrape's database query. Collect gets no request
 // context, so this is what stops a stuck database from piling up scrapes;
 // it stays under Prometheus's default 10s scrape timeout.
@@ -72,6 +78,9 @@ type statsCollector struct {
 	contacts      *prometheus.Desc
 	tickets       *prometheus.Desc
 	outbound      *prometheus.Desc
+	sendFailing   *prometheus.Desc
+	sendErrorAt   *prometheus.Desc
+	lastSentAt    *prometheus.Desc
 }
 
 func newStatsCollector(st StatsSource, log *slog.Logger) *statsCollector {
@@ -86,6 +95,14 @@ func newStatsCollector(st StatsSource, log *slog.Logger) *statsCollector {
 		contacts:      prometheus.NewDesc("wasl_contacts", "Known contacts.", nil, nil),
 		tickets:       prometheus.NewDesc("wasl_tickets", "Tickets by status.", []string{"status"}, nil),
 		outbound:      prometheus.NewDesc("wasl_outbound", "Outbound replies by delivery state.", []string{"state"}, nil),
+		// The channel's status for sending: a refused login or a broken
+		// connection keeps replies queued for their retries; alert on this.
+		sendFailing: prometheus.NewDesc("wasl_channel_send_failing",
+			"1 when the channel's latest send attempt failed and its reply waits for a retry (login refused, connection or TLS failure), else 0.", []string{"channel", "kind"}, nil),
+		sendErrorAt: prometheus.NewDesc("wasl_channel_send_error_timestamp_seconds",
+			"When the failing channel's latest send attempt failed (only while it is failing).", []string{"channel", "kind"}, nil),
+		lastSentAt: prometheus.NewDesc("wasl_channel_last_sent_timestamp_seconds",
+			"When a reply last left through the channel.", []string{"channel", "kind"}, nil),
 	}
 }
 
@@ -96,7 +113,7 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *statsCollector) descs() []*prometheus.Desc {
-	return []*prometheus.Desc{c.messages, c.quarantined, c.conversations, c.contacts, c.tickets, c.outbound}
+	return []*prometheus.Desc{c.messages, c.quarantined, c.conversations, c.contacts, c.tickets, c.outbound, c.sendFailing, c.sendErrorAt, c.lastSentAt}
 }
 
 // errStats is what a scraper sees; the real error, which may name the
@@ -141,6 +158,29 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, k := range sortedKeys(byState) {
 		ch <- prometheus.MustNewConstMetric(c.outbound, prometheus.GaugeValue, float64(byState[k]), k)
+	}
+	cs, ok := c.st.(channelStatusSource)
+	if !ok {
+		return
+	}
+	channels, err := cs.ChannelSendStatuses(ctx)
+	if err != nil {
+		c.log.ErrorContext(ctx, "metrics: channel send status", "err", err)
+		for _, d := range []*prometheus.Desc{c.sendFailing, c.sendErrorAt, c.lastSentAt} {
+			ch <- prometheus.NewInvalidMetric(d, errStats)
+		}
+		return
+	}
+	for _, cs := range channels {
+		failing := 0.0
+		if cs.Failing {
+			failing = 1
+			ch <- prometheus.MustNewConstMetric(c.sendErrorAt, prometheus.GaugeValue, float64(cs.ErrorAt.Unix()), cs.Name, string(cs.Kind))
+		}
+		ch <- prometheus.MustNewConstMetric(c.sendFailing, prometheus.GaugeValue, failing, cs.Name, string(cs.Kind))
+		if !cs.LastSentAt.IsZero() {
+			ch <- prometheus.MustNewConstMetric(c.lastSentAt, prometheus.GaugeValue, float64(cs.LastSentAt.Unix()), cs.Name, string(cs.Kind))
+		}
 	}
 }
 

@@ -10,11 +10,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/wasl-dev/wasl/message"
 	"github.com/wasl-dev/wasl/store"
 )
 
@@ -178,4 +180,64 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// A channel whose latest send failed with a retryable error (a refused
+// login) shows as failing, with when; once a reply gets through it is not.
+func TestMetricsChannelSendStatus(t *testing.T) {
+	st := newStore(t)
+	seedStore(t, st)
+	h := NewMetrics(st, testLogger(t))
+	key := "channel=support-email,kind=email"
+	if got := values(scrape(t, h)["wasl_channel_send_failing"]); got[key] != 0 || len(got) != 1 {
+		t.Fatalf("before any attempt: %v, want %s = 0", got, key)
+	}
+	ctx := context.Background()
+	attempt := func(id int64, state message.DeliveryState, errText string) {
+		t.Helper()
+		if _, claimed, err := st.ClaimOutbound(ctx, id); err != nil || !claimed {
+			t.Fatalf("claim %d: %v %v", id, claimed, err)
+		}
+		if err := st.MarkOutbound(ctx, id, state, "", errText); err != nil {
+			t.Fatal(err)
+		}
+	}
+	queued := outboundIDs(t, st, message.StateQueued)
+	attempt(queued[0], message.StateQueued, `auth as "support": server replied 535 5.7.8 Authentication credentials invalid`)
+	fams := scrape(t, h)
+	if got := values(fams["wasl_channel_send_failing"])[key]; got != 1 {
+		t.Errorf("after a refused login: failing = %v, want 1", got)
+	}
+	if at := values(fams["wasl_channel_send_error_timestamp_seconds"])[key]; at < float64(time.Now().Add(-time.Hour).Unix()) {
+		t.Errorf("error timestamp %v, want about now", at)
+	}
+	attempt(queued[0], message.StateSent, "")
+	fams = scrape(t, h)
+	if got := values(fams["wasl_channel_send_failing"])[key]; got != 0 {
+		t.Errorf("after the retry went through: failing = %v, want 0", got)
+	}
+	if _, ok := values(fams["wasl_channel_last_sent_timestamp_seconds"])[key]; !ok {
+		t.Error("no last-sent timestamp after a reply went out")
+	}
+}
+
+func outboundIDs(t *testing.T, st *store.Store, state message.DeliveryState) []int64 {
+	t.Helper()
+	rows, err := st.DB().Query(`SELECT id FROM outbound_messages WHERE state = $1 ORDER BY id`, string(state))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		t.Fatalf("no %s reply seeded", state)
+	}
+	return ids
 }

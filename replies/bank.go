@@ -71,6 +71,21 @@ type Referral struct {
 	URL     string // may be empty when Contact is given
 }
 
+// TopicKind says whether a topic is a request or a message that asks for
+// nothing.
+type TopicKind string
+
+// Topic kinds. A request is in or out of scope (Topic.Scope). Small talk
+// (greetings, thanks, "ok") is answered with the topic's one polite line
+// and never becomes a ticket; spam (prize draws, loan offers, mass
+// marketing) is kept for the inbox and never answered. Neither has a
+// scope, department, SLA, links or referral.
+const (
+	TopicRequest   TopicKind = "request"
+	TopicSmallTalk TopicKind = "smalltalk"
+	TopicSpam      TopicKind = "spam"
+)
+
 // Examples are the phrases the classifier learns a topic from.
 type Examples struct {
 	AR, EN []string
@@ -80,9 +95,10 @@ type Examples struct {
 type Topic struct {
 	ID         string
 	Title      Text
-	Scope      Scope
-	Actionable bool   // true: the request becomes a ticket; false: answer only
-	Department string // Department.ID; empty only for out-of-scope topics
+	Kind       TopicKind // TopicRequest unless the bank says otherwise
+	Scope      Scope     // "" for small talk and spam
+	Actionable bool      // true: the request becomes a ticket; false: answer only
+	Department string    // Department.ID; empty only for out-of-scope topics
 	// SLA is the time the department has to resolve a ticket, counted in
 	// the calendar's working time: whole days ("3d") are working days, the
 	// rest ("4h", "1d4h") working hours. SLAText is it as written ("" when
@@ -123,6 +139,9 @@ type Texts struct {
 	Fallback        Text // not sure what the customer wants
 	OutOfHours      Text // added when closed; use {{.NextOpening}}
 	Closing         Text // ticket closed; use {{.SurveyURL}}
+	// Choose introduces the services a customer is asked to pick from when
+	// the classifier is unsure; optional (a built-in wording is used).
+	Choose Text
 }
 
 // Bank is a parsed and validated knowledge bank. It is immutable and safe for
@@ -139,8 +158,8 @@ type Bank struct {
 	byID        map[string]*Topic
 	rules       []Rule
 
-	greeting, ack, referral, fallback, ooh, closing langTemplates
-	layout                                          *htmltemplate.Template
+	greeting, ack, referral, fallback, ooh, closing, choose langTemplates
+	layout                                                  *htmltemplate.Template
 }
 
 // langTemplates holds one compiled template per language; index 0 is
@@ -454,7 +473,7 @@ func (c *checker) texts(root fields, b *Bank) Texts {
 		c.errf(root.line, "bank: texts is missing")
 		return Texts{}
 	}
-	f, ok := c.mapping(fl.val, "texts", "greeting", "acknowledgement", "referral", "fallback", "out_of_hours", "closing")
+	f, ok := c.mapping(fl.val, "texts", "greeting", "acknowledgement", "referral", "fallback", "out_of_hours", "closing", "choose")
 	if !ok {
 		return Texts{}
 	}
@@ -472,6 +491,7 @@ func (c *checker) texts(root fields, b *Bank) Texts {
 		{"fallback", &t.Fallback, &b.fallback, false},
 		{"out_of_hours", &t.OutOfHours, &b.ooh, false},
 		{"closing", &t.Closing, &b.closing, false},
+		{"choose", &t.Choose, &b.choose, true},
 	} {
 		text, line, _ := c.text(f, x.name, "texts", !x.opt)
 		*x.src = text
@@ -490,12 +510,12 @@ func (c *checker) topics(root fields, b *Bank) []*Topic {
 	exampleOwner := map[string]string{} // normalized phrase → topic id
 	for i, n := range items {
 		what := fmt.Sprintf("topics[%d]", i)
-		f, ok := c.mapping(n, what, "id", "title", "scope", "actionable", "department", "sla", "first_response",
+		f, ok := c.mapping(n, what, "id", "title", "kind", "scope", "actionable", "department", "sla", "first_response",
 			"examples", "answer", "links", "referral")
 		if !ok {
 			continue
 		}
-		t := &Topic{Line: n.Line}
+		t := &Topic{Line: n.Line, Kind: TopicRequest}
 		id, line := c.str(f, "id", what, true)
 		if id != "" {
 			what = fmt.Sprintf("topic %q", id)
@@ -512,6 +532,18 @@ func (c *checker) topics(root fields, b *Bank) []*Topic {
 		}
 		t.ID = id
 		t.Title, _, _ = c.text(f, "title", what, true)
+
+		kind, line := c.str(f, "kind", what, false)
+		switch TopicKind(kind) {
+		case "", TopicRequest:
+		case TopicSmallTalk, TopicSpam:
+			t.Kind = TopicKind(kind)
+			c.notARequest(f, what, t, exampleOwner)
+			out = append(out, t)
+			continue
+		default:
+			c.errf(line, "%s: kind must be request, smalltalk or spam, got %q", what, kind)
+		}
 
 		scope, line := c.str(f, "scope", what, true)
 		switch Scope(scope) {
@@ -568,6 +600,25 @@ func (c *checker) topics(root fields, b *Bank) []*Topic {
 		out = append(out, t)
 	}
 	return out
+}
+
+// notARequest reads a small-talk or spam topic: examples, and the one line
+// that answers small talk; nothing that only a request can have.
+func (c *checker) notARequest(f fields, what string, t *Topic, owner map[string]string) {
+	t.Examples = c.examples(f, what, t.ID, owner)
+	for _, name := range []string{"scope", "actionable", "department", "sla", "links", "referral"} {
+		if fl, given := f.get(name); given {
+			c.errf(fl.key.Line, "%s: a %s topic takes no %s", what, t.Kind, name)
+		}
+	}
+	if fl, given := f.get("answer"); given && t.Kind == TopicSpam {
+		c.errf(fl.key.Line, "%s: a spam topic is never answered: remove answer", what)
+	}
+	if t.Kind == TopicSmallTalk {
+		var line int
+		t.Answer, line, _ = c.text(f, "answer", what, true)
+		t.answer = c.compile(what, "answer", t.Answer, line)
+	}
 }
 
 func (c *checker) examples(f fields, what, id string, owner map[string]string) Examples {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -47,6 +48,15 @@ func TestBrokenBanks(t *testing.T) {
 			`44: topic "repair": actionable must be true or false, got "yes please"`,
 			`45: topic "repair": department "facilities" is not in departments`,
 			`46: topic "repair": sla: invalid duration "soon" (examples: 90s, 30m, 24h, 7d, 1d12h)`,
+		}},
+		{"kinds.yaml", []string{
+			`16: texts: choose.ar does not run: template: choose.ar:1:11: executing "choose.ar" at <.Nmae>: can't evaluate field Nmae in type replies.TemplateData`,
+			`18: topic "chat": answer is missing`,
+			`21: topic "chat": a smalltalk topic takes no scope`,
+			`22: topic "chat": a smalltalk topic takes no department`,
+			`27: topic "junk": a spam topic takes no sla`,
+			`29: topic "junk": a spam topic is never answered: remove answer`,
+			`32: topic "faq": kind must be request, smalltalk or spam, got "question"`,
 		}},
 		{"templates.yaml", []string{
 			`15: texts: closing.en does not parse: template: closing.en:1: bad character U+007D '}'`,
@@ -159,7 +169,7 @@ func TestParseBankFields(t *testing.T) {
 	for _, tp := range b.Topics() {
 		ids = append(ids, tp.ID)
 	}
-	if strings.Join(ids, ",") != "repair,faq,grades" {
+	if strings.Join(ids, ",") != "repair,faq,grades,chat,junk" {
 		t.Errorf("topics in file order = %v", ids)
 	}
 	repair, ok := b.Topic("repair")
@@ -175,8 +185,19 @@ func TestParseBankFields(t *testing.T) {
 	if len(repair.Examples.AR) != 2 || repair.Examples.EN[1] != "smart board not working" {
 		t.Errorf("repair examples = %+v", repair.Examples)
 	}
-	if repair.Line != 44 {
-		t.Errorf("repair.Line = %d, want 44", repair.Line)
+	if repair.Line != 47 || repair.Kind != TopicRequest {
+		t.Errorf("repair.Line = %d, kind %q; want 47, request", repair.Line, repair.Kind)
+	}
+	chat, _ := b.Topic("chat")
+	junk, _ := b.Topic("junk")
+	if chat.Kind != TopicSmallTalk || chat.Scope != "" || chat.Answer.EN == "" || len(chat.Examples.AR) != 2 {
+		t.Errorf("chat = %+v", chat)
+	}
+	if junk.Kind != TopicSpam || junk.Scope != "" || junk.Answer.AR != "" || junk.Examples.EN[0] != "you won a prize" {
+		t.Errorf("junk = %+v", junk)
+	}
+	if b.Texts().Choose.EN != "Which of these do you need?" {
+		t.Errorf("texts.choose = %+v", b.Texts().Choose)
 	}
 	grades, _ := b.Topic("grades")
 	if grades.Scope != ScopeOut || grades.Actionable || grades.Referral == nil || grades.Referral.Office.EN != "the Registrar" {
@@ -312,8 +333,18 @@ func TestConfigsBank(t *testing.T) {
 		{"housing", ScopeOut, false, ""},
 		{"transport", ScopeOut, false, ""},
 	}
-	if len(b.Topics()) != len(want) {
-		t.Errorf("%d topics, want %d", len(b.Topics()), len(want))
+	if len(b.Topics()) != len(want)+2 {
+		t.Errorf("%d topics, want %d and small talk and spam", len(b.Topics()), len(want))
+	}
+	for id, kind := range map[string]TopicKind{"smalltalk": TopicSmallTalk, "spam": TopicSpam} {
+		tp, ok := b.Topic(id)
+		if !ok || tp.Kind != kind {
+			t.Errorf("topic %q: %+v, want kind %s", id, tp, kind)
+			continue
+		}
+		if len(tp.Examples.AR) < 30 || len(tp.Examples.EN) < 30 {
+			t.Errorf("topic %q: %d Arabic and %d English examples, want at least 30 each", id, len(tp.Examples.AR), len(tp.Examples.EN))
+		}
 	}
 	for _, w := range want {
 		tp, ok := b.Topic(w.id)
@@ -325,9 +356,9 @@ func TestConfigsBank(t *testing.T) {
 			t.Errorf("topic %q: scope %s actionable %v department %q; want %s %v %q",
 				w.id, tp.Scope, tp.Actionable, tp.Department, w.scope, w.actionable, w.department)
 		}
-		// The brief asks for at least 15; the classifier does better with more.
-		if len(tp.Examples.AR) < 25 || len(tp.Examples.EN) < 25 {
-			t.Errorf("topic %q: %d Arabic and %d English examples, want at least 25 each",
+		// Issue 11: at least 30 per language, the way customers write.
+		if len(tp.Examples.AR) < 30 || len(tp.Examples.EN) < 30 {
+			t.Errorf("topic %q: %d Arabic and %d English examples, want at least 30 each",
 				w.id, len(tp.Examples.AR), len(tp.Examples.EN))
 		}
 		if tp.Scope == ScopeIn && len(tp.Links) == 0 {
@@ -354,19 +385,15 @@ type heldOut struct {
 	Intent string `json:"intent"`
 }
 
-// The held-back phrases are well formed, cover every topic in both
-// languages, and none of them is in the bank (else the lead's accuracy
+// The held-back phrases (configs/bank.heldout.jsonl) and messages
+// (configs/bank.heldout.messages.jsonl) are well formed, cover every topic
+// in both languages, and none of them is in the bank (else the accuracy
 // check would measure memory, not generalization).
 func TestConfigsHeldOut(t *testing.T) {
 	b, err := LoadBank(configsBank)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open("../configs/bank.heldout.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 
 	inBank := map[string]string{}
 	for _, tp := range b.Topics() {
@@ -376,46 +403,54 @@ func TestConfigsHeldOut(t *testing.T) {
 	}
 	type key struct{ intent, lang string }
 	counts := map[key]int{}
-	seen := map[string]int{}
+	seen := map[string]string{}
 	oos := 0
-	sc := bufio.NewScanner(f)
-	line := 0
-	for sc.Scan() {
-		line++
-		var h heldOut
-		dec := json.NewDecoder(strings.NewReader(sc.Text()))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&h); err != nil {
-			t.Errorf("line %d: %v", line, err)
-			continue
+	for _, file := range []string{"../configs/bank.heldout.jsonl", "../configs/bank.heldout.messages.jsonl"} {
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if strings.TrimSpace(h.Text) == "" {
-			t.Errorf("line %d: empty text", line)
+		sc := bufio.NewScanner(f)
+		line := 0
+		for sc.Scan() {
+			line++
+			at := fmt.Sprintf("%s:%d", filepath.Base(file), line)
+			var h heldOut
+			dec := json.NewDecoder(strings.NewReader(sc.Text()))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&h); err != nil {
+				t.Errorf("%s: %v", at, err)
+				continue
+			}
+			if strings.TrimSpace(h.Text) == "" {
+				t.Errorf("%s: empty text", at)
+			}
+			k := foldPhrase(h.Text)
+			if first, dup := seen[k]; dup {
+				t.Errorf("%s: %q repeats %s", at, h.Text, first)
+			}
+			seen[k] = at
+			if topic, ok := inBank[k]; ok {
+				t.Errorf("%s: %q is an example of topic %q in the bank", at, h.Text, topic)
+			}
+			if h.Intent == "oos" {
+				oos++
+				continue
+			}
+			if _, ok := b.Topic(h.Intent); !ok {
+				t.Errorf("%s: intent %q is not a topic", at, h.Intent)
+				continue
+			}
+			lang := "en"
+			if hasArabic(h.Text) {
+				lang = "ar"
+			}
+			counts[key{h.Intent, lang}]++
 		}
-		k := foldPhrase(h.Text)
-		if first, dup := seen[k]; dup {
-			t.Errorf("line %d: %q repeats line %d", line, h.Text, first)
+		if err := sc.Err(); err != nil {
+			t.Fatal(err)
 		}
-		seen[k] = line
-		if topic, ok := inBank[k]; ok {
-			t.Errorf("line %d: %q is an example of topic %q in the bank", line, h.Text, topic)
-		}
-		if h.Intent == "oos" {
-			oos++
-			continue
-		}
-		if _, ok := b.Topic(h.Intent); !ok {
-			t.Errorf("line %d: intent %q is not a topic", line, h.Intent)
-			continue
-		}
-		lang := "en"
-		if hasArabic(h.Text) {
-			lang = "ar"
-		}
-		counts[key{h.Intent, lang}]++
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+		f.Close()
 	}
 	for _, tp := range b.Topics() {
 		for _, lang := range []string{"ar", "en"} {
@@ -424,7 +459,7 @@ func TestConfigsHeldOut(t *testing.T) {
 			}
 		}
 	}
-	if oos < 30 {
+	if oos < 60 {
 		t.Errorf("%d off-topic phrases, want at least 30", oos)
 	}
 }

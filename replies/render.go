@@ -24,12 +24,15 @@ const (
 	KindReferral        Kind = "referral"        // out of scope: who handles it and how to reach them
 	KindFallback        Kind = "fallback"        // unsure what the customer wants
 	KindClosing         Kind = "closing"         // the ticket is closed: thanks and the survey link
+	KindSmallTalk       Kind = "smalltalk"       // a greeting or thanks: the small-talk topic's one line, nothing else
+	KindChoose          Kind = "choose"          // unsure: the likeliest services, with their links, to pick from
 )
 
 // Request asks for one reply.
 type Request struct {
 	Kind      Kind
-	TopicID   string       // required for answer, acknowledgement and referral; ignored for fallback
+	TopicID   string       // required for answer, acknowledgement, referral and smalltalk; ignored for fallback
+	Topics    []string     // choose: the services to offer, best first (two or more request topics)
 	Language  string       // "ar" or "en"; "", "mixed" or "und" give the bank's default_language
 	Channel   message.Kind // email gets Text and HTML; sms and whatsapp plain text only
 	TicketRef string       // required for acknowledgement; shown in closing subjects
@@ -83,15 +86,17 @@ func (b *Bank) lang(l string) (string, error) {
 
 // block is one part of a reply: a paragraph of text, or a list of links.
 type block struct {
-	text  string
-	links []Link
+	text     string
+	links    []Link
+	numbered bool // the links are choices: numbered, and a link may have no URL
 }
 
 type prepared struct {
-	lang   string
-	topic  *Topic
-	data   TemplateData
-	blocks []block
+	lang    string
+	topic   *Topic
+	choices []*Topic // choose
+	data    TemplateData
+	blocks  []block
 }
 
 func (b *Bank) prepare(req Request, short bool) (*prepared, error) {
@@ -104,12 +109,33 @@ func (b *Bank) prepare(req Request, short bool) (*prepared, error) {
 	}
 	p := &prepared{lang: lang}
 	switch req.Kind {
-	case KindAnswer, KindAcknowledgement, KindReferral:
+	case KindAnswer, KindAcknowledgement, KindReferral, KindSmallTalk:
 		t, ok := b.byID[req.TopicID]
 		if !ok {
 			return nil, fmt.Errorf("replies: %s reply: unknown topic %q", req.Kind, req.TopicID)
 		}
+		want := TopicRequest
+		if req.Kind == KindSmallTalk {
+			want = TopicSmallTalk
+		}
+		if t.Kind != want {
+			return nil, fmt.Errorf("replies: %s reply for topic %q, a %s topic", req.Kind, t.ID, t.Kind)
+		}
 		p.topic = t
+	case KindChoose:
+		if len(req.Topics) < 2 {
+			return nil, fmt.Errorf("replies: choose reply needs two topics or more, got %d", len(req.Topics))
+		}
+		for _, id := range req.Topics {
+			t, ok := b.byID[id]
+			if !ok {
+				return nil, fmt.Errorf("replies: choose reply: unknown topic %q", id)
+			}
+			if t.Kind != TopicRequest {
+				return nil, fmt.Errorf("replies: choose reply: topic %q is %s, not a service", id, t.Kind)
+			}
+			p.choices = append(p.choices, t)
+		}
 	case KindClosing:
 		if req.TopicID != "" {
 			t, ok := b.byID[req.TopicID]
@@ -199,6 +225,15 @@ func (b *Bank) prepare(req Request, short bool) (*prepared, error) {
 		steps = []langTemplates{b.fallback}
 	case KindClosing:
 		steps = []langTemplates{b.closing}
+	case KindSmallTalk:
+		// One polite line: a greeting or hours would be longer than the
+		// message it answers.
+		if err := run(p.topic.answer); err != nil {
+			return nil, err
+		}
+		return p, nil
+	case KindChoose:
+		steps = []langTemplates{b.choose}
 	}
 	if !short {
 		steps = append([]langTemplates{b.greeting}, steps...)
@@ -213,6 +248,25 @@ func (b *Bank) prepare(req Request, short bool) (*prepared, error) {
 		}
 		if !short && i == 0 && lead != "" { // after the greeting
 			p.blocks = append(p.blocks, block{text: lead})
+		}
+	}
+	if req.Kind == KindChoose {
+		if b.choose[langIndex(lang)] == nil {
+			p.blocks = append(p.blocks, block{text: label(lang, "choose")})
+		}
+		bl := block{numbered: true}
+		for _, t := range p.choices {
+			bl.links = append(bl.links, Link{Title: t.Title, URL: serviceURL(t)})
+		}
+		if short {
+			// No room for links in a text message: the names alone.
+			var names []string
+			for i, l := range bl.links {
+				names = append(names, fmt.Sprintf("%d- %s", i+1, l.Title.In(lang)))
+			}
+			p.blocks = append(p.blocks, block{text: strings.Join(names, " ")})
+		} else {
+			p.blocks = append(p.blocks, bl)
 		}
 	}
 	if short {
@@ -244,15 +298,26 @@ func (b *Bank) Render(req Request) (Reply, error) {
 	out := Reply{Subject: b.subject(req, p)}
 	parts := make([]string, 0, len(p.blocks))
 	for _, bl := range p.blocks {
-		if bl.links == nil {
+		switch {
+		case bl.links == nil:
 			parts = append(parts, bl.text)
-			continue
+		case bl.numbered:
+			var lines []string
+			for i, l := range bl.links {
+				line := fmt.Sprintf("%d- %s", i+1, l.Title.In(p.lang))
+				if l.URL != "" {
+					line += ": " + l.URL
+				}
+				lines = append(lines, line)
+			}
+			parts = append(parts, strings.Join(lines, "\n"))
+		default:
+			lines := []string{label(p.lang, "links")}
+			for _, l := range bl.links {
+				lines = append(lines, "- "+l.Title.In(p.lang)+": "+l.URL)
+			}
+			parts = append(parts, strings.Join(lines, "\n"))
 		}
-		lines := []string{label(p.lang, "links")}
-		for _, l := range bl.links {
-			lines = append(lines, "- "+l.Title.In(p.lang)+": "+l.URL)
-		}
-		parts = append(parts, strings.Join(lines, "\n"))
 	}
 	out.Text = strings.Join(parts, "\n\n")
 	if req.Channel == message.Email {
@@ -361,6 +426,10 @@ func (b *Bank) subject(req Request, p *prepared) string {
 		s = pick(ar, "بخصوص استفسارك: ", "About your inquiry: ") + p.data.Topic
 	case KindReferral:
 		s = pick(ar, "الجهة المختصة بطلبك: ", "Who handles your request: ") + p.data.Office
+	case KindChoose:
+		s = pick(ar, "أي خدمة تحتاج؟", "Which service do you need?")
+	case KindSmallTalk:
+		s = pick(ar, "شكرًا لتواصلك", "Thank you for your message")
 	default:
 		s = pick(ar, "تم استلام رسالتك", "We received your message")
 	}
@@ -385,8 +454,23 @@ func label(lang, what string) string {
 		return pick(ar, "ساعات العمل:", "Working hours:")
 	case "links":
 		return pick(ar, "روابط مفيدة:", "Useful links:")
+	case "choose":
+		return pick(ar, "لم نتبيّن الخدمة التي تحتاجها. هل طلبك واحد مما يلي؟ أرسل لنا اسمه، أو افتح نموذجه مباشرة:",
+			"We could not tell which service you need. Is it one of these? Reply with its name, or open its form directly:")
 	}
 	return what
+}
+
+// serviceURL is where a topic's request is made: its first link, or for an
+// out-of-scope topic the competent office's page.
+func serviceURL(t *Topic) string {
+	if len(t.Links) > 0 {
+		return t.Links[0].URL
+	}
+	if t.Referral != nil {
+		return t.Referral.URL
+	}
+	return ""
 }
 
 // workingDuration words an SLA, which counts working time: whole days are
@@ -446,6 +530,7 @@ type htmlBlock struct {
 	Paragraph [][]segment // lines
 	Heading   string
 	Links     []htmlLink
+	Numbered  bool // choices: an ordered list without heading
 }
 
 type htmlLink struct{ Title, URL string }
@@ -461,7 +546,13 @@ const emailLayout = `<!DOCTYPE html>
 <body>
 <div dir="{{.Dir}}" lang="{{.Lang}}" style="font-family: Tahoma, Arial, sans-serif; font-size: 15px; line-height: 1.6; text-align: {{.Align}};">
 {{- range .Blocks}}
-{{- if .Links}}
+{{- if .Numbered}}
+<ol>
+{{- range .Links}}
+<li>{{if .URL}}<a href="{{.URL}}">{{.Title}}</a>{{else}}{{.Title}}{{end}}</li>
+{{- end}}
+</ol>
+{{- else if .Links}}
 <p>{{.Heading}}</p>
 <ul>
 {{- range .Links}}
@@ -482,7 +573,7 @@ func (b *Bank) html(p *prepared, subject string) (string, error) {
 	var blocks []htmlBlock
 	for _, bl := range p.blocks {
 		if bl.links != nil {
-			hb := htmlBlock{Heading: label(p.lang, "links")}
+			hb := htmlBlock{Heading: label(p.lang, "links"), Numbered: bl.numbered}
 			for _, l := range bl.links {
 				hb.Links = append(hb.Links, htmlLink{Title: l.Title.In(p.lang), URL: l.URL})
 			}

@@ -90,6 +90,29 @@ func TestRenderKinds(t *testing.T) {
 			"[EDU-2026-000123] Your request is closed",
 			[]string{"Ticket EDU-2026-000123 closed. Rate us: https://example.edu.sa/survey?src=test&x=1"},
 			[]string{"Working hours", "Useful links"}},
+		// Small talk: the one line and nothing else — no greeting, hours or links.
+		{"smalltalk ar",
+			Request{Kind: KindSmallTalk, TopicID: "chat", Language: "ar", Channel: message.WhatsApp, Name: "سارة"},
+			"شكرًا لتواصلك",
+			[]string{"العفو يا سارة، نحن في الخدمة."},
+			[]string{"مرحبًا", "ساعات العمل", "روابط"}},
+		{"smalltalk en",
+			Request{Kind: KindSmallTalk, TopicID: "chat", Language: "en", Channel: message.Email},
+			"Thank you for your message",
+			[]string{"You're welcome; we're here to help."},
+			[]string{"Hello", "Working hours", "links"}},
+		// Choose: the bank's question, then the services numbered with their
+		// form (an out-of-scope one with its office's page), then hours.
+		{"choose ar",
+			Request{Kind: KindChoose, Topics: []string{"repair", "grades", "faq"}, Language: "ar", Channel: message.Email},
+			"أي خدمة تحتاج؟",
+			[]string{"مرحبًا،", "أي هذه الخدمات تقصد؟\n\n1- الصيانة: https://example.edu.sa/forms/repair\n2- الدرجات: https://example.edu.sa/registrar\n3- الأسئلة العامة", "ساعات العمل:"},
+			[]string{"روابط مفيدة", "3- الأسئلة العامة:"}},
+		{"choose en",
+			Request{Kind: KindChoose, Topics: []string{"faq", "repair"}, Language: "en", Channel: message.SMS},
+			"Which service do you need?",
+			[]string{"Which of these do you need?\n\n1- General questions\n2- Repairs: https://example.edu.sa/forms/repair", "Working hours:"},
+			[]string{"Useful links", "3-", "ticket"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -285,6 +308,13 @@ func TestRenderErrors(t *testing.T) {
 		{"bad channel", Request{Kind: KindFallback, Language: "en", Channel: "fax", Now: now}, `unknown channel "fax"`},
 		{"no time", Request{Kind: KindFallback, Language: "en", Channel: message.SMS}, "Now is needed"},
 		{"closing with unknown topic", Request{Kind: KindClosing, TopicID: "nope", Language: "en", Channel: message.SMS}, `unknown topic "nope"`},
+		{"answer for small talk", Request{Kind: KindAnswer, TopicID: "chat", Language: "en", Channel: message.SMS, Now: now}, `answer reply for topic "chat", a smalltalk topic`},
+		{"answer for spam", Request{Kind: KindAnswer, TopicID: "junk", Language: "en", Channel: message.SMS, Now: now}, `answer reply for topic "junk", a spam topic`},
+		{"small talk for a request", Request{Kind: KindSmallTalk, TopicID: "repair", Language: "en", Channel: message.SMS, Now: now}, `smalltalk reply for topic "repair", a request topic`},
+		{"small talk for spam", Request{Kind: KindSmallTalk, TopicID: "junk", Language: "en", Channel: message.SMS, Now: now}, `smalltalk reply for topic "junk", a spam topic`},
+		{"choose one", Request{Kind: KindChoose, Topics: []string{"repair"}, Language: "en", Channel: message.SMS, Now: now}, "needs two topics or more, got 1"},
+		{"choose unknown", Request{Kind: KindChoose, Topics: []string{"repair", "nope"}, Language: "en", Channel: message.SMS, Now: now}, `choose reply: unknown topic "nope"`},
+		{"choose small talk", Request{Kind: KindChoose, Topics: []string{"repair", "chat"}, Language: "en", Channel: message.SMS, Now: now}, `topic "chat" is smalltalk, not a service`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -328,6 +358,9 @@ func TestRenderShort(t *testing.T) {
 			"أُغلق طلبك EDU-2026-000123. قيّمنا: https://example.edu.sa/survey?src=test&x=1"},
 		{"fallback en", Request{Kind: KindFallback, Language: "en"}, 30, "", "", "We could not tell what you…"},
 		{"link longer than budget is left out", Request{Kind: KindAnswer, TopicID: "repair", Language: "en"}, 20, "", "", "We repair…"},
+		{"smalltalk ar", Request{Kind: KindSmallTalk, TopicID: "chat", Language: "ar"}, 70, "", "", "العفو، نحن في الخدمة."},
+		{"choose en names without links", Request{Kind: KindChoose, Topics: []string{"repair", "grades"}, Language: "en"}, 160, "", "",
+			"Which of these do you need? 1- Repairs 2- Grades"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -444,6 +477,8 @@ func TestRenderGolden(t *testing.T) {
 		{"demo_closing_ar_email", demo, Request{Kind: KindClosing, TopicID: "video_coverage", Language: "ar", Channel: message.Email, TicketRef: "EDU-2026-000125"}, 0},
 		{"demo_ack_ar_sms_short", demo, Request{Kind: KindAcknowledgement, TopicID: "video_coverage", Language: "ar", Channel: message.SMS, TicketRef: "EDU-2026-000126", Now: openNow(t)}, 134},
 		{"demo_referral_en_sms_short", demo, Request{Kind: KindReferral, TopicID: "housing", Language: "en", Channel: message.SMS, Now: openNow(t)}, 160},
+		{"demo_choose_ar_email", demo, Request{Kind: KindChoose, Topics: []string{"equipment_maintenance", "housing", "inquiries"}, Language: "ar", Channel: message.Email, Name: "نورة", Now: openNow(t)}, 0},
+		{"demo_smalltalk_en_whatsapp", demo, Request{Kind: KindSmallTalk, TopicID: "smalltalk", Language: "en", Channel: message.WhatsApp, Now: fridayNow(t)}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -486,18 +521,36 @@ func TestRenderConfigsBank(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var services []string
+	for _, tp := range b.Topics() {
+		if tp.Kind == TopicRequest {
+			services = append(services, tp.ID)
+		}
+	}
 	for _, tp := range b.Topics() {
 		kinds := []Kind{KindAnswer}
+		switch tp.Kind {
+		case TopicSmallTalk:
+			kinds = []Kind{KindSmallTalk}
+		case TopicSpam:
+			kinds = nil // never answered
+		}
 		if tp.Actionable {
 			kinds = append(kinds, KindAcknowledgement)
 		}
 		if tp.Referral != nil {
 			kinds = append(kinds, KindReferral)
 		}
+		if tp.ID == services[0] {
+			kinds = append(kinds, KindChoose)
+		}
 		for _, kind := range kinds {
 			for _, lang := range []string{"ar", "en"} {
 				for _, ch := range []message.Kind{message.Email, message.SMS, message.WhatsApp} {
 					req := Request{Kind: kind, TopicID: tp.ID, Language: lang, Channel: ch, TicketRef: "EDU-2026-000001", Now: fridayNow(t)}
+					if kind == KindChoose {
+						req.TopicID, req.Topics = "", services[:3]
+					}
 					r, err := b.Render(req)
 					if err != nil {
 						t.Errorf("%s %s %s %s: %v", tp.ID, kind, lang, ch, err)
@@ -519,6 +572,33 @@ func TestRenderConfigsBank(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// A bank without texts.choose still asks: in the code's own wording.
+func TestRenderChooseDefaultWording(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "bank.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(data)
+	i := strings.Index(src, "  choose:\n")
+	j := strings.Index(src, "topics:\n")
+	b, err := ParseBank([]byte(src[:i]+src[j:]), "no-choose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for lang, want := range map[string]string{
+		"en": "We could not tell which service you need. Is it one of these? Reply with its name, or open its form directly:\n\n1- Repairs: https://example.edu.sa/forms/repair\n2- Grades",
+		"ar": "لم نتبيّن الخدمة التي تحتاجها. هل طلبك واحد مما يلي؟ أرسل لنا اسمه، أو افتح نموذجه مباشرة:\n\n1- الصيانة",
+	} {
+		r, err := b.Render(Request{Kind: KindChoose, Topics: []string{"repair", "grades"}, Language: lang, Channel: message.WhatsApp, Now: openNow(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(r.Text, want) {
+			t.Errorf("%s: text lacks %q:\n%s", lang, want, r.Text)
 		}
 	}
 }

@@ -2,64 +2,78 @@ package router
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/wasl-dev/wasl/classify"
 	"github.com/wasl-dev/wasl/replies"
 )
 
-// TestUniversityBankHeldOut classifies phrases held back from the bank
-// (configs/bank.heldout.jsonl, never used for training): the topic must be
-// right for at least 90 % of them, and at least 90 % of clearly off-topic
-// messages (weather, recipes, football) must come out of scope.
+// The held-out sets: phrases held back from the bank's wording, and
+// messages written independently of it the way customers write (Gulf and
+// Egyptian dialect, Arabizi, typos, greetings, spam); none is trained on.
+var heldOutFiles = []string{"../configs/bank.heldout.jsonl", "../configs/bank.heldout.messages.jsonl"}
+
+// Issue 11's target: at least 95 % of the held-out messages right.
+const heldOutTarget = 0.95
+
+// TestUniversityBankHeldOut classifies the held-out sets with the model
+// trained on the shipped bank. Right is the labeled topic (small talk and
+// spam included) or, for off-topic messages, no topic at all. And, right
+// or wrong, no greeting, thanks or spam opens a ticket.
 func TestUniversityBankHeldOut(t *testing.T) {
 	bank, err := replies.LoadBank("../configs/bank.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	model, err := classify.Train(ClassifierConfig(bank))
+	model, err := universityModel()
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open("../configs/bank.heldout.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	data, err := classify.ReadJSONL(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var topicN, topicOK, oosN, oosOK int
-	for _, d := range data {
-		r := model.Classify(classify.Input{Text: d.Text})
-		if d.Intent == "oos" {
-			oosN++
-			if r.Scope == classify.ScopeOut {
-				oosOK++
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	var allN, allOK int
+	for _, file := range heldOutFiles {
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := classify.ReadJSONL(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ok, oosN, oosOK int
+		for _, d := range data {
+			r := model.Classify(classify.Input{Text: d.Text})
+			right := r.Topic == d.Intent || d.Intent == classify.OOS && r.Topic == ""
+			if right {
+				ok++
 			} else {
-				t.Logf("off-topic %q → %s/%s (%.2f)", d.Text, r.Scope, r.Topic, r.Confidence)
+				t.Logf("%s: %q: want %s, got %s/%s (%.2f)", filepath.Base(file), d.Text, d.Intent, r.Scope, r.Topic, r.Confidence)
 			}
-			continue
+			if d.Intent == classify.OOS {
+				oosN++
+				if right {
+					oosOK++
+				}
+			}
+			facts := Facts{Class: r, Now: now, Window: 24 * time.Hour}
+			if tp, found := bank.Topic(r.Topic); found {
+				facts.Topic = TopicInfo{Found: true, Kind: string(tp.Kind), Scope: string(tp.Scope), Actionable: tp.Actionable, Department: tp.Department}
+			}
+			if dec := Decide(facts); dec.CreateTicket && (d.Intent == "spam" || d.Intent == "smalltalk") {
+				t.Errorf("%s %q opens a ticket: %s (%q)", d.Intent, d.Text, dec.Action, dec.Reasons)
+			}
 		}
-		topicN++
-		if r.Topic == d.Intent {
-			topicOK++
-		} else {
-			t.Logf("%q: want %s, got %s/%s (%.2f)", d.Text, d.Intent, r.Scope, r.Topic, r.Confidence)
-		}
+		t.Logf("%s: %d/%d right (%.1f%%), off-topic with no topic %d/%d", filepath.Base(file), ok, len(data), 100*float64(ok)/float64(len(data)), oosOK, oosN)
+		allN += len(data)
+		allOK += ok
 	}
-	acc := float64(topicOK) / float64(topicN)
-	oos := float64(oosOK) / float64(oosN)
-	t.Logf("held-out topic accuracy %.1f%% (%d/%d), off-topic out of scope %.1f%% (%d/%d)", 100*acc, topicOK, topicN, 100*oos, oosOK, oosN)
-	if topicN < 200 || oosN < 30 {
-		t.Fatalf("held-out set too small: %d topic phrases, %d off-topic", topicN, oosN)
-	}
-	if acc < 0.90 {
-		t.Errorf("held-out topic accuracy %.1f%%, want >= 90%%", 100*acc)
-	}
-	if oos < 0.90 {
-		t.Errorf("off-topic messages out of scope %.1f%%, want >= 90%%", 100*oos)
+	acc := float64(allOK) / float64(allN)
+	t.Logf("held-out: %d/%d right (%.1f%%)", allOK, allN, 100*acc)
+	if acc < heldOutTarget {
+		t.Errorf("held-out accuracy %.1f%%, want ≥ %.0f%%", 100*acc, 100*heldOutTarget)
 	}
 }
 
@@ -67,11 +81,7 @@ func TestUniversityBankHeldOut(t *testing.T) {
 // in presentation forms (U+FB50–U+FDFF, U+FE70–U+FEFF); it must land on the
 // same topic as the same words typed.
 func TestPresentationFormsClassifyLikeTypedText(t *testing.T) {
-	bank, err := replies.LoadBank("../configs/bank.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	model, err := classify.Train(ClassifierConfig(bank))
+	model, err := universityModel()
 	if err != nil {
 		t.Fatal(err)
 	}

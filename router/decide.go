@@ -2,6 +2,7 @@ package router
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/wasl-dev/wasl/classify"
@@ -38,7 +39,30 @@ const (
 	// (a mailbox backfill, a phone that was offline for days): stored and
 	// threaded, never answered automatically, no ticket.
 	ActionHistory Action = "history"
+	// ActionSmallTalk: a greeting, thanks, "ok": answered with the bank's
+	// one polite line, never a ticket.
+	ActionSmallTalk Action = "smalltalk"
+	// ActionSpam: prize draws, loan offers, mass marketing: stored with
+	// scope "spam" for the inbox's spam filter, never answered, no ticket.
+	ActionSpam Action = "spam"
+	// ActionAsk: a request the classifier is not sure enough of to act on
+	// (confidence below AskBelow): the reply names the likeliest services
+	// with their links and asks the customer to pick; no ticket until the
+	// customer's answer or a person decides.
+	ActionAsk Action = "ask"
 )
+
+// AskBelow is the confidence below which the classifier's answer is not
+// acted on: a request is not ticketed, answered or referred but the
+// customer asked to pick a service, and a message is not taken for small
+// talk or spam but gets the fallback reply. From the out-of-scope
+// threshold (classify.DefaultThreshold) up to here the classifier names a
+// topic but is often wrong. Chosen on the university bank's held-out
+// messages (bench/classify.md).
+const AskBelow = 0.30
+
+// maxChoices is how many services an ask reply offers at most.
+const maxChoices = 3
 
 // Decision is what the pipeline decided for one message and why. It is data
 // so the inbox can show it and tests can assert it.
@@ -48,7 +72,9 @@ type Decision struct {
 	AutoReply    bool           `json:"auto_reply"`
 	Scope        classify.Scope `json:"scope,omitempty"`
 	Topic        string         `json:"topic,omitempty"`
-	Department   string         `json:"department,omitempty"`
+	// Candidates are the services an ask reply offers, best first.
+	Candidates []string `json:"candidates,omitempty"`
+	Department string   `json:"department,omitempty"`
 	// FollowsTicket is the earlier ticket a new one is linked to (a reply
 	// after the reopen window).
 	FollowsTicket string            `json:"follows_ticket,omitempty"`
@@ -63,6 +89,7 @@ type Decision struct {
 // TopicInfo is what the decision needs to know of a topic from the bank.
 type TopicInfo struct {
 	Found      bool
+	Kind       string // "request", "smalltalk" or "spam" (replies.TopicKind)
 	Scope      string // "in" or "out"
 	Actionable bool
 	Department string
@@ -94,6 +121,10 @@ type Facts struct {
 	// LastAutoReply is when this contact last got an automatic reply in this
 	// conversation; zero when never.
 	LastAutoReply time.Time
+	// LastAutoReplyAsked: that reply asked the customer to pick a service
+	// (ActionAsk), so this message is likely the answer, which gets its
+	// own reply (the acknowledgement with the reference) inside the window.
+	LastAutoReplyAsked bool
 	// ContactAutoReplies counts the automatic replies the contact got within
 	// CapPeriod in any conversation; at Cap, none more is sent and the
 	// contact is muted for CapPeriod. MutedUntil is a mute in force (zero:
@@ -144,6 +175,9 @@ func Decide(f Facts) Decision {
 		return d
 	}
 
+	choices := candidates(f.Class)
+	sure := f.Class.Rule != "" || f.Class.Confidence >= AskBelow
+	notRequest := f.Class.Scope == classify.ScopeSpam || f.Class.Scope == classify.ScopeSmallTalk
 	switch {
 	case f.ReopenTicket != "":
 		d.Action = ActionReopen
@@ -157,8 +191,28 @@ func Decide(f Facts) Decision {
 		}
 		why("answers ticket %s, closed before the reopen window: a new ticket for %s, linked to it", f.FollowsTicket, d.Department)
 	case f.OpenTicket != "":
+		// Thanks or "ok" on an open ticket joins it too, silently.
 		d.Action = ActionAppend
 		why("belongs to ticket %s", f.OpenTicket)
+	case notRequest && !sure:
+		// A customer taken for a spammer would never hear from us, and
+		// one taken for a greeting would get a courtesy instead of help:
+		// neither on a guess.
+		d.Action = ActionFallback
+		d.Scope, d.Topic = classify.ScopeOut, "" // not filed under spam in the inbox
+		why("looks like %s (topic %q) but unsure (confidence %.2f < %.2f): fallback reply, no ticket, staff to follow up",
+			f.Class.Scope, f.Class.Topic, f.Class.Confidence, AskBelow)
+	case f.Class.Scope == classify.ScopeSpam:
+		d.Action = ActionSpam
+		why("spam (topic %q): kept for the inbox's spam filter, never answered, no ticket", f.Class.Topic)
+	case f.Class.Scope == classify.ScopeSmallTalk && f.Topic.Found:
+		d.Action = ActionSmallTalk
+		why("small talk (topic %q): one polite line, no ticket", f.Class.Topic)
+	case f.Topic.Found && !sure && len(choices) >= 2:
+		d.Action = ActionAsk
+		d.Candidates = choices
+		why("unsure (confidence %.2f < %.2f): the customer is asked to pick between %q; no ticket until they answer or staff decide",
+			f.Class.Confidence, AskBelow, choices)
 	case f.Class.Scope == classify.ScopeIn && f.Topic.Found && f.Topic.Actionable:
 		d.Action = ActionTicket
 		d.CreateTicket = true
@@ -181,6 +235,13 @@ func Decide(f Facts) Decision {
 		why("classifier: %s", r)
 	}
 
+	// The customer's answer to "which service?" gets its own reply (the
+	// acknowledgement with the reference) although it comes within the
+	// window; the per-contact cap still holds.
+	answersAsk := f.LastAutoReplyAsked && d.Action != ActionAsk && d.Action != ActionFallback
+	if answersAsk {
+		why("answers our question which service they meant: the one-reply window does not apply")
+	}
 	d.AutoReply = true
 	switch {
 	case d.Action == ActionAppend:
@@ -189,7 +250,9 @@ func Decide(f Facts) Decision {
 	case d.Action == ActionReopen:
 		d.AutoReply = false
 		why("reopened ticket: no automatic reply, its assignee is told")
-	case !f.LastAutoReply.IsZero() && f.Now.Sub(f.LastAutoReply) < f.Window:
+	case d.Action == ActionSpam:
+		d.AutoReply = false
+	case !answersAsk && !f.LastAutoReply.IsZero() && f.Now.Sub(f.LastAutoReply) < f.Window:
 		d.AutoReply = false
 		why("already answered automatically at %s (window %s)", f.LastAutoReply.UTC().Format(time.RFC3339), f.Window)
 	case f.Now.Before(f.MutedUntil):
@@ -204,6 +267,24 @@ func Decide(f Facts) Decision {
 			f.ContactAutoReplies, f.CapPeriod, f.Cap, d.MuteUntil.UTC().Format(time.RFC3339))
 	}
 	return d
+}
+
+// candidates are the services to offer when unsure: the topic the
+// classifier chose and the next likeliest requests, at most maxChoices.
+func candidates(r classify.Result) []string {
+	var out []string
+	if r.Topic != "" && (r.Scope == classify.ScopeIn || r.Scope == classify.ScopeOut) {
+		out = append(out, r.Topic)
+	}
+	for _, c := range r.Candidates {
+		if len(out) == maxChoices {
+			break
+		}
+		if !slices.Contains(out, c.Topic) {
+			out = append(out, c.Topic)
+		}
+	}
+	return out
 }
 
 func flagNames(f message.Flags) string {

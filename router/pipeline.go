@@ -238,7 +238,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 		facts.Class = p.cls.Classify(classify.Input{Text: in.Text, Subject: in.Subject, Sender: from.Value, Email: in.Channel == message.Email})
 		if t, ok := p.bank.Topic(facts.Class.Topic); ok {
 			topic = t
-			facts.Topic = TopicInfo{Found: true, Scope: string(t.Scope), Actionable: t.Actionable, Department: t.Department}
+			facts.Topic = TopicInfo{Found: true, Kind: string(t.Kind), Scope: string(t.Scope), Actionable: t.Actionable, Department: t.Department}
 		}
 		if contact.ID != 0 && th.conv != 0 {
 			last, ok, err := tx.LastAutoReply(ctx, contact.ID, th.conv)
@@ -247,6 +247,14 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 			}
 			if ok {
 				facts.LastAutoReply = last
+				raw, ok, err := tx.LastAutoReplyDecision(ctx, contact.ID, th.conv)
+				if err != nil {
+					return err
+				}
+				var prev Decision
+				if ok && json.Unmarshal(raw, &prev) == nil {
+					facts.LastAutoReplyAsked = prev.Action == ActionAsk
+				}
 			}
 		}
 		if contact.ID != 0 {
@@ -440,6 +448,10 @@ func (p *Pipeline) replyRequest(in message.Inbound, to message.Party, d Decision
 		req.Kind = replies.KindAnswer
 	case ActionReferral:
 		req.Kind = replies.KindReferral
+	case ActionSmallTalk:
+		req.Kind = replies.KindSmallTalk
+	case ActionAsk:
+		req.Kind, req.TopicID, req.Topics = replies.KindChoose, "", d.Candidates
 	default:
 		req.Kind, req.TopicID = replies.KindFallback, ""
 	}

@@ -34,7 +34,7 @@ type InboxFilter struct {
 	Channel    message.Kind // "" for every channel
 	Department string
 	Assignee   string // "me", "unassigned", "" for anyone
-	Scope      string // in, out
+	Scope      string // in, out, smalltalk, spam; "" for all but spam (spam shows only when asked for)
 	Topic      string
 	Language   string
 	ContactID  int64
@@ -198,6 +198,11 @@ func (s *Store) InboxList(ctx context.Context, f InboxFilter) ([]InboxRow, error
 		where = append(where, "c.assignee_id IS NULL")
 	default:
 		return nil, fmt.Errorf("inbox list: assignee %q: want me, unassigned or empty", f.Assignee)
+	}
+	if f.Scope == "" && f.ContactID == 0 {
+		// Spam is kept, never answered, and out of the way: it shows under
+		// its own filter (and on the sender's contact page).
+		where = append(where, "c.scope <> 'spam'")
 	}
 	for col, v := range map[string]string{"c.scope": f.Scope, "c.topic": f.Topic, "c.language": f.Language} {
 		if v != "" {

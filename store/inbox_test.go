@@ -80,6 +80,7 @@ func buildInbox(t *testing.T, s *Store) *inboxWorld {
 	add("arabic", w.sms, omar, "", "نحتاج اجهزه عرض في القاعه الكبيره", "equipment_loan", "in", "ar", "classrooms")
 	add("grades", w.email, lina, "Grades", "When are grades published?", "grades", "out", "en", "")
 	add("smsfollow", w.sms, omar, "", "شكرا لكم", "", "", "ar", "")
+	add("prize", w.email, message.Party{Kind: message.IdentityEmail, Value: "winner@promo.example"}, "You won!", "Claim your prize now", "spam", "spam", "en", "")
 	for _, c := range []struct {
 		p  message.Party
 		to *Contact
@@ -119,6 +120,7 @@ func TestInboxList(t *testing.T) {
 			{"channel sms", func(f InboxFilter) InboxFilter { f.Channel = message.SMS; return f }, []string{"smsfollow", "arabic"}},
 			{"department", func(f InboxFilter) InboxFilter { f.Department = "classrooms"; return f }, []string{"arabic"}},
 			{"scope out", func(f InboxFilter) InboxFilter { f.Scope = "out"; return f }, []string{"grades"}},
+			{"spam only under its filter", func(f InboxFilter) InboxFilter { f.Scope = "spam"; return f }, []string{"prize"}},
 			{"topic", func(f InboxFilter) InboxFilter { f.Topic = "equipment_maintenance"; return f }, []string{"projector"}},
 			{"language", func(f InboxFilter) InboxFilter { f.Language = "ar"; return f }, []string{"smsfollow", "arabic"}},
 			{"unassigned", func(f InboxFilter) InboxFilter { f.Assignee = "unassigned"; return f }, []string{"smsfollow", "grades", "arabic", "projector"}},

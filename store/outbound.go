@@ -114,6 +114,25 @@ func (tx *Tx) CountAutoReplies(ctx context.Context, contactID int64, since time.
 	return n, nil
 }
 
+// LastAutoReplyDecision is the stored decision of the message the
+// contact's latest automatic reply in the conversation answered (not
+// counting failed replies); ok is false when there is none. The pipeline
+// reads it to tell a customer's answer to "which service?" from a second
+// message in the same window.
+func (tx *Tx) LastAutoReplyDecision(ctx context.Context, contactID, conversationID int64) (decision []byte, ok bool, err error) {
+	var d sql.NullString
+	err = tx.tx.QueryRowContext(ctx, `SELECT m.decision FROM outbound_messages o JOIN messages m ON m.id = o.in_reply_to_message_id
+		WHERE o.contact_id = $1 AND o.conversation_id = $2 AND o.auto = TRUE AND o.state <> 'failed'
+		ORDER BY o.created_at DESC, o.id DESC LIMIT 1`, contactID, conversationID).Scan(&d)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("last auto reply decision: %w", err)
+	}
+	return []byte(d.String), d.Valid, nil
+}
+
 // Outbound reads one reply.
 func (s *Store) Outbound(ctx context.Context, id int64) (Outbound, error) {
 	return outboundByID(ctx, s.db, id)

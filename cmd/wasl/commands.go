@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/wasl-dev/wasl/channels/email"
@@ -182,14 +183,30 @@ func cmdEval(_ context.Context, args []string, stdout io.Writer, _ *slog.Logger)
 	fs := newFlags("eval")
 	train := fs.String("train", "", "training JSONL ({\"text\",\"intent\"}, intent oos = out of scope)")
 	data := fs.String("data", "", "evaluation JSONL")
-	threshold := fs.Float64("threshold", 0, "out-of-scope threshold (0: calibrated)")
+	threshold := fs.Float64("threshold", 0, "out-of-scope threshold (0: the default)")
+	folds := fs.Int("folds", 0, "cross-validate: stratified K-fold over --train and --data together")
+	groupOOS := fs.Bool("group-oos", false, "with --folds and two files: never test a fold's out-of-scope examples on a model trained on out-of-scope examples of the same file")
+	seed := fs.Uint64("seed", 1, "with --folds: the seed that deals the folds")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *train == "" || *data == "" {
-		return usageErr("usage: wasl eval --train FILE --data FILE")
+	const usage = "usage: wasl eval --train FILE --data FILE, or wasl eval --folds K [--group-oos] [--train FILE] --data FILE"
+	switch {
+	case *folds == 0 && (*train == "" || *data == ""):
+		return usageErr(usage)
+	case *folds != 0 && *data == "" && *train == "":
+		return usageErr(usage)
+	case *folds != 0 && *folds < 2:
+		return usageErr("--folds must be 2 or more, got %d", *folds)
+	case *groupOOS && (*folds == 0 || *train == "" || *data == ""):
+		return usageErr("--group-oos needs --folds and both --train and --data")
+	case *threshold < 0 || *threshold > 1:
+		return usageErr("--threshold must be between 0 and 1, got %v", *threshold)
 	}
 	read := func(p string) ([]classify.Labeled, error) {
+		if p == "" {
+			return nil, nil
+		}
 		f, err := os.Open(p)
 		if err != nil {
 			return nil, usageErr("%v", err)
@@ -209,13 +226,49 @@ func cmdEval(_ context.Context, args []string, stdout io.Writer, _ *slog.Logger)
 	if err != nil {
 		return err
 	}
-	cfg := classify.ConfigFromLabeled(tr)
-	cfg.Threshold = *threshold
-	model, err := classify.Train(cfg)
-	if err != nil {
-		return err
+	if *folds == 0 {
+		cfg := classify.ConfigFromLabeled(tr)
+		cfg.Threshold = *threshold
+		model, err := classify.Train(cfg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(stdout, classify.Evaluate(model, ev).String())
+		return nil
 	}
-	fmt.Fprint(stdout, classify.Evaluate(model, ev).String())
+
+	pool := append(append([]classify.Labeled{}, tr...), ev...)
+	opts := classify.CVOptions{K: *folds, Seed: *seed}
+	how := "stratified"
+	if *groupOOS {
+		opts.OOSGroups = make([]int, len(pool))
+		for i := len(tr); i < len(pool); i++ {
+			opts.OOSGroups[i] = 1
+		}
+		how = "stratified, out-of-scope examples grouped by file"
+	}
+	cv, err := classify.CrossValidate(pool, opts)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	t := *threshold
+	if t == 0 {
+		t = classify.DefaultThreshold
+		if slices.ContainsFunc(pool, func(l classify.Labeled) bool { return l.Intent == classify.OOS }) {
+			t = classify.DefaultNoneThreshold // what the folds' models use
+		}
+	}
+	fmt.Fprintf(stdout, "%d-fold cross-validation (%s) over %d examples\n", *folds, how, len(pool))
+	fmt.Fprint(stdout, cv.At(t).String())
+	fmt.Fprintln(stdout, "thresholds for out-of-scope recall (all folds' answers together):")
+	for _, r := range []float64{0.5, 0.6, 0.7, 0.8, 0.9} {
+		p, err := cv.ThresholdFor(r)
+		if err != nil {
+			continue
+		}
+		fmt.Fprintf(stdout, "  recall %2.0f%%  threshold %.3f  in-scope accuracy %.2f%%  oos precision %.2f%%\n",
+			100*r, p.Threshold, 100*p.InScopeAccuracy, 100*p.OOSPrecision)
+	}
 	return nil
 }
 

@@ -462,11 +462,44 @@ func TestEval(t *testing.T) {
 		}
 	})
 
+	t.Run("cross-validation", func(t *testing.T) {
+		r := runWasl(t, "eval", "--folds", "2", "--group-oos", "--train", "testdata/eval-train.jsonl", "--data", "testdata/eval-data.jsonl")
+		if r.code != 0 {
+			t.Fatalf("exit %d\nstderr: %s", r.code, r.stderr)
+		}
+		for _, s := range []string{
+			"2-fold cross-validation (stratified, out-of-scope examples grouped by file) over 34 examples",
+			"threshold          0.050", // the data has oos: the none topic's default
+			"fold  in-scope acc  oos recall  oos precision\n   1 ",
+			"\n   2 ",
+			"in-scope accuracy ", "% ± ", "(sd), folds ",
+			"thresholds for out-of-scope recall",
+		} {
+			if !strings.Contains(r.stdout, s) {
+				t.Errorf("report lacks %q:\n%s", s, r.stdout)
+			}
+		}
+		// The same seed deals the same folds.
+		if again := runWasl(t, "eval", "--folds", "2", "--group-oos", "--train", "testdata/eval-train.jsonl", "--data", "testdata/eval-data.jsonl"); again.stdout != r.stdout {
+			t.Errorf("two runs differ:\n%s\n---\n%s", r.stdout, again.stdout)
+		}
+		plain := runWasl(t, "eval", "--folds", "3", "--data", "testdata/eval-train.jsonl", "--threshold", "0.3")
+		if plain.code != 0 || !strings.Contains(plain.stdout, "3-fold cross-validation (stratified) over 26 examples") ||
+			!strings.Contains(plain.stdout, "threshold          0.300") {
+			t.Errorf("one file, three folds: exit %d\n%s%s", plain.code, plain.stdout, plain.stderr)
+		}
+	})
+
 	tests := []struct {
 		name   string
 		args   []string
 		stderr string
 	}{
+		{"one fold", []string{"--folds", "1", "--data", "testdata/eval-data.jsonl"}, "--folds must be 2 or more"},
+		{"folds without data", []string{"--folds", "5"}, "usage: wasl eval"},
+		{"group-oos without folds", []string{"--group-oos", "--train", "testdata/eval-train.jsonl", "--data", "testdata/eval-data.jsonl"}, "--group-oos needs --folds"},
+		{"group-oos with one file", []string{"--folds", "2", "--group-oos", "--data", "testdata/eval-data.jsonl"}, "--group-oos needs --folds and both"},
+		{"threshold out of range", []string{"--train", "testdata/eval-train.jsonl", "--data", "testdata/eval-data.jsonl", "--threshold", "2"}, "--threshold must be between 0 and 1"},
 		{"missing train file", []string{"--train", "testdata/nope.jsonl", "--data", "testdata/eval-data.jsonl"}, "testdata/nope.jsonl"},
 		{"malformed data", []string{"--train", "testdata/eval-train.jsonl", "--data", "testdata/eval-broken.jsonl"}, "testdata/eval-broken.jsonl: line 2:"},
 		{"bad threshold", []string{"--train", "testdata/eval-train.jsonl", "--data", "testdata/eval-data.jsonl", "--threshold", "high"}, "-threshold"},

@@ -93,6 +93,8 @@ var catalogue = map[string][2]string{
 	"ticket.closed":           {"مغلقة", "Closed"},
 	"scope.in":                {"ضمن الاختصاص", "In scope"},
 	"scope.out":               {"خارج الاختصاص", "Out of scope"},
+	"scope.smalltalk":         {"مجاملة", "Small talk"},
+	"scope.spam":              {"رسائل مزعجة", "Spam"},
 	"lang.ar":                 {"العربية", "Arabic"},
 	"lang.en":                 {"الإنجليزية", "English"},
 	"conv.history":            {"سجل العميل عبر القنوات", "The customer's history across channels"},
