@@ -85,14 +85,14 @@ func TestEmailFirstSync(t *testing.T) {
 			now := time.Now()
 			old, lastWeek := now.Add(-40*24*time.Hour), now.Add(-5*24*time.Hour)
 
-			// crashMail(4k) is a broken projector: a ticket and an
+			// faultMail("crash", 4k) is a broken projector: a ticket and an
 			// acknowledgement when it is new.
 			for i, at := range []time.Time{old, old, old, {}, {}} {
-				dc.AppendAt(t, dc.User(), "INBOX", crashMail(4*i), at)
+				dc.AppendAt(t, dc.User(), "INBOX", faultMail("crash", 4*i), at)
 			}
 			backfill := []time.Time{old, old, lastWeek, lastWeek, {}}
 			for i, at := range backfill {
-				dc.AppendAt(t, backfillUser, "INBOX", crashMail(4*(10+i)), at)
+				dc.AppendAt(t, backfillUser, "INBOX", faultMail("crash", 4*(10+i)), at)
 			}
 
 			sink := startPostfixSink(t)
@@ -124,7 +124,7 @@ func TestEmailFirstSync(t *testing.T) {
 			}
 
 			// New mail is new: ingested and answered.
-			dc.Append(t, dc.User(), "INBOX", crashMail(400))
+			dc.Append(t, dc.User(), "INBOX", faultMail("crash", 400))
 			eventually(t, 30*time.Second, "the new mail ingested and answered", func() (bool, string) {
 				n, p := len(g.channelDecisions("support-email")), g.pendingReplies()
 				return g.cursorUID("support-email", "INBOX") == 6 && n == 1 && p == 0, fmt.Sprintf("%d messages, %d replies pending", n, p)

@@ -72,6 +72,12 @@ func (s *syncBuffer) String() string {
 // extra top-level keys) and the knowledge bank of the repo.
 func newGateway(t *testing.T, dbURL, extraYAML string) *gateway {
 	t.Helper()
+	return newGatewayWith(t, dbURL, "", extraYAML)
+}
+
+// newGatewayWith is newGateway with more http: settings (indented lines).
+func newGatewayWith(t *testing.T, dbURL, httpYAML, extraYAML string) *gateway {
+	t.Helper()
 	dir := t.TempDir()
 	g := &gateway{t: t, dir: dir, dbURL: dbURL, addr: freeAddr(t), token: "e2e-token", logs: &syncBuffer{}}
 	bank, err := filepath.Abs("../configs/bank.yaml")
@@ -84,12 +90,12 @@ api_token: %s
 mail_domain: e2e.wasl.test
 http:
   addr: %s
-jobs:
+%sjobs:
   poll_interval: 100ms
   send_timeout: 5s
   rescue_after: 8s
 %s
-`, filepath.Join(dir, "data"), bank, g.token, g.addr, extraYAML)
+`, filepath.Join(dir, "data"), bank, g.token, g.addr, httpYAML, extraYAML)
 	g.cfgPath = filepath.Join(dir, "wasl.yaml")
 	if err := os.WriteFile(g.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -19,6 +19,11 @@ import (
 // SendArgs is the job that sends one outbound message.
 type SendArgs struct {
 	OutboundID int64 `json:"outbound_id"`
+	// ChannelID is the outbound's channel, so that the binary can route
+	// the job to the replica that drives the channel (a WhatsApp linked
+	// device sends only through its one connection). The worker reads the
+	// channel from the outbound row; 0 (older jobs) works anywhere.
+	ChannelID int64 `json:"channel_id,omitempty"`
 }
 
 // Kind names the job for River.
@@ -130,17 +135,34 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	return nil
 }
 
-// outcomeTimeout bounds the write of a send's outcome.
-const outcomeTimeout = 10 * time.Second
+// outcomeTimeout bounds one write of a send's outcome; outcomeRetryFor is
+// how long that write is tried again while the store does not take it.
+const (
+	outcomeTimeout  = 10 * time.Second
+	outcomeRetryFor = 2 * time.Minute
+)
 
 // record writes what a send came to. It does not share the job's context:
 // a hard stop or the job timeout may end that just as the channel answers,
 // and an outcome left unwritten keeps the message "sending", to be sent
-// again by a later attempt.
+// again by a later attempt. A write the store refuses (the database is
+// down or restarting) is tried again for outcomeRetryFor: after a send
+// that succeeded the job completes, so nothing else would ever mark it.
 func (w *SendWorker) record(ctx context.Context, id int64, state message.DeliveryState, providerID, errText string) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outcomeTimeout)
-	defer cancel()
-	return w.Store.MarkOutbound(ctx, id, state, providerID, errText)
+	ctx = context.WithoutCancel(ctx)
+	deadline := time.Now().Add(outcomeRetryFor)
+	wait := 100 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, outcomeTimeout)
+		err := w.Store.MarkOutbound(actx, id, state, providerID, errText)
+		cancel()
+		if err == nil || errors.Is(err, store.ErrNotFound) || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		w.log().WarnContext(ctx, "cannot record a send's outcome yet; retrying", "outbound", id, "state", state, "err", err, "retry_in", wait)
+		time.Sleep(wait)
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 // fail records the error on the message; permanent errors (and the last

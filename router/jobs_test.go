@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -9,7 +10,9 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/wasl-dev/wasl/channels"
+	"github.com/wasl-dev/wasl/internal/pgtest"
 	"github.com/wasl-dev/wasl/message"
+	"github.com/wasl-dev/wasl/store"
 )
 
 // cancellingSender stands for a shutdown that cancels the job's context
@@ -73,6 +76,93 @@ func TestSendWorkerRecordsOutcomeAfterCancel(t *testing.T) {
 						t.Errorf("provider id = %q, want the server's", o.ProviderID)
 					}
 				})
+			}
+		})
+	}
+}
+
+// stoppingSender stands for the database going away while the channel
+// sends: it stops the cluster, then reports the send accepted.
+type stoppingSender struct {
+	pg   *pgtest.Cluster
+	sent chan struct{}
+}
+
+func (s stoppingSender) Send(context.Context, message.Outbound) (message.Delivery, error) {
+	s.pg.Stop()
+	close(s.sent)
+	return message.Delivery{ProviderID: "SM-accepted", State: message.StateSent}, nil
+}
+
+// A send that succeeded while the database was down is marked sent once
+// the database is back: the job completes either way, so an outcome given
+// up on would leave the reply "sending" for good.
+func TestSendWorkerRecordsOutcomeAfterDatabaseReturns(t *testing.T) {
+	t.Parallel()
+	pg := pgtest.NewCluster(t)
+	e := newEnv(t, pg.URL())
+	r := e.process(t, e.mail("m1@x", "a@example.edu", "Projector", "projector broken"))
+	if r.OutboundID == 0 {
+		t.Fatal("no reply queued")
+	}
+	sent := make(chan struct{})
+	w := &SendWorker{Store: e.st, Senders: oneSender{stoppingSender{pg: pg, sent: sent}}, Log: quiet}
+	job := &river.Job[SendArgs]{JobRow: &rivertype.JobRow{Attempt: 1, MaxAttempts: 12}, Args: SendArgs{OutboundID: r.OutboundID}}
+	done := make(chan error, 1)
+	go func() { done <- w.Work(context.Background(), job) }()
+	<-sent
+	pg.Start()
+	if err := <-done; err != nil {
+		t.Fatalf("Work: %v", err)
+	}
+	// The pool may still hold connections the restart cut.
+	var o store.Outbound
+	var err error
+	for range 10 {
+		if o, err = e.st.Outbound(context.Background(), r.OutboundID); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.State != message.StateSent || o.ProviderID != "SM-accepted" {
+		t.Errorf("reply state %s, provider %q; want sent, SM-accepted", o.State, o.ProviderID)
+	}
+}
+
+// A reply's send job names the reply's channel, so that the binary can
+// route it to the replica that drives the channel.
+func TestSendJobNamesItsChannel(t *testing.T) {
+	for name, dsn := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, dsn(t))
+			for _, tt := range []struct {
+				in      message.Inbound
+				channel int64
+			}{
+				{e.mail("m1@x", "a@example.edu", "Projector", "projector broken"), e.email},
+				{e.phone(message.WhatsApp, "wa1", "+966551234567", "البروجكتر في القاعة 12 خربان نبي صيانة"), e.wa},
+			} {
+				r := e.process(t, tt.in)
+				if r.OutboundID == 0 {
+					t.Fatalf("%s: no reply queued", tt.in.ExternalID)
+				}
+				col := "args"
+				if e.st.Dialect() == store.SQLite {
+					col = "json(args)" // River keeps SQLite's as JSONB
+				}
+				var raw string
+				if err := e.st.DB().QueryRow(`SELECT ` + col + ` FROM river_job WHERE kind = 'send_outbound' ORDER BY id DESC LIMIT 1`).Scan(&raw); err != nil {
+					t.Fatal(err)
+				}
+				var args SendArgs
+				if err := json.Unmarshal([]byte(raw), &args); err != nil {
+					t.Fatal(err)
+				}
+				if args.OutboundID != r.OutboundID || args.ChannelID != tt.channel {
+					t.Errorf("%s: job args %+v, want outbound %d on channel %d", tt.in.ExternalID, args, r.OutboundID, tt.channel)
+				}
 			}
 		})
 	}

@@ -730,7 +730,7 @@ func (p *Pipeline) enqueueReply(ctx context.Context, tx *store.Tx, in message.In
 	if err := tx.InsertOutbound(ctx, &o); err != nil {
 		return 0, fmt.Errorf("outbound: %w", err)
 	}
-	if _, err := p.jobs.InsertTx(ctx, tx.SQL(), SendArgs{OutboundID: o.ID}, nil); err != nil {
+	if _, err := p.jobs.InsertTx(ctx, tx.SQL(), SendArgs{OutboundID: o.ID, ChannelID: o.ChannelID}, nil); err != nil {
 		return 0, fmt.Errorf("enqueue reply: %w", err)
 	}
 	return o.ID, nil

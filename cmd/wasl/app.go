@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/wasl-dev/wasl/channels"
 	"github.com/wasl-dev/wasl/channels/email"
@@ -46,9 +47,19 @@ type app struct {
 	auth     *inbox.Auth
 	surveys  *tickets.SurveyLinks
 	service  *inbox.Service // the inbox's staff actions, once mounted
-	sources  []runner
-	sms      map[string]smsRoutes
-	whatsapp map[string]*whatsapp.Channel
+	sources  []runner       // connectors every replica runs (the SMS spool)
+	// leased are the connectors one replica at a time runs (IMAP,
+	// WhatsApp's linked device), each under its lease (supervisor).
+	leased []leasedRunner
+	// process names this process among the replicas; River's client id.
+	process string
+	// supervisor runs the leased connectors; set by serve.
+	supervisor *supervisor
+	// homeQueues routes the jobs of channels only their lease holder can
+	// do to their own queue (homequeue.go).
+	homeQueues *homeQueues
+	sms        map[string]smsRoutes
+	whatsapp   map[string]*whatsapp.Channel
 
 	// httpClient overrides the Twilio REST client's transport (the demo
 	// points it at the local fake).
@@ -64,6 +75,12 @@ type app struct {
 // runner is a connector that runs until its context ends.
 type runner interface {
 	Run(ctx context.Context) error
+}
+
+// leasedRunner is a connector and the lease it runs under.
+type leasedRunner struct {
+	lease string
+	r     runner
 }
 
 // registry maps channel ids to what the router needs of each channel: its
@@ -138,7 +155,7 @@ func loadBankAndModel(path string) (*replies.Bank, *classify.Model, error) {
 // every configured channel. Nothing runs until start.
 func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTTP *http.Client) (*app, error) {
 	a := &app{cfg: cfg, log: log, twilioHTTP: twilioHTTP, sms: map[string]smsRoutes{}, whatsapp: map[string]*whatsapp.Channel{},
-		registry: newRegistry()}
+		registry: newRegistry(), process: newProcessID(), homeQueues: newHomeQueues()}
 	var err error
 	start := time.Now()
 	if a.bank, a.model, err = loadBankAndModel(cfg.Resolve(cfg.KnowledgeBank)); err != nil {
@@ -164,12 +181,16 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 		n = 4
 	}
 	a.jobs, err = river.NewClient(a.store.RiverDriver(), &river.Config{
+		// Unique among the replicas: it names the leader River elects
+		// to run its maintenance and periodic jobs (see ARCHITECTURE.md).
+		ID: a.process,
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: 1},
 			router.QueueSend:   {MaxWorkers: n},
 			router.QueueMedia:  {MaxWorkers: 2},
 		},
 		Workers:              workers,
+		Middleware:           []rivertype.Middleware{a.homeQueues},
 		Logger:               log.With("component", "river"),
 		FetchPollInterval:    cfg.Jobs.PollInterval.D(250 * time.Millisecond),
 		FetchCooldown:        50 * time.Millisecond,
@@ -272,7 +293,7 @@ func (a *app) addChannel(ctx context.Context, ch config.Channel) error {
 		if err != nil {
 			return err
 		}
-		a.sources = append(a.sources, src)
+		a.leased = append(a.leased, leasedRunner{leaseName(row.ID), src})
 		a.registry.senders[row.ID] = snd
 		a.registry.emailChannels = append(a.registry.emailChannels, namedChannel{ch.Name, row.ID})
 		domain := a.cfg.MailDomain
@@ -331,7 +352,10 @@ func (a *app) addChannel(ctx context.Context, ch config.Channel) error {
 		a.whatsapp[ch.Name] = c
 		a.registry.senders[row.ID] = c
 		a.registry.fetchers[row.ID] = c // media are downloaded by the media job, not the event handler
-		a.sources = append(a.sources, c)
+		// Sends and media downloads need the device's connection: they
+		// run where it is.
+		a.homeQueues.add(row.ID)
+		a.leased = append(a.leased, leasedRunner{leaseName(row.ID), workingQueue{r: c, queues: a.jobs.Queues(), queue: channelQueue(row.ID), log: log}})
 	}
 	return nil
 }
@@ -417,6 +441,12 @@ func (a *app) run(ctx context.Context) error {
 func (a *app) serve(ctx context.Context, ls *listeners) error {
 	defer a.store.Close()
 	defer a.endStreams()
+	rep, err := lockReplica(a.cfg.DataDir, a.process)
+	if err != nil {
+		ls.close()
+		return err
+	}
+	defer rep.close()
 	// Jobs get a context the signal does not cancel; stopJobs ends them.
 	if err := a.jobs.Start(context.WithoutCancel(ctx)); err != nil {
 		ls.close()
@@ -434,7 +464,7 @@ func (a *app) serve(ctx context.Context, ls *listeners) error {
 		servers = append(servers, server{newHTTPServer(a.cfg.HTTP, a.adminHandler(), a.log.With("listener", "admin")), ls.admin})
 	}
 	var wg sync.WaitGroup
-	errc := make(chan error, len(servers)+len(a.sources))
+	errc := make(chan error, len(servers)+len(a.sources)+len(a.leased))
 	for _, s := range servers {
 		wg.Add(1)
 		go func() {
@@ -453,7 +483,14 @@ func (a *app) serve(ctx context.Context, ls *listeners) error {
 			}
 		}()
 	}
-	attrs := []any{"addr", ls.public.Addr().String(), "store", string(a.store.Dialect()), "channels", len(a.cfg.Channels)}
+	a.supervisor = newSupervisor(a.store, rep.holder, defaultLeaseTiming(), a.log)
+	for _, l := range a.leased {
+		if err := a.supervisor.Start(intake, l.lease, l.r); err != nil {
+			errc <- err
+		}
+	}
+	attrs := []any{"addr", ls.public.Addr().String(), "store", string(a.store.Dialect()), "channels", len(a.cfg.Channels),
+		"replica", rep.holder.Replica, "process", a.process}
 	if ls.admin != nil {
 		attrs = append(attrs, "admin_addr", ls.admin.Addr().String())
 	}
@@ -476,6 +513,7 @@ func (a *app) serve(ctx context.Context, ls *listeners) error {
 		}
 	}
 	wg.Wait()
+	a.supervisor.Wait()
 	a.stopJobs()
 	return runErr
 }
