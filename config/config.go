@@ -124,6 +124,8 @@ type Channel struct {
 	SMTP     *SMTP        `yaml:"smtp"`
 	Twilio   *Twilio      `yaml:"twilio"`
 	WhatsApp *WhatsApp    `yaml:"whatsapp"`
+	Form     *Form        `yaml:"form"`  // kind form (forms.go)
+	Phone    *Phone       `yaml:"phone"` // kind phone (forms.go)
 }
 
 // IMAP is where an email channel reads from.
@@ -504,8 +506,10 @@ func (c *Config) Validate() error {
 			if ch.Twilio != nil {
 				bad("%s: WhatsApp through Twilio is an sms channel with twilio.from: whatsapp:+…; kind whatsapp is the linked device", where)
 			}
+		case message.Form, message.Phone:
+			errs = append(errs, c.validateIntake(ch, where)...)
 		default:
-			bad("%s: kind %q: want email, sms or whatsapp", where, ch.Kind)
+			bad("%s: kind %q: want email, sms, whatsapp, form or phone", where, ch.Kind)
 		}
 	}
 	wa := 0
@@ -518,6 +522,7 @@ func (c *Config) Validate() error {
 		// The device store holds one linked device per database.
 		bad("only one enabled whatsapp channel is supported per database, found %d", wa)
 	}
+	errs = append(errs, c.validateIntakeCount()...)
 	return errors.Join(errs...)
 }
 

@@ -49,7 +49,10 @@ const statsTimeout = 5 * time.Second
 // When the store cannot be read the scrape fails with 500 (and the error is
 // logged), so Prometheus marks the target down instead of graphing stale or
 // missing counts as if all were well.
-func NewMetrics(st StatsSource, log *slog.Logger) http.Handler {
+//
+// extra are more collectors to serve beside the store's counts (the forms'
+// submissions).
+func NewMetrics(st StatsSource, log *slog.Logger, extra ...prometheus.Collector) http.Handler {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -59,6 +62,7 @@ func NewMetrics(st StatsSource, log *slog.Logger) http.Handler {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newStatsCollector(st, log),
 	)
+	reg.MustRegister(extra...)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog:      promLogger{log},
 		ErrorHandling: promhttp.HTTPErrorOnError,

@@ -10,21 +10,33 @@ import (
 // Kind names a channel type.
 type Kind string
 
-// The channel kinds Wasl speaks.
+// The channel kinds Wasl speaks. A form (the public service-request
+// pages) and a phone line (calls a representative logs in the inbox) take
+// messages in but send nothing themselves: what they cause goes out by the
+// channels their Routes name.
 const (
 	Email    Kind = "email"
 	SMS      Kind = "sms"
 	WhatsApp Kind = "whatsapp"
+	Form     Kind = "form"
+	Phone    Kind = "phone"
 )
+
+// Kinds lists every channel kind, in the order the inbox shows them.
+func Kinds() []Kind { return []Kind{Email, SMS, WhatsApp, Form, Phone} }
 
 // Valid reports whether k is a known channel kind.
 func (k Kind) Valid() bool {
 	switch k {
-	case Email, SMS, WhatsApp:
+	case Email, SMS, WhatsApp, Form, Phone:
 		return true
 	}
 	return false
 }
+
+// Sends reports whether a channel of kind k sends replies itself; a form
+// and a phone line answer through other channels (Route).
+func (k Kind) Sends() bool { return k == Email || k == SMS || k == WhatsApp }
 
 // IdentityKind says what an identity value is.
 type IdentityKind string
@@ -110,6 +122,59 @@ type Inbound struct {
 	Quarantined      bool   `json:"quarantined"`
 	QuarantineReason string `json:"reason,omitempty"`
 	Raw              []byte `json:"-"`
+
+	// Fields are a form's or a call log's answers, in the order asked;
+	// Text holds the same as readable lines.
+	Fields []Field `json:"fields,omitempty"`
+	// Identities are more of the sender's own identities (a form's email
+	// and mobile): the contact is found by any of them and keeps them all.
+	Identities []Party `json:"identities,omitempty"`
+	// Declared is what the form or the representative already said the
+	// message is; the pipeline acts on it and records the classifier's view.
+	Declared *Declared `json:"declared,omitempty"`
+	// Routes are where answers go when the channel cannot send (a form, a
+	// logged call): each gets the automatic reply, if one is decided, or
+	// its own Text.
+	Routes []Route `json:"routes,omitempty"`
+}
+
+// Field is one answer of a form or a call log. Label is the question as the
+// customer read it (in their language, kept as it was); Value the answer
+// as they gave it, or for a choice the option's label, with its key in Code.
+type Field struct {
+	Name  string `json:"name"`
+	Label string `json:"label"`
+	Value string `json:"value"`
+	Code  string `json:"code,omitempty"`
+}
+
+// Outcomes a form or a representative declares.
+const (
+	OutcomeTicket   = "ticket"   // open a ticket for the topic (a form always)
+	OutcomeAnswered = "answered" // a call answered on the phone
+	OutcomeGuided   = "guided"   // a caller guided to the right form
+	OutcomeReferred = "referred" // a caller referred to the competent office
+)
+
+// Declared is a message whose topic and outcome the customer (a service's
+// form) or a representative (a logged call) already chose.
+type Declared struct {
+	Topic    string `json:"topic,omitempty"` // a bank topic; may be empty for a call about nothing in particular
+	Outcome  string `json:"outcome"`         // one of the Outcome constants
+	Language string `json:"language,omitempty"`
+	// Note is said in the decision's reasons ("the maintenance form",
+	// "logged by sara@…").
+	Note string `json:"note,omitempty"`
+}
+
+// Route is a channel and an address an answer goes out by.
+type Route struct {
+	ChannelID int64 `json:"channel_id"`
+	Channel   Kind  `json:"channel"` // the sending channel's kind
+	To        Party `json:"to"`
+	// Text, when set, is sent as it is (Auto false) instead of the
+	// automatic reply: the links a representative picked for a caller.
+	Text string `json:"text,omitempty"`
 }
 
 // Outbound is one reply to be sent out a channel.

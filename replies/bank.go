@@ -114,7 +114,9 @@ type Topic struct {
 	Answer            Text // text/template source
 	Links             []Link
 	Referral          *Referral // set for out-of-scope topics
-	Line              int       // where the topic starts in the bank file
+	// Form is the topic's public request form (forms.go); nil for none.
+	Form *Form
+	Line int // where the topic starts in the bank file
 
 	answer langTemplates
 }
@@ -142,6 +144,11 @@ type Texts struct {
 	// Choose introduces the services a customer is asked to pick from when
 	// the classifier is unsure; optional (a built-in wording is used).
 	Choose Text
+	// FollowUp opens what a representative sends a caller after a call
+	// (the links they spoke of follow); Rating closes it, with
+	// {{.SurveyURL}} the call's rating link. Both optional (built-in
+	// wordings are used).
+	FollowUp, Rating Text
 }
 
 // Bank is a parsed and validated knowledge bank. It is immutable and safe for
@@ -158,8 +165,8 @@ type Bank struct {
 	byID        map[string]*Topic
 	rules       []Rule
 
-	greeting, ack, referral, fallback, ooh, closing, choose langTemplates
-	layout                                                  *htmltemplate.Template
+	greeting, ack, referral, fallback, ooh, closing, choose, followUp, rating langTemplates
+	layout                                                                    *htmltemplate.Template
 }
 
 // langTemplates holds one compiled template per language; index 0 is
@@ -242,7 +249,7 @@ func ParseBank(data []byte, filename string) (*Bank, error) {
 		return nil, c.err()
 	}
 	root, ok := c.mapping(doc.Content[0], "bank", "name", "default_language", "survey_url", "hours",
-		"departments", "texts", "topics", "rules")
+		"departments", "texts", "forms", "topics", "rules")
 	if !ok {
 		return nil, c.err()
 	}
@@ -264,7 +271,7 @@ func ParseBank(data []byte, filename string) (*Bank, error) {
 	b.cal = c.hours(root)
 	b.departments = c.departments(root)
 	b.texts = c.texts(root, b)
-	b.topics = c.topics(root, b)
+	b.topics = c.topics(root, b, c.formsRoot(root))
 	for _, t := range b.topics {
 		if t.ID != "" {
 			b.byID[t.ID] = t
@@ -473,7 +480,8 @@ func (c *checker) texts(root fields, b *Bank) Texts {
 		c.errf(root.line, "bank: texts is missing")
 		return Texts{}
 	}
-	f, ok := c.mapping(fl.val, "texts", "greeting", "acknowledgement", "referral", "fallback", "out_of_hours", "closing", "choose")
+	f, ok := c.mapping(fl.val, "texts", "greeting", "acknowledgement", "referral", "fallback", "out_of_hours", "closing", "choose",
+		"follow_up", "rating")
 	if !ok {
 		return Texts{}
 	}
@@ -492,6 +500,8 @@ func (c *checker) texts(root fields, b *Bank) Texts {
 		{"out_of_hours", &t.OutOfHours, &b.ooh, false},
 		{"closing", &t.Closing, &b.closing, false},
 		{"choose", &t.Choose, &b.choose, true},
+		{"follow_up", &t.FollowUp, &b.followUp, true},
+		{"rating", &t.Rating, &b.rating, true},
 	} {
 		text, line, _ := c.text(f, x.name, "texts", !x.opt)
 		*x.src = text
@@ -500,7 +510,7 @@ func (c *checker) texts(root fields, b *Bank) Texts {
 	return t
 }
 
-func (c *checker) topics(root fields, b *Bank) []*Topic {
+func (c *checker) topics(root fields, b *Bank, common []FormField) []*Topic {
 	items, present := c.list(root, "topics", "bank")
 	if !present || len(items) == 0 {
 		c.errf(root.line, "bank: topics is missing or empty")
@@ -511,7 +521,7 @@ func (c *checker) topics(root fields, b *Bank) []*Topic {
 	for i, n := range items {
 		what := fmt.Sprintf("topics[%d]", i)
 		f, ok := c.mapping(n, what, "id", "title", "kind", "scope", "actionable", "department", "sla", "first_response",
-			"examples", "answer", "links", "referral")
+			"examples", "answer", "links", "referral", "form")
 		if !ok {
 			continue
 		}
@@ -592,6 +602,7 @@ func (c *checker) topics(root fields, b *Bank) []*Topic {
 		t.answer = c.compile(what, "answer", t.Answer, answerLine)
 		t.Links = c.links(f, what)
 		t.Referral = c.referral(f, what)
+		t.Form = c.topicForm(f, what, t, common)
 		if t.Scope == ScopeOut && t.Referral == nil {
 			if _, given := f.get("referral"); !given {
 				c.errf(f.line, "%s: referral is missing (out-of-scope topics must say who handles them)", what)
@@ -606,7 +617,7 @@ func (c *checker) topics(root fields, b *Bank) []*Topic {
 // that answers small talk; nothing that only a request can have.
 func (c *checker) notARequest(f fields, what string, t *Topic, owner map[string]string) {
 	t.Examples = c.examples(f, what, t.ID, owner)
-	for _, name := range []string{"scope", "actionable", "department", "sla", "links", "referral"} {
+	for _, name := range []string{"scope", "actionable", "department", "sla", "links", "referral", "form"} {
 		if fl, given := f.get(name); given {
 			c.errf(fl.key.Line, "%s: a %s topic takes no %s", what, t.Kind, name)
 		}

@@ -140,6 +140,9 @@ type Facts struct {
 	ReceivedAt time.Time
 	Window     time.Duration
 	Now        time.Time
+	// Declared is what a form or a representative said the message is
+	// (declared.go); Topic is then the declared topic's.
+	Declared *message.Declared
 }
 
 // Decide turns facts into a decision.
@@ -179,6 +182,8 @@ func Decide(f Facts) Decision {
 	sure := f.Class.Rule != "" || f.Class.Confidence >= AskBelow
 	notRequest := f.Class.Scope == classify.ScopeSpam || f.Class.Scope == classify.ScopeSmallTalk
 	switch {
+	case f.Declared != nil:
+		decideDeclared(&d, f, why)
 	case f.ReopenTicket != "":
 		d.Action = ActionReopen
 		why("answers ticket %s, closed within the reopen window: the ticket is reopened", f.ReopenTicket)
@@ -231,8 +236,10 @@ func Decide(f Facts) Decision {
 	if f.Class.Rule != "" {
 		why("rule %q fired", f.Class.Rule)
 	}
-	for _, r := range f.Class.Reasons {
-		why("classifier: %s", r)
+	if f.Declared == nil {
+		for _, r := range f.Class.Reasons {
+			why("classifier: %s", r)
+		}
 	}
 
 	// The customer's answer to "which service?" gets its own reply (the
@@ -244,6 +251,9 @@ func Decide(f Facts) Decision {
 	}
 	d.AutoReply = true
 	switch {
+	case f.Declared != nil && !d.CreateTicket:
+		d.AutoReply = false
+		why("%s: nothing is sent automatically", declaredWhat(f))
 	case d.Action == ActionAppend:
 		d.AutoReply = false
 		why("follow-up on an open ticket: no new automatic reply")

@@ -128,6 +128,11 @@ func (p *Pipeline) Process(ctx context.Context, in message.Inbound) (Result, err
 	if !in.Channel.Valid() {
 		return Result{}, fmt.Errorf("ingest: unknown channel kind %q", in.Channel)
 	}
+	for _, r := range in.Routes {
+		if r.ChannelID == 0 || !r.Channel.Sends() || r.To.Value == "" {
+			return Result{}, fmt.Errorf("ingest %s message %q: a route needs a sending channel and an address, got %+v", in.Channel, in.ExternalID, r)
+		}
+	}
 	// Blobs are content-addressed and written before the transaction: a
 	// rollback leaves at most an unreferenced file, never a missing one.
 	blobs, rawSHA, err := p.writeBlobs(ctx, in)
@@ -199,7 +204,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 	// so a reply that cannot be rendered changes the decision, never whether
 	// the message is stored; and the ticket counter, the hot row, is held
 	// only from its increment to the commit.
-	contact, _, err := tx.ContactByIdentity(ctx, from) // ID 0: someone new
+	contact, err := p.findContact(ctx, tx, from, in.Identities) // ID 0: someone new
 	if err != nil {
 		return err
 	}
@@ -214,6 +219,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 		Quarantined: in.Quarantined,
 		Reason:      in.QuarantineReason,
 		ReceivedAt:  in.ReceivedAt,
+		Declared:    in.Declared,
 		Window:      p.cfg.AutoReplyWindow,
 		Cap:         p.cfg.AutoReplyCap,
 		CapPeriod:   p.cfg.AutoReplyCapPeriod,
@@ -236,7 +242,11 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 	var topic *replies.Topic
 	if !in.Quarantined {
 		facts.Class = p.cls.Classify(classify.Input{Text: in.Text, Subject: in.Subject, Sender: from.Value, Email: in.Channel == message.Email})
-		if t, ok := p.bank.Topic(facts.Class.Topic); ok {
+		topicID := facts.Class.Topic
+		if in.Declared != nil {
+			topicID = in.Declared.Topic // the classifier only gives its view
+		}
+		if t, ok := p.bank.Topic(topicID); ok {
 			topic = t
 			facts.Topic = TopicInfo{Found: true, Kind: string(t.Kind), Scope: string(t.Scope), Actionable: t.Actionable, Department: t.Department}
 		}
@@ -272,9 +282,14 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 			topic = old
 		}
 	}
+	if d.AutoReply && len(in.Routes) == 0 && !in.Channel.Sends() {
+		d.AutoReply = false
+		d.Reasons = append(d.Reasons, fmt.Sprintf("no automatic reply: a %s channel cannot send and the message names no route to answer by", in.Channel))
+	}
 
 	var draft *replyDraft
-	if d.AutoReply {
+	var routed []routeDraft
+	if d.AutoReply || hasRouteText(in.Routes) {
 		ref := th.ticket.Ref
 		if d.CreateTicket {
 			// The reference the ticket will most likely get; checked once
@@ -287,7 +302,18 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 			ref = store.TicketRef(p.cfg.TicketPrefix, year, n)
 		}
 		draft = &replyDraft{req: p.replyRequest(in, from, d, topic, ref, now)}
-		if draft.reply, err = p.render(in.ChannelID, draft.req); err != nil {
+		if len(in.Routes) > 0 {
+			// The channel cannot answer: each route gets the reply, rendered
+			// for its own channel, or its own text.
+			if routed, err = p.renderRoutes(in.Routes, d.AutoReply, draft.req); err != nil {
+				p.log.WarnContext(ctx, "automatic reply cannot be rendered; message stored without one",
+					"channel", in.Channel, "external_id", in.ExternalID, "kind", draft.req.Kind, "topic", draft.req.TopicID, "err", err)
+				d.AutoReply = false
+				d.Reasons = append(d.Reasons, fmt.Sprintf("no automatic reply: the %s reply could not be rendered (%v); staff to answer", draft.req.Kind, err))
+				routed = textRoutes(in.Routes)
+			}
+			draft = nil
+		} else if draft.reply, err = p.render(in.ChannelID, draft.req); err != nil {
 			p.log.WarnContext(ctx, "automatic reply cannot be rendered; message stored without one",
 				"channel", in.Channel, "external_id", in.ExternalID, "kind", draft.req.Kind, "topic", draft.req.TopicID, "err", err)
 			d.AutoReply = false
@@ -297,7 +323,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 	}
 
 	// Writes.
-	if contact, err = tx.FindOrCreateContact(ctx, from); err != nil {
+	if contact, err = p.keepContact(ctx, tx, contact, from, in.Identities, &d); err != nil {
 		return fmt.Errorf("contact: %w", err)
 	}
 	conv := th.conv
@@ -321,6 +347,9 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 		if err := tx.SetContactLanguage(ctx, contact.ID, string(d.Language)); err != nil {
 			return err
 		}
+	}
+	if len(routed) > 0 {
+		d.Reasons = append(d.Reasons, routeReasons(routed)...)
 	}
 	decisionJSON, err := json.Marshal(d)
 	if err != nil {
@@ -354,6 +383,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 		SentAt:           in.SentAt,
 		ReceivedAt:       orNow(in.ReceivedAt, now),
 		CreatedAt:        now,
+		Fields:           in.Fields,
 	}
 	if err := tx.InsertMessage(ctx, &m); err != nil {
 		return err
@@ -415,6 +445,22 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 			return err
 		}
 		res.OutboundID = id
+	}
+	for i := range routed {
+		r := &routed[i]
+		if r.auto && r.req.TicketRef != ticket.Ref {
+			r.req.TicketRef = ticket.Ref
+			if r.reply, err = p.renderRoute(r.route, r.req); err != nil {
+				return fmt.Errorf("%w: %v", errReferenceMoved, err)
+			}
+		}
+		id, err := p.enqueueRoute(ctx, tx, r, contact.ID, conv, m.ID, ticket, now)
+		if err != nil {
+			return err
+		}
+		if res.OutboundID == 0 {
+			res.OutboundID = id
+		}
 	}
 	return nil
 }
@@ -521,6 +567,11 @@ type thread struct {
 // message joins the contact's recent open conversation on its channel.
 func (p *Pipeline) thread(ctx context.Context, tx *store.Tx, in message.Inbound, contactID int64, now time.Time) (thread, error) {
 	var th thread
+	if in.Declared != nil {
+		// A form submission or a logged call is a request of its own, even
+		// when it quotes a ticket reference.
+		return th, nil
+	}
 	var byHeaders int64
 	if in.Channel == message.Email {
 		ids := nonEmpty(append([]string{in.InReplyTo}, in.References...))
@@ -556,7 +607,7 @@ func (p *Pipeline) thread(ctx context.Context, tx *store.Tx, in message.Inbound,
 		th.conv = th.ticket.ConversationID
 	case byHeaders != 0:
 		th.conv = byHeaders
-	case in.Channel != message.Email && contactID != 0:
+	case (in.Channel == message.SMS || in.Channel == message.WhatsApp) && contactID != 0:
 		if th.conv, _, err = tx.OpenConversation(ctx, contactID, in.ChannelID, now.Add(-p.cfg.ConversationWindow)); err != nil {
 			return th, err
 		}

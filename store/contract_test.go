@@ -41,6 +41,40 @@ func TestMigrateTwiceIsNoop(t *testing.T) {
 	}
 }
 
+// Branches reserve migration numbers ahead and land in any order, so a
+// database already at a later version must still take an earlier number
+// that shipped after it (00012 landed after 00013 was released).
+func TestMigrateTakesAnEarlierNumberThatLandedLater(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := Open(t.Context(), b.dsn(t), t.TempDir(), quiet())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if err := s.Migrate(t.Context()); err != nil {
+				t.Fatalf("first migrate: %v", err)
+			}
+			// The database as a release without 00012 left it.
+			for _, q := range []string{`DROP TABLE leases`, `DELETE FROM goose_db_version WHERE version_id = 12`} {
+				if _, err := s.DB().ExecContext(t.Context(), q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			if err := s.Migrate(t.Context()); err != nil {
+				t.Fatalf("migrate with 00012 missing below the current version: %v", err)
+			}
+			if n := count(t, s, `SELECT count(*) FROM goose_db_version WHERE version_id = 12`); n != 1 {
+				t.Errorf("00012 recorded %d times, want 1", n)
+			}
+			if n := count(t, s, `SELECT count(*) FROM leases`); n != 0 {
+				t.Errorf("leases has %d rows", n)
+			}
+		})
+	}
+}
+
 func assertMigrateIsNoop(t *testing.T, s *Store) {
 	goose := count(t, s, `SELECT count(*) FROM goose_db_version`)
 	riverMigrations := count(t, s, `SELECT count(*) FROM river_migration`)
@@ -1368,7 +1402,7 @@ func TestRollbackLeavesNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := Stats{TicketsByStatus: map[string]int64{}, Outbound: map[message.DeliveryState]int64{}}
+		want := Stats{TicketsByStatus: map[string]int64{}, Outbound: map[message.DeliveryState]int64{}, MessagesByChannel: map[message.Kind]int64{}}
 		if !reflect.DeepEqual(st, want) {
 			t.Errorf("after rollbacks: %+v", st)
 		}
@@ -1384,7 +1418,8 @@ func TestRollbackLeavesNothing(t *testing.T) {
 		}
 		st, _ = s.Stats(ctx)
 		want = Stats{Messages: 1, Conversations: 1, Contacts: 1, Tickets: 1,
-			TicketsByStatus: map[string]int64{TicketOpen: 1}, Outbound: map[message.DeliveryState]int64{message.StateQueued: 1}}
+			TicketsByStatus: map[string]int64{TicketOpen: 1}, Outbound: map[message.DeliveryState]int64{message.StateQueued: 1},
+			MessagesByChannel: map[message.Kind]int64{message.Email: 1}}
 		if !reflect.DeepEqual(st, want) {
 			t.Errorf("after commit: %+v, want %+v", st, want)
 		}

@@ -19,7 +19,7 @@ const messageCols = `m.id, m.channel_id, m.external_id, m.conversation_id, m.con
 	m.from_kind, m.from_value, m.from_name, m.to_addrs, m.subject, m.body_text, m.body_html,
 	m.header_message_id, m.in_reply_to, m.refs, m.flags, m.quarantined, m.quarantine_reason,
 	m.raw_sha256, m.language, m.scope, m.topic, m.confidence, m.decision,
-	m.sent_at, m.received_at, m.created_at, m.text_truncated, m.html_truncated`
+	m.sent_at, m.received_at, m.created_at, m.text_truncated, m.html_truncated, m.fields`
 
 func scanMessage(r rowScanner) (Message, error) {
 	var m Message
@@ -28,7 +28,7 @@ func scanMessage(r rowScanner) (Message, error) {
 		&m.From.Kind, &m.From.Value, &m.From.Name, listCol{&m.To}, &m.Subject, &m.Text, &m.HTML,
 		&m.HeaderMessageID, &m.InReplyTo, listCol{&m.References}, &flags, &m.Quarantined, &m.QuarantineReason,
 		&m.RawSHA256, &m.Language, &m.Scope, &m.Topic, &m.Confidence, jsonCol{&m.Decision},
-		timeCol{&m.SentAt}, timeCol{&m.ReceivedAt}, timeCol{&m.CreatedAt}, &m.TextTruncated, &m.HTMLTruncated)
+		timeCol{&m.SentAt}, timeCol{&m.ReceivedAt}, timeCol{&m.CreatedAt}, &m.TextTruncated, &m.HTMLTruncated, fieldsCol{&m.Fields})
 	if err != nil {
 		return m, err
 	}
@@ -74,6 +74,10 @@ func (tx *Tx) InsertMessage(ctx context.Context, m *Message) error {
 	if err != nil {
 		return fmt.Errorf("insert message: flags: %w", err)
 	}
+	fields, err := fieldsJSON(m.Fields)
+	if err != nil {
+		return fmt.Errorf("insert message: %w", err)
+	}
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = now()
 	}
@@ -84,9 +88,9 @@ func (tx *Tx) InsertMessage(ctx context.Context, m *Message) error {
 		from_kind, from_value, from_name, to_addrs, subject, body_text, body_html,
 		header_message_id, in_reply_to, refs, flags, quarantined, quarantine_reason,
 		raw_sha256, language, scope, topic, confidence, decision, sent_at, received_at, created_at,
-		text_truncated, html_truncated)
+		text_truncated, html_truncated, fields)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26,
-		$27, $28)
+		$27, $28, $29)
 		ON CONFLICT DO NOTHING
 		RETURNING id`,
 		m.ChannelID, m.ExternalID, nullID(m.ConversationID), nullID(m.ContactID),
@@ -94,7 +98,7 @@ func (tx *Tx) InsertMessage(ctx context.Context, m *Message) error {
 		m.HeaderMessageID, m.InReplyTo, listJSON(m.References), string(flags), m.Quarantined, m.QuarantineReason,
 		m.RawSHA256, m.Language, m.Scope, m.Topic, m.Confidence, decision,
 		s.dbTime(m.SentAt), s.dbTime(m.ReceivedAt), s.dbTime(m.CreatedAt),
-		m.TextTruncated, m.HTMLTruncated).Scan(&m.ID)
+		m.TextTruncated, m.HTMLTruncated, fields).Scan(&m.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("insert message %d/%s: %w", m.ChannelID, m.ExternalID, ErrDuplicate)
 	}

@@ -87,6 +87,8 @@ type Message struct {
 	ReceivedAt       time.Time       `json:"received_at"`
 	CreatedAt        time.Time       `json:"created_at"`
 	Attachments      []Attachment    `json:"attachments,omitempty"`
+	// Fields are a form's or a call log's answers, in the order asked.
+	Fields []message.Field `json:"fields,omitempty"`
 }
 
 // Attachment is a file that came with a message; its bytes are the blob
@@ -307,6 +309,9 @@ type Stats struct {
 	Tickets         int64                           `json:"tickets"`
 	TicketsByStatus map[string]int64                `json:"tickets_by_status"`
 	Outbound        map[message.DeliveryState]int64 `json:"outbound"`
+	// MessagesByChannel counts inbound messages by channel kind: calls and
+	// form submissions count like mail, SMS and WhatsApp.
+	MessagesByChannel map[message.Kind]int64 `json:"messages_by_channel"`
 }
 
 // limit applies the default and maximum page size.

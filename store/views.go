@@ -314,7 +314,7 @@ func (s *Store) Ticket(ctx context.Context, id int64) (Ticket, []TicketEvent, er
 
 // Stats counts rows.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
-	st := Stats{TicketsByStatus: map[string]int64{}, Outbound: map[message.DeliveryState]int64{}}
+	st := Stats{TicketsByStatus: map[string]int64{}, Outbound: map[message.DeliveryState]int64{}, MessagesByChannel: map[message.Kind]int64{}}
 	err := s.readTx(ctx, func(q *sql.Tx) error {
 		err := q.QueryRowContext(ctx, `SELECT
 			(SELECT count(*) FROM messages),
@@ -327,6 +327,10 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 			return fmt.Errorf("stats: %w", err)
 		}
 		if err := countBy(ctx, q, `SELECT status, count(*) FROM tickets GROUP BY status`, st.TicketsByStatus); err != nil {
+			return err
+		}
+		if err := countBy(ctx, q, `SELECT ch.kind, CAST(sum(x.n) AS BIGINT) FROM
+			(SELECT channel_id, count(*) AS n FROM messages GROUP BY channel_id) x JOIN channels ch ON ch.id = x.channel_id GROUP BY ch.kind`, st.MessagesByChannel); err != nil {
 			return err
 		}
 		return countBy(ctx, q, `SELECT state, count(*) FROM outbound_messages GROUP BY state`, st.Outbound)

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/wasl-dev/wasl/channels/whatsapp"
 	"github.com/wasl-dev/wasl/classify"
 	"github.com/wasl-dev/wasl/config"
+	"github.com/wasl-dev/wasl/forms"
 	"github.com/wasl-dev/wasl/inbox"
 	"github.com/wasl-dev/wasl/message"
 	"github.com/wasl-dev/wasl/replies"
@@ -65,8 +67,9 @@ type app struct {
 	// points it at the local fake).
 	twilioHTTP *http.Client
 
-	metrics  http.Handler
-	webhooks *webhookLimit
+	metrics      http.Handler
+	formsCounter *prometheus.CounterVec // the forms' submissions (intake.go)
+	webhooks     *webhookLimit
 	// stopping ends when shutdown begins; streaming routes end with it.
 	stopping   context.Context
 	endStreams context.CancelFunc
@@ -161,6 +164,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 	if a.bank, a.model, err = loadBankAndModel(cfg.Resolve(cfg.KnowledgeBank)); err != nil {
 		return nil, err
 	}
+	a.bank = withForms(cfg, a.bank)
 	log.Info("knowledge bank loaded", "topics", len(a.bank.Topics()), "train_time", time.Since(start).Round(time.Millisecond).String())
 
 	if a.store, err = store.Open(ctx, cfg.DatabaseURL, cfg.DataDir, log); err != nil {
@@ -247,6 +251,10 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 			a.store.Close()
 			return nil, fmt.Errorf("channel %q: %w", ch.Name, err)
 		}
+	}
+	if err := a.mountIntake(ctx); err != nil {
+		a.store.Close()
+		return nil, err
 	}
 	return a, nil
 }
@@ -416,7 +424,8 @@ func (a *app) newHTTP() error {
 	if a.mux, err = inbox.NewMux(h.PublicURL); err != nil {
 		return err
 	}
-	a.metrics = inbox.NewMetrics(a.store, a.log)
+	a.formsCounter = forms.NewCounter()
+	a.metrics = inbox.NewMetrics(a.store, a.log, a.formsCounter)
 	a.webhooks = newWebhookLimit(n, time.Duration(h.WebhookWait), a.log)
 	a.stopping, a.endStreams = context.WithCancel(context.Background())
 	return nil

@@ -137,7 +137,7 @@ func TestCheckConfig(t *testing.T) {
 		stderr []string // substrings, in order of importance
 	}{
 		{name: "example config", file: exampleConfig, code: 0,
-			stdout: exampleConfig + ": config OK (4 channels, knowledge bank ../../configs/bank.yaml)"},
+			stdout: exampleConfig + ": config OK (6 channels, knowledge bank ../../configs/bank.yaml)"},
 		{name: "university bank", file: bankFile, code: 0, stdout: bankFile + ": knowledge bank OK ("},
 		{name: "example config without IMAP_PASSWORD", file: exampleConfig, unset: "IMAP_PASSWORD", code: 2,
 			stderr: []string{exampleConfig + ":" + strconv.Itoa(imapLine) + ": environment variable IMAP_PASSWORD is not set"}},

@@ -135,7 +135,8 @@ func TestRouteWalk(t *testing.T) {
 // route table both ways: every /api/v1 route is described, and every
 // described operation exists.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
-	a := testApp(t, "")
+	// A phone line, so the call log's routes are mounted too.
+	a := testApp(t, "channels:\n  - {name: phone, kind: phone}\n")
 	srv := httptest.NewServer(a.mux)
 	t.Cleanup(srv.Close)
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/openapi.json", nil)

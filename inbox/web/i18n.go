@@ -213,6 +213,9 @@ var catalogue = map[string][2]string{
 	"survey.answered":         {"سبق أن أرسلت تقييمك عبر هذا الرابط. شكرًا لك.", "You have already answered this survey. Thank you."},
 	"survey.invalid":          {"رابط التقييم غير صالح. تأكد من نسخه كاملًا من رسالتنا.", "This survey link is not valid. Please copy it whole from our message."},
 	"survey.choose":           {"اختر تقييمًا من 1 إلى 5.", "Please choose a rating from 1 to 5."},
+	"channel.form":            {"نموذج إلكتروني", "Online form"},
+	"channel.phone":           {"مكالمة هاتفية", "Phone call"},
+	"conv.fields":             {"بيانات النموذج", "The form's answers"},
 }
 
 // tr looks key up in lang ("ar" or "en"); an unknown key shows as itself,

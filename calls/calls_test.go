@@ -1,0 +1,269 @@
+package calls
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/riverqueue/river"
+
+	"github.com/wasl-dev/wasl/classify"
+	"github.com/wasl-dev/wasl/internal/dbtest"
+	"github.com/wasl-dev/wasl/message"
+	"github.com/wasl-dev/wasl/replies"
+	"github.com/wasl-dev/wasl/router"
+	"github.com/wasl-dev/wasl/store"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+var quiet = slog.New(slog.DiscardHandler)
+
+type noTopic struct{}
+
+func (noTopic) Classify(classify.Input) classify.Result { return classify.Result{} }
+
+type noChannels struct{}
+
+func (noChannels) Shaper(int64) (router.ReplyShaper, bool) { return nil, false }
+func (noChannels) NewMessageID(int64) string               { return "" }
+
+type env struct {
+	st             *store.Store
+	p              *router.Pipeline
+	mux            *http.ServeMux
+	phone, sms, wa int64
+	bank           *replies.Bank
+}
+
+func backends() map[string]func(t *testing.T) string {
+	return map[string]func(t *testing.T) string{
+		"sqlite":   func(*testing.T) string { return "" },
+		"postgres": func(t *testing.T) string { return dbtest.PostgresURL(t, store.MigrateAt) },
+	}
+}
+
+func newEnv(t *testing.T, dsn string) *env {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	if dsn == "" {
+		dir = dbtest.SQLiteDir(t, store.MigrateAt)
+	}
+	st, err := store.Open(ctx, dsn, dir, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bank, err := replies.LoadBank("../configs/bank.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bank = bank.WithForms("https://wasl.example.edu.sa")
+	jobs, err := river.NewClient(st.RiverDriver(), &river.Config{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{st: st, bank: bank}
+	for _, c := range []struct {
+		name string
+		kind message.Kind
+		id   *int64
+	}{{"phone", message.Phone, &e.phone}, {"sms", message.SMS, &e.sms}, {"wa", message.WhatsApp, &e.wa}} {
+		ch := store.Channel{Name: c.name, Kind: c.kind, Enabled: true}
+		if err := st.UpsertChannel(ctx, &ch); err != nil {
+			t.Fatal(err)
+		}
+		*c.id = ch.ID
+	}
+	e.p = router.New(st, noTopic{}, bank, jobs, noChannels{}, router.Config{TicketPrefix: "EDU"}, quiet)
+	h, err := New(Config{ChannelID: e.phone, Bank: bank, SMS: Route{e.sms, message.SMS}, WhatsApp: Route{e.wa, message.WhatsApp},
+		Actor: func(context.Context) string { return "sara@example.edu.sa" }, Log: quiet}, st, e.p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mux = http.NewServeMux()
+	h.Register(e.mux, func(h http.Handler) http.Handler { return h })
+	h.RegisterPage(e.mux, func(h http.Handler) http.Handler { return h })
+	return e
+}
+
+func (e *env) log(t *testing.T, c Call) (int, Logged, problem) {
+	t.Helper()
+	b, _ := json.Marshal(c)
+	w := httptest.NewRecorder()
+	e.mux.ServeHTTP(w, httptest.NewRequest("POST", "/api/v1/calls", strings.NewReader(string(b))))
+	var l Logged
+	var p problem
+	_ = json.Unmarshal(w.Body.Bytes(), &l)
+	_ = json.Unmarshal(w.Body.Bytes(), &p)
+	return w.Code, l, p
+}
+
+func (e *env) count(t *testing.T, q string) int {
+	t.Helper()
+	var n int
+	if err := e.st.DB().QueryRow(q).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestLogCall(t *testing.T) {
+	for name, dsn := range backends() {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, dsn(t))
+			ctx := context.Background()
+			const mobile = "+966551112233"
+			// The caller wrote by SMS before.
+			if _, err := e.p.Ingest(ctx, message.Inbound{ChannelID: e.sms, Channel: message.SMS, ExternalID: "SM1",
+				From: message.Party{Kind: message.IdentityPhone, Value: mobile}, Text: "السلام عليكم"}); err != nil {
+				t.Fatal(err)
+			}
+			var form string
+			for _, c := range e.bank.LinkChoices() {
+				if c.Topic == "equipment_maintenance" && strings.HasPrefix(c.Link.URL, "https://wasl.example.edu.sa/forms/") {
+					form = c.Key
+				}
+			}
+			if form == "" {
+				t.Fatal("no form link among the bank's choices")
+			}
+			call := Call{ID: "c1", Name: "خالد", Category: "academic", Mobile: "0551112233", Employer: "كلية الهندسة",
+				Inquiry: "جهاز العرض في القاعة ١٢ لا يعمل", Outcome: message.OutcomeGuided, Topic: "equipment_maintenance",
+				Send: "whatsapp", Links: []string{form}, Rating: true}
+			code, l, p := e.log(t, call)
+			if code != http.StatusCreated || l.Duplicate || l.MessageID == 0 || l.SentBy != "whatsapp" {
+				t.Fatalf("log: %d %+v %+v", code, l, p)
+			}
+			// Logged again (a retry): the same message, nothing more sent.
+			if code, again, _ := e.log(t, call); code != http.StatusOK || !again.Duplicate || again.MessageID != l.MessageID {
+				t.Errorf("again: %d %+v", code, again)
+			}
+			q := "SELECT count(*) FROM outbound_messages WHERE channel_id = " + itoa(e.wa)
+			if n := e.count(t, q); n != 1 {
+				t.Fatalf("%d WhatsApp messages, want 1", n)
+			}
+			var text, to string
+			if err := e.st.DB().QueryRow("SELECT body_text, to_value FROM outbound_messages WHERE channel_id = "+itoa(e.wa)).Scan(&text, &to); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range []string{"https://wasl.example.edu.sa/forms/equipment_maintenance", e.bank.SurveyURL(), "خالد"} {
+				if !strings.Contains(text, s) {
+					t.Errorf("follow-up %q lacks %q", text, s)
+				}
+			}
+			if to != mobile {
+				t.Errorf("follow-up to %q", to)
+			}
+			if n := e.count(t, "SELECT count(*) FROM contacts"); n != 1 {
+				t.Errorf("%d contacts, want the SMS sender and the caller as one", n)
+			}
+			if n := e.count(t, "SELECT count(*) FROM tickets"); n != 0 {
+				t.Errorf("%d tickets for a guided call", n)
+			}
+			var fields string
+			if err := e.st.DB().QueryRow("SELECT fields FROM messages WHERE external_id = 'call:c1'").Scan(&fields); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(fields, `"value":"كلية الهندسة"`) || !strings.Contains(fields, `"code":"academic"`) {
+				t.Errorf("fields %s", fields)
+			}
+			st, err := e.st.Stats(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.MessagesByChannel[message.Phone] != 1 {
+				t.Errorf("messages by channel %v: want one call", st.MessagesByChannel)
+			}
+
+			// A call that opens a ticket.
+			code, l, p = e.log(t, Call{ID: "c2", Mobile: "+966500000009", Inquiry: "need 3 markers", Outcome: message.OutcomeTicket,
+				Topic: "equipment_supply", Language: "en"})
+			if code != http.StatusCreated || !strings.HasPrefix(l.TicketRef, "EDU-") {
+				t.Fatalf("ticket call: %d %+v %+v", code, l, p)
+			}
+
+			tests := []struct {
+				name  string
+				call  Call
+				field string
+			}{
+				{"no mobile", Call{ID: "x1", Inquiry: "?", Outcome: "answered"}, "mobile"},
+				{"no inquiry", Call{ID: "x2", Mobile: mobile, Outcome: "answered"}, "inquiry"},
+				{"no id", Call{Mobile: mobile, Inquiry: "?", Outcome: "answered"}, "id"},
+				{"unknown outcome", Call{ID: "x3", Mobile: mobile, Inquiry: "?", Outcome: "shrug"}, "outcome"},
+				{"ticket without topic", Call{ID: "x4", Mobile: mobile, Inquiry: "?", Outcome: "ticket"}, "topic"},
+				{"unknown link", Call{ID: "x5", Mobile: mobile, Inquiry: "?", Outcome: "answered", Send: "sms", Links: []string{"nope#9"}}, "links"},
+				{"nothing to send", Call{ID: "x6", Mobile: mobile, Inquiry: "?", Outcome: "answered", Send: "sms"}, "links"},
+				{"bad category", Call{ID: "x7", Mobile: mobile, Inquiry: "?", Outcome: "answered", Category: "alien"}, "category"},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					code, _, p := e.log(t, tt.call)
+					if code != http.StatusBadRequest || p.Error.Fields[tt.field] == "" {
+						t.Errorf("%d %+v, want 400 about %s", code, p, tt.field)
+					}
+				})
+			}
+			if n := e.count(t, "SELECT count(*) FROM messages"); n != 3 {
+				t.Errorf("%d messages, want the SMS and two calls", n)
+			}
+		})
+	}
+}
+
+func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestLogCallPage(t *testing.T) {
+	for name, dsn := range backends() {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, dsn(t))
+			w := httptest.NewRecorder()
+			e.mux.ServeHTTP(w, httptest.NewRequest("GET", "/calls/new", nil))
+			page := w.Body.String()
+			m := regexp.MustCompile(`name="id" value="([^"]+)"`).FindStringSubmatch(page)
+			if w.Code != 200 || m == nil || !strings.Contains(page, `dir="rtl"`) || !strings.Contains(page, "تسجيل مكالمة") {
+				t.Fatalf("GET /calls/new: %d\n%s", w.Code, page)
+			}
+			post := func(v url.Values) *httptest.ResponseRecorder {
+				r := httptest.NewRequest("POST", "/calls/new?lang=ar", strings.NewReader(v.Encode()))
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				w := httptest.NewRecorder()
+				e.mux.ServeHTTP(w, r)
+				return w
+			}
+			v := url.Values{"id": {m[1]}, "name": {"خالد"}, "inquiry": {"أين نموذج الصيانة؟"}, "outcome": {"guided"},
+				"topic": {"equipment_maintenance"}, "send": {"sms"}, "links": {"equipment_maintenance#0"}, "rating": {"1"}}
+			// Without the mobile: refused, the values kept, the error beside the field.
+			w = post(v)
+			if w.Code != 400 || !strings.Contains(w.Body.String(), `id="mobile-error"`) || !strings.Contains(w.Body.String(), "أين نموذج الصيانة؟") ||
+				!strings.Contains(w.Body.String(), `value="equipment_maintenance#0" checked`) {
+				t.Fatalf("without a mobile: %d\n%s", w.Code, w.Body)
+			}
+			v.Set("mobile", "0551112233")
+			w = post(v)
+			if w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/conversations/") {
+				t.Fatalf("save: %d %q\n%s", w.Code, w.Header().Get("Location"), w.Body)
+			}
+			// Saved twice (a double click): one call, one SMS.
+			post(v)
+			if n := e.count(t, "SELECT count(*) FROM messages"); n != 1 {
+				t.Errorf("%d messages, want 1", n)
+			}
+			if n := e.count(t, "SELECT count(*) FROM outbound_messages WHERE channel_id = "+itoa(e.sms)); n != 1 {
+				t.Errorf("%d SMS, want 1", n)
+			}
+		})
+	}
+}

@@ -1,0 +1,22 @@
+-- Forms and logged calls (issue 13). Same meaning as ../postgres/00020_forms.sql.
+--
+-- messages.fields: a form's or a call log's answers, in the order asked, as
+-- JSON ([{"name", "label", "value", "code"}]); the message's text holds the
+-- same as readable lines, which is what the search index sees.
+--
+-- instance_keys: random keys the replicas of one deployment share, made on
+-- first use (the forms sign the time a page was served with one, so a
+-- submission sent too soon is told from a person's).
+
+-- +goose Up
+ALTER TABLE messages ADD COLUMN fields TEXT NOT NULL DEFAULT '[]';
+
+CREATE TABLE instance_keys (
+    name       TEXT PRIMARY KEY,
+    value      BLOB NOT NULL,
+    created_at TEXT NOT NULL
+) STRICT;
+
+-- +goose Down
+DROP TABLE instance_keys;
+ALTER TABLE messages DROP COLUMN fields;
