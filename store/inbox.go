@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -28,7 +30,7 @@ const (
 )
 
 // InboxFilter selects the conversations of the inbox list, newest activity
-// first.
+// first; with a Query, newest matching message first (see searchPage).
 type InboxFilter struct {
 	Status     string       // open, closed, snoozed; "" for open and closed (not snoozed)
 	Channel    message.Kind // "" for every channel
@@ -39,9 +41,10 @@ type InboxFilter struct {
 	Language   string
 	ContactID  int64
 	// Query is full-text search over subjects and bodies, normalized like
-	// the index (SetSearchNormalizer).
+	// the index (SetSearchNormalizer): conversations with a message that
+	// has every word (each also as the start of a word).
 	Query    string
-	BeforeID int64 // keyset paging: conversations that sort after this one
+	BeforeID int64 // keyset paging: conversations that sort after this one (in either order)
 	Limit    int   // default 50, at most 500
 	// ViewerID is who looks: "me", and whose read marks make "unread".
 	ViewerID int64
@@ -114,6 +117,9 @@ func (tx *Tx) indexMessage(ctx context.Context, m *Message) error {
 	var err error
 	if tx.s.dialect == SQLite {
 		_, err = tx.tx.ExecContext(ctx, `INSERT INTO message_search (rowid, body, conversation_id) VALUES ($1, $2, $3)`, m.ID, doc, m.ConversationID)
+		if err == nil {
+			err = tx.addSearchTerms(ctx, terms)
+		}
 	} else {
 		_, err = tx.tx.ExecContext(ctx, `INSERT INTO message_search (message_id, conversation_id, doc)
 			VALUES ($1, $2, to_tsvector('simple', $3)) ON CONFLICT DO NOTHING`, m.ID, m.ConversationID, doc)
@@ -124,21 +130,72 @@ func (tx *Tx) indexMessage(ctx context.Context, m *Message) error {
 	return nil
 }
 
-// matchSQL is the condition "conversation c has a message matching every
-// term" (each term also as a prefix) in the store's dialect.
-func (s *Store) matchSQL(terms []string, arg func(any) string) string {
-	if s.dialect == SQLite {
-		q := make([]string, len(terms))
-		for i, t := range terms {
-			q[i] = `"` + t + `"*`
+// addSearchTerms records the words of an indexed message in search_terms
+// (SQLite), from which matchQuery expands prefixes.
+func (tx *Tx) addSearchTerms(ctx context.Context, terms []string) error {
+	seen := make(map[string]bool, len(terms))
+	words := make([]string, 0, len(terms))
+	for _, t := range terms {
+		if !seen[t] {
+			seen[t] = true
+			words = append(words, t)
 		}
-		return `c.id IN (SELECT conversation_id FROM message_search WHERE message_search MATCH ` + arg(strings.Join(q, " ")) + `)`
 	}
-	q := make([]string, len(terms))
+	list, err := json.Marshal(words)
+	if err != nil {
+		return err
+	}
+	_, err = tx.tx.ExecContext(ctx, `INSERT OR IGNORE INTO search_terms (term) SELECT value FROM json_each($1)`, string(list))
+	return err
+}
+
+// maxExpansion is how many indexed words a query term may stand for before
+// SQLite is asked for the prefix itself (correct, but it collects every
+// match first).
+const maxExpansion = 32
+
+// matchQuery is the full-text query for terms, each term also as the start
+// of a word: a tsquery on PostgreSQL; on SQLite an FTS5 query in which each
+// term is the OR of the indexed words it begins, which FTS5 streams newest
+// first where a prefix query would not.
+func (s *Store) matchQuery(ctx context.Context, q queryer, terms []string) (string, error) {
+	if s.dialect == Postgres {
+		out := make([]string, len(terms))
+		for i, t := range terms {
+			out[i] = t + ":*"
+		}
+		return strings.Join(out, " & "), nil
+	}
+	groups := make([]string, len(terms))
 	for i, t := range terms {
-		q[i] = t + ":*"
+		rows, err := q.QueryContext(ctx, `SELECT term FROM search_terms WHERE term >= $1 AND term < $2 ORDER BY term LIMIT $3`,
+			t, t+"\U0010FFFF", maxExpansion+1)
+		if err != nil {
+			return "", fmt.Errorf("expand search term: %w", err)
+		}
+		words, err := collect(rows, func(r rowScanner) (string, error) {
+			var w string
+			return w, r.Scan(&w)
+		}, "expand search term")
+		if err != nil {
+			return "", err
+		}
+		if len(words) > maxExpansion {
+			groups[i] = `"` + t + `"*`
+			continue
+		}
+		// The term itself too: the tokenizer folds some letters (Latin
+		// accents), so a word can be indexed under a form search_terms
+		// does not list.
+		alts := []string{`"` + t + `"`}
+		for _, w := range words {
+			if w != t {
+				alts = append(alts, `"`+w+`"`)
+			}
+		}
+		groups[i] = "(" + strings.Join(alts, " OR ") + ")"
 	}
-	return `c.id IN (SELECT ms.conversation_id FROM message_search ms WHERE ms.doc @@ to_tsquery('simple', ` + arg(strings.Join(q, " & ")) + `))`
+	return strings.Join(groups, " AND "), nil
 }
 
 const inboxSelect = `SELECT c.id, c.contact_id, c.channel_id, c.subject, c.status, c.last_message_at, c.created_at,
@@ -230,34 +287,60 @@ func (s *Store) InboxList(ctx context.Context, f InboxFilter) ([]InboxRow, error
 		}
 		where = append(where, "("+strings.Join(vis, " OR ")+")")
 	}
-	if terms := s.searchTerms(f.Query); len(terms) > 0 {
-		if len(terms) > maxQueryTerms {
-			terms = terms[:maxQueryTerms]
-		}
-		where = append(where, s.matchSQL(terms, arg))
+	terms := s.searchTerms(f.Query)
+	if len(terms) > maxQueryTerms {
+		terms = terms[:maxQueryTerms]
 	}
-	if f.BeforeID != 0 {
-		// A row comparison, which both databases answer from the
-		// (last_message_at, id) index.
-		b := arg(f.BeforeID)
-		where = append(where, `(c.last_message_at, c.id) < ((SELECT last_message_at FROM conversations WHERE id = `+b+`), `+b+`)`)
-	}
-	// Two steps: pick the page's ids on the indexed columns alone, then
-	// compute the display columns (last text, counts, ticket) for those
-	// rows only. A database that must sort evaluates every selected
-	// column of every candidate row first.
-	page := `SELECT c.id FROM conversations c`
-	if f.Channel != "" {
-		page += ` JOIN channels ch ON ch.id = c.channel_id`
-	}
-	if len(where) > 0 {
-		page += " WHERE " + strings.Join(where, " AND ")
-	}
-	page += " ORDER BY c.last_message_at DESC, c.id DESC LIMIT " + arg(limit(f.Limit))
-	q := inboxSelect + ` LEFT JOIN conversation_reads r ON r.user_id = ` + arg(f.ViewerID) + ` AND r.conversation_id = c.id
-		WHERE c.id IN (` + page + `) ORDER BY c.last_message_at DESC, c.id DESC`
+	lim := limit(f.Limit)
 	var rows []InboxRow
 	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		var page string
+		var order map[int64]int
+		if len(terms) > 0 {
+			ids, err := s.searchPage(ctx, tx, f, terms, where, args, lim)
+			if err != nil {
+				return err
+			}
+			if len(ids) == 0 {
+				return nil
+			}
+			// The filters are applied: the page is its ids alone.
+			args = args[:0]
+			order = make(map[int64]int, len(ids))
+			ph := make([]string, len(ids))
+			for i, id := range ids {
+				order[id] = i
+				ph[i] = arg(id)
+			}
+			page = strings.Join(ph, ", ")
+		} else {
+			if f.BeforeID != 0 {
+				// A row comparison, which both databases answer from the
+				// (last_message_at, id) index.
+				b := arg(f.BeforeID)
+				where = append(where, `(c.last_message_at, c.id) < ((SELECT last_message_at FROM conversations WHERE id = `+b+`), `+b+`)`)
+			}
+			// Two steps: pick the page's ids on the indexed columns alone,
+			// then compute the display columns (last text, counts, ticket)
+			// for those rows only. A database that must sort evaluates
+			// every selected column of every candidate row first.
+			page = `SELECT c.id FROM conversations c`
+			if f.Channel != "" {
+				page += ` JOIN channels ch ON ch.id = c.channel_id`
+			}
+			if len(where) > 0 {
+				page += " WHERE " + strings.Join(where, " AND ")
+			}
+			page += " ORDER BY c.last_message_at DESC, c.id DESC LIMIT " + arg(lim)
+		}
+		q := inboxSelect + ` LEFT JOIN conversation_reads r ON r.user_id = ` + arg(f.ViewerID) + ` AND r.conversation_id = c.id
+		WHERE c.id IN (` + page + `)`
+		if order == nil {
+			q += ` ORDER BY c.last_message_at DESC, c.id DESC`
+		}
+		// A search's rows are put in order below: an ORDER BY here would
+		// have SQLite walk the activity index past every conversation to
+		// find its 50.
 		res, err := tx.QueryContext(ctx, q, args...)
 		if err != nil {
 			return fmt.Errorf("inbox list: %w", err)
@@ -265,12 +348,190 @@ func (s *Store) InboxList(ctx context.Context, f InboxFilter) ([]InboxRow, error
 		if rows, err = collect(res, scanInboxRow, "inbox list"); err != nil {
 			return err
 		}
+		if order != nil {
+			sort.SliceStable(rows, func(i, j int) bool { return order[rows[i].ID] < order[rows[j].ID] })
+		}
 		return fillIdentities(ctx, tx, rows)
 	})
 	if rows == nil {
 		rows = []InboxRow{}
 	}
 	return rows, err
+}
+
+// A search lists conversations by their newest matching message, newest
+// first, rather than by last activity: that order is what the index can
+// give without collecting every match of a common word first. Message ids
+// follow arrival, so "newest" is the latest to reach Wasl. BeforeID pages
+// on: the conversations whose newest match is older than BeforeID's.
+//
+// searchBatch is how many matching messages one step reads; several may
+// belong to one conversation.
+const searchBatch = 200
+
+// searchPage picks the ids of one page of search results, in order. where
+// and args are the list's filters on conversations c (and channels ch).
+func (s *Store) searchPage(ctx context.Context, tx *sql.Tx, f InboxFilter, terms []string, where []string, args []any, lim int) ([]int64, error) {
+	match, err := s.matchQuery(ctx, tx, terms)
+	if err != nil {
+		return nil, err
+	}
+	// with starts an argument list after the filters' own: add binds one
+	// more and says its placeholder.
+	with := func() (*[]any, func(any) string) {
+		a := slices.Clip(args)
+		return &a, func(v any) string {
+			a = append(a, v)
+			return fmt.Sprintf("$%d", len(a))
+		}
+	}
+	pg := s.dialect == Postgres
+	hit := func(ms, q string) string { // message_search row ms matches query q
+		if pg {
+			return ms + ".doc @@ to_tsquery('simple', " + q + ")"
+		}
+		return ms + ".message_search MATCH " + q
+	}
+	id := "ms.rowid"
+	if pg {
+		id = "ms.message_id"
+	}
+	top := int64(math.MaxInt64)
+	if f.BeforeID != 0 {
+		// BeforeID's newest match: the conversations already shown are
+		// those with a match from there on.
+		q := `SELECT COALESCE(max(m.id), 0) FROM messages m WHERE m.conversation_id = $1 AND EXISTS (
+			SELECT 1 FROM message_search ms WHERE ` + hit("ms", "$2") + ` AND ` + id + ` = m.id)`
+		if err := tx.QueryRowContext(ctx, q, f.BeforeID, match).Scan(&top); err != nil {
+			return nil, fmt.Errorf("inbox search: page: %w", err)
+		}
+		if top == 0 {
+			return nil, nil // it has no match, so no place among them
+		}
+	}
+	// On SQLite, CROSS JOIN keeps message_search the outer loop, the one
+	// that yields matches in order.
+	cross := " CROSS JOIN "
+	if pg {
+		cross = " JOIN "
+	}
+	join := ""
+	if f.Channel != "" {
+		join = cross + "channels ch ON ch.id = c.channel_id"
+	}
+	var ids []int64
+	seen := map[int64]bool{}
+	// walk reads matches from the newest down, below cursor, and adds
+	// their conversations that pass the filters; it reports how many
+	// matches it read and the last one's id. On SQLite it reads at most n
+	// matches that pass; on PostgreSQL every match among the n newest
+	// messages, and tests the filters on each.
+	walk := func(cursor int64, n int) (int, int64, error) {
+		a, add := with()
+		m := add(match)
+		cond := slices.Clip(where)
+		if f.BeforeID != 0 {
+			// Not a conversation an earlier page showed.
+			cond = append(cond, `NOT EXISTS (SELECT 1 FROM messages m2 WHERE m2.conversation_id = c.id AND m2.id >= `+add(top)+`
+				AND EXISTS (SELECT 1 FROM message_search ms2 WHERE `+hit("ms2", m)+` AND `+strings.Replace(id, "ms.", "ms2.", 1)+` = m2.id))`)
+		}
+		var q string
+		if pg {
+			pass := "TRUE"
+			if len(cond) > 0 {
+				pass = "COALESCE(" + strings.Join(cond, " AND ") + ", FALSE)" // a NULL fails, as in WHERE
+			}
+			q = `SELECT ms.message_id, c.id, ` + pass + ` FROM (SELECT message_id, conversation_id, doc FROM message_search
+				WHERE message_id < ` + add(cursor) + fmt.Sprintf(` ORDER BY message_id DESC LIMIT %d) ms`, n) + `
+				JOIN conversations c ON c.id = ms.conversation_id` + join + ` WHERE ` + hit("ms", m) + ` ORDER BY ms.message_id DESC`
+		} else {
+			cond = append(cond, hit("ms", m), id+" < "+add(cursor))
+			q = `SELECT ms.rowid, c.id, 1 FROM message_search ms CROSS JOIN conversations c ON c.id = ms.conversation_id` + join +
+				` WHERE ` + strings.Join(cond, " AND ") + fmt.Sprintf(` ORDER BY ms.rowid DESC LIMIT %d`, n)
+		}
+		res, err := tx.QueryContext(ctx, q, *a...)
+		if err != nil {
+			return 0, 0, fmt.Errorf("inbox search: %w", err)
+		}
+		defer res.Close()
+		read, last := 0, int64(0)
+		for res.Next() {
+			var conv int64
+			var pass bool
+			if err := res.Scan(&last, &conv, &pass); err != nil {
+				return 0, 0, fmt.Errorf("inbox search: %w", err)
+			}
+			read++
+			if pass && !seen[conv] && len(ids) < lim {
+				seen[conv] = true
+				ids = append(ids, conv)
+			}
+		}
+		return read, last, res.Err()
+	}
+	if !pg {
+		// FTS5 yields matches newest first and stops where we stop.
+		for cursor := top; len(ids) < lim; {
+			read, last, err := walk(cursor, searchBatch)
+			if err != nil || read < searchBatch {
+				return ids, err
+			}
+			cursor = last
+		}
+		return ids, nil
+	}
+	// PostgreSQL's GIN index yields matches in no order, and the planner
+	// cannot know how rare a word is: walking the newest messages and
+	// testing each is fast for a common word and reads the whole table for
+	// a rare one. So test a window of the newest messages; if the page is
+	// not full, a second window eight times larger when matches are so
+	// frequent that collecting them all would cost more; then ask the index
+	// for the rest.
+	window, floor := 40*lim, top
+	for step := 0; ; step++ {
+		matches, _, err := walk(floor, window)
+		if err != nil || len(ids) == lim {
+			return ids, err
+		}
+		var low sql.NullInt64
+		var inWindow int
+		if err := tx.QueryRowContext(ctx, `SELECT min(message_id), count(*) FROM (SELECT message_id FROM message_search
+			WHERE message_id < $1 ORDER BY message_id DESC LIMIT $2) w`, floor, window).Scan(&low, &inWindow); err != nil {
+			return nil, fmt.Errorf("inbox search: window: %w", err)
+		}
+		if inWindow < window {
+			return ids, nil // the window was everything
+		}
+		floor = low.Int64
+		// Ids follow arrival, so floor is about how many messages are
+		// left, and matches/window how many of them match. Collecting a
+		// match costs the index several times what testing a row costs a
+		// walk.
+		if step > 0 || 4*float64(matches)/float64(window)*float64(floor) < float64(8*window) {
+			break
+		}
+		window *= 8
+	}
+	// The rest: conversations whose newest match is below the window, by
+	// that match. MATERIALIZED keeps the planner from walking the table in
+	// id order again; OFFSET 0 keeps it from hashing every conversation to
+	// join a few: the filters are looked up hit by hit, newest first, until
+	// the page is full.
+	a, add := with()
+	q := `WITH hits AS MATERIALIZED (SELECT conversation_id, max(message_id) AS newest FROM message_search ms
+			WHERE ` + hit("ms", add(match)) + ` GROUP BY conversation_id HAVING max(message_id) < ` + add(floor) + `)
+		SELECT h.newest, v.id FROM (SELECT * FROM hits ORDER BY newest DESC) h CROSS JOIN LATERAL (SELECT c.id FROM conversations c` + join + `
+			WHERE c.id = h.conversation_id` + strings.Join(append([]string{""}, where...), " AND ") + ` OFFSET 0) v
+		ORDER BY h.newest DESC LIMIT ` + add(lim-len(ids))
+	res, err := tx.QueryContext(ctx, q, *a...)
+	if err != nil {
+		return nil, fmt.Errorf("inbox search: %w", err)
+	}
+	more, err := collect(res, func(r rowScanner) (int64, error) {
+		var newest, conv int64
+		return conv, r.Scan(&newest, &conv)
+	}, "inbox search")
+	return append(ids, more...), err
 }
 
 // fillIdentities adds every contact's identities to the rows, in one query.
