@@ -57,6 +57,9 @@ type Config struct {
 	SecretKey string    `yaml:"-"`
 	Jobs      Jobs      `yaml:"jobs"`
 	Channels  []Channel `yaml:"channels"`
+	// Tickets tunes the ticket workflow, SLA checks, weekly reports and
+	// surveys.
+	Tickets Tickets `yaml:"tickets"`
 
 	// Path is the file this was read from; relative paths resolve against it.
 	Path string `yaml:"-"`
@@ -439,6 +442,7 @@ func (c *Config) defaults() {
 	if c.MailDomain == "" {
 		c.MailDomain = "wasl.invalid"
 	}
+	c.Tickets.defaults()
 	for i := range c.Channels {
 		ch := &c.Channels[i]
 		if ch.IMAP != nil && len(ch.IMAP.Mailboxes) == 0 {
@@ -470,6 +474,7 @@ func (c *Config) Validate() error {
 		bad("http.public_url %q: want an absolute http(s) URL", c.HTTP.PublicURL)
 	}
 	errs = append(errs, c.HTTP.validate()...)
+	errs = append(errs, c.Tickets.validate()...)
 	if c.KnowledgeBank == "" {
 		bad("knowledge_bank is required (path to the bank YAML, relative to this file)")
 	}

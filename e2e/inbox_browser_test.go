@@ -340,16 +340,16 @@ func TestInboxBrowser(t *testing.T) {
 				chromedp.WaitVisible(chromedp.CSS(`.item-event .event-note`)))
 			run(t, ctx, "transfer",
 				chromedp.SetValue(chromedp.CSS(`select[name=department]`), "video_broadcast"),
-				chromedp.SendKeys(chromedp.CSS(`input[name=note]`), "يحتاج تغطية"),
-				chromedp.Submit(chromedp.CSS(`input[name=note]`)),
+				chromedp.SendKeys(chromedp.CSS(`form[action$="/transfer"] input[name=note]`), "يحتاج تغطية"),
+				chromedp.Submit(chromedp.CSS(`form[action$="/transfer"] input[name=note]`)),
 				chromedp.WaitVisible(chromedp.CSS(`.item-event .event-transfer`)))
 			if s := html(); !strings.Contains(s, "قسم النقل والاتصال المرئي") || !strings.Contains(s, "status-transferred") {
 				t.Errorf("after transfer the page lacks the new department or status")
 			}
 			run(t, ctx, "close",
-				chromedp.Click(chromedp.CSS(`input[name=outcome][value=not_done]`)),
-				chromedp.SendKeys(chromedp.CSS(`input[name=reason]`), "الصنف غير متوفر"),
-				chromedp.Submit(chromedp.CSS(`input[name=reason]`)),
+				chromedp.Click(chromedp.CSS(`#close-form input[name=outcome][value=not_done]`)),
+				chromedp.SendKeys(chromedp.CSS(`#close-form input[name=reason]`), "الصنف غير متوفر"),
+				chromedp.Submit(chromedp.CSS(`#close-form input[name=reason]`)),
 				chromedp.WaitVisible(chromedp.CSS(`.status-closed`)))
 			eventually(t, 30*time.Second, "the closing mail", func() (bool, string) {
 				n := 0
@@ -360,6 +360,45 @@ func TestInboxBrowser(t *testing.T) {
 				}
 				return n == 1, fmt.Sprintf("%d closing mails", n)
 			})
+
+			// The survey, as the customer takes it: the closing mail's
+			// signed link opens without sign-in, in her language (Arabic,
+			// right to left); she rates service and staff and comments; the
+			// answer shows on the conversation and in /reports for the
+			// department that closed it; the used link is refused.
+			var surveyURL string
+			for _, m := range sink.messages(t) {
+				if u := regexp.MustCompile(`https?://\S+/survey/[A-Za-z0-9_-]+`).FindString(mailText(t, m.raw)); u != "" {
+					surveyURL = u
+				}
+			}
+			if surveyURL == "" {
+				t.Fatal("the closing mail has no survey link")
+			}
+			convURL := eval(`location.href`)
+			run(t, ctx, "open the survey link", chromedp.Navigate(surveyURL), chromedp.WaitVisible(chromedp.CSS(`#survey-form`)))
+			if d := eval(`document.documentElement.dir`); d != "rtl" {
+				t.Errorf("survey page dir %q, want rtl", d)
+			}
+			run(t, ctx, "rate",
+				chromedp.Click(chromedp.CSS(`input[name=service][value="4"]`)),
+				chromedp.Click(chromedp.CSS(`input[name=staff][value="5"]`)),
+				chromedp.SendKeys(chromedp.CSS(`#survey-comment`), "خدمة ممتازة 5813"),
+				chromedp.Submit(chromedp.CSS(`#survey-comment`)),
+				chromedp.WaitVisible(chromedp.CSS(`#survey-thanks`)))
+			run(t, ctx, "the used link", chromedp.Navigate(surveyURL), chromedp.WaitVisible(chromedp.CSS(`#survey-refused`)))
+			run(t, ctx, "the answer on the conversation", chromedp.Navigate(convURL), chromedp.WaitVisible(chromedp.CSS(`#survey-result`)))
+			if s := html(); !strings.Contains(s, "4/5") || !strings.Contains(s, "5813") {
+				t.Errorf("the conversation does not show the answer")
+			}
+			run(t, ctx, "reports", chromedp.Navigate(base+"/reports"), chromedp.WaitVisible(chromedp.CSS(`#state-chart svg`)))
+			sat := eval(`document.querySelector('table.satisfaction[data-by=department] tbody').textContent`)
+			if !strings.Contains(sat, "قسم النقل والاتصال المرئي") || !strings.Contains(sat, "4.0") || !strings.Contains(sat, "5.0") {
+				t.Errorf("/reports satisfaction per department: %q", sat)
+			}
+			if be.name == "sqlite" {
+				screenshot(t, ctx, "reports-ar-1280", 1280)
+			}
 
 			// 5. The SMS: reply, reaches the Twilio stand-in once, shows as
 			// sent; then a new SMS appears without a reload.

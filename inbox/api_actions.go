@@ -28,6 +28,7 @@ func (a *API) registerActions(mux Routes) {
 	mux.Handle("POST /api/v1/conversations/{id}/transfer", a.auth(a.transfer))
 	mux.Handle("POST /api/v1/conversations/{id}/status", a.auth(a.status))
 	mux.Handle("POST /api/v1/conversations/{id}/close", a.auth(a.close))
+	mux.Handle("POST /api/v1/conversations/{id}/handback", a.auth(a.handback))
 	mux.Handle("POST /api/v1/conversations/{id}/snooze", a.auth(a.snooze))
 	mux.Handle("POST /api/v1/outbound/{id}/retry", a.auth(a.retry))
 	mux.Handle("GET /api/v1/contacts/{id}", a.auth(a.contact))
@@ -278,9 +279,10 @@ func (a *API) note(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) assign(w http.ResponseWriter, r *http.Request) {
 	var b struct {
-		UserID int64 `json:"user_id"`
+		UserID int64  `json:"user_id"`
+		Note   string `json:"note"`
 	}
-	a.withID(w, r, &b, func(id int64) error { return a.ok(w, a.svc.Assign(r.Context(), principalOf(r), id, b.UserID)) })
+	a.withID(w, r, &b, func(id int64) error { return a.ok(w, a.svc.Assign(r.Context(), principalOf(r), id, b.UserID, b.Note)) })
 }
 
 func (a *API) transfer(w http.ResponseWriter, r *http.Request) {
@@ -295,23 +297,32 @@ func (a *API) transfer(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) status(w http.ResponseWriter, r *http.Request) {
 	var b struct {
-		Status string `json:"status"`
+		Status    string `json:"status"`
+		WaitingOn string `json:"waiting_on"`
 	}
-	a.withID(w, r, &b, func(id int64) error { return a.ok(w, a.svc.SetStatus(r.Context(), principalOf(r), id, b.Status)) })
+	a.withID(w, r, &b, func(id int64) error {
+		return a.ok(w, a.svc.SetStatus(r.Context(), principalOf(r), id, b.Status, b.WaitingOn))
+	})
 }
 
 func (a *API) close(w http.ResponseWriter, r *http.Request) {
 	var b struct {
 		Outcome string `json:"outcome"`
 		Reason  string `json:"reason"`
+		Reply   string `json:"reply"`
 	}
 	a.withID(w, r, &b, func(id int64) error {
-		o, err := a.svc.Close(r.Context(), principalOf(r), id, b.Outcome, b.Reason)
+		o, err := a.svc.Close(r.Context(), principalOf(r), id, b.Outcome, b.Reason, b.Reply)
 		if err == nil {
 			writeJSON(w, http.StatusOK, map[string]any{"status": "closed", "outbound": o})
 		}
 		return err
 	})
+}
+
+func (a *API) handback(w http.ResponseWriter, r *http.Request) {
+	var b Handback
+	a.withID(w, r, &b, func(id int64) error { return a.ok(w, a.svc.HandBack(r.Context(), principalOf(r), id, b)) })
 }
 
 func (a *API) snooze(w http.ResponseWriter, r *http.Request) {

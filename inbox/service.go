@@ -50,7 +50,16 @@ type MessageIDs interface {
 type ServiceConfig struct {
 	TicketPrefix string // default EDU
 	MessageIDs   MessageIDs
-	Now          func() time.Time
+	// FrontDesk is the customer-service unit's department: tickets are
+	// handed back to it, and it answers the customer and closes them.
+	// Default customer_service.
+	FrontDesk string
+	// Surveys signs and checks the satisfaction links of closing messages;
+	// nil sends the bank's survey_url as it is and takes no answers.
+	Surveys *tickets.SurveyLinks
+	// InboxURL is the inbox's public address, for links in staff mail; "" for none.
+	InboxURL string
+	Now      func() time.Time
 }
 
 // Service carries out what staff do in the inbox, for the web pages and the
@@ -74,12 +83,59 @@ func NewService(st *store.Store, jobs router.JobInserter, bank *replies.Bank, cf
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.FrontDesk == "" {
+		cfg.FrontDesk = "customer_service"
+	}
 	if log == nil {
 		log = slog.Default()
 	}
 	s := &Service{store: st, jobs: jobs, cfg: cfg, log: log}
 	s.bank.Store(bank)
 	return s
+}
+
+// flow is the ticket workflow on the business calendar of the bank in use.
+func (s *Service) flow() tickets.Workflow {
+	var w tickets.Workflow
+	if b := s.Bank(); b != nil && b.Calendar() != nil {
+		w.Clock = b.Calendar()
+	}
+	return w
+}
+
+// FrontDesk is the customer-service unit's department.
+func (s *Service) FrontDesk() string { return s.cfg.FrontDesk }
+
+// move changes a ticket's status by the transition table; a refused move
+// is ErrConflict (409), with the table's reason.
+func (s *Service) move(ctx context.Context, tx *store.Tx, ticketID int64, to tickets.Status, o tickets.MoveOpts) (store.Ticket, error) {
+	if o.At.IsZero() {
+		o.At = s.cfg.Now()
+	}
+	t, err := s.flow().Move(ctx, tx, ticketID, to, o)
+	var me *tickets.MoveError
+	if errors.As(err, &me) {
+		return t, fmt.Errorf("ticket %s: %v: %w", t.Ref, me, ErrConflict)
+	}
+	return t, err
+}
+
+// assignHead gives the conversation to the department's head, when it has
+// one (the catalogue: a ticket reaching a department is assigned to its
+// head automatically), else to nobody, for the department to take.
+func (s *Service) assignHead(ctx context.Context, tx *store.Tx, t store.Ticket, convID int64, department string) error {
+	head, ok, err := tx.DepartmentHead(ctx, department)
+	if err != nil {
+		return err
+	}
+	who, id := "nobody (the department has no head)", int64(0)
+	if ok {
+		who, id = head.Email+" (head of "+department+")", head.ID
+	}
+	if err := tx.SetAssignee(ctx, convID, id); err != nil {
+		return err
+	}
+	return tx.AddTicketEvent(ctx, &store.TicketEvent{TicketID: t.ID, Kind: store.EventAssign, Actor: "system", Note: "assigned to " + who})
 }
 
 // Bank is the knowledge bank the service renders from.
@@ -213,7 +269,13 @@ func (s *Service) ensureTicket(ctx context.Context, tx *store.Tx, c store.InboxR
 		subject = firstLine(c.LastText, 80)
 	}
 	t = store.Ticket{Prefix: s.cfg.TicketPrefix, Year: year, Number: n, ConversationID: c.ID, ContactID: c.ContactID,
-		Topic: c.Topic, Department: department, Status: store.TicketOpen, Subject: subject}
+		Topic: c.Topic, Department: department, Status: store.TicketOpen, Subject: subject,
+		CreatedAt: at.UTC().Truncate(time.Microsecond)}
+	if s.Bank() != nil {
+		if topic, ok := s.Bank().Topic(c.Topic); ok {
+			s.flow().StartClocks(&t, topic.SLAText, topic.FirstResponseText)
+		}
+	}
 	if err := tx.CreateTicket(ctx, &t); err != nil {
 		return store.Ticket{}, err
 	}
@@ -252,6 +314,10 @@ func (s *Service) Reply(ctx context.Context, p Principal, convID int64, body str
 		}
 		o, err = s.enqueue(ctx, tx, c, t, body, "")
 		if err != nil {
+			return err
+		}
+		// The first answer by a person stops the first-response clock.
+		if _, err := tx.SetFirstResponse(ctx, t.ID, s.cfg.Now()); err != nil {
 			return err
 		}
 		return tx.AddTicketEvent(ctx, &store.TicketEvent{TicketID: t.ID, Kind: store.EventReply, Actor: p.Actor(),
@@ -341,8 +407,11 @@ func (s *Service) Users(ctx context.Context) ([]store.User, error) {
 	return slices.DeleteFunc(all, func(u store.User) bool { return !u.Active }), nil
 }
 
-// Assign gives the conversation to a user (0: to nobody).
-func (s *Service) Assign(ctx context.Context, p Principal, convID, userID int64) error {
+// Assign gives the conversation to a user (0: to nobody), with an
+// optional internal note. A ticket waiting in a department (transferred)
+// goes in progress when someone is given it: the head handing it to a
+// member, as the catalogue has it.
+func (s *Service) Assign(ctx context.Context, p Principal, convID, userID int64, note string) error {
 	c, err := s.Conversation(ctx, p, convID)
 	if err != nil {
 		return err
@@ -358,6 +427,7 @@ func (s *Service) Assign(ctx context.Context, p Principal, convID, userID int64)
 		}
 		who = u.Email
 	}
+	note = strings.TrimSpace(note)
 	return s.store.InTx(ctx, func(tx *store.Tx) error {
 		t, err := s.ensureTicket(ctx, tx, c, "")
 		if err != nil {
@@ -366,13 +436,29 @@ func (s *Service) Assign(ctx context.Context, p Principal, convID, userID int64)
 		if err := tx.SetAssignee(ctx, c.ID, userID); err != nil {
 			return err
 		}
-		return tx.AddTicketEvent(ctx, &store.TicketEvent{TicketID: t.ID, Kind: store.EventAssign, Actor: p.Actor(), Note: "assigned to " + who})
+		text := "assigned to " + who
+		if note != "" {
+			text += ": " + note
+		}
+		if err := tx.AddTicketEvent(ctx, &store.TicketEvent{TicketID: t.ID, Kind: store.EventAssign, Actor: p.Actor(), Note: text}); err != nil {
+			return err
+		}
+		if note != "" {
+			if err := tx.AddTicketEvent(ctx, &store.TicketEvent{TicketID: t.ID, Kind: store.EventNote, Actor: p.Actor(), Note: note}); err != nil {
+				return err
+			}
+		}
+		if userID != 0 && t.Status == store.TicketTransferred {
+			_, err := s.move(ctx, tx, t.ID, tickets.InProgress, tickets.MoveOpts{Actor: p.Actor(), Note: "assigned to " + who})
+			return err
+		}
+		return nil
 	})
 }
 
 // Transfer moves the conversation's ticket to another department, with a
-// note; the ticket becomes "transferred" and is unassigned, for the
-// receiving department to take.
+// note; the ticket becomes "transferred" and goes to the receiving
+// department's head (or to nobody, when it has none).
 func (s *Service) Transfer(ctx context.Context, p Principal, convID int64, department, note string) error {
 	if department == "" {
 		return invalid("say which department")
@@ -391,30 +477,128 @@ func (s *Service) Transfer(ctx context.Context, p Principal, convID int64, depar
 		if err != nil {
 			return err
 		}
-		if t.Status == store.TicketClosed {
-			return fmt.Errorf("ticket %s is closed: %w", t.Ref, ErrConflict)
-		}
-		if t.Department == department && t.Status == store.TicketTransferred {
-			return fmt.Errorf("ticket %s is with %s already: %w", t.Ref, department, ErrConflict)
-		}
-		if err := tx.SetTicketDepartment(ctx, t.ID, department); err != nil {
-			return err
-		}
-		text := fmt.Sprintf("%s → %s", orDash(t.Department), department)
-		if note = strings.TrimSpace(note); note != "" {
-			text += ": " + note
-		}
-		if err := tx.AddTicketEvent(ctx, &store.TicketEvent{TicketID: t.ID, Kind: store.EventTransfer, Actor: p.Actor(), Note: text}); err != nil {
-			return err
-		}
-		if err := tx.SetAssignee(ctx, c.ID, 0); err != nil {
-			return err
-		}
-		if t.Status != store.TicketTransferred {
-			return tx.UpdateTicketStatus(ctx, t.ID, store.TicketTransferred, p.Actor(), "")
-		}
-		return nil
+		return s.transfer(ctx, tx, p, c, t, department, note)
 	})
+}
+
+func (s *Service) transfer(ctx context.Context, tx *store.Tx, p Principal, c store.InboxRow, t store.Ticket, department, note string) error {
+	if t.Status == store.TicketClosed {
+		return fmt.Errorf("ticket %s is closed: reopen it first: %w", t.Ref, ErrConflict)
+	}
+	if t.Department == department && t.Status == store.TicketTransferred {
+		return fmt.Errorf("ticket %s is with %s already: %w", t.Ref, department, ErrConflict)
+	}
+	if t.Status != store.TicketTransferred {
+		if _, err := s.move(ctx, tx, t.ID, tickets.Transferred, tickets.MoveOpts{Actor: p.Actor(), Note: "to " + department}); err != nil {
+			return err
+		}
+	}
+	if err := tx.SetTicketDepartment(ctx, t.ID, department); err != nil {
+		return err
+	}
+	text := fmt.Sprintf("%s → %s", orDash(t.Department), department)
+	if note = strings.TrimSpace(note); note != "" {
+		text += ": " + note
+	}
+	if err := tx.AddTicketEvent(ctx, &store.TicketEvent{TicketID: t.ID, Kind: store.EventTransfer, Actor: p.Actor(), Note: text}); err != nil {
+		return err
+	}
+	return s.assignHead(ctx, tx, t, c.ID, department)
+}
+
+// Handback is what a department reports when its work on a ticket ends.
+type Handback struct {
+	Outcome string `json:"outcome"` // store.OutcomeDone or store.OutcomeNotDone
+	Reason  string `json:"reason"`  // required when not done ("item unavailable" …)
+	Date    string `json:"date"`    // the visit or completion date, YYYY-MM-DD (maintenance)
+	Reply   string `json:"reply"`   // the reply for the customer, which the front desk sends
+}
+
+// HandBack records the department's outcome and reply and hands the
+// ticket back to the front desk, which answers the customer and closes it
+// (the catalogue's last step in the department). The department that did
+// the work is kept: the ticket counts for it once closed.
+func (s *Service) HandBack(ctx context.Context, p Principal, convID int64, h Handback) error {
+	if err := checkOutcome(&h.Outcome, &h.Reason); err != nil {
+		return err
+	}
+	if h.Date = strings.TrimSpace(h.Date); h.Date != "" {
+		if _, err := time.Parse(time.DateOnly, h.Date); err != nil {
+			return invalid("date %q: want YYYY-MM-DD", h.Date)
+		}
+	}
+	reply, err := cleanBody(h.Reply, "the reply for the customer")
+	if err != nil {
+		return err
+	}
+	c, err := s.Conversation(ctx, p, convID)
+	if err != nil {
+		return err
+	}
+	return s.store.InTx(ctx, func(tx *store.Tx) error {
+		t, ok, err := tx.LatestTicket(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return invalid("this conversation has no ticket to hand back")
+		}
+		if t, err = tx.TicketForUpdate(ctx, t.ID); err != nil {
+			return err
+		}
+		if t.Department == s.cfg.FrontDesk {
+			return fmt.Errorf("ticket %s is with the front desk already: close it instead: %w", t.Ref, ErrConflict)
+		}
+		if t.Status == store.TicketClosed || t.Status == store.TicketOpen {
+			return fmt.Errorf("ticket %s is %s: only a department's ticket is handed back: %w", t.Ref, t.Status, ErrConflict)
+		}
+		worked := t.Department
+		if err := tx.SetWorkedBy(ctx, t.ID, c.AssigneeID); err != nil {
+			return err
+		}
+		if err := tx.SetHandback(ctx, t.ID, store.Handback{Outcome: h.Outcome, Reason: h.Reason, Date: h.Date, Department: worked, Reply: reply}); err != nil {
+			return err
+		}
+		note := outcomeNote(h.Outcome, h.Reason, h.Date) + "\n" + reply
+		if err := tx.AddTicketEvent(ctx, &store.TicketEvent{TicketID: t.ID, Kind: store.EventHandback, Actor: p.Actor(), Note: note}); err != nil {
+			return err
+		}
+		return s.transfer(ctx, tx, p, c, t, s.cfg.FrontDesk, "handed back by "+worked)
+	})
+}
+
+func checkOutcome(outcome, reason *string) error {
+	*reason = strings.TrimSpace(*reason)
+	if *outcome == OutcomeUnavailable {
+		// Not done for want of the item: the reason the supply list finds.
+		*outcome = store.OutcomeNotDone
+		if *reason == "" || *reason == store.ReasonUnavailable {
+			*reason = store.ReasonUnavailable
+		} else if !strings.HasPrefix(*reason, store.ReasonUnavailable+":") {
+			*reason = store.ReasonUnavailable + ": " + *reason
+		}
+	}
+	switch *outcome {
+	case store.OutcomeDone:
+	case store.OutcomeNotDone:
+		if *reason == "" {
+			return invalid("say why it was not done")
+		}
+	default:
+		return invalid("outcome %q: want done or not_done", *outcome)
+	}
+	return nil
+}
+
+func outcomeNote(outcome, reason, date string) string {
+	note := "done"
+	if outcome == store.OutcomeNotDone {
+		note = "not done: " + reason
+	}
+	if date != "" {
+		note += " (" + date + ")"
+	}
+	return note
 }
 
 func orDash(s string) string {
@@ -424,15 +608,24 @@ func orDash(s string) string {
 	return s
 }
 
-// SetStatus moves the conversation's ticket to open, transferred, pending
-// or in progress (closing has its own action, with an outcome).
-func (s *Service) SetStatus(ctx context.Context, p Principal, convID int64, status string) error {
+// SetStatus moves the conversation's ticket to open (out of pending, or a
+// reopen), pending (waitingOn: customer, the default, which stops the SLA
+// clock, or supply) or in progress. Transferring and closing are actions
+// of their own (a department, an outcome). A move the transition table
+// refuses is ErrConflict.
+func (s *Service) SetStatus(ctx context.Context, p Principal, convID int64, status, waitingOn string) error {
 	to, err := tickets.ParseStatus(status)
 	if err != nil {
 		return invalid("%v", err)
 	}
-	if to == tickets.Closed {
+	switch to {
+	case tickets.Closed:
 		return invalid("close a ticket with an outcome (done / not done)")
+	case tickets.Transferred:
+		return invalid("transfer a ticket to a department")
+	}
+	if waitingOn != "" && (to != tickets.Pending || (waitingOn != store.WaitingOnCustomer && waitingOn != store.WaitingOnSupply)) {
+		return invalid("waiting_on %q: want customer or supply, with status pending", waitingOn)
 	}
 	c, err := s.Conversation(ctx, p, convID)
 	if err != nil {
@@ -443,35 +636,31 @@ func (s *Service) SetStatus(ctx context.Context, p Principal, convID int64, stat
 		if err != nil {
 			return err
 		}
-		if err := tickets.CanMove(tickets.Status(t.Status), to); err != nil {
-			return fmt.Errorf("%v: %w", err, ErrConflict)
+		before, err := s.move(ctx, tx, t.ID, to, tickets.MoveOpts{Actor: p.Actor(), WaitingOn: waitingOn})
+		if err != nil {
+			return err
 		}
-		if to == tickets.Open && t.Status == store.TicketClosed {
-			if err := tx.SetConversationStatus(ctx, c.ID, store.ConversationOpen); err != nil {
-				return err
-			}
+		if to == tickets.Open && before.Status == store.TicketClosed {
+			return tx.SetConversationStatus(ctx, c.ID, store.ConversationOpen)
 		}
-		return tx.UpdateTicketStatus(ctx, t.ID, string(to), p.Actor(), "")
+		return nil
 	})
 }
 
 // Close closes the conversation and its ticket with an outcome (done, or
-// not done and why) and sends the customer the bank's closing message with
-// the satisfaction link, through the same outbound path as any reply.
-func (s *Service) Close(ctx context.Context, p Principal, convID int64, outcome, reason string) (store.Outbound, error) {
-	reason = strings.TrimSpace(reason)
-	switch outcome {
-	case store.OutcomeDone:
-	case store.OutcomeNotDone:
-		if reason == "" {
-			return store.Outbound{}, invalid("say why it was not done")
-		}
-	default:
-		return store.Outbound{}, invalid("outcome %q: want done or not_done", outcome)
-	}
+// not done and why) and sends the customer the reply (the department's,
+// from its hand-back, when reply is empty) followed by the bank's closing
+// message with the satisfaction link, through the same outbound path as
+// any reply. A ticket a department worked on counts for that department
+// again, assigned to its head. Outcome "" takes the hand-back's.
+func (s *Service) Close(ctx context.Context, p Principal, convID int64, outcome, reason, reply string) (store.Outbound, error) {
 	c, err := s.Conversation(ctx, p, convID)
 	if err != nil {
 		return store.Outbound{}, err
+	}
+	reply = strings.TrimSpace(strings.ReplaceAll(reply, "\r\n", "\n"))
+	if utf8.RuneCountInString(reply) > maxBody {
+		return store.Outbound{}, invalid("the reply is longer than %d characters", maxBody)
 	}
 	var o store.Outbound
 	err = s.store.InTx(ctx, func(tx *store.Tx) error {
@@ -479,21 +668,44 @@ func (s *Service) Close(ctx context.Context, p Principal, convID int64, outcome,
 		if err != nil {
 			return err
 		}
-		if err := tickets.CanMove(tickets.Status(t.Status), tickets.Closed); err != nil {
-			return fmt.Errorf("%v: %w", err, ErrConflict)
+		date := t.OutcomeDate
+		if outcome == "" && t.Outcome != "" {
+			outcome, reason = t.Outcome, t.OutcomeReason
 		}
-		note := "done"
-		if outcome == store.OutcomeNotDone {
-			note = "not done: " + reason
+		if err := checkOutcome(&outcome, &reason); err != nil {
+			return err
 		}
-		if err := tx.UpdateTicketStatus(ctx, t.ID, store.TicketClosed, p.Actor(), note); err != nil {
+		if reply == "" {
+			reply = t.HandbackReply
+		}
+		now := s.cfg.Now()
+		if _, err := s.move(ctx, tx, t.ID, tickets.Closed, tickets.MoveOpts{Actor: p.Actor(), Note: outcomeNote(outcome, reason, date), At: now}); err != nil {
 			return err
 		}
 		if err := tx.SetTicketOutcome(ctx, t.ID, outcome, reason); err != nil {
 			return err
 		}
+		if t.WorkedBy == 0 {
+			if err := tx.SetWorkedBy(ctx, t.ID, c.AssigneeID); err != nil {
+				return err
+			}
+		}
 		if err := tx.SetConversationStatus(ctx, c.ID, store.ConversationClosed); err != nil {
 			return err
+		}
+		if t.ResolvedDepartment != "" && t.ResolvedDepartment != t.Department {
+			// Closed, then given back to the department's head, to count
+			// among its closed tickets (the catalogue).
+			if err := tx.SetTicketDepartment(ctx, t.ID, t.ResolvedDepartment); err != nil {
+				return err
+			}
+			if err := tx.AddTicketEvent(ctx, &store.TicketEvent{TicketID: t.ID, Kind: store.EventTransfer, Actor: "system",
+				Note: fmt.Sprintf("%s → %s: closed, counts for %s", t.Department, t.ResolvedDepartment, t.ResolvedDepartment)}); err != nil {
+				return err
+			}
+			if err := s.assignHead(ctx, tx, t, c.ID, t.ResolvedDepartment); err != nil {
+				return err
+			}
 		}
 		if s.Bank() == nil {
 			return nil
@@ -503,15 +715,23 @@ func (s *Service) Close(ctx context.Context, p Principal, convID int64, outcome,
 			return err
 		}
 		req := replies.Request{Kind: replies.KindClosing, Language: contact.Language, Channel: c.ChannelKind,
-			TicketRef: t.Ref, Name: contact.DisplayName, Now: s.cfg.Now()}
+			TicketRef: t.Ref, Name: contact.DisplayName, Now: now}
+		if s.cfg.Surveys != nil && s.cfg.Surveys.Signer != nil {
+			req.SurveyURL = s.cfg.Surveys.TicketSurveyURL(t.ID, now)
+		}
 		if _, ok := s.Bank().Topic(t.Topic); ok {
 			req.TopicID = t.Topic
 		}
-		reply, err := s.Bank().Render(req)
+		req.Lead = reply
+		closing, err := s.Bank().Render(req)
 		if err != nil {
 			return fmt.Errorf("render closing message: %w", err)
 		}
-		o, err = s.enqueue(ctx, tx, c, t, reply.Text, reply.HTML)
+		o, err = s.enqueue(ctx, tx, c, t, closing.Text, closing.HTML)
+		if err != nil {
+			return err
+		}
+		_, err = tx.SetFirstResponse(ctx, t.ID, now)
 		return err
 	})
 	return o, err
@@ -680,6 +900,112 @@ func (s *Service) UndoMerge(ctx context.Context, p Principal, mergeID int64) (st
 		return err
 	})
 	return m, err
+}
+
+// ErrSurveyAnswered: the survey link was used already.
+var ErrSurveyAnswered = errors.New("this survey was answered already")
+
+// SurveyPage is what the public survey page shows for a link.
+type SurveyPage struct {
+	Link     tickets.SurveyLink
+	Ref      string // the ticket's reference, for a ticket's survey
+	Language string // the customer's
+	// StaffRating: the customer rates the staff member too (a ticket
+	// someone worked on; not an automatic answer).
+	StaffRating bool
+}
+
+// Survey checks a survey link and says what its page shows: an error for
+// a tampered (tickets.ErrSurveyTampered), expired (ErrSurveyExpired),
+// answered (ErrSurveyAnswered) or unknown (store.ErrNotFound) link.
+func (s *Service) Survey(ctx context.Context, token string) (SurveyPage, error) {
+	if s.cfg.Surveys == nil || s.cfg.Surveys.Signer == nil {
+		return SurveyPage{}, tickets.ErrSurveyTampered
+	}
+	l, err := s.cfg.Surveys.Signer.Verify(token, s.cfg.Now())
+	if err != nil {
+		return SurveyPage{}, err
+	}
+	p := SurveyPage{Link: l}
+	var contactID int64
+	switch l.Kind {
+	case tickets.SurveyTicket:
+		t, _, err := s.store.Ticket(ctx, l.ID)
+		if err != nil {
+			return SurveyPage{}, err
+		}
+		p.Ref, p.StaffRating, contactID = t.Ref, true, t.ContactID
+	default:
+		m, err := s.store.Message(ctx, l.ID)
+		if err != nil {
+			return SurveyPage{}, err
+		}
+		contactID = m.ContactID
+	}
+	if contactID != 0 {
+		if c, err := s.store.Contact(ctx, contactID); err == nil {
+			p.Language = c.Language
+		}
+	}
+	answered, err := s.store.SurveyAnswered(ctx, token)
+	if err != nil {
+		return SurveyPage{}, err
+	}
+	if answered {
+		return p, ErrSurveyAnswered
+	}
+	return p, nil
+}
+
+// AnswerSurvey records a customer's ratings (1–5; staff 0 when not asked)
+// and comment for the link, once: a link used before is ErrSurveyAnswered
+// and records nothing, like a tampered or expired one. A ticket's answer
+// is a ticket event too.
+func (s *Service) AnswerSurvey(ctx context.Context, token string, service, staff int, comment string) error {
+	p, err := s.Survey(ctx, token)
+	if err != nil {
+		return err
+	}
+	if service < 1 || service > 5 || staff < 0 || staff > 5 || (p.StaffRating && staff == 0) {
+		return invalid("choose a rating from 1 to 5")
+	}
+	if !p.StaffRating {
+		staff = 0
+	}
+	comment = strings.TrimSpace(comment)
+	if utf8.RuneCountInString(comment) > 2000 {
+		comment = string([]rune(comment)[:2000])
+	}
+	r := store.SurveyResponse{ServiceRating: service, StaffRating: staff, Comment: comment, Language: p.Language, CreatedAt: s.cfg.Now()}
+	return s.store.InTx(ctx, func(tx *store.Tx) error {
+		switch p.Link.Kind {
+		case tickets.SurveyTicket:
+			t, err := tx.TicketForUpdate(ctx, p.Link.ID)
+			if err != nil {
+				return err
+			}
+			r.TicketID, r.ConversationID, r.Department, r.Topic, r.AgentID = t.ID, t.ConversationID, t.Department, t.Topic, t.WorkedBy
+		default:
+			m, err := s.store.Message(ctx, p.Link.ID)
+			if err != nil {
+				return err
+			}
+			r.MessageID, r.ConversationID, r.Topic = m.ID, m.ConversationID, m.Topic
+		}
+		if err := tx.RecordSurvey(ctx, token, &r); errors.Is(err, store.ErrDuplicate) {
+			return ErrSurveyAnswered
+		} else if err != nil {
+			return err
+		}
+		if r.TicketID == 0 {
+			return nil
+		}
+		note := fmt.Sprintf("service %d/5, staff %d/5", service, staff)
+		if comment != "" {
+			note += ": " + comment
+		}
+		return tx.AddTicketEvent(ctx, &store.TicketEvent{TicketID: r.TicketID, Kind: store.EventSurvey, Actor: "customer", Note: note, CreatedAt: r.CreatedAt})
+	})
 }
 
 // Invalid makes an InvalidError, for callers that check their own input.

@@ -99,14 +99,21 @@ type Topic struct {
 	Scope      Scope     // "" for small talk and spam
 	Actionable bool      // true: the request becomes a ticket; false: answer only
 	Department string    // Department.ID; empty only for out-of-scope topics
-	// SLA is the time the department has to resolve a ticket, in elapsed
-	// (calendar) time. The bank writes it as a Go duration with an extra
-	// "d" unit of 24 hours: "3d", "36h", "1d12h". Zero when not set.
-	SLA      time.Duration
-	Examples Examples
-	Answer   Text // text/template source
-	Links    []Link
-	Referral *Referral // set for out-of-scope topics
+	// SLA is the time the department has to resolve a ticket, counted in
+	// the calendar's working time: whole days ("3d") are working days, the
+	// rest ("4h", "1d4h") working hours. SLAText is it as written ("" when
+	// not set), which package tickets reads into days and hours; SLA is the
+	// same as one duration (a day as 24 h), for wording it.
+	SLA     time.Duration
+	SLAText string
+	// FirstResponse is the time, counted the same way, within which a
+	// person (not an automatic reply) should first answer; optional.
+	FirstResponse     time.Duration
+	FirstResponseText string
+	Examples          Examples
+	Answer            Text // text/template source
+	Links             []Link
+	Referral          *Referral // set for out-of-scope topics
 	// Form is the topic's public request form (forms.go); nil for none.
 	Form *Form
 	Line int // where the topic starts in the bank file
@@ -289,7 +296,7 @@ func (c *checker) hours(root fields) *Calendar {
 		c.errf(root.line, "bank: hours is missing")
 		return nil
 	}
-	known := []string{"timezone", "holidays"}
+	known := []string{"timezone", "holidays", "special"}
 	for wd := time.Sunday; wd <= time.Saturday; wd++ {
 		known = append(known, weekdayKey(wd))
 	}
@@ -365,15 +372,74 @@ func (c *checker) hours(root fields) *Calendar {
 		hol.Name, _, _ = c.text(hf, "name", what, true)
 		hols = append(hols, hol)
 	}
+	special := c.special(h)
 	if loc == nil {
 		return nil
 	}
 	cal, err := NewCalendar(loc, week, hols)
+	if err == nil {
+		cal, err = cal.WithSpecial(special...)
+	}
 	if err != nil {
 		c.errf(h.line, "hours: %v", err)
 		return nil
 	}
 	return cal
+}
+
+// special reads hours.special: periods with other opening times for every
+// working day, e.g. Ramadan's.
+func (c *checker) special(h fields) []Special {
+	var out []Special
+	items, _ := c.list(h, "special", "hours")
+	for i, n := range items {
+		what := fmt.Sprintf("hours: special[%d]", i)
+		f, ok := c.mapping(n, what, "date", "until", "name", "hours")
+		if !ok {
+			continue
+		}
+		var sp Special
+		ds, line := c.str(f, "date", what, true)
+		if ds != "" {
+			d, err := ParseDate(ds)
+			if err != nil {
+				c.errf(line, "%s: %v", what, err)
+				continue
+			}
+			sp.From, sp.To = d, d
+		}
+		if us, line := c.str(f, "until", what, false); us != "" {
+			d, err := ParseDate(us)
+			if err != nil {
+				c.errf(line, "%s: until: %v", what, err)
+			} else if d.before(sp.From) {
+				c.errf(line, "%s: until %s is before date %s", what, d, sp.From)
+			} else {
+				sp.To = d
+			}
+		}
+		sp.Name, _, _ = c.text(f, "name", what, true)
+		spans, lines := c.strList(f, "hours", what)
+		if len(spans) == 0 {
+			c.errf(f.line, "%s: hours is missing (a closed period is a holiday)", what)
+		}
+		for j, s := range spans {
+			r, err := parseRange(s)
+			if err != nil {
+				c.errf(lines[j], "%s: %v", what, err)
+				continue
+			}
+			sp.Ranges = append(sp.Ranges, r)
+		}
+		if len(sp.Ranges) > 0 {
+			if err := checkDay(sp.Ranges); err != nil {
+				c.errf(lines[0], "%s: %v", what, err)
+				continue
+			}
+		}
+		out = append(out, sp)
+	}
+	return out
 }
 
 var idPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
@@ -454,7 +520,7 @@ func (c *checker) topics(root fields, b *Bank, common []FormField) []*Topic {
 	exampleOwner := map[string]string{} // normalized phrase → topic id
 	for i, n := range items {
 		what := fmt.Sprintf("topics[%d]", i)
-		f, ok := c.mapping(n, what, "id", "title", "kind", "scope", "actionable", "department", "sla",
+		f, ok := c.mapping(n, what, "id", "title", "kind", "scope", "actionable", "department", "sla", "first_response",
 			"examples", "answer", "links", "referral", "form")
 		if !ok {
 			continue
@@ -518,9 +584,16 @@ func (c *checker) topics(root fields, b *Bank, common []FormField) []*Topic {
 			if err != nil {
 				c.errf(line, "%s: sla: %v", what, err)
 			}
-			t.SLA = d
+			t.SLA, t.SLAText = d, strings.TrimSpace(s)
 		} else if t.Actionable && t.Scope == ScopeIn {
 			c.errf(f.line, "%s: sla is missing (actionable topics need one)", what)
+		}
+		if s, line := c.str(f, "first_response", what, false); s != "" {
+			d, err := parseSLA(s)
+			if err != nil {
+				c.errf(line, "%s: first_response: %v", what, err)
+			}
+			t.FirstResponse, t.FirstResponseText = d, strings.TrimSpace(s)
 		}
 
 		t.Examples = c.examples(f, what, id, exampleOwner)

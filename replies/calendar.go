@@ -113,6 +113,7 @@ type Calendar struct {
 	loc      *time.Location
 	week     [7][]Range // by time.Weekday
 	holidays []Holiday  // sorted by From
+	special  []Special  // sorted by From, not overlapping
 }
 
 // NewCalendar builds a calendar. Days missing from week are closed. Ranges
@@ -187,11 +188,8 @@ func sinceMidnight(t time.Time) time.Duration {
 // not a holiday, at or after a range's start and before its end.
 func (c *Calendar) IsOpen(t time.Time) bool {
 	lt := t.In(c.loc)
-	if _, hol := c.holidayOn(DateOf(lt)); hol {
-		return false
-	}
 	now := sinceMidnight(lt)
-	for _, r := range c.week[lt.Weekday()] {
+	for _, r := range c.rangesOn(DateOf(lt)) {
 		if r.Start <= now && now < r.End {
 			return true
 		}
@@ -214,10 +212,7 @@ func (c *Calendar) NextOpening(t time.Time) time.Time {
 	today, now := DateOf(lt), sinceMidnight(lt)
 	for i := 0; i < searchDays; i++ {
 		d := today.addDays(i)
-		if _, hol := c.holidayOn(d); hol {
-			continue
-		}
-		for _, r := range c.week[d.weekday()] {
+		for _, r := range c.rangesOn(d) {
 			if i == 0 && r.Start <= now {
 				continue
 			}
@@ -459,4 +454,204 @@ func arabicCity(zone string) string {
 		return "نيويورك"
 	}
 	return ""
+}
+
+// Special changes the opening times of every working day from From to To
+// inclusive (Ramadan hours, a summer timetable): on those days the working
+// days of the week open at Ranges instead. Days the week keeps closed stay
+// closed, and holidays still close a day.
+type Special struct {
+	From, To Date
+	Name     Text
+	Ranges   []Range
+}
+
+func (s Special) covers(d Date) bool { return !d.before(s.From) && !s.To.before(d) }
+
+// WithSpecial returns a copy of c with special opening times added. Periods
+// may not overlap each other.
+func (c *Calendar) WithSpecial(periods ...Special) (*Calendar, error) {
+	out := *c
+	out.special = append(append([]Special(nil), c.special...), periods...)
+	for i := range out.special {
+		p := &out.special[i]
+		if p.To.before(p.From) {
+			return nil, fmt.Errorf("calendar: special hours from %s end before they start", p.From)
+		}
+		p.Ranges = append([]Range(nil), p.Ranges...)
+		if len(p.Ranges) == 0 {
+			return nil, fmt.Errorf("calendar: special hours from %s have no opening times (a closed period is a holiday)", p.From)
+		}
+		if err := checkDay(p.Ranges); err != nil {
+			return nil, fmt.Errorf("calendar: special hours from %s: %w", p.From, err)
+		}
+	}
+	sort.SliceStable(out.special, func(i, j int) bool { return out.special[i].From.before(out.special[j].From) })
+	for i := 1; i < len(out.special); i++ {
+		if !out.special[i-1].To.before(out.special[i].From) {
+			return nil, fmt.Errorf("calendar: special hours from %s and %s overlap", out.special[i-1].From, out.special[i].From)
+		}
+	}
+	return &out, nil
+}
+
+// Special returns the periods of special opening times, earliest first.
+func (c *Calendar) Special() []Special { return append([]Special(nil), c.special...) }
+
+// rangesOn is what day d opens: nothing on a holiday or a day the week
+// keeps closed, a special period's times when one covers d, else the
+// week's.
+func (c *Calendar) rangesOn(d Date) []Range {
+	if _, hol := c.holidayOn(d); hol {
+		return nil
+	}
+	week := c.week[d.weekday()]
+	if len(week) == 0 {
+		return nil
+	}
+	for _, s := range c.special {
+		if s.covers(d) {
+			return s.Ranges
+		}
+	}
+	return week
+}
+
+// spans are day d's opening periods as instants, in order.
+func (c *Calendar) spans(d Date) [][2]time.Time {
+	rs := c.rangesOn(d)
+	out := make([][2]time.Time, 0, len(rs))
+	for _, r := range rs {
+		start := time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, c.loc).Add(r.Start)
+		end := time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, c.loc).Add(r.End)
+		out = append(out, [2]time.Time{start, end})
+	}
+	return out
+}
+
+// dayLength is the working time of day d.
+func (c *Calendar) dayLength(d Date) time.Duration {
+	var n time.Duration
+	for _, s := range c.spans(d) {
+		n += s[1].Sub(s[0])
+	}
+	return n
+}
+
+// BusinessTime is the working time between from and to: how much of it
+// falls in opening hours. Zero when to is not after from.
+func (c *Calendar) BusinessTime(from, to time.Time) time.Duration {
+	if !to.After(from) {
+		return 0
+	}
+	var n time.Duration
+	last := DateOf(to.In(c.loc))
+	for d := DateOf(from.In(c.loc)); !last.before(d); d = d.addDays(1) {
+		for _, s := range c.spans(d) {
+			a, b := s[0], s[1]
+			if a.Before(from) {
+				a = from
+			}
+			if b.After(to) {
+				b = to
+			}
+			if b.After(a) {
+				n += b.Sub(a)
+			}
+		}
+	}
+	return n
+}
+
+// AddBusinessTime is the instant d of working time after t: t itself for
+// zero, and an instant in (or at the end of) an opening period otherwise —
+// 4 working hours from Thursday 14:00 is Sunday 11:00. The zero time when
+// the schedule never opens again.
+func (c *Calendar) AddBusinessTime(t time.Time, d time.Duration) time.Time {
+	if d <= 0 {
+		return t
+	}
+	day := DateOf(t.In(c.loc))
+	// idle counts the days in a row without opening hours: a schedule that
+	// never opens again ends the walk.
+	for idle := 0; idle < searchDays; day = day.addDays(1) {
+		spans := c.spans(day)
+		if len(spans) == 0 {
+			idle++
+			continue
+		}
+		idle = 0
+		for _, s := range spans {
+			a, b := s[0], s[1]
+			if !b.After(t) {
+				continue
+			}
+			if a.Before(t) {
+				a = t
+			}
+			left := b.Sub(a)
+			if d <= left {
+				return a.Add(d)
+			}
+			d -= left
+		}
+	}
+	return time.Time{}
+}
+
+// AddWorkingDays is the instant n working days after t, at the same point
+// of the working day: Thursday 14:00 plus one working day is Sunday 14:00.
+// A moment outside opening hours counts as the end of the working day
+// before it, so a request on Tuesday night or at Wednesday's opening is
+// due at the end of Wednesday with one working day. When the target day is
+// shorter (Ramadan hours), the point is capped at its close.
+func (c *Calendar) AddWorkingDays(t time.Time, n int) time.Time {
+	if n <= 0 {
+		return t
+	}
+	lt := t.In(c.loc)
+	day := DateOf(lt)
+	var offset time.Duration
+	endOfDay := false
+	if spans := c.spans(day); len(spans) > 0 && t.After(spans[0][0]) {
+		offset = c.BusinessTime(spans[0][0], t)
+		endOfDay = offset >= c.dayLength(day)
+	} else {
+		endOfDay = true // the end of the working day before
+		day = c.workingDayBefore(day)
+		if day == (Date{}) {
+			return time.Time{}
+		}
+	}
+	for i := 0; i < n; i++ {
+		if day = c.workingDayAfter(day); day == (Date{}) {
+			return time.Time{}
+		}
+	}
+	length := c.dayLength(day)
+	if endOfDay || offset > length {
+		offset = length
+	}
+	spans := c.spans(day)
+	return c.AddBusinessTime(spans[0][0], offset)
+}
+
+// workingDayAfter is the next day with opening hours after d; the zero
+// Date when there is none within reach.
+func (c *Calendar) workingDayAfter(d Date) Date {
+	for i := 1; i <= searchDays; i++ {
+		if next := d.addDays(i); len(c.rangesOn(next)) > 0 {
+			return next
+		}
+	}
+	return Date{}
+}
+
+func (c *Calendar) workingDayBefore(d Date) Date {
+	for i := 1; i <= searchDays; i++ {
+		if prev := d.addDays(-i); len(c.rangesOn(prev)) > 0 {
+			return prev
+		}
+	}
+	return Date{}
 }

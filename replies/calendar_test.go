@@ -322,3 +322,141 @@ func TestNewCalendarErrors(t *testing.T) {
 		})
 	}
 }
+
+// Working time counts only opening hours, across weekends, holidays and
+// special (Ramadan) hours.
+func TestCalendarBusinessTime(t *testing.T) {
+	c := riyadh(t)
+	ram, err := c.WithSpecial(Special{From: mustDate(t, "2026-02-18"), To: mustDate(t, "2026-03-17"),
+		Name: Text{AR: "رمضان", EN: "Ramadan"}, Ranges: []Range{mustRange(t, "10:00-15:00")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc := c.Location()
+	tests := []struct {
+		name     string
+		cal      *Calendar
+		from, to string
+		want     time.Duration
+	}{
+		{"inside one day", c, "2026-11-01 08:00:00", "2026-11-01 10:30:00", 150 * time.Minute},
+		{"before opening to after closing", c, "2026-11-01 06:00:00", "2026-11-01 16:00:00", 7 * time.Hour},
+		{"07:29 to 07:30 is nothing", c, "2026-11-01 07:29:00", "2026-11-01 07:30:00", 0},
+		{"14:30 to 14:31 is nothing", c, "2026-11-01 14:30:00", "2026-11-01 14:31:00", 0},
+		{"14:29 to 14:31 is a minute", c, "2026-11-01 14:29:00", "2026-11-01 14:31:00", time.Minute},
+		{"over the weekend", c, "2026-11-05 14:00:00", "2026-11-08 08:00:00", time.Hour}, // Thursday → Sunday
+		{"over National Day", c, "2026-09-22 14:00:00", "2026-09-24 08:00:00", time.Hour},
+		{"a Ramadan day", ram, "2026-02-22 00:00:00", "2026-02-23 00:00:00", 5 * time.Hour},
+		{"backwards", c, "2026-11-02 10:00:00", "2026-11-01 10:00:00", 0},
+	}
+	for _, tt := range tests {
+		if got := tt.cal.BusinessTime(at(t, loc, tt.from), at(t, loc, tt.to)); got != tt.want {
+			t.Errorf("%s: BusinessTime = %s, want %s", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestCalendarAddBusinessTime(t *testing.T) {
+	c := riyadh(t)
+	ram, err := c.WithSpecial(Special{From: mustDate(t, "2026-02-18"), To: mustDate(t, "2026-03-17"), Ranges: []Range{mustRange(t, "10:00-15:00")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc := c.Location()
+	tests := []struct {
+		name  string
+		cal   *Calendar
+		from  string
+		d     time.Duration
+		want  string
+		wantD time.Weekday
+	}{
+		{"within the day", c, "2026-11-01 08:00:00", 2 * time.Hour, "2026-11-01 10:00:00", time.Sunday},
+		{"at 07:29 starts at 07:30", c, "2026-11-01 07:29:00", time.Hour, "2026-11-01 08:30:00", time.Sunday},
+		{"at 07:30", c, "2026-11-01 07:30:00", time.Hour, "2026-11-01 08:30:00", time.Sunday},
+		{"at 14:30 goes to the next day", c, "2026-11-01 14:30:00", time.Hour, "2026-11-02 08:30:00", time.Monday},
+		{"at 14:31 goes to the next day", c, "2026-11-01 14:31:00", time.Hour, "2026-11-02 08:30:00", time.Monday},
+		{"ends exactly at closing", c, "2026-11-01 13:30:00", time.Hour, "2026-11-01 14:30:00", time.Sunday},
+		{"Thursday afternoon to Sunday", c, "2026-11-05 14:00:00", 4 * time.Hour, "2026-11-08 11:00:00", time.Sunday},
+		{"over National Day", c, "2026-09-22 14:00:00", time.Hour, "2026-09-24 08:00:00", time.Thursday},
+		{"over Eid", c, "2026-03-17 14:00:00", time.Hour, "2026-03-29 08:00:00", time.Sunday},
+		{"Ramadan hours", ram, "2026-02-22 09:00:00", 2 * time.Hour, "2026-02-22 12:00:00", time.Sunday},
+		{"Ramadan day runs out at 15:00", ram, "2026-02-22 14:00:00", 2 * time.Hour, "2026-02-23 11:00:00", time.Monday},
+		{"into the Eid holiday after Ramadan", ram, "2026-03-17 14:00:00", 2 * time.Hour, "2026-03-29 08:30:00", time.Sunday},
+	}
+	for _, tt := range tests {
+		got := tt.cal.AddBusinessTime(at(t, loc, tt.from), tt.d)
+		if want := at(t, loc, tt.want); !got.Equal(want) || got.In(loc).Weekday() != tt.wantD {
+			t.Errorf("%s: AddBusinessTime(%s, %s) = %s, want %s", tt.name, tt.from, tt.d, got.In(loc), want)
+		}
+	}
+}
+
+func TestCalendarAddWorkingDays(t *testing.T) {
+	c := riyadh(t)
+	ram, err := c.WithSpecial(Special{From: mustDate(t, "2026-02-18"), To: mustDate(t, "2026-03-17"), Ranges: []Range{mustRange(t, "10:00-15:00")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc := c.Location()
+	tests := []struct {
+		name string
+		cal  *Calendar
+		from string
+		n    int
+		want string
+	}{
+		{"Thursday 14:00 + 1 is Sunday 14:00", c, "2026-11-05 14:00:00", 1, "2026-11-08 14:00:00"},
+		{"Tuesday night + 1 is Wednesday's close", c, "2026-11-03 21:05:00", 1, "2026-11-04 14:30:00"},
+		{"07:29 + 1 is that day's close", c, "2026-11-04 07:29:00", 1, "2026-11-04 14:30:00"},
+		{"07:30 + 1 is that day's close", c, "2026-11-04 07:30:00", 1, "2026-11-04 14:30:00"},
+		{"07:31 + 1 is 07:31 next day", c, "2026-11-04 07:31:00", 1, "2026-11-05 07:31:00"},
+		{"14:30 + 1 is the next day's close", c, "2026-11-04 14:30:00", 1, "2026-11-05 14:30:00"},
+		{"14:31 + 1 is the next day's close", c, "2026-11-04 14:31:00", 1, "2026-11-05 14:30:00"},
+		{"Friday + 1 is Sunday's close", c, "2026-11-06 10:00:00", 1, "2026-11-08 14:30:00"},
+		{"3 days over National Day", c, "2026-09-21 10:00:00", 3, "2026-09-27 10:00:00"},
+		{"into Ramadan the point is capped at 15:00", ram, "2026-02-17 14:00:00", 1, "2026-02-18 15:00:00"},
+		{"inside Ramadan", ram, "2026-02-22 11:00:00", 1, "2026-02-23 11:00:00"},
+		{"a day's end stays the day's end", ram, "2026-02-22 15:00:00", 1, "2026-02-23 15:00:00"},
+	}
+	for _, tt := range tests {
+		got := tt.cal.AddWorkingDays(at(t, loc, tt.from), tt.n)
+		if want := at(t, loc, tt.want); !got.Equal(want) {
+			t.Errorf("%s: AddWorkingDays(%s, %d) = %s, want %s", tt.name, tt.from, tt.n, got.In(loc), want)
+		}
+	}
+}
+
+func TestCalendarSpecialHours(t *testing.T) {
+	c := riyadh(t)
+	ram, err := c.WithSpecial(Special{From: mustDate(t, "2026-02-18"), To: mustDate(t, "2026-03-17"), Ranges: []Range{mustRange(t, "10:00-15:00")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc := c.Location()
+	for _, tt := range []struct {
+		at   string
+		open bool
+	}{
+		{"2026-02-22 08:00:00", false}, // regular hours do not apply
+		{"2026-02-22 10:00:00", true},
+		{"2026-02-22 14:45:00", true},
+		{"2026-02-22 15:00:00", false},
+		{"2026-02-20 11:00:00", false}, // Friday stays closed
+		{"2026-02-17 08:00:00", true},  // before Ramadan
+	} {
+		if got := ram.IsOpen(at(t, loc, tt.at)); got != tt.open {
+			t.Errorf("IsOpen(%s) = %v, want %v", tt.at, got, tt.open)
+		}
+	}
+	if got, want := ram.NextOpening(at(t, loc, "2026-02-22 08:00:00")), at(t, loc, "2026-02-22 10:00:00"); !got.Equal(want) {
+		t.Errorf("NextOpening in Ramadan = %s, want %s", got, want)
+	}
+	if c.IsOpen(at(t, loc, "2026-02-22 08:00:00")) != true {
+		t.Error("WithSpecial changed the calendar it was called on")
+	}
+	if _, err := c.WithSpecial(Special{From: mustDate(t, "2026-02-18"), To: mustDate(t, "2026-03-17"), Ranges: []Range{mustRange(t, "10:00-15:00")}},
+		Special{From: mustDate(t, "2026-03-01"), To: mustDate(t, "2026-03-20"), Ranges: []Range{mustRange(t, "09:00-12:00")}}); err == nil {
+		t.Error("overlapping special periods accepted")
+	}
+}

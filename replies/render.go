@@ -38,6 +38,12 @@ type Request struct {
 	TicketRef string       // required for acknowledgement; shown in closing subjects
 	Name      string       // the customer's display name, may be empty
 	Now       time.Time    // when the reply goes out: decides the out-of-hours notice
+	// SurveyURL, when set, is this reply's own satisfaction link (signed
+	// for the ticket) instead of the bank's survey_url.
+	SurveyURL string
+	// Lead is plain text put before the reply's own, after the greeting: a
+	// department's answer ahead of the closing message.
+	Lead string
 }
 
 // Reply is a rendered reply. HTML is set for email only.
@@ -52,7 +58,7 @@ type TemplateData struct {
 	TicketRef   string // e.g. EDU-2026-000123
 	Topic       string // the topic's title
 	Department  string // the topic's department name
-	SLA         string // e.g. "3 days" / "3 أيام"
+	SLA         string // in working time, e.g. "3 working days" / "3 أيام عمل"
 	Org         string // the bank's name
 	Hours       string // the weekly schedule, Calendar.Describe
 	NextOpening string // when we open next, with the zone; empty when open now
@@ -159,6 +165,9 @@ func (b *Bank) prepare(req Request, short bool) (*prepared, error) {
 		Hours:     b.cal.Describe(lang),
 		SurveyURL: b.surveyURL,
 	}
+	if req.SurveyURL != "" {
+		d.SurveyURL = req.SurveyURL
+	}
 	open := true
 	if !req.Now.IsZero() {
 		open = b.cal.IsOpen(req.Now)
@@ -177,7 +186,7 @@ func (b *Bank) prepare(req Request, short bool) (*prepared, error) {
 			d.Department = dep.Name.In(lang)
 		}
 		if t.SLA > 0 {
-			d.SLA = humanDuration(t.SLA, lang)
+			d.SLA = workingDuration(t.SLA, lang)
 		}
 		if r := t.Referral; r != nil {
 			d.Office, d.Contact, d.URL = r.Office.In(lang), r.Contact, r.URL
@@ -229,9 +238,16 @@ func (b *Bank) prepare(req Request, short bool) (*prepared, error) {
 	if !short {
 		steps = append([]langTemplates{b.greeting}, steps...)
 	}
-	for _, ts := range steps {
+	lead := strings.TrimSpace(req.Lead)
+	if short && lead != "" {
+		p.blocks = append(p.blocks, block{text: lead})
+	}
+	for i, ts := range steps {
 		if err := run(ts); err != nil {
 			return nil, err
+		}
+		if !short && i == 0 && lead != "" { // after the greeting
+			p.blocks = append(p.blocks, block{text: lead})
 		}
 	}
 	if req.Kind == KindChoose {
@@ -457,40 +473,47 @@ func serviceURL(t *Topic) string {
 	return ""
 }
 
-func humanDuration(d time.Duration, lang string) string {
+// workingDuration words an SLA, which counts working time: whole days are
+// working days, the rest working hours (or minutes) — "1 working day and 4
+// working hours" / "يوم عمل واحد و4 ساعات عمل".
+func workingDuration(d time.Duration, lang string) string {
 	day := 24 * time.Hour
-	var n int
-	var unit string
-	switch {
-	case d%day == 0:
-		n, unit = int(d/day), "day"
-	case d%time.Hour == 0:
-		n, unit = int(d/time.Hour), "hour"
-	default:
-		n, unit = int(d.Round(time.Minute)/time.Minute), "minute"
+	days, rest := int(d/day), d%day
+	var parts []string
+	if days > 0 {
+		parts = append(parts, counted(days, "working day", [4]string{"يوم عمل واحد", "يومي عمل", "أيام عمل", "يوم عمل"}, lang))
 	}
+	switch {
+	case rest == 0:
+	case rest%time.Hour == 0:
+		parts = append(parts, counted(int(rest/time.Hour), "working hour", [4]string{"ساعة عمل واحدة", "ساعتي عمل", "ساعات عمل", "ساعة عمل"}, lang))
+	default:
+		parts = append(parts, counted(int(rest.Round(time.Minute)/time.Minute), "working minute", [4]string{"دقيقة عمل واحدة", "دقيقتي عمل", "دقائق عمل", "دقيقة عمل"}, lang))
+	}
+	if lang == "ar" {
+		return strings.Join(parts, " و")
+	}
+	return strings.Join(parts, " and ")
+}
+
+// counted is n of a unit: English singular or plural, Arabic in the four
+// forms a count takes (one, two, 3–10, 11 and up).
+func counted(n int, unit string, ar [4]string, lang string) string {
 	if lang != "ar" {
 		if n == 1 {
 			return "1 " + unit
 		}
 		return fmt.Sprintf("%d %ss", n, unit)
 	}
-	// Arabic counts agree with the number: one, two (dual), 3–10 plural,
-	// 11 and up singular accusative. The genitive dual suits "خلال …".
-	forms := map[string][4]string{
-		"day":    {"يوم واحد", "يومين", "أيام", "يومًا"},
-		"hour":   {"ساعة واحدة", "ساعتين", "ساعات", "ساعة"},
-		"minute": {"دقيقة واحدة", "دقيقتين", "دقائق", "دقيقة"},
-	}[unit]
 	switch {
 	case n == 1:
-		return forms[0]
+		return ar[0]
 	case n == 2:
-		return forms[1]
+		return ar[1]
 	case n <= 10:
-		return fmt.Sprintf("%d %s", n, forms[2])
+		return fmt.Sprintf("%d %s", n, ar[2])
 	default:
-		return fmt.Sprintf("%d %s", n, forms[3])
+		return fmt.Sprintf("%d %s", n, ar[3])
 	}
 }
 

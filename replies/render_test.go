@@ -39,14 +39,14 @@ func TestRenderKinds(t *testing.T) {
 		{"acknowledgement ar",
 			Request{Kind: KindAcknowledgement, TopicID: "repair", Language: "ar", Channel: message.Email, TicketRef: "EDU-2026-000123", Name: "سارة"},
 			"[EDU-2026-000123] تم استلام طلبك",
-			[]string{"مرحبًا سارة،", "نصلح أجهزة العرض", "رقم طلبك EDU-2026-000123 لدى مركز الصيانة خلال يومين.",
+			[]string{"مرحبًا سارة،", "نصلح أجهزة العرض", "رقم طلبك EDU-2026-000123 لدى مركز الصيانة خلال يومي عمل.",
 				"روابط مفيدة:\n- نموذج الصيانة: https://example.edu.sa/forms/repair\n- منظومة إتقان: https://example.edu.sa/itqan",
 				"ساعات العمل: من الأحد إلى الخميس، من 7:30 صباحًا حتى 2:30 ظهرًا بتوقيت الرياض"},
 			[]string{"خارج الدوام", "Hello"}},
 		{"acknowledgement en",
 			Request{Kind: KindAcknowledgement, TopicID: "repair", Language: "en", Channel: message.Email, TicketRef: "EDU-2026-000123", Name: "Sara"},
 			"[EDU-2026-000123] We received your request",
-			[]string{"Hello Sara,", "We repair projectors", "Your ticket is EDU-2026-000123 with the Maintenance Center, within 2 days.",
+			[]string{"Hello Sara,", "We repair projectors", "Your ticket is EDU-2026-000123 with the Maintenance Center, within 2 working days.",
 				"Useful links:\n- Repair form: https://example.edu.sa/forms/repair",
 				"Working hours: Sunday–Thursday, 7:30 AM–2:30 PM (Riyadh time)"},
 			[]string{"We are closed", "مرحبًا"}},
@@ -428,26 +428,25 @@ func TestTruncate(t *testing.T) {
 	}
 }
 
-func TestHumanDuration(t *testing.T) {
+func TestWorkingDuration(t *testing.T) {
 	tests := []struct {
 		d      time.Duration
 		en, ar string
 	}{
-		{24 * time.Hour, "1 day", "يوم واحد"},
-		{48 * time.Hour, "2 days", "يومين"},
-		{5 * 24 * time.Hour, "5 days", "5 أيام"},
-		{14 * 24 * time.Hour, "14 days", "14 يومًا"},
-		{time.Hour, "1 hour", "ساعة واحدة"},
-		{36 * time.Hour, "36 hours", "36 ساعة"},
-		{4 * time.Hour, "4 hours", "4 ساعات"},
-		{90 * time.Minute, "90 minutes", "90 دقيقة"},
+		{24 * time.Hour, "1 working day", "يوم عمل واحد"},
+		{48 * time.Hour, "2 working days", "يومي عمل"},
+		{3 * 24 * time.Hour, "3 working days", "3 أيام عمل"},
+		{12 * 24 * time.Hour, "12 working days", "12 يوم عمل"},
+		{4 * time.Hour, "4 working hours", "4 ساعات عمل"},
+		{28 * time.Hour, "1 working day and 4 working hours", "يوم عمل واحد و4 ساعات عمل"},
+		{90 * time.Minute, "90 working minutes", "90 دقيقة عمل"},
 	}
 	for _, tt := range tests {
-		if got := humanDuration(tt.d, "en"); got != tt.en {
-			t.Errorf("humanDuration(%s, en) = %q, want %q", tt.d, got, tt.en)
+		if got := workingDuration(tt.d, "en"); got != tt.en {
+			t.Errorf("workingDuration(%s, en) = %q, want %q", tt.d, got, tt.en)
 		}
-		if got := humanDuration(tt.d, "ar"); got != tt.ar {
-			t.Errorf("humanDuration(%s, ar) = %q, want %q", tt.d, got, tt.ar)
+		if got := workingDuration(tt.d, "ar"); got != tt.ar {
+			t.Errorf("workingDuration(%s, ar) = %q, want %q", tt.d, got, tt.ar)
 		}
 	}
 }

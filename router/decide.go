@@ -20,6 +20,9 @@ const (
 	// ActionAppend: a message in a conversation that already has an open
 	// ticket (or names one); it is added to that ticket.
 	ActionAppend Action = "append"
+	// ActionReopen: a reply to a ticket closed within the reopen window;
+	// the ticket is reopened and its assignee told.
+	ActionReopen Action = "reopen"
 	// ActionAnswer: an informational in-scope question, answered from the bank.
 	ActionAnswer Action = "answer"
 	// ActionReferral: out of scope, referred to the competent office.
@@ -70,10 +73,13 @@ type Decision struct {
 	Scope        classify.Scope `json:"scope,omitempty"`
 	Topic        string         `json:"topic,omitempty"`
 	// Candidates are the services an ask reply offers, best first.
-	Candidates []string          `json:"candidates,omitempty"`
-	Department string            `json:"department,omitempty"`
-	Language   classify.Language `json:"language,omitempty"`
-	Confidence float64           `json:"confidence,omitempty"`
+	Candidates []string `json:"candidates,omitempty"`
+	Department string   `json:"department,omitempty"`
+	// FollowsTicket is the earlier ticket a new one is linked to (a reply
+	// after the reopen window).
+	FollowsTicket string            `json:"follows_ticket,omitempty"`
+	Language      classify.Language `json:"language,omitempty"`
+	Confidence    float64           `json:"confidence,omitempty"`
 	// MuteUntil, when set, mutes the contact's automatic replies until then
 	// (the per-contact cap).
 	MuteUntil time.Time `json:"mute_until,omitzero"`
@@ -100,6 +106,15 @@ type Facts struct {
 	Topic       TopicInfo
 	// OpenTicket is the ticket reference this message belongs to, if any.
 	OpenTicket string
+	// ReopenTicket is a ticket the message answers that was closed within
+	// the reopen window: it is reopened. FollowsTicket is one closed
+	// before that: a new ticket is opened, linked to it, in the topic the
+	// classifier finds when actionable, else in FollowsTopic (the old
+	// ticket's).
+	ReopenTicket   string
+	FollowsTicket  string
+	FollowsTopicID string
+	FollowsTopic   TopicInfo
 	// CitesForeignTicket is another contact's ticket reference the message
 	// cites without anything tying it to that ticket; it is kept apart.
 	CitesForeignTicket string
@@ -169,6 +184,17 @@ func Decide(f Facts) Decision {
 	switch {
 	case f.Declared != nil:
 		decideDeclared(&d, f, why)
+	case f.ReopenTicket != "":
+		d.Action = ActionReopen
+		why("answers ticket %s, closed within the reopen window: the ticket is reopened", f.ReopenTicket)
+	case f.FollowsTicket != "" && ((f.Class.Scope == classify.ScopeIn && f.Topic.Found && f.Topic.Actionable) || f.FollowsTopic.Found):
+		d.Action = ActionTicket
+		d.CreateTicket = true
+		d.FollowsTicket = f.FollowsTicket
+		if !(f.Class.Scope == classify.ScopeIn && f.Topic.Found && f.Topic.Actionable) && f.FollowsTopic.Found {
+			d.Topic, d.Department = f.FollowsTopicID, f.FollowsTopic.Department
+		}
+		why("answers ticket %s, closed before the reopen window: a new ticket for %s, linked to it", f.FollowsTicket, d.Department)
 	case f.OpenTicket != "":
 		// Thanks or "ok" on an open ticket joins it too, silently.
 		d.Action = ActionAppend
@@ -231,6 +257,9 @@ func Decide(f Facts) Decision {
 	case d.Action == ActionAppend:
 		d.AutoReply = false
 		why("follow-up on an open ticket: no new automatic reply")
+	case d.Action == ActionReopen:
+		d.AutoReply = false
+		why("reopened ticket: no automatic reply, its assignee is told")
 	case d.Action == ActionSpam:
 		d.AutoReply = false
 	case !answersAsk && !f.LastAutoReply.IsZero() && f.Now.Sub(f.LastAutoReply) < f.Window:

@@ -45,7 +45,19 @@ type Config struct {
 	AutoReplyCap       int
 	AutoReplyCapPeriod time.Duration
 	ConversationWindow time.Duration // SMS/WhatsApp threading, default 7 days
-	Now                func() time.Time
+	// ReopenWindow: a reply to a ticket closed less than this ago reopens
+	// it (and its assignee is told); a later one opens a new ticket linked
+	// to it. Default 7 days.
+	ReopenWindow time.Duration
+	// InboxURL is the inbox's public address, for links in staff notices;
+	// empty leaves them out.
+	InboxURL string
+	// Surveys signs survey links; with AutomaticSurvey, an answer or a
+	// referral that opens no ticket (the conversation is answered only
+	// automatically) ends with a link to rate it, for the message.
+	Surveys         *tickets.SurveyLinks
+	AutomaticSurvey bool
+	Now             func() time.Time
 }
 
 // Pipeline ingests inbound messages.
@@ -78,6 +90,9 @@ func New(st *store.Store, cls Classifier, bank *replies.Bank, jobs JobInserter, 
 	if cfg.ConversationWindow <= 0 {
 		cfg.ConversationWindow = 7 * 24 * time.Hour
 	}
+	if cfg.ReopenWindow <= 0 {
+		cfg.ReopenWindow = 7 * 24 * time.Hour
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -105,6 +120,16 @@ func (p *Pipeline) SetKnowledge(bank *replies.Bank, cls Classifier) {
 
 // Bank is the knowledge bank in use.
 func (p *Pipeline) Bank() *replies.Bank { return p.kn.Load().bank }
+
+// flow is the ticket workflow on the bank's business calendar: taken from
+// the bank in use, so a reloaded calendar counts at once.
+func (p *Pipeline) flow() tickets.Workflow {
+	var w tickets.Workflow
+	if cal := p.Bank().Calendar(); cal != nil {
+		w.Clock = cal
+	}
+	return w
+}
 
 // Result is the full account of one ingest, for tests and the CLI.
 type Result struct {
@@ -229,6 +254,16 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 	if th.haveTicket {
 		facts.OpenTicket = th.ticket.Ref
 	}
+	if th.haveClosed {
+		if th.closed.ClosedAt != nil && now.Sub(*th.closed.ClosedAt) <= p.cfg.ReopenWindow {
+			facts.ReopenTicket = th.closed.Ref
+		} else {
+			facts.FollowsTicket, facts.FollowsTopicID = th.closed.Ref, th.closed.Topic
+			if t, ok := p.Bank().Topic(th.closed.Topic); ok {
+				facts.FollowsTopic = TopicInfo{Found: true, Scope: string(t.Scope), Actionable: t.Actionable, Department: t.Department}
+			}
+		}
+	}
 	facts.CitesForeignTicket = th.foreignRef
 	var topic *replies.Topic
 	if !in.Quarantined {
@@ -268,6 +303,11 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 		}
 	}
 	d := Decide(facts)
+	if d.FollowsTicket != "" && (topic == nil || !topic.Actionable) {
+		if old, ok := p.Bank().Topic(d.Topic); ok { // the old ticket's
+			topic = old
+		}
+	}
 	if d.AutoReply && len(in.Routes) == 0 && !in.Channel.Sends() {
 		d.AutoReply = false
 		d.Reasons = append(d.Reasons, fmt.Sprintf("no automatic reply: a %s channel cannot send and the message names no route to answer by", in.Channel))
@@ -393,9 +433,19 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 	ticket := th.ticket
 	switch {
 	case d.CreateTicket:
-		if ticket, err = p.openTicket(ctx, tx, topic, contact.ID, conv, in, now); err != nil {
+		var linked store.Ticket
+		if d.FollowsTicket != "" {
+			linked = th.closed
+		}
+		if ticket, err = p.openTicket(ctx, tx, topic, contact.ID, conv, in, now, linked); err != nil {
 			return err
 		}
+		res.TicketID, res.TicketRef = ticket.ID, ticket.Ref
+	case d.Action == ActionReopen:
+		if err := p.reopen(ctx, tx, th.closed, m, now); err != nil {
+			return err
+		}
+		ticket = th.closed
 		res.TicketID, res.TicketRef = ticket.ID, ticket.Ref
 	case d.Action == ActionAppend:
 		if err := p.appendToTicket(ctx, tx, ticket, m.ID); err != nil {
@@ -412,6 +462,9 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 			if draft.reply, err = p.render(in.ChannelID, draft.req); err != nil {
 				return fmt.Errorf("%w: %v", errReferenceMoved, err)
 			}
+		}
+		if ticket.ID == 0 {
+			draft.reply = p.withSurvey(in.ChannelID, m.ID, draft.req, draft.reply, now)
 		}
 		id, err := p.enqueueReply(ctx, tx, in, from, contact.ID, conv, m.ID, draft.reply, ticket, now)
 		if err != nil {
@@ -493,11 +546,37 @@ func (p *Pipeline) render(channelID int64, req replies.Request) (replies.Reply, 
 	return reply, nil
 }
 
+// withSurvey adds the satisfaction link to an automatic answer or
+// referral, when configured, signed for the message it answers (known only
+// once the message is stored, hence here and not in render). A reply the
+// link would push over its channel's budget (an SMS) goes without it.
+func (p *Pipeline) withSurvey(channelID, messageID int64, req replies.Request, reply replies.Reply, now time.Time) replies.Reply {
+	if !p.cfg.AutomaticSurvey || p.cfg.Surveys == nil || p.cfg.Surveys.Signer == nil ||
+		(req.Kind != replies.KindAnswer && req.Kind != replies.KindReferral) {
+		return reply
+	}
+	url := p.cfg.Surveys.MessageSurveyURL(messageID, now)
+	line := tickets.SurveyInvite(req.Language, url)
+	text := reply.Text + "\n\n" + line
+	if s, ok := p.chans.Shaper(channelID); ok && !s.FitsBudget(text) {
+		return reply
+	}
+	reply.Text = text
+	if reply.HTML != "" {
+		reply.HTML = tickets.SurveyInviteHTML(reply.HTML, req.Language, url)
+	}
+	return reply
+}
+
 // thread is where a message belongs, as read before any write.
 type thread struct {
 	conv       int64        // 0: a new conversation
-	ticket     store.Ticket // the ticket it belongs to, if haveTicket
+	ticket     store.Ticket // the open ticket it belongs to, if haveTicket
 	haveTicket bool
+	// closed is a closed ticket the message answers, if haveClosed: it is
+	// reopened or followed by a linked ticket.
+	closed     store.Ticket
+	haveClosed bool
 	// foreignRef is another contact's ticket that the message cites and
 	// nothing else ties it to: it is not bound to it.
 	foreignRef string
@@ -559,16 +638,40 @@ func (p *Pipeline) thread(ctx context.Context, tx *store.Tx, in message.Inbound,
 		if th.conv, _, err = tx.OpenConversation(ctx, contactID, in.ChannelID, now.Add(-p.cfg.ConversationWindow)); err != nil {
 			return th, err
 		}
+		if th.conv == 0 {
+			// The conversation was closed with its ticket: a reply within
+			// the reopen window goes back to it.
+			if th.closed, th.haveClosed, err = tx.RecentlyClosedTicket(ctx, contactID, in.ChannelID, now.Add(-p.cfg.ReopenWindow)); err != nil {
+				return th, err
+			}
+			th.conv = th.closed.ConversationID
+		}
+	}
+	if th.haveTicket && th.ticket.Status == string(tickets.Closed) {
+		th.closed, th.haveClosed = th.ticket, true
+		th.ticket, th.haveTicket = store.Ticket{}, false
 	}
 	if !th.haveTicket && th.conv != 0 {
 		if th.ticket, th.haveTicket, err = tx.TicketForConversation(ctx, th.conv); err != nil {
 			return th, err
 		}
 	}
+	if !th.haveTicket && !th.haveClosed && th.conv != 0 {
+		latest, ok, err := tx.LatestTicket(ctx, th.conv)
+		if err != nil {
+			return th, err
+		}
+		if ok && latest.Status == string(tickets.Closed) {
+			th.closed, th.haveClosed = latest, true
+		}
+	}
+	if th.haveTicket {
+		th.closed, th.haveClosed = store.Ticket{}, false
+	}
 	return th, nil
 }
 
-func (p *Pipeline) openTicket(ctx context.Context, tx *store.Tx, topic *replies.Topic, contactID, conv int64, in message.Inbound, now time.Time) (store.Ticket, error) {
+func (p *Pipeline) openTicket(ctx context.Context, tx *store.Tx, topic *replies.Topic, contactID, conv int64, in message.Inbound, now time.Time, linked store.Ticket) (store.Ticket, error) {
 	year := p.ticketYear(now)
 	n, err := tx.NextTicketNumber(ctx, p.cfg.TicketPrefix, year)
 	if err != nil {
@@ -585,17 +688,67 @@ func (p *Pipeline) openTicket(ctx context.Context, tx *store.Tx, topic *replies.
 		Department:     topic.Department,
 		Status:         string(tickets.Open),
 		Subject:        ticketSubject(in),
+		LinkedTicketID: linked.ID,
 		CreatedAt:      now,
 		UpdatedAt:      now,
 	}
-	if topic.SLA > 0 {
-		due := now.Add(topic.SLA)
-		t.SLADueAt = &due
-	}
+	// Due times in the bank's working time.
+	p.flow().StartClocks(&t, topic.SLAText, topic.FirstResponseText)
 	if err := tx.CreateTicket(ctx, &t); err != nil {
 		return store.Ticket{}, fmt.Errorf("create ticket: %w", err)
 	}
+	if linked.ID != 0 {
+		for _, e := range []store.TicketEvent{
+			{TicketID: t.ID, Kind: store.EventLinked, Actor: "customer", Note: "follows " + linked.Ref, CreatedAt: now},
+			{TicketID: linked.ID, Kind: store.EventLinked, Actor: "customer", Note: "followed by " + t.Ref, CreatedAt: now},
+		} {
+			if err := tx.AddTicketEvent(ctx, &e); err != nil {
+				return store.Ticket{}, err
+			}
+		}
+	}
+	// The catalogue: routed to the topic's department and assigned to its
+	// head at once.
+	head, ok, err := tx.DepartmentHead(ctx, t.Department)
+	if err != nil {
+		return store.Ticket{}, err
+	}
+	if ok {
+		if err := tx.SetAssignee(ctx, conv, head.ID); err != nil {
+			return store.Ticket{}, err
+		}
+		if err := tx.AddTicketEvent(ctx, &store.TicketEvent{TicketID: t.ID, Kind: store.EventAssign, Actor: "system",
+			Note: "assigned to " + head.Email + " (head of " + t.Department + ")", CreatedAt: now}); err != nil {
+			return store.Ticket{}, err
+		}
+	}
 	return t, nil
+}
+
+// reopen reopens a ticket the customer answered within the reopen window
+// and tells its assignee (the conversation's) by mail.
+func (p *Pipeline) reopen(ctx context.Context, tx *store.Tx, t store.Ticket, m store.Message, now time.Time) error {
+	if _, err := p.flow().Move(ctx, tx, t.ID, tickets.Open, tickets.MoveOpts{Actor: "customer", At: now,
+		Note: fmt.Sprintf("reopened by customer message #%d", m.ID)}); err != nil {
+		return fmt.Errorf("reopen ticket %s: %w", t.Ref, err)
+	}
+	c, err := tx.Conversation(ctx, t.ConversationID)
+	if err != nil {
+		return err
+	}
+	assignee, err := tx.ConversationAssignee(ctx, c.ID)
+	if err != nil || assignee == 0 {
+		return err
+	}
+	email, lang, active, err := tx.UserEmail(ctx, assignee)
+	if err != nil || !active {
+		return err
+	}
+	subject, body := tickets.ReopenNotice(lang, p.cfg.InboxURL, t, m.Text)
+	_, err = tickets.QueueMail(ctx, tx, p.jobs, &store.StaffMail{
+		Key: fmt.Sprintf("reopen:%d:%d", t.ID, m.ID), To: email, Subject: subject, Text: body, CreatedAt: now,
+	})
+	return err
 }
 
 // ticketYear is the year a ticket opened at now is numbered in: the
@@ -609,10 +762,24 @@ func (p *Pipeline) ticketYear(now time.Time) int {
 }
 
 func (p *Pipeline) appendToTicket(ctx context.Context, tx *store.Tx, t store.Ticket, messageID int64) error {
-	if t.Status == string(tickets.Closed) {
-		return tx.UpdateTicketStatus(ctx, t.ID, string(tickets.Open), "customer", fmt.Sprintf("reopened by customer message #%d", messageID))
+	if err := tx.AddTicketEvent(ctx, &store.TicketEvent{TicketID: t.ID, Kind: store.EventMessage, Actor: "customer", Note: fmt.Sprintf("customer message #%d", messageID)}); err != nil {
+		return err
 	}
-	return tx.AddTicketEvent(ctx, &store.TicketEvent{TicketID: t.ID, Kind: store.EventMessage, Actor: "customer", Note: fmt.Sprintf("customer message #%d", messageID)})
+	if t.Status != string(tickets.Pending) || t.WaitingOn != store.WaitingOnCustomer {
+		return nil
+	}
+	// The customer answered: the ticket goes back to where it waited from,
+	// and its clock runs again.
+	back, err := tx.LastMoveInto(ctx, t.ID, string(tickets.Pending))
+	if err != nil {
+		return err
+	}
+	to := tickets.Status(back)
+	if tickets.CanMove(tickets.Pending, to) != nil {
+		to = tickets.Open
+	}
+	_, err = p.flow().Move(ctx, tx, t.ID, to, tickets.MoveOpts{Actor: "customer", At: p.cfg.Now(), Note: fmt.Sprintf("the customer answered (message #%d)", messageID)})
+	return err
 }
 
 func (p *Pipeline) enqueueReply(ctx context.Context, tx *store.Tx, in message.Inbound, to message.Party, contactID, conv, msgID int64, reply replies.Reply, ticket store.Ticket, now time.Time) (int64, error) {

@@ -8,14 +8,26 @@ import (
 )
 
 const ticketCols = `t.id, t.ref, t.prefix, t.year, t.number, t.conversation_id, t.contact_id,
-	t.topic, t.department, t.status, t.subject, t.sla_due_at, t.created_at, t.updated_at, t.closed_at`
+	t.topic, t.department, t.status, t.subject, t.sla_due_at, t.created_at, t.updated_at, t.closed_at,
+	t.sla_target, t.first_response_target, t.first_response_due_at, t.first_response_at, t.paused_seconds,
+	t.pending_since, t.waiting_on, t.outcome, t.outcome_reason, t.outcome_date, t.resolved_department,
+	t.handback_reply, t.linked_ticket_id, t.worked_by`
 
 func scanTicket(r rowScanner) (Ticket, error) {
 	var t Ticket
-	err := r.Scan(&t.ID, &t.Ref, &t.Prefix, &t.Year, &t.Number, idCol{&t.ConversationID}, idCol{&t.ContactID},
-		&t.Topic, &t.Department, &t.Status, &t.Subject, nullTimeCol{&t.SLADueAt},
-		timeCol{&t.CreatedAt}, timeCol{&t.UpdatedAt}, nullTimeCol{&t.ClosedAt})
+	err := r.Scan(ticketDest(&t)...)
 	return t, err
+}
+
+// ticketDest are the scan destinations of ticketCols, for queries that
+// read more columns after them.
+func ticketDest(t *Ticket) []any {
+	return []any{&t.ID, &t.Ref, &t.Prefix, &t.Year, &t.Number, idCol{&t.ConversationID}, idCol{&t.ContactID},
+		&t.Topic, &t.Department, &t.Status, &t.Subject, nullTimeCol{&t.SLADueAt},
+		timeCol{&t.CreatedAt}, timeCol{&t.UpdatedAt}, nullTimeCol{&t.ClosedAt},
+		&t.SLATarget, &t.FirstResponseTarget, nullTimeCol{&t.FirstResponseDueAt}, nullTimeCol{&t.FirstResponseAt}, &t.PausedSeconds,
+		nullTimeCol{&t.PendingSince}, &t.WaitingOn, &t.Outcome, &t.OutcomeReason, &t.OutcomeDate, &t.ResolvedDepartment,
+		&t.HandbackReply, idCol{&t.LinkedTicketID}, idCol{&t.WorkedBy}}
 }
 
 const ticketEventCols = `e.id, e.ticket_id, e.kind, e.actor, e.from_status, e.to_status, e.note, e.created_at`
@@ -91,12 +103,14 @@ func (tx *Tx) CreateTicket(ctx context.Context, t *Ticket) error {
 	}
 	s := tx.s
 	err := tx.tx.QueryRowContext(ctx, `INSERT INTO tickets (ref, prefix, year, number, conversation_id, contact_id,
-		topic, department, status, subject, sla_due_at, created_at, updated_at, closed_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		topic, department, status, subject, sla_due_at, created_at, updated_at, closed_at,
+		sla_target, first_response_target, first_response_due_at, linked_ticket_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 		ON CONFLICT DO NOTHING RETURNING id`,
 		t.Ref, t.Prefix, t.Year, t.Number, nullID(t.ConversationID), nullID(t.ContactID),
 		t.Topic, t.Department, t.Status, t.Subject, s.dbTimePtr(t.SLADueAt),
-		s.dbTime(t.CreatedAt), s.dbTime(t.UpdatedAt), s.dbTimePtr(t.ClosedAt)).Scan(&t.ID)
+		s.dbTime(t.CreatedAt), s.dbTime(t.UpdatedAt), s.dbTimePtr(t.ClosedAt),
+		t.SLATarget, t.FirstResponseTarget, s.dbTimePtr(t.FirstResponseDueAt), nullID(t.LinkedTicketID)).Scan(&t.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("create ticket %s: %w", t.Ref, ErrDuplicate)
 	}
@@ -177,7 +191,8 @@ func (tx *Tx) SetTicketDepartment(ctx context.Context, ticketID int64, departmen
 // AddTicketEvent appends e to its ticket's history and sets e.ID.
 func (tx *Tx) AddTicketEvent(ctx context.Context, e *TicketEvent) error {
 	switch e.Kind {
-	case EventCreated, EventStatus, EventNote, EventTransfer, EventMessage, EventAssign, EventReply, EventSnooze:
+	case EventCreated, EventStatus, EventNote, EventTransfer, EventMessage, EventAssign, EventReply, EventSnooze,
+		EventHandback, EventSLA, EventSurvey, EventLinked, EventSupply:
 	default:
 		return fmt.Errorf("add ticket event: unknown kind %q", e.Kind)
 	}

@@ -165,6 +165,32 @@ type Ticket struct {
 	CreatedAt      time.Time  `json:"created_at"`
 	UpdatedAt      time.Time  `json:"updated_at"`
 	ClosedAt       *time.Time `json:"closed_at,omitempty"`
+
+	// The SLA clocks, in working time (package tickets computes them):
+	// the targets as the bank wrote them when the ticket opened, the due
+	// times they give, working time paused while pending on the customer
+	// (PendingSince, WaitingOn), and the first answer by a person.
+	SLATarget           string     `json:"sla_target,omitempty"`
+	FirstResponseTarget string     `json:"first_response_target,omitempty"`
+	FirstResponseDueAt  *time.Time `json:"first_response_due_at,omitempty"`
+	FirstResponseAt     *time.Time `json:"first_response_at,omitempty"`
+	PausedSeconds       int64      `json:"paused_seconds,omitempty"`
+	PendingSince        *time.Time `json:"pending_since,omitempty"`
+	WaitingOn           string     `json:"waiting_on,omitempty"` // customer or supply, while pending
+	// How it ended: outcome (done / not_done) with the reason, the visit or
+	// completion date (YYYY-MM-DD), the department that did the work and
+	// the reply it gave the front desk for the customer.
+	Outcome            string `json:"outcome,omitempty"`
+	OutcomeReason      string `json:"outcome_reason,omitempty"`
+	OutcomeDate        string `json:"outcome_date,omitempty"`
+	ResolvedDepartment string `json:"resolved_department,omitempty"`
+	HandbackReply      string `json:"handback_reply,omitempty"`
+	// LinkedTicketID is the earlier ticket this one follows (the customer
+	// wrote again after the reopen window); 0 for none.
+	LinkedTicketID int64 `json:"linked_ticket_id,omitempty"`
+	// WorkedBy is the user who did the work (the assignee when the ticket
+	// was handed back or closed); 0 while unknown.
+	WorkedBy int64 `json:"worked_by,omitempty"`
 }
 
 // Ticket event kinds.

@@ -46,17 +46,84 @@ func ParseStatus(s string) (Status, error) {
 	return Status(s), nil
 }
 
-// CanMove reports whether a ticket may go from one status to another. Any
-// not-closed ticket may move to any other status; a closed ticket only
-// reopens (to open), which keeps the audit trail honest.
+// Move is one allowed change of status, with the staff action that makes
+// it. The table follows the university's service catalogue: customer
+// service (the front desk) receives a ticket (open) and routes it to the
+// topic's department (transferred), whose head gives it to a member (in
+// progress); when the work is finished the department records the outcome
+// and hands it back to the front desk (transferred again, to the front
+// desk), which answers the customer and closes it. Pending waits on the
+// customer (the SLA clock stops) or on supply.
+type Move struct {
+	From, To Status
+	Action   string
+}
+
+// Actions that move a ticket.
+const (
+	ActionTransfer = "transfer" // to a department (or back to the front desk)
+	ActionTake     = "take"     // someone starts the work (the head assigns it)
+	ActionWait     = "wait"     // pending on the customer or on supply
+	ActionResume   = "resume"   // out of pending
+	ActionClose    = "close"    // with an outcome
+	ActionReopen   = "reopen"   // the customer wrote again, or supply arrived
+)
+
+// Moves is the whole transition table: every move not in it is refused.
+// Transferring a transferred ticket to another department changes its
+// department, not its status, and is no move.
+func Moves() []Move {
+	return []Move{
+		{Open, Transferred, ActionTransfer},
+		{Open, InProgress, ActionTake},
+		{Open, Pending, ActionWait},
+		{Open, Closed, ActionClose},
+		{Transferred, InProgress, ActionTake},
+		{Transferred, Pending, ActionWait},
+		{Transferred, Closed, ActionClose},
+		{Pending, Open, ActionResume},
+		{Pending, Transferred, ActionTransfer},
+		{Pending, InProgress, ActionResume},
+		{Pending, Closed, ActionClose},
+		{InProgress, Transferred, ActionTransfer},
+		{InProgress, Pending, ActionWait},
+		{InProgress, Closed, ActionClose},
+		{Closed, Open, ActionReopen},
+	}
+}
+
+// MoveError is a move the table refuses. The inbox answers it 409.
+type MoveError struct{ From, To Status }
+
+func (e *MoveError) Error() string {
+	switch {
+	case e.From == e.To:
+		return fmt.Sprintf("ticket is already %s", e.To)
+	case e.From == Closed:
+		return fmt.Sprintf("a closed ticket can only be reopened, not moved to %s", e.To)
+	case e.To == Open:
+		return fmt.Sprintf("a %s ticket cannot go back to open: transfer it back to the front desk instead", e.From)
+	}
+	return fmt.Sprintf("a ticket cannot move from %s to %s", e.From, e.To)
+}
+
+// CanMove reports whether the table allows a ticket to go from one status
+// to another: nil, or a *MoveError saying why not.
 func CanMove(from, to Status) error {
-	if from == to {
-		return fmt.Errorf("ticket is already %s", to)
+	if _, ok := FindMove(from, to); ok {
+		return nil
 	}
-	if from == Closed && to != Open {
-		return fmt.Errorf("a closed ticket can only be reopened, not moved to %s", to)
+	return &MoveError{From: from, To: to}
+}
+
+// FindMove returns the table's move from → to.
+func FindMove(from, to Status) (Move, bool) {
+	for _, m := range Moves() {
+		if m.From == from && m.To == to {
+			return m, true
+		}
 	}
-	return nil
+	return Move{}, false
 }
 
 // refPattern finds a reference in a subject: "[#EDU-2026-000123]", with or

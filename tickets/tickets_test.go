@@ -1,6 +1,7 @@
 package tickets
 
 import (
+	"errors"
 	"slices"
 	"testing"
 
@@ -48,21 +49,38 @@ func TestSubject(t *testing.T) {
 	}
 }
 
+// Every pair of statuses is checked against the table: the moves in it
+// are allowed, every other pair is refused with a *MoveError.
 func TestStatusMoves(t *testing.T) {
-	tests := []struct {
-		from, to Status
-		ok       bool
-	}{
-		{Open, Transferred, true},
-		{Transferred, InProgress, true},
-		{InProgress, Closed, true},
-		{Closed, Open, true},
-		{Closed, InProgress, false},
-		{Open, Open, false},
+	allowed := map[[2]Status]bool{}
+	for _, m := range Moves() {
+		if allowed[[2]Status{m.From, m.To}] {
+			t.Errorf("move %s → %s is in the table twice", m.From, m.To)
+		}
+		allowed[[2]Status{m.From, m.To}] = true
+		if m.Action == "" {
+			t.Errorf("move %s → %s has no action", m.From, m.To)
+		}
 	}
-	for _, tt := range tests {
-		if err := CanMove(tt.from, tt.to); (err == nil) != tt.ok {
-			t.Errorf("CanMove(%s, %s) = %v, want ok=%v", tt.from, tt.to, err, tt.ok)
+	for _, from := range Statuses() {
+		for _, to := range Statuses() {
+			err := CanMove(from, to)
+			if allowed[[2]Status{from, to}] {
+				if err != nil {
+					t.Errorf("CanMove(%s, %s) = %v, want allowed", from, to, err)
+				}
+				continue
+			}
+			var me *MoveError
+			if !errors.As(err, &me) || me.From != from || me.To != to {
+				t.Errorf("CanMove(%s, %s) = %v, want a MoveError", from, to, err)
+			}
+		}
+	}
+	// The catalogue's path is in the table, step by step.
+	for _, step := range [][2]Status{{Open, Transferred}, {Transferred, InProgress}, {InProgress, Transferred}, {Transferred, Closed}, {Closed, Open}} {
+		if !allowed[step] {
+			t.Errorf("the catalogue's step %s → %s is refused", step[0], step[1])
 		}
 	}
 	if _, err := ParseStatus("bogus"); err == nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/wasl-dev/wasl/router"
 	"github.com/wasl-dev/wasl/secrets"
 	"github.com/wasl-dev/wasl/store"
+	"github.com/wasl-dev/wasl/tickets"
 
 	"go.mau.fi/whatsmeow/store/sqlstore"
 )
@@ -45,8 +46,9 @@ type app struct {
 	registry *registry
 	mux      *inbox.Mux
 	auth     *inbox.Auth
-	svc      *inbox.Service
+	svc      *inbox.Service // the inbox's staff actions, once mounted
 	operator *inbox.Operator
+	surveys  *tickets.SurveyLinks
 	// sources run for as long as serve does (the live-update hub).
 	sources []runner
 	// process names this process among the replicas; River's client id.
@@ -186,6 +188,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 	river.AddWorker(workers, &router.SendWorker{Store: a.store, Senders: a.registry, SendTimeout: cfg.Jobs.SendTimeout.D(time.Minute), Log: log})
 	river.AddWorker(workers, &router.MediaWorker{Store: a.store, Fetchers: a.registry})
 	river.AddWorker(workers, &inbox.WakeWorker{Store: a.store})
+	tw := a.ticketWorkers(workers)
 	n := cfg.Jobs.Workers
 	if n <= 0 {
 		n = 4
@@ -208,17 +211,33 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 		JobTimeout:           cfg.Jobs.SendTimeout.D(time.Minute),
 		// riverdatabasesql has no LISTEN/NOTIFY; SQLite has none at all.
 		PollOnly: true,
+		// Run by the elected leader only; their effects are idempotent in
+		// the store besides (tickets.PeriodicJobs).
+		PeriodicJobs: tw.periodic,
 	})
 	if err != nil {
 		a.store.Close()
 		return nil, fmt.Errorf("job runner: %w", err)
 	}
+	tw.setJobs(a.jobs)
+	// Survey links, signed with the key every replica shares: closing
+	// messages (the inbox) and automatic answers (the pipeline) carry them.
+	signer, err := surveySigner(cfg.Resolve(cfg.Tickets.Survey.KeyFile), cfg.DataDir)
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	a.surveys = &tickets.SurveyLinks{Signer: signer, BaseURL: cfg.HTTP.PublicURL, ValidFor: cfg.Tickets.Survey.ValidFor.D(14 * 24 * time.Hour)}
 	a.pipeline = router.New(a.store, a.model, a.bank, a.jobs, a.registry, router.Config{
 		TicketPrefix:       cfg.TicketPrefix,
 		AutoReplyWindow:    cfg.AutoReplyWindow.D(24 * time.Hour),
 		AutoReplyCap:       cfg.AutoReplyCap.Max,
 		AutoReplyCapPeriod: time.Duration(cfg.AutoReplyCap.Within),
 		ConversationWindow: cfg.ConversationWindow.D(7 * 24 * time.Hour),
+		ReopenWindow:       cfg.Tickets.ReopenWindow.D(7 * 24 * time.Hour),
+		InboxURL:           cfg.HTTP.PublicURL,
+		Surveys:            a.surveys,
+		AutomaticSurvey:    cfg.Tickets.Survey.AutomaticSurvey(),
 	}, log)
 
 	if err := a.newHTTP(); err != nil {

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -25,9 +26,11 @@ import (
 	"github.com/wasl-dev/wasl/config"
 	"github.com/wasl-dev/wasl/configs"
 	"github.com/wasl-dev/wasl/configs/demo"
+	"github.com/wasl-dev/wasl/inbox"
 	"github.com/wasl-dev/wasl/internal/faketwilio"
 	"github.com/wasl-dev/wasl/internal/sandbox"
 	"github.com/wasl-dev/wasl/message"
+	"github.com/wasl-dev/wasl/store"
 )
 
 func cmdDemo(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
@@ -156,6 +159,9 @@ Press Ctrl-C to stop.
 		wait, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
 		_ = sink.Wait(wait, 4)
+		if err := demoClosedTickets(ctx, a); err != nil {
+			log.Warn("demo: closed tickets with ratings not made", "err", err)
+		}
 		if st, err := a.store.Stats(ctx); err == nil {
 			fmt.Fprintf(stdout, "demo: %d messages in, %d tickets opened, %d replies out so far (%d mails in %s)\n",
 				st.Messages, st.Tickets, sumStates(st.Outbound), len(sink.Messages()), outbox)
@@ -202,4 +208,56 @@ func randomToken() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// demoClosedTickets closes a few of the demo's tickets the way staff would
+// (customer service, with the outcome and a reply; the closing message
+// with its survey link goes to the outbox) and answers their surveys, so
+// /reports shows closed tickets and satisfaction the first time it is
+// opened. A demo run again over its data does it once.
+func demoClosedTickets(ctx context.Context, a *app) error {
+	if a.svc == nil {
+		return nil
+	}
+	if answered, err := a.store.SurveysBetween(ctx, time.Time{}, time.Now().Add(time.Hour)); err != nil || len(answered) > 0 {
+		return err
+	}
+	open, err := a.store.ListTickets(ctx, store.TicketFilter{Limit: 50})
+	if err != nil {
+		return err
+	}
+	ratings := []struct {
+		outcome, reason, reply string
+		service, staff         int
+		comment                string
+	}{
+		{store.OutcomeDone, "", "تمت الصيانة وعادت الشاشة للعمل.", 5, 5, "شكرًا على سرعة الاستجابة"},
+		{inbox.OutcomeUnavailable, "", "The replacement part is out of stock; we will reopen your request when it arrives.", 3, 4, ""},
+		{store.OutcomeDone, "", "تم تنفيذ الطلب.", 4, 3, ""},
+	}
+	op := inbox.Principal{System: true}
+	survey := regexp.MustCompile(`/survey/([A-Za-z0-9_-]+)`)
+	n := 0
+	for _, t := range open {
+		if n == len(ratings) {
+			break
+		}
+		if t.Status == store.TicketClosed {
+			continue
+		}
+		r := ratings[n]
+		o, err := a.svc.Close(ctx, op, t.ConversationID, r.outcome, r.reason, r.reply)
+		if err != nil {
+			continue // not one customer service can close (no customer message): the next
+		}
+		n++
+		m := survey.FindStringSubmatch(o.Text)
+		if m == nil {
+			continue
+		}
+		if err := a.svc.AnswerSurvey(ctx, m[1], r.service, r.staff, r.comment); err != nil {
+			return fmt.Errorf("answer the survey of %s: %w", t.Ref, err)
+		}
+	}
+	return nil
 }

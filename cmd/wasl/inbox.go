@@ -26,7 +26,8 @@ func (a *app) mountInbox() error {
 	if err != nil {
 		return err
 	}
-	a.svc = inbox.NewService(a.store, a.jobs, a.bank, inbox.ServiceConfig{TicketPrefix: a.cfg.TicketPrefix, MessageIDs: a.registry}, a.log)
+	a.svc = inbox.NewService(a.store, a.jobs, a.bank, inbox.ServiceConfig{TicketPrefix: a.cfg.TicketPrefix, MessageIDs: a.registry,
+		FrontDesk: a.cfg.Tickets.FrontDesk, Surveys: a.surveys, InboxURL: a.cfg.HTTP.PublicURL}, a.log)
 	poll := time.Second
 	if a.store.Dialect() == store.Postgres {
 		poll = 5 * time.Second // LISTEN/NOTIFY wakes the hub; polling is the safety net

@@ -23,6 +23,8 @@ var publicRoutes = map[string]bool{
 	"GET /login":                             true,
 	"POST /login":                            true,
 	"GET /static/":                           true,
+	"GET /survey/{token}":                    true,
+	"POST /survey/{token}":                   true,
 	"POST /webhooks/twilio/{channel}":        true,
 	"POST /webhooks/twilio/{channel}/status": true,
 }
@@ -105,6 +107,11 @@ func TestRouteWalk(t *testing.T) {
 				case p == "POST /login":
 					if resp.StatusCode != http.StatusUnauthorized {
 						t.Errorf("sign-in without credentials: %s, want 401", resp.Status)
+					}
+				case strings.Contains(p, "/survey/"):
+					// Public but signed: a link that is not ours is refused.
+					if resp.StatusCode != http.StatusNotFound {
+						t.Errorf("unsigned survey link: %s, want 404", resp.Status)
 					}
 				case resp.StatusCode != http.StatusOK:
 					t.Errorf("public %s: %s, want 200", p, resp.Status)

@@ -15,6 +15,6 @@ func (h *Handler) assign(w http.ResponseWriter, r *http.Request) {
 				return invalidForm("user")
 			}
 		}
-		return h.svc.Assign(r.Context(), principal(r), id, user)
+		return h.svc.Assign(r.Context(), principal(r), id, user, r.PostForm.Get("note"))
 	})
 }

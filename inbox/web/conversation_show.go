@@ -25,6 +25,12 @@ type convData struct {
 	Sent     bool
 	Plain    bool // SMS or WhatsApp: plain text with a segment count
 	Outcome  string
+	Ticket   store.Ticket // the conversation's newest ticket (ID 0: none)
+	// FrontDesk is the customer-service unit's department; HandBack says
+	// the ticket is with another department, which can hand it back.
+	FrontDesk string
+	HandBack  bool
+	Survey    *store.SurveyResponse
 }
 
 // item is one history entry as the page shows it.
@@ -60,10 +66,21 @@ func (h *Handler) conversationData(r *http.Request, id int64, p *page) (*convDat
 		return nil, err
 	}
 	d := &convData{Conv: c, Images: r.URL.Query().Get("images") == "1", Sent: r.URL.Query().Get("sent") == "1",
-		Statuses: []string{store.TicketOpen, store.TicketTransferred, store.TicketPending, store.TicketInProgress},
+		Statuses: []string{store.TicketOpen, store.TicketInProgress, store.TicketPending, "pending_supply"},
 		Plain:    c.ChannelKind != message.Email}
+	d.FrontDesk = h.svc.FrontDesk()
 	if c.TicketID != 0 {
-		d.Outcome, _, _ = h.store.TicketOutcome(r.Context(), c.TicketID)
+		t, _, err := h.store.Ticket(r.Context(), c.TicketID)
+		if err != nil {
+			return nil, err
+		}
+		d.Ticket, d.Outcome = t, t.Outcome
+		d.HandBack = t.Department != d.FrontDesk && (t.Status == store.TicketTransferred || t.Status == store.TicketInProgress || t.Status == store.TicketPending)
+		if sr, ok, err := h.store.TicketSurvey(r.Context(), t.ID); err != nil {
+			return nil, err
+		} else if ok {
+			d.Survey = &sr
+		}
 	}
 	for _, it := range hist {
 		v := item{HistoryItem: it, This: it.ConversationID == c.ID}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/wasl-dev/wasl/inbox"
 	"github.com/wasl-dev/wasl/store"
+	"github.com/wasl-dev/wasl/tickets"
 )
 
 // page is what every template gets: who is looking, in which language and
@@ -63,6 +64,18 @@ func (p *page) Date(t time.Time) string {
 		return t.Format("2 Jan 2006")
 	}
 	return fmt.Sprintf("%d %s %d", t.Day(), arabicMonths[t.Month()-1], t.Year())
+}
+
+// Hours words a working-time duration in hours ("3.5 working hours"); a
+// dash for none.
+func (p *page) Hours(d time.Duration) string { return tickets.WorkingHours(d, p.Lang) }
+
+// Share is n of total as a whole percentage; a dash when total is 0.
+func (p *page) Share(n, total int) string {
+	if total == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f%%", float64(n)*100/float64(total))
 }
 
 // ISO is t for a datetime attribute.
@@ -127,6 +140,8 @@ func funcs() template.FuncMap {
 		"pct":    func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
 		"srcdoc": func(s string) string { return s }, // html/template escapes it for the attribute
 		"list":   func(s ...string) []string { return s },
+		"ints":   func(v ...int) []int { return v },
+		"list2":  func(v ...any) []any { return v },
 		"args":   func(p *page, v any) opArgs { return opArgs{P: p, V: v} },
 		"deref":  func(t *time.Time) time.Time { return *t },
 	}

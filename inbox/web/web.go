@@ -117,6 +117,9 @@ func (h *Handler) Register(mux Registrar) {
 
 	mux.Handle("GET /static/", secure(http.StripPrefix("/static/", staticHandler(h.static))))
 	pub("GET /login", h.showLogin)
+	// The satisfaction survey: public, the signed link is the credential.
+	pub("GET /survey/{token}", h.showSurvey)
+	pub("POST /survey/{token}", h.answerSurvey)
 	pub("POST /login", h.checkLogin)
 	auth("POST /logout", h.logout)
 	auth("POST /language", h.switchLanguage)
@@ -131,6 +134,7 @@ func (h *Handler) Register(mux Registrar) {
 	auth("POST /conversations/{id}/transfer", h.transfer)
 	auth("POST /conversations/{id}/status", h.setStatus)
 	auth("POST /conversations/{id}/close", h.closeConversation)
+	auth("POST /conversations/{id}/handback", h.handBack)
 	auth("POST /conversations/{id}/snooze", h.snooze)
 	auth("POST /outbound/{id}/retry", h.retry)
 	auth("GET /attachments/{id}", h.attachment)
@@ -138,6 +142,11 @@ func (h *Handler) Register(mux Registrar) {
 	auth("POST /contacts/{id}/merge", h.mergeContact)
 	auth("POST /contacts/{id}/note", h.contactNote)
 	auth("POST /merges/{id}/undo", h.undoMerge)
+	auth("GET /reports", h.showReports)
+	auth("GET /reports/weekly.csv", h.weeklyCSV)
+	auth("GET /reports/channels.csv", h.channelsCSV)
+	auth("POST /reports/supply/{department}/send", h.sendSupplyList)
+	auth("POST /reports/supply/{department}/arrived", h.supplyArrived)
 	auth("GET /events", h.events)
 	h.registerOperator(mux)
 }
