@@ -88,32 +88,29 @@ func (s *Store) AuditLog(ctx context.Context, f AuditFilter) ([]AuditEntry, erro
 	}, "audit log")
 }
 
-// SetDepartmentHead makes the user the department's head (its default
-// assignee); userID 0 leaves the department without one.
+// SetDepartmentHead makes a member the department's head (its default
+// assignee, whom the ticket workflow assigns new tickets to); userID 0
+// leaves the department without one. One model of heads for the operator
+// pages and the workflow: user_departments.head (migration 00024).
 func (tx *Tx) SetDepartmentHead(ctx context.Context, department string, userID int64) error {
 	if strings.TrimSpace(department) == "" {
 		return fmt.Errorf("set department head: department is required")
 	}
-	if userID == 0 {
-		_, err := tx.tx.ExecContext(ctx, `DELETE FROM department_heads WHERE department = $1`, department)
-		if err != nil {
-			return fmt.Errorf("clear head of %s: %w", department, err)
-		}
-		return nil
-	}
-	_, err := tx.tx.ExecContext(ctx, `INSERT INTO department_heads (department, user_id, updated_at) VALUES ($1, $2, $3)
-		ON CONFLICT (department) DO UPDATE SET user_id = excluded.user_id, updated_at = excluded.updated_at`,
-		department, userID, tx.s.dbTime(now()))
-	if err != nil {
+	// The former head steps down first: one head per department (index).
+	if _, err := tx.tx.ExecContext(ctx, `UPDATE user_departments SET head = FALSE WHERE department = $1 AND user_id <> $2`, department, userID); err != nil {
 		return fmt.Errorf("set head of %s: %w", department, err)
 	}
-	return nil
+	if userID == 0 {
+		return nil
+	}
+	res, err := tx.tx.ExecContext(ctx, `UPDATE user_departments SET head = TRUE WHERE user_id = $1 AND department = $2`, userID, department)
+	return affectedOne(res, err, fmt.Sprintf("set head of %s (user %d is not in it?)", department, userID))
 }
 
 // DepartmentHeads maps each department that has a head to the head's user
 // id.
 func (s *Store) DepartmentHeads(ctx context.Context) (map[string]int64, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT department, user_id FROM department_heads`)
+	rows, err := s.db.QueryContext(ctx, `SELECT department, user_id FROM user_departments WHERE head = TRUE`)
 	if err != nil {
 		return nil, fmt.Errorf("department heads: %w", err)
 	}

@@ -204,11 +204,19 @@ func TestAuditAndHeads(t *testing.T) {
 		other := newUser(t, s, "other@uni.example", RoleAgent, "classrooms")
 		mustTx(t, s, func(tx *Tx) error { return tx.SetDepartmentHead(ctx, "classrooms", u.ID) })
 		mustTx(t, s, func(tx *Tx) error { return tx.SetDepartmentHead(ctx, "classrooms", other.ID) })
-		mustTx(t, s, func(tx *Tx) error { return tx.SetDepartmentHead(ctx, "it_support", u.ID) })
+		it := newUser(t, s, "it@uni.example", RoleAgent, "it_support")
+		mustTx(t, s, func(tx *Tx) error { return tx.SetDepartmentHead(ctx, "it_support", it.ID) })
 		mustTx(t, s, func(tx *Tx) error { return tx.SetDepartmentHead(ctx, "it_support", 0) })
 		heads, err := s.DepartmentHeads(ctx)
 		if err != nil || len(heads) != 1 || heads["classrooms"] != other.ID {
 			t.Errorf("DepartmentHeads = %v, %v", heads, err)
+		}
+		// The head the operator set is the one the ticket workflow assigns.
+		if h, ok, err := s.DepartmentHead(ctx, "classrooms"); err != nil || !ok || h.ID != other.ID {
+			t.Errorf("DepartmentHead(classrooms) = %d, %v, %v; want the operator's pick %d", h.ID, ok, err, other.ID)
+		}
+		if err := s.InTx(ctx, func(tx *Tx) error { return tx.SetDepartmentHead(ctx, "maintenance_center", other.ID) }); err == nil {
+			t.Error("a user outside the department was made its head")
 		}
 	})
 }

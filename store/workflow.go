@@ -197,11 +197,9 @@ func departmentHead(ctx context.Context, q queryer, department string) (User, bo
 func (s *Store) SetDepartmentHead(ctx context.Context, userID int64, department string, head bool) error {
 	return s.InTx(ctx, func(tx *Tx) error {
 		if head {
-			if _, err := tx.tx.ExecContext(ctx, `UPDATE user_departments SET head = FALSE WHERE department = $1 AND user_id <> $2`, department, userID); err != nil {
-				return fmt.Errorf("set head of %s: %w", department, err)
-			}
+			return tx.SetDepartmentHead(ctx, department, userID)
 		}
-		res, err := tx.tx.ExecContext(ctx, `UPDATE user_departments SET head = $1 WHERE user_id = $2 AND department = $3`, head, userID, department)
+		res, err := tx.tx.ExecContext(ctx, `UPDATE user_departments SET head = FALSE WHERE user_id = $1 AND department = $2`, userID, department)
 		return affectedOne(res, err, fmt.Sprintf("set head of %s (user %d is not in it?)", department, userID))
 	})
 }
