@@ -46,9 +46,11 @@ type Survey struct {
 	// Automatic offers the survey in automatic answers too (conversations
 	// answered only automatically). Default true; "false" turns it off.
 	Automatic *bool `yaml:"automatic"`
-	// KeyFile holds the secret the links are signed with, made (0600) on
+	// KeyFile holds the secret the links are signed with when no secret
+	// key (WASL_SECRET_KEY, secret_key_file) is configured, made (0600) on
 	// first start; default data_dir/survey-link.key. Replicas must share
-	// one: point them at the same file.
+	// one: point them at the same file. With a secret key the links' key
+	// is derived from it and this file is not used.
 	KeyFile string `yaml:"key_file"`
 }
 

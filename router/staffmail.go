@@ -69,7 +69,7 @@ func (w *StaffMailWorker) Work(ctx context.Context, job *river.Job[tickets.Staff
 	}
 	_, err = s.Send(ctx, message.Outbound{
 		ChannelID: id, Channel: message.Email, To: message.Party{Kind: message.IdentityEmail, Value: m.To},
-		Subject: m.Subject, Text: m.Text, HTML: m.HTML, MessageID: fmt.Sprintf("<staff.%d@%s>", m.ID, domain), Auto: true,
+		Subject: m.Subject, Text: m.Text, HTML: m.HTML, MessageID: fmt.Sprintf("staff.%d@%s", m.ID, domain), Auto: true,
 	})
 	if err != nil {
 		return fail(err, channels.IsPermanent(err))

@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -40,6 +41,7 @@ var ErrNoKey = errors.New("no secret key is configured, so Wasl will not store t
 type Key struct {
 	aead cipher.AEAD
 	id   [idSize]byte
+	raw  []byte // for Derive only
 }
 
 const (
@@ -134,9 +136,18 @@ func newKey(raw []byte) (*Key, error) {
 	// The fingerprint is a hash of the key under a label of its own, so it
 	// tells keys apart and reveals nothing usable about them.
 	sum := sha256.Sum256(append([]byte("wasl secret key id\x00"), raw...))
-	k := &Key{aead: aead}
+	k := &Key{aead: aead, raw: raw}
 	copy(k.id[:], sum[:idSize])
 	return k, nil
+}
+
+// Derive returns a 32-byte key for another use of the secret key (HKDF-
+// SHA256, purpose as the info), so that use never shares a key with the
+// credentials' encryption or with a use of another purpose.
+func (k *Key) Derive(purpose string) []byte {
+	// hkdf.Key fails only for lengths beyond 255 hashes.
+	out, _ := hkdf.Key(sha256.New, k.raw, nil, "wasl derived key\x00"+purpose, KeySize)
+	return out
 }
 
 // ID is the key's fingerprint (16 hex digits), safe to show and log.

@@ -183,3 +183,27 @@ func TestFields(t *testing.T) {
 		t.Error("Reseal with the wrong old key succeeded")
 	}
 }
+
+// TestDerive: a derived key is the same for the same key and purpose
+// (another process parsing the same key gets it too), and differs by
+// purpose and by key.
+func TestDerive(t *testing.T) {
+	s := NewKey()
+	a, _ := ParseKey(s)
+	b, _ := ParseKey(s)
+	other := mustKey(t)
+	tests := []struct {
+		name string
+		x, y []byte
+		same bool
+	}{
+		{"same key and purpose", a.Derive("survey links"), b.Derive("survey links"), true},
+		{"other purpose", a.Derive("survey links"), a.Derive("something else"), false},
+		{"other key", a.Derive("survey links"), other.Derive("survey links"), false},
+	}
+	for _, tt := range tests {
+		if len(tt.x) != KeySize || bytes.Equal(tt.x, tt.y) != tt.same {
+			t.Errorf("%s: %x vs %x, want same=%v", tt.name, tt.x, tt.y, tt.same)
+		}
+	}
+}

@@ -341,12 +341,13 @@ func (s *Store) ClaimStaffMail(ctx context.Context, id int64) (StaffMail, bool, 
 		}
 		claimed = n == 1
 		m, err = scanStaffMail(tx.tx.QueryRowContext(ctx, `SELECT `+staffMailCols+` FROM staff_mails WHERE id = $1`, id))
-		return notFound(err, fmt.Sprintf("staff mail %d", id))
+		if err != nil {
+			// notFound wraps whatever it is given, nil too.
+			return notFound(err, fmt.Sprintf("staff mail %d", id))
+		}
+		return nil
 	})
-	if errors.Is(err, ErrNotFound) {
-		return StaffMail{}, false, err
-	}
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if err != nil {
 		return StaffMail{}, false, err
 	}
 	return m, claimed, nil

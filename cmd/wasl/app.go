@@ -222,7 +222,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 	tw.setJobs(a.jobs)
 	// Survey links, signed with the key every replica shares: closing
 	// messages (the inbox) and automatic answers (the pipeline) carry them.
-	signer, err := surveySigner(cfg.Resolve(cfg.Tickets.Survey.KeyFile), cfg.DataDir)
+	signer, err := surveySigner(a.key, cfg.Resolve(cfg.Tickets.Survey.KeyFile), cfg.DataDir)
 	if err != nil {
 		a.store.Close()
 		return nil, err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wasl-dev/wasl/message"
 	"github.com/wasl-dev/wasl/router"
+	"github.com/wasl-dev/wasl/secrets"
 	"github.com/wasl-dev/wasl/tickets"
 )
 
@@ -79,15 +80,22 @@ func (a *app) notifyChannel() (int64, bool) {
 	return id, id != 0
 }
 
-// surveyKeyFile holds the secret survey links are signed with, made on
-// first start. When the gateway's shared secret key (WASL_SECRET_KEY)
-// lands, the signer takes its key from there instead; only this function
-// changes.
+// surveyKeyFile holds the secret survey links are signed with when no
+// secret key is configured, made on first start; replicas share it then.
 const surveyKeyFile = "survey-link.key"
 
-// surveySigner loads (or makes, 0600) the survey key at path (default the
-// data directory's) and derives the links' signer from it.
-func surveySigner(path, dataDir string) (*tickets.SurveySigner, error) {
+// surveyKeyPurpose names the survey links' key among the secret key's
+// derived keys.
+const surveyKeyPurpose = "survey links"
+
+// surveySigner derives the links' signer from the gateway's secret key
+// when one is configured, so every replica holding it verifies the others'
+// links. Without one it loads (or makes, 0600) the survey key file at path
+// (default the data directory's).
+func surveySigner(secret *secrets.Key, path, dataDir string) (*tickets.SurveySigner, error) {
+	if secret != nil {
+		return tickets.NewSurveySigner(secret.Derive(surveyKeyPurpose))
+	}
 	if path == "" {
 		path = filepath.Join(dataDir, surveyKeyFile)
 	}
