@@ -23,8 +23,9 @@ func (g *gateway) apiBody(path string) []byte {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil || resp.StatusCode != http.StatusOK {
-		g.t.Fatalf("GET %s: %s %v: %.200s", path, resp.Status, err, body)
+		g.t.Fatalf("GET %s: %s %v: %.200s", path, resp.Status, err, g.redact(string(body)))
 	}
+	g.checkBody("GET "+path, body)
 	return body
 }
 

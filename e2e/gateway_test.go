@@ -49,6 +49,8 @@ type gateway struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	logs *syncBuffer
+	// leakSeen: checkLog has failed the test once; it says so only once.
+	leakSeen bool
 }
 
 type syncBuffer struct {
@@ -102,8 +104,9 @@ http:
 	}
 	t.Cleanup(func() {
 		g.kill()
+		g.checkLog()
 		if t.Failed() {
-			t.Logf("gateway log (tail):\n%s", tail(g.logs.String(), 60))
+			t.Logf("gateway log (tail):\n%s", g.redact(tail(g.logs.String(), 60)))
 		}
 	})
 	return g
@@ -152,7 +155,7 @@ func (g *gateway) start() {
 	for time.Now().Before(deadline) {
 		select {
 		case <-done:
-			g.t.Fatalf("wasl exited at start:\n%s", tail(g.logs.String(), 40))
+			g.t.Fatalf("wasl exited at start:\n%s", g.redact(tail(g.logs.String(), 40)))
 		default:
 		}
 		resp, err := http.Get("http://" + g.addr + "/readyz")
@@ -164,7 +167,7 @@ func (g *gateway) start() {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	g.t.Fatalf("wasl not ready after 60s:\n%s", tail(g.logs.String(), 40))
+	g.t.Fatalf("wasl not ready after 60s:\n%s", g.redact(tail(g.logs.String(), 40)))
 }
 
 // kill9 kills the process without a chance to clean up.
@@ -197,6 +200,7 @@ func (g *gateway) stop() {
 		<-done
 		g.t.Errorf("wasl did not stop within 40s of SIGTERM")
 	}
+	g.checkLog()
 }
 
 func (g *gateway) kill() { g.kill9() }
@@ -237,8 +241,9 @@ func (g *gateway) api(path string, v any) {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		g.t.Fatalf("GET %s: %s: %s", path, resp.Status, body)
+		g.t.Fatalf("GET %s: %s: %s", path, resp.Status, g.redact(string(body)))
 	}
+	g.checkBody("GET "+path, body)
 	if err := json.Unmarshal(body, v); err != nil {
 		g.t.Fatalf("GET %s: decode: %v", path, err)
 	}

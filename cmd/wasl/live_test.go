@@ -306,7 +306,8 @@ func tail(s string, n int) string {
 	return s
 }
 
-// TestOperatorBank: the bank page lists the topics; "try a message" shows
+// TestOperatorBank: the bank page shows each topic's answers and links and
+// the hours and holidays, in both languages; "try a message" shows
 // the topic, the decision and the reply as the customer would get it,
 // storing nothing; a reload with an invalid file shows its problems with
 // their lines and keeps the bank in use; SIGHUP reloads a valid one.
@@ -338,10 +339,29 @@ func TestOperatorBank(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	if code, body := do(http.MethodGet, "/operator/bank", nil); code != http.StatusOK || !strings.Contains(body, "equipment_maintenance") {
+	code, body := do(http.MethodGet, "/operator/bank", nil)
+	if code != http.StatusOK {
 		t.Fatalf("bank page: %d", code)
 	}
-	code, body := do(http.MethodPost, "/operator/bank/try", url.Values{"channel": {fmt.Sprint(mail.ID)}, "subject": {"Projector"}, "text": {"the projector in room 12 is broken"}})
+	// What the bank holds shows in both languages, whatever the page's.
+	for _, want := range []string{
+		`id="topic-equipment_maintenance"`,
+		"ويحدد موعد زيارة الفني أو تاريخ الإنجاز",                    // an Arabic answer
+		"which will set a technician visit or a completion date",     // its English
+		`href="https://example.edu.sa/edu-services/forms/inquiries"`, // a link
+		"نموذج الاستفسارات والاقتراحات",                              // its Arabic title
+		"Inquiries and suggestions form",                             // and English
+		"Sunday–Thursday",                                            // the week's hours
+		"Ramadan hours",                                              // special hours
+		"2026-03-18 – 2026-03-28",                                    // a holiday's dates
+		"إجازة عيد الفطر",                                            // and names
+		"Eid al-Fitr holiday",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("bank page lacks %q", want)
+		}
+	}
+	code, body = do(http.MethodPost, "/operator/bank/try", url.Values{"channel": {fmt.Sprint(mail.ID)}, "subject": {"Projector"}, "text": {"the projector in room 12 is broken"}})
 	if code != http.StatusOK || !strings.Contains(body, `data-topic="equipment_maintenance"`) || !strings.Contains(body, `data-action="ticket"`) || !strings.Contains(body, "EDU-") {
 		t.Errorf("try a message: %d\n%s", code, tail(body, 3000))
 	}

@@ -13,8 +13,10 @@ import (
 )
 
 type bankData struct {
-	Topics   []*replies.Topic
-	File     string
+	Topics []*replies.Topic
+	File   string
+	// Calendar is the bank's working hours, special hours and holidays.
+	Calendar *replies.Calendar
 	Channels []inbox.ChannelView
 	// Try is what was typed in "try a message", and Preview what Wasl
 	// would do with it.
@@ -26,15 +28,16 @@ type bankData struct {
 	ReloadProblems  []string
 }
 
-// showBank lists the knowledge bank's topics with "try a message" and
-// "reload".
+// showBank shows the knowledge bank as it is in use (each topic's scope,
+// department, SLA, examples, answers and links in both languages; the
+// hours and holidays) with "try a message" and "reload".
 func (h *Handler) showBank(w http.ResponseWriter, r *http.Request) {
 	h.renderBank(w, r, http.StatusOK, bankData{})
 }
 
 func (h *Handler) renderBank(w http.ResponseWriter, r *http.Request, status int, d bankData) {
 	if b := h.op.Bank(); b != nil {
-		d.Topics, d.File = b.Topics(), b.File()
+		d.Topics, d.File, d.Calendar = b.Topics(), b.File(), b.Calendar()
 	}
 	chans, err := h.op.Channels(r.Context(), principal(r))
 	if err != nil {
