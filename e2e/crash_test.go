@@ -68,7 +68,7 @@ func TestCrashNothingLostNothingDoubled(t *testing.T) {
 			answered := hooks.answered()
 			want := append(append([]string(nil), mails...), answered...)
 
-			g.waitSettled(3*time.Minute, want)
+			g.waitSettled(5*time.Minute, want) // a bound against a hang, not a speed test
 			g.stop()
 			st := g.stats()
 			resent := checkOnce(t, g, want, sink, fake)

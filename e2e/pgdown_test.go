@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -73,17 +74,19 @@ func TestPostgresDownDuringIngest(t *testing.T) {
 
 	// Ingest goes on after the outage; then the mail and webhooks stop.
 	afterMail := feed.count()
-	eventually(t, 60*time.Second, "mail that arrived after the outage stored by the same process", func() (bool, string) {
-		n := emailStored(t, g)
-		return feed.count() >= afterMail+5 && n >= len(mails)+afterMail+5, "syncing"
+	// The feed does not wait for the gateway: on a loaded machine it can
+	// outrun ingest, so it stops once some mail arrived after the outage,
+	// and then everything, that mail included, must be stored.
+	eventually(t, 60*time.Second, "mail appended after the outage", func() (bool, string) {
+		return feed.count() >= afterMail+5, fmt.Sprintf("appended %d since", feed.count()-afterMail)
 	})
-	t.Logf("mail syncing again %.1fs after the restart", time.Since(outage).Seconds()-10)
 	stopHooks()
 	hooksDone()
 	mails = append(mails, feed.halt()...)
 	answered := hooks.answered()
 	want := append(append([]string(nil), mails...), answered...)
-	g.waitSettled(2*time.Minute, want)
+	// A bound against a hang, not a speed test.
+	g.waitSettled(5*time.Minute, want)
 	t.Logf("settled %.1fs after the restart", time.Since(outage).Seconds()-10)
 	if !g.alive() {
 		t.Fatal("the gateway exited")

@@ -198,9 +198,12 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 		return l == bProc, "leader " + l
 	})
 	t.Logf("River's leadership taken over %.1fs after the kill", time.Since(killed).Seconds())
-	eventually(t, 60*time.Second, "mail that arrived after the takeover stored", func() (bool, string) {
-		n := emailStored(t, b)
-		return feed.count() >= after+5 && n >= len(mails)+after+5, fmt.Sprintf("stored %d, appended %d", n, len(mails)+feed.count())
+	// Some mail arrives after the takeover, then the feed stops: b must
+	// store the backlog and the new mail. The feed does not wait for the
+	// gateway, so on a loaded machine it can outrun ingest; waiting for
+	// ingest to catch up with a running feed measured the machine.
+	eventually(t, 60*time.Second, "mail appended after the takeover", func() (bool, string) {
+		return feed.count() >= after+5, fmt.Sprintf("appended %d since", feed.count()-after)
 	})
 	mails = append(mails, feed.halt()...)
 	want := append(mails, hooks.answered()...)
@@ -208,7 +211,8 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 		t.Fatalf("%d webhooks answered 200, want 80", len(want)-len(mails))
 	}
 
-	b.waitSettled(2*time.Minute, want)
+	// A bound against a hang, not a speed test.
+	b.waitSettled(5*time.Minute, want)
 	b.stop()
 	resent := checkOnce(t, b, want, sink, fake)
 	// Only email sends can have been in flight at the kill, at most one
