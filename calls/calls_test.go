@@ -265,7 +265,7 @@ func TestLogCallPage(t *testing.T) {
 					if w.Code != 400 || !strings.Contains(body, `lang="`+tt.lang+`"`) {
 						t.Fatalf("%d\n%s", w.Code, body)
 					}
-					kept := []string{`<input id="name" name="name" value="خالد"`, ">أين نموذج الصيانة؟</textarea>", `value="guided" checked`,
+					kept := []string{`<input id="name" name="name" type="text" value="خالد"`, ">أين نموذج الصيانة؟</textarea>", `value="guided" checked`,
 						`<option value="equipment_maintenance" selected>`, `value="sms" checked`, `value="equipment_maintenance#0" checked`,
 						`name="rating" value="1" checked`, `name="id" value="` + m[1] + `"`, `value="` + tt.mobile + `"`}
 					for _, s := range append(tt.want, kept...) {
