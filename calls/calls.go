@@ -13,9 +13,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -199,7 +199,7 @@ func (h *Handler) log(w http.ResponseWriter, r *http.Request) {
 	}
 	in, bad := h.inbound(r.Context(), c)
 	if len(bad) > 0 {
-		writeJSON(w, http.StatusBadRequest, newProblem("invalid", "the call is not complete: see fields", bad))
+		writeJSON(w, http.StatusBadRequest, newProblem("invalid", "the call is not complete: see fields", faultsIn(bad, "en")))
 		return
 	}
 	out, err := h.ingest.Ingest(r.Context(), in)
@@ -219,16 +219,33 @@ func (h *Handler) log(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, res)
 }
 
+// fault is what is wrong with a field of a call: a key of the page's
+// words ("err.required"), worded in the page's language or, for the API,
+// in English; n fills a {n} in it.
+type fault struct {
+	key string
+	n   int
+}
+
+// faultsIn words faults in lang.
+func faultsIn(bad map[string]fault, lang string) map[string]string {
+	out := make(map[string]string, len(bad))
+	for field, f := range bad {
+		out[field] = strings.ReplaceAll(word(lang, f.key), "{n}", strconv.Itoa(f.n))
+	}
+	return out
+}
+
 // inbound checks a call and makes it a message, or says what is wrong.
-func (h *Handler) inbound(ctx context.Context, c Call) (message.Inbound, map[string]string) {
-	bad := map[string]string{}
+func (h *Handler) inbound(ctx context.Context, c Call) (message.Inbound, map[string]fault) {
+	bad := map[string]fault{}
 	trim := func(s *string, field string, max int, required bool) {
 		*s = strings.TrimSpace(*s)
 		switch {
 		case *s == "" && required:
-			bad[field] = "required"
+			bad[field] = fault{key: "err.required"}
 		case utf8.RuneCountInString(*s) > max:
-			bad[field] = fmt.Sprintf("at most %d characters", max)
+			bad[field] = fault{"err.too_long", max}
 		}
 	}
 	trim(&c.ID, "id", 100, true)
@@ -240,8 +257,11 @@ func (h *Handler) inbound(ctx context.Context, c Call) (message.Inbound, map[str
 		lang = "ar"
 	}
 	mobile, err := message.NormalizePhone(c.Mobile, h.cfg.Region)
-	if err != nil {
-		bad["mobile"] = "not a mobile number"
+	switch {
+	case strings.TrimSpace(c.Mobile) == "":
+		bad["mobile"] = fault{key: "err.required"}
+	case err != nil:
+		bad["mobile"] = fault{key: "err.mobile"}
 	}
 	var category string
 	for _, x := range categories {
@@ -250,20 +270,20 @@ func (h *Handler) inbound(ctx context.Context, c Call) (message.Inbound, map[str
 		}
 	}
 	if c.Category != "" && category == "" {
-		bad["category"] = "want academic, administrative, student or external"
+		bad["category"] = fault{key: "err.category"}
 	}
 	switch c.Outcome {
 	case message.OutcomeAnswered, message.OutcomeGuided, message.OutcomeReferred:
 	case message.OutcomeTicket:
 		if t, ok := h.cfg.Bank.Topic(c.Topic); !ok || t.Kind != replies.TopicRequest {
-			bad["topic"] = "a ticket needs a request topic of the bank"
+			bad["topic"] = fault{key: "err.ticket_topic"}
 		}
 	default:
-		bad["outcome"] = "want answered, guided, referred or ticket"
+		bad["outcome"] = fault{key: "err.outcome"}
 	}
 	if c.Topic != "" {
 		if _, ok := h.cfg.Bank.Topic(c.Topic); !ok {
-			bad["topic"] = "not a topic of the bank"
+			bad["topic"] = fault{key: "err.topic"}
 		}
 	}
 	var route Route
@@ -274,22 +294,22 @@ func (h *Handler) inbound(ctx context.Context, c Call) (message.Inbound, map[str
 	case "whatsapp":
 		route = h.cfg.WhatsApp
 	default:
-		bad["send"] = "want sms or whatsapp"
+		bad["send"] = fault{key: "err.send"}
 	}
-	if c.Send != "" && route.ChannelID == 0 {
-		bad["send"] = "no " + c.Send + " channel is configured for calls"
+	if c.Send != "" && route.ChannelID == 0 && bad["send"].key == "" {
+		bad["send"] = fault{key: "err.send_" + c.Send}
 	}
 	var links []replies.Link
 	for _, k := range c.Links {
 		ch, ok := h.choices[k]
 		if !ok {
-			bad["links"] = fmt.Sprintf("%q is not a link of the bank", k)
+			bad["links"] = fault{key: "err.link"}
 			continue
 		}
 		links = append(links, ch.Link)
 	}
 	if c.Send != "" && len(links) == 0 && !c.Rating {
-		bad["links"] = "pick links or the rating link to send"
+		bad["links"] = fault{key: "err.nothing_to_send"}
 	}
 	if len(bad) > 0 {
 		return message.Inbound{}, bad
@@ -344,7 +364,8 @@ func (h *Handler) inbound(ctx context.Context, c Call) (message.Inbound, map[str
 		}
 		reply, err := h.cfg.Bank.RenderFollowUp(f)
 		if err != nil {
-			return message.Inbound{}, map[string]string{"links": err.Error()}
+			h.cfg.Log.ErrorContext(ctx, "calls: follow-up", "err", err)
+			return message.Inbound{}, map[string]fault{"links": {key: "err.follow_up"}}
 		}
 		in.Routes = []message.Route{{ChannelID: route.ChannelID, Channel: route.Kind, To: from, Text: reply.Text}}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -236,8 +237,8 @@ func TestLogCallPage(t *testing.T) {
 			if w.Code != 200 || m == nil || !strings.Contains(page, `dir="rtl"`) || !strings.Contains(page, "تسجيل مكالمة") {
 				t.Fatalf("GET /calls/new: %d\n%s", w.Code, page)
 			}
-			post := func(v url.Values) *httptest.ResponseRecorder {
-				r := httptest.NewRequest("POST", "/calls/new?lang=ar", strings.NewReader(v.Encode()))
+			post := func(lang string, v url.Values) *httptest.ResponseRecorder {
+				r := httptest.NewRequest("POST", "/calls/new?lang="+lang, strings.NewReader(v.Encode()))
 				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				w := httptest.NewRecorder()
 				e.mux.ServeHTTP(w, r)
@@ -245,19 +246,45 @@ func TestLogCallPage(t *testing.T) {
 			}
 			v := url.Values{"id": {m[1]}, "name": {"خالد"}, "inquiry": {"أين نموذج الصيانة؟"}, "outcome": {"guided"},
 				"topic": {"equipment_maintenance"}, "send": {"sms"}, "links": {"equipment_maintenance#0"}, "rating": {"1"}}
-			// Without the mobile: refused, the values kept, the error beside the field.
-			w = post(v)
-			if w.Code != 400 || !strings.Contains(w.Body.String(), `id="mobile-error"`) || !strings.Contains(w.Body.String(), "أين نموذج الصيانة؟") ||
-				!strings.Contains(w.Body.String(), `value="equipment_maintenance#0" checked`) {
-				t.Fatalf("without a mobile: %d\n%s", w.Code, w.Body)
+			// Refused: the error beside the field and in the summary, in the
+			// page's language, and every value entered kept.
+			refusals := []struct {
+				name, lang, mobile, field string
+				want                      []string
+			}{
+				{"no mobile, Arabic", "ar", "", "mobile", []string{`<span class="error" id="mobile-error">هذا الحقل مطلوب.</span>`, `<a href="#mobile">رقم الجوال</a>: هذا الحقل مطلوب.`}},
+				{"bad mobile, Arabic", "ar", "12", "mobile", []string{`<span class="error" id="mobile-error">أدخل رقم جوال صحيحًا، مثل 0551234567.</span>`}},
+				{"no mobile, English", "en", "", "mobile", []string{`<span class="error" id="mobile-error">This field is required.</span>`, `<a href="#mobile">Mobile number</a>: This field is required.`}},
+			}
+			for _, tt := range refusals {
+				t.Run(tt.name, func(t *testing.T) {
+					v := maps.Clone(v)
+					v.Set("mobile", tt.mobile)
+					w := post(tt.lang, v)
+					body := w.Body.String()
+					if w.Code != 400 || !strings.Contains(body, `lang="`+tt.lang+`"`) {
+						t.Fatalf("%d\n%s", w.Code, body)
+					}
+					kept := []string{`<input id="name" name="name" type="text" value="خالد"`, ">أين نموذج الصيانة؟</textarea>", `value="guided" checked`,
+						`<option value="equipment_maintenance" selected>`, `value="sms" checked`, `value="equipment_maintenance#0" checked`,
+						`name="rating" value="1" checked`, `name="id" value="` + m[1] + `"`, `value="` + tt.mobile + `"`}
+					for _, s := range append(tt.want, kept...) {
+						if !strings.Contains(body, s) {
+							t.Errorf("no %s in\n%s", s, body)
+						}
+					}
+					if tt.lang == "ar" && regexp.MustCompile(`class="error"[^>]*>[^<]*[A-Za-z]`).MatchString(body) {
+						t.Errorf("an English error on the Arabic page:\n%s", body)
+					}
+				})
 			}
 			v.Set("mobile", "0551112233")
-			w = post(v)
+			w = post("ar", v)
 			if w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/conversations/") {
 				t.Fatalf("save: %d %q\n%s", w.Code, w.Header().Get("Location"), w.Body)
 			}
 			// Saved twice (a double click): one call, one SMS.
-			post(v)
+			post("ar", v)
 			if n := e.count(t, "SELECT count(*) FROM messages"); n != 1 {
 				t.Errorf("%d messages, want 1", n)
 			}
@@ -265,5 +292,33 @@ func TestLogCallPage(t *testing.T) {
 				t.Errorf("%d SMS, want 1", n)
 			}
 		})
+	}
+}
+
+// Every word of the page has both languages, and every error the checks
+// give is a word.
+func TestWords(t *testing.T) {
+	for k, w := range words {
+		if strings.TrimSpace(w[0]) == "" || strings.TrimSpace(w[1]) == "" {
+			t.Errorf("word %q lacks a translation: %q", k, w)
+		}
+	}
+	src, err := os.ReadFile("calls.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile("page.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := regexp.MustCompile(`"(err\.[a-z_]+)"`).FindAllStringSubmatch(string(src)+string(page), -1)
+	if len(keys) < 10 {
+		t.Fatalf("found only %d error keys: the scan is broken", len(keys))
+	}
+	// err.send_ is completed by the channel's kind.
+	for _, k := range append(keys, []string{"", "err.send_sms"}, []string{"", "err.send_whatsapp"}) {
+		if _, ok := words[k[1]]; !ok && !strings.HasSuffix(k[1], "_") {
+			t.Errorf("error %q is not a word", k[1])
+		}
 	}
 }

@@ -44,31 +44,51 @@ var words = map[string][2]string{
 	"submit":        {"حفظ المكالمة", "Save the call"},
 	"problem":       {"لم تُحفظ المكالمة. صحّح ما يلي:", "The call was not saved. Please correct:"},
 	"required":      {"مطلوب", "required"},
+	"id":            {"المكالمة", "The call"},
+	// What is wrong with a field, beside it and in the summary; the API
+	// gives the English.
+	"err.required":        {"هذا الحقل مطلوب.", "This field is required."},
+	"err.too_long":        {"النص أطول من {n} حرفًا.", "Please keep it under {n} characters."},
+	"err.mobile":          {"أدخل رقم جوال صحيحًا، مثل 0551234567.", "Enter a valid mobile number, such as 0551234567."},
+	"err.category":        {"اختر فئة من القائمة: أكاديمي أو إداري أو طالب أو جهة خارجية.", "Choose a category from the list: academic, administrative, student or external."},
+	"err.outcome":         {"اختر نتيجة المكالمة.", "Choose the call's outcome: answered, guided, referred or ticket."},
+	"err.ticket_topic":    {"اختر الخدمة التي تُفتح لها التذكرة.", "Choose the service the ticket is for."},
+	"err.topic":           {"اختر خدمة من القائمة.", "Choose a service from the list."},
+	"err.send":            {"اختر الإرسال برسالة نصية أو عبر واتساب.", "Choose sending by SMS or by WhatsApp."},
+	"err.send_sms":        {"لا توجد قناة رسائل نصية لإرسال الروابط بعد المكالمة.", "No SMS channel is configured to send links after a call."},
+	"err.send_whatsapp":   {"لا توجد قناة واتساب لإرسال الروابط بعد المكالمة.", "No WhatsApp channel is configured to send links after a call."},
+	"err.link":            {"اختر الروابط من القائمة فقط.", "Choose only links from the list."},
+	"err.nothing_to_send": {"اختر رابطًا واحدًا على الأقل أو رابط التقييم لإرساله.", "Choose at least one link, or the rating link, to send."},
+	"err.follow_up":       {"تعذّرت كتابة الرسالة إلى المتصل. اختر الروابط مرة أخرى.", "The message to the caller could not be written. Choose the links again."},
+	"err.unavailable":     {"تعذّر حفظ المكالمة الآن. احفظها مرة أخرى.", "The call could not be stored just now. Save it again."},
+}
+
+// word is key in lang ("en" gives English, anything else Arabic); an
+// unknown key shows as itself, which the words test catches.
+func word(lang, key string) string {
+	w, ok := words[key]
+	if !ok {
+		return key
+	}
+	if lang == "en" {
+		return w[1]
+	}
+	return w[0]
 }
 
 type pageData struct {
 	Lang, Dir  string
 	Call       Call
-	Errors     map[string]string
+	Errors     map[string]string // by field, in the page's language
 	Categories []option
 	Outcomes   []option
 	Topics     []option
 	Links      []option
 	Send       []option
-	words      map[string][2]string
 }
 
 // T is a word of the page in its language.
-func (p *pageData) T(key string) string {
-	w, ok := p.words[key]
-	if !ok {
-		return key
-	}
-	if p.Lang == "en" {
-		return w[1]
-	}
-	return w[0]
-}
+func (p *pageData) T(key string) string { return word(p.Lang, key) }
 
 // Picked reports whether the call picked the link key.
 func (p *pageData) Picked(key string) bool { return slices.Contains(p.Call.Links, key) }
@@ -116,15 +136,15 @@ func (h *Handler) savePage(w http.ResponseWriter, r *http.Request) {
 	out, err := h.ingest.Ingest(r.Context(), in)
 	if err != nil {
 		h.cfg.Log.ErrorContext(r.Context(), "calls: ingest", "err", err)
-		h.renderPage(w, r, http.StatusServiceUnavailable, c, map[string]string{"id": "the call could not be stored; save it again"})
+		h.renderPage(w, r, http.StatusServiceUnavailable, c, map[string]fault{"id": {key: "err.unavailable"}})
 		return
 	}
 	http.Redirect(w, r, "/conversations/"+strconv.FormatInt(out.ConversationID, 10), http.StatusSeeOther)
 }
 
-func (h *Handler) renderPage(w http.ResponseWriter, r *http.Request, status int, c Call, bad map[string]string) {
+func (h *Handler) renderPage(w http.ResponseWriter, r *http.Request, status int, c Call, bad map[string]fault) {
 	l := pageLang(r)
-	p := &pageData{Lang: l, Dir: "rtl", Call: c, Errors: bad, words: words}
+	p := &pageData{Lang: l, Dir: "rtl", Call: c, Errors: faultsIn(bad, l)}
 	if l == "en" {
 		p.Dir = "ltr"
 	}

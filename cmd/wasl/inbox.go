@@ -7,6 +7,7 @@ import (
 	"github.com/wasl-dev/wasl/classify"
 	"github.com/wasl-dev/wasl/inbox"
 	"github.com/wasl-dev/wasl/inbox/web"
+	"github.com/wasl-dev/wasl/message"
 	"github.com/wasl-dev/wasl/store"
 )
 
@@ -41,7 +42,8 @@ func (a *app) mountInbox() error {
 	}
 	a.sources = append(a.sources, bankReloader{a})
 	a.operator = inbox.NewOperator(a.store, gateway{a}, a.svc, inbox.OperatorConfig{Key: a.key}, a.log)
-	ui, err := web.New(web.Config{Store: a.store, Auth: a.auth, Service: a.svc, Operator: a.operator, Bank: a.bank, Live: hub, Log: a.log})
+	_, calls := intakeChannel(a.cfg, message.Phone) // mountIntake serves its page
+	ui, err := web.New(web.Config{Store: a.store, Auth: a.auth, Service: a.svc, Operator: a.operator, Bank: a.bank, Live: hub, Calls: calls, Log: a.log})
 	if err != nil {
 		return err
 	}

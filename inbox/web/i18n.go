@@ -264,6 +264,7 @@ var catalogue = map[string][2]string{
 	"op.try.reply":            {"الرد كما يصل العميل", "The reply as the customer gets it"},
 	"op.try.noreply":          {"لا رد آلي", "no automatic reply"},
 	"nav.reports":             {"التقارير", "Reports"},
+	"nav.call":                {"تسجيل مكالمة", "Log a call"},
 	"reports.title":           {"التقارير", "Reports"},
 	"reports.week":            {"أسبوع", "Week of"},
 	"reports.prev":            {"→ الأسبوع السابق", "← Previous week"},

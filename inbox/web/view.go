@@ -107,6 +107,9 @@ func (p *page) State(s string) string {
 // IsOperator reports whether the viewer may open the operator pages.
 func (p *page) IsOperator() bool { return p.User.Role == store.RoleOperator }
 
+// CanLogCalls reports whether the "log a call" page is served.
+func (p *page) CanLogCalls() bool { return p.h.calls }
+
 // Department names a department in the viewer's language.
 func (p *page) Department(id string) string {
 	if id == "" {

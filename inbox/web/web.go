@@ -44,8 +44,11 @@ type Config struct {
 	Bank     *replies.Bank
 	// Live feeds the server-sent events; nil disables live updates.
 	Live *inbox.Hub
-	Log  *slog.Logger
-	Now  func() time.Time
+	// Calls is whether a phone channel is configured, and with it the
+	// "log a call" page (package calls), which the navigation then links.
+	Calls bool
+	Log   *slog.Logger
+	Now   func() time.Time
 }
 
 // Handler serves the inbox.
@@ -56,6 +59,7 @@ type Handler struct {
 	op      *inbox.Operator
 	bank    *replies.Bank
 	live    *inbox.Hub
+	calls   bool
 	log     *slog.Logger
 	now     func() time.Time
 	pages   map[string]*template.Template
@@ -73,7 +77,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &Handler{store: cfg.Store, auth: cfg.Auth, svc: cfg.Service, op: cfg.Operator, bank: cfg.Bank, live: cfg.Live, log: cfg.Log, now: cfg.Now,
+	h := &Handler{store: cfg.Store, auth: cfg.Auth, svc: cfg.Service, op: cfg.Operator, bank: cfg.Bank, live: cfg.Live, calls: cfg.Calls, log: cfg.Log, now: cfg.Now,
 		pages: map[string]*template.Template{}, zone: time.UTC}
 	if b := h.knowledge(); b != nil && b.Calendar() != nil {
 		h.zone = b.Calendar().Location()

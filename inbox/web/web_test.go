@@ -94,7 +94,10 @@ type world struct {
 
 const testPassword = "a long test password"
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { t.Helper(); return newWorldWith(t, nil) }
+
+// newWorldWith is newWorld with the inbox's Config changed by set.
+func newWorldWith(t *testing.T, set func(*Config)) *world {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -179,7 +182,11 @@ func newWorld(t *testing.T) *world {
 	}
 	w.gw = &stubGateway{}
 	op := inbox.NewOperator(st, w.gw, svc, inbox.OperatorConfig{Key: key}, log)
-	h, err := New(Config{Store: st, Auth: w.auth, Service: svc, Operator: op, Bank: bank, Log: log})
+	cfg := Config{Store: st, Auth: w.auth, Service: svc, Operator: op, Bank: bank, Log: log}
+	if set != nil {
+		set(&cfg)
+	}
+	h, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,6 +281,36 @@ func TestPages(t *testing.T) {
 	_, hdr, body = get(t, op, w.srv.URL+"/conversations/"+itoa(w.convs["maintenance"])+"?images=1")
 	if !strings.Contains(htmlUnescape(body), "tracker.example") || !strings.Contains(hdr.Get("Content-Security-Policy"), "img-src 'self' data: https: http:") {
 		t.Errorf("show images: CSP %q", hdr.Get("Content-Security-Policy"))
+	}
+}
+
+// The navigation links to "log a call", in the viewer's language, only
+// when a phone channel is configured.
+func TestCallLink(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		calls bool
+		email string
+		want  string // the link, or "" for none
+	}{
+		{"phone, Arabic", true, "class@uni.example", `<a href="/calls/new?lang=ar">تسجيل مكالمة</a>`},
+		{"phone, English", true, "op@uni.example", `<a href="/calls/new?lang=en">Log a call</a>`},
+		{"no phone", false, "op@uni.example", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorldWith(t, func(c *Config) { c.Calls = tt.calls })
+			code, _, body := get(t, w.client(t, tt.email), w.srv.URL+"/")
+			if code != http.StatusOK || !strings.Contains(body, `href="/reports"`) {
+				t.Fatalf("GET /: %d\n%s", code, body)
+			}
+			if tt.want == "" {
+				if strings.Contains(body, "/calls/new") {
+					t.Errorf("a link to /calls/new without a phone channel:\n%s", body)
+				}
+			} else if !strings.Contains(body, tt.want) {
+				t.Errorf("no %s in:\n%s", tt.want, body)
+			}
+		})
 	}
 }
 
