@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wasl-dev/wasl/secrets"
 )
 
 // TestDemoRuns builds the demo as `make run` does (-tags demo), starts it,
@@ -95,6 +97,15 @@ read:
 	m := regexp.MustCompile(`Bearer ([0-9a-f]{32})' ` + regexp.QuoteMeta(base) + `/api/v1/tickets`).FindStringSubmatch(text)
 	if m == nil {
 		t.Fatalf("no token in the guidance:\n%s", text)
+	}
+
+	// The demo keeps a secret key, so an operator can add a channel with
+	// its password on the page.
+	keyFile := filepath.Join(demoDir, "secret.key")
+	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("demo secret key %s: %v, mode %v; want a 0600 file", keyFile, err, fi)
+	} else if _, err := secrets.LoadKeyFile(keyFile); err != nil {
+		t.Errorf("demo secret key: %v", err)
 	}
 
 	eventually(t, time.Minute, "replies in the outbox", func() (bool, string) {

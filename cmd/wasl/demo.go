@@ -30,6 +30,7 @@ import (
 	"github.com/wasl-dev/wasl/internal/faketwilio"
 	"github.com/wasl-dev/wasl/internal/sandbox"
 	"github.com/wasl-dev/wasl/message"
+	"github.com/wasl-dev/wasl/secrets"
 	"github.com/wasl-dev/wasl/store"
 )
 
@@ -108,6 +109,13 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	})
 	if err != nil {
 		return err
+	}
+	if cfg.SecretKey == "" && cfg.SecretKeyFile == "" {
+		// Operators adding a channel on the page need a key to store its
+		// password: the demo keeps one in its directory.
+		if cfg.SecretKeyFile, err = demoSecretKey(absDir); err != nil {
+			return err
+		}
 	}
 	a, err := newApp(ctx, cfg, log, tw.Client())
 	if err != nil {
@@ -260,4 +268,17 @@ func demoClosedTickets(ctx context.Context, a *app) error {
 		}
 	}
 	return nil
+}
+
+// demoSecretKey is the demo's secret key file (made 0600 on the first run,
+// then kept, so what was stored under it still opens).
+func demoSecretKey(dir string) (string, error) {
+	path := filepath.Join(dir, "secret.key")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	if _, err := secrets.WriteKeyFile(path); err != nil {
+		return "", fmt.Errorf("demo: %w", err)
+	}
+	return path, nil
 }
