@@ -303,6 +303,8 @@ var catalogue = map[string][2]string{
 	"reports.replies":         {"الردود (آلي + موظف)", "Replies (automatic + staff)"},
 	"reports.first_human":     {"وسيط زمن أول رد من موظف", "Median first reply by a person"},
 	"close.unavailable":       {"لم يتم الإنجاز لعدم توفر المستلزم", "Not done: item unavailable"},
+	"reason.unavailable":      {"المستلزم غير متوفر", "Item unavailable"},
+	"event.supply_arrived":    {"وصل التوريد، وأعيد فتح التذكرة", "Supply arrived; the ticket was reopened"},
 	"ticket.pending_supply":   {"معلّقة (بانتظار التوريد)", "Pending (waiting on supply)"},
 	"ticket.linked":           {"متابعة للتذكرة", "Follows ticket"},
 	"sla.first_response":      {"أول رد قبل", "First reply due"},
