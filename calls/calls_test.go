@@ -13,10 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/riverqueue/river"
-
-	"github.com/wasl-dev/wasl/classify"
 	"github.com/wasl-dev/wasl/internal/dbtest"
+	"github.com/wasl-dev/wasl/internal/pipelinetest"
 	"github.com/wasl-dev/wasl/message"
 	"github.com/wasl-dev/wasl/replies"
 	"github.com/wasl-dev/wasl/router"
@@ -27,15 +25,6 @@ func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
 var quiet = slog.New(slog.DiscardHandler)
 
-type noTopic struct{}
-
-func (noTopic) Classify(classify.Input) classify.Result { return classify.Result{} }
-
-type noChannels struct{}
-
-func (noChannels) Shaper(int64) (router.ReplyShaper, bool) { return nil, false }
-func (noChannels) NewMessageID(int64) string               { return "" }
-
 type env struct {
 	st             *store.Store
 	p              *router.Pipeline
@@ -44,52 +33,17 @@ type env struct {
 	bank           *replies.Bank
 }
 
-func backends() map[string]func(t *testing.T) string {
-	return map[string]func(t *testing.T) string{
-		"sqlite":   func(*testing.T) string { return "" },
-		"postgres": func(t *testing.T) string { return dbtest.PostgresURL(t, store.MigrateAt) },
-	}
-}
-
 func newEnv(t *testing.T, dsn string) *env {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	if dsn == "" {
-		dir = dbtest.SQLiteDir(t, store.MigrateAt)
-	}
-	st, err := store.Open(ctx, dsn, dir, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	bank, err := replies.LoadBank("../configs/bank.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bank = bank.WithForms("https://wasl.example.edu.sa")
-	jobs, err := river.NewClient(st.RiverDriver(), &river.Config{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{st: st, bank: bank}
-	for _, c := range []struct {
-		name string
-		kind message.Kind
-		id   *int64
-	}{{"phone", message.Phone, &e.phone}, {"sms", message.SMS, &e.sms}, {"wa", message.WhatsApp, &e.wa}} {
-		ch := store.Channel{Name: c.name, Kind: c.kind, Enabled: true}
-		if err := st.UpsertChannel(ctx, &ch); err != nil {
-			t.Fatal(err)
-		}
-		*c.id = ch.ID
-	}
-	e.p = router.New(st, noTopic{}, bank, jobs, noChannels{}, router.Config{TicketPrefix: "EDU"}, quiet)
+	bank := pipelinetest.Bank(t).WithForms("https://wasl.example.edu.sa")
+	e := &env{bank: bank}
+	pe := pipelinetest.New(t, dsn, bank, router.Config{TicketPrefix: "EDU"},
+		pipelinetest.Channel{Name: "phone", Kind: message.Phone, ID: &e.phone},
+		pipelinetest.Channel{Name: "sms", Kind: message.SMS, ID: &e.sms},
+		pipelinetest.Channel{Name: "wa", Kind: message.WhatsApp, ID: &e.wa})
+	e.st, e.p = pe.Store, pe.Pipeline
 	h, err := New(Config{ChannelID: e.phone, Bank: bank, SMS: Route{e.sms, message.SMS}, WhatsApp: Route{e.wa, message.WhatsApp},
-		Actor: func(context.Context) string { return "sara@example.edu.sa" }, Log: quiet}, st, e.p)
+		Actor: func(context.Context) string { return "sara@example.edu.sa" }, Log: quiet}, e.st, e.p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +75,7 @@ func (e *env) count(t *testing.T, q string) int {
 }
 
 func TestLogCall(t *testing.T) {
-	for name, dsn := range backends() {
+	for name, dsn := range pipelinetest.Backends() {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, dsn(t))
 			ctx := context.Background()
@@ -227,7 +181,7 @@ func TestLogCall(t *testing.T) {
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestLogCallPage(t *testing.T) {
-	for name, dsn := range backends() {
+	for name, dsn := range pipelinetest.Backends() {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, dsn(t))
 			w := httptest.NewRecorder()

@@ -43,13 +43,7 @@ func TestCallsBrowser(t *testing.T) {
 				return v
 			}
 
-			run(t, ctx, "sign in",
-				chromedp.Navigate(base+"/"),
-				chromedp.WaitVisible(chromedp.CSS(`input[name=email]`)),
-				chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "agent@uni.example"),
-				chromedp.SendKeys(chromedp.CSS(`input[name=password]`), agentPassword),
-				chromedp.Submit(chromedp.CSS(`input[name=password]`)),
-				chromedp.WaitVisible(chromedp.CSS(`nav.nav`)))
+			signIn(t, ctx, base+"/", "agent@uni.example", agentPassword, `nav.nav`)
 			run(t, ctx, "the navigation's call link", chromedp.WaitVisible(chromedp.CSS(`nav a[href^="/calls/new"]`)))
 			if l := text(`nav a[href^="/calls/new"]`); l != "تسجيل مكالمة" {
 				t.Errorf("the navigation's call link says %q", l)

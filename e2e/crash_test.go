@@ -61,10 +61,10 @@ func TestCrashNothingLostNothingDoubled(t *testing.T) {
 				}
 				g.start()
 			}
-			time.Sleep(time.Second) // webhooks and mail to the last process too
+			// Mail (and meanwhile webhooks) to the last process too.
+			mails = append(mails, feed.haltAfter(feed.count(), 10, "the last start")...)
 			stopHooks()
 			hooksDone()
-			mails = append(mails, feed.halt()...)
 			answered := hooks.answered()
 			want := append(append([]string(nil), mails...), answered...)
 

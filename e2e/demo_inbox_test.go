@@ -124,13 +124,7 @@ func TestDemoInbox(t *testing.T) {
 
 	// The README's picture: the operator's Arabic inbox.
 	ctx := browser(t)
-	run(t, ctx, "sign in",
-		chromedp.Navigate(base+"/login"),
-		chromedp.WaitVisible(chromedp.CSS(`input[name=email]`)),
-		chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "operator@demo.wasl.test"),
-		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), pw["operator@demo.wasl.test"]),
-		chromedp.Submit(chromedp.CSS(`input[name=password]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#convs`)))
+	signIn(t, ctx, base+"/login", "operator@demo.wasl.test", pw["operator@demo.wasl.test"], `#convs`)
 	screenshot(t, ctx, "demo-list-ar-1280", 1280)
 	run(t, ctx, "open", chromedp.Navigate(base+"/conversations/"+m[0][1]), chromedp.WaitVisible(chromedp.CSS(`#reply-body`)))
 	screenshot(t, ctx, "demo-conversation-ar-1280", 1280)

@@ -126,6 +126,22 @@ func (f *mailFeeder) halt() []string {
 	return append([]string(nil), f.ids...)
 }
 
+// haltAfter waits until the feeder appended n mails more than mark (an
+// earlier count, taken when the fault ended), then stops it and returns the
+// ids of every mail it appended. The feed does not wait for the gateway: on
+// a loaded machine it can outrun ingest, so a test stops it once some mail
+// arrived after the fault and then waits for everything, that mail
+// included, to be stored; waiting for ingest to catch up with a running
+// feed measured the machine.
+func (f *mailFeeder) haltAfter(mark, n int, after string) []string {
+	f.t.Helper()
+	eventually(f.t, 60*time.Second, "mail appended after "+after, func() (bool, string) {
+		got := f.count()
+		return got >= mark+n, fmt.Sprintf("appended %d of %d since", got-mark, n)
+	})
+	return f.halt()
+}
+
 // twilioWebhooks posts Twilio's signed inbound webhooks, each a new
 // message from a new customer, to the channels of faultChannelsYAML.
 type twilioWebhooks struct {

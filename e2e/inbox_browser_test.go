@@ -78,6 +78,19 @@ func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Act
 	}
 }
 
+// signIn opens url, which shows the sign-in form to a browser without a
+// session, signs in, and waits for sel on the page it leads to.
+func signIn(t *testing.T, ctx context.Context, url, email, password, sel string) {
+	t.Helper()
+	run(t, ctx, "sign in "+email,
+		chromedp.Navigate(url),
+		chromedp.WaitVisible(chromedp.CSS(`input[name=email]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name=email]`), email),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), password),
+		chromedp.Submit(chromedp.CSS(`input[name=password]`)),
+		chromedp.WaitVisible(chromedp.CSS(sel)))
+}
+
 // screenshot saves the page at a width as a test artifact.
 func screenshot(t *testing.T, ctx context.Context, name string, width int64) {
 	t.Helper()
@@ -241,15 +254,6 @@ func TestInboxBrowser(t *testing.T) {
 			})
 
 			ctx := browser(t)
-			signIn := func(email, password string) {
-				run(t, ctx, "sign in "+email,
-					chromedp.Navigate(base+"/"),
-					chromedp.WaitVisible(chromedp.CSS(`input[name=email]`)),
-					chromedp.SendKeys(chromedp.CSS(`input[name=email]`), email),
-					chromedp.SendKeys(chromedp.CSS(`input[name=password]`), password),
-					chromedp.Submit(chromedp.CSS(`input[name=password]`)),
-					chromedp.WaitVisible(chromedp.CSS(`#convs`)))
-			}
 			html := func() string {
 				s, err := retry(func() (string, error) { return chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("html"))) })
 				if err != nil {
@@ -267,7 +271,7 @@ func TestInboxBrowser(t *testing.T) {
 			}
 
 			// 1. Sign in (Arabic operator); the page is RTL; email and SMS in one list.
-			signIn("op@uni.example", opPassword)
+			signIn(t, ctx, base+"/", "op@uni.example", opPassword, `#convs`)
 			if dir := eval(`getComputedStyle(document.documentElement).direction`); dir != "rtl" {
 				t.Errorf("Arabic page direction %q, want rtl", dir)
 			}
@@ -451,7 +455,7 @@ func TestInboxBrowser(t *testing.T) {
 			// 7. An English agent: LTR, their department only, 403 elsewhere
 			// by page and by API.
 			run(t, ctx, "sign out", chromedp.Navigate(base+"/"), chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)), chromedp.WaitVisible(chromedp.CSS(`input[name=email]`)))
-			signIn("agent@uni.example", agentPassword)
+			signIn(t, ctx, base+"/", "agent@uni.example", agentPassword, `#convs`)
 			if dir := eval(`getComputedStyle(document.documentElement).direction`); dir != "ltr" {
 				t.Errorf("English page direction %q", dir)
 			}

@@ -55,13 +55,7 @@ func TestOperatorBrowser(t *testing.T) {
 				pages = append(pages, s)
 				return s
 			}
-			run(t, ctx, "sign in",
-				chromedp.Navigate(base+"/operator/channels"),
-				chromedp.WaitVisible(chromedp.CSS(`input[name=email]`)),
-				chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "op@uni.example"),
-				chromedp.SendKeys(chromedp.CSS(`input[name=password]`), opPassword),
-				chromedp.Submit(chromedp.CSS(`input[name=password]`)),
-				chromedp.WaitVisible(chromedp.CSS(`.op-add`)))
+			signIn(t, ctx, base+"/operator/channels", "op@uni.example", opPassword, `.op-add`)
 			if s := html(); !strings.Contains(s, `dir="rtl"`) || !strings.Contains(s, "القنوات") {
 				t.Fatalf("channels page is not the Arabic one:\n%s", tail(s, 40))
 			}

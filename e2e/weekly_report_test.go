@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"mime"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/wasl-dev/wasl/internal/dovecot"
 	"github.com/wasl-dev/wasl/internal/pgtest"
+	"github.com/wasl-dev/wasl/internal/svgtest"
 	"github.com/wasl-dev/wasl/message"
 	"github.com/wasl-dev/wasl/store"
 )
@@ -118,7 +118,7 @@ func TestWeeklyReportMailedOnce(t *testing.T) {
 			t.Errorf("the report's text lacks %q:\n%s", want, text)
 		}
 	}
-	checkReportSVG(t, html)
+	svgtest.CheckChart(t, html)
 }
 
 // seedClassrooms stores a head of classrooms who reads English and a
@@ -198,39 +198,6 @@ func mailParts(t *testing.T, raw []byte) (text, html string) {
 		t.Fatalf("the mail has no text or no HTML part:\n%s", raw)
 	}
 	return text, html
-}
-
-// checkReportSVG finds the inline SVG chart of the HTML part and parses it
-// as XML: it must hold bars (rect) and labels (text).
-func checkReportSVG(t *testing.T, html string) {
-	t.Helper()
-	i, j := strings.Index(html, "<svg"), strings.Index(html, "</svg>")
-	if i < 0 || j < i {
-		t.Fatalf("no inline SVG in the HTML part:\n%s", html)
-	}
-	svg := html[i : j+len("</svg>")]
-	dec := xml.NewDecoder(strings.NewReader(svg))
-	rects, texts := 0, 0
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("the SVG does not parse: %v\n%s", err, svg)
-		}
-		if se, ok := tok.(xml.StartElement); ok {
-			switch se.Name.Local {
-			case "rect":
-				rects++
-			case "text":
-				texts++
-			}
-		}
-	}
-	if rects < 2 || texts < 3 {
-		t.Errorf("the SVG has %d rects and %d texts: no chart", rects, texts)
-	}
 }
 
 // outbox says where the weekly reports and staff mail are, for a failure.

@@ -17,12 +17,10 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/riverqueue/river"
 
-	"github.com/wasl-dev/wasl/classify"
 	"github.com/wasl-dev/wasl/internal/dbtest"
+	"github.com/wasl-dev/wasl/internal/pipelinetest"
 	"github.com/wasl-dev/wasl/message"
-	"github.com/wasl-dev/wasl/replies"
 	"github.com/wasl-dev/wasl/router"
 	"github.com/wasl-dev/wasl/store"
 )
@@ -30,19 +28,6 @@ import (
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
 var quiet = slog.New(slog.DiscardHandler)
-
-// noTopic is a classifier that recognises nothing: a form's topic is
-// declared, so the ticket must not depend on it.
-type noTopic struct{}
-
-func (noTopic) Classify(classify.Input) classify.Result { return classify.Result{} }
-
-// noChannels is the pipeline's channel registry without shapers or
-// Message-IDs.
-type noChannels struct{}
-
-func (noChannels) Shaper(int64) (router.ReplyShaper, bool) { return nil, false }
-func (noChannels) NewMessageID(int64) string               { return "" }
 
 // clock is the handler's time, moved by the test.
 type clock struct {
@@ -66,51 +51,18 @@ type env struct {
 	email int64
 }
 
-func backends() map[string]func(t *testing.T) string {
-	return map[string]func(t *testing.T) string{
-		"sqlite":   func(*testing.T) string { return "" },
-		"postgres": func(t *testing.T) string { return dbtest.PostgresURL(t, store.MigrateAt) },
-	}
-}
-
 // newEnv is a form channel on a real store and the real pipeline, with the
 // university's bank; tune adjusts the handler's config.
 func newEnv(t *testing.T, dsn string, tune func(*Config)) *env {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	if dsn == "" {
-		dir = dbtest.SQLiteDir(t, store.MigrateAt)
-	}
-	st, err := store.Open(ctx, dsn, dir, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	bank, err := replies.LoadBank("../configs/bank.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	jobs, err := river.NewClient(st.RiverDriver(), &river.Config{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{st: st, clock: &clock{t: time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)}} // Sunday 09:00 Riyadh
-	for _, c := range []struct {
-		name string
-		kind message.Kind
-		id   *int64
-	}{{"forms", message.Form, &e.form}, {"mail", message.Email, &e.email}} {
-		ch := store.Channel{Name: c.name, Kind: c.kind, Enabled: true}
-		if err := st.UpsertChannel(ctx, &ch); err != nil {
-			t.Fatal(err)
-		}
-		*c.id = ch.ID
-	}
-	p := router.New(st, noTopic{}, bank, jobs, noChannels{}, router.Config{TicketPrefix: "EDU", Now: e.clock.now}, quiet)
+	bank := pipelinetest.Bank(t)
+	e := &env{clock: &clock{t: time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)}} // Sunday 09:00 Riyadh
+	pe := pipelinetest.New(t, dsn, bank, router.Config{TicketPrefix: "EDU", Now: e.clock.now},
+		pipelinetest.Channel{Name: "forms", Kind: message.Form, ID: &e.form},
+		pipelinetest.Channel{Name: "mail", Kind: message.Email, ID: &e.email})
+	e.st = pe.Store
+	st, p := pe.Store, pe.Pipeline
 	key, err := st.InstanceKey(ctx, "forms", 32)
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +200,7 @@ func TestFormPage(t *testing.T) {
 }
 
 func TestSubmit(t *testing.T) {
-	for name, dsn := range backends() {
+	for name, dsn := range pipelinetest.Backends() {
 		t.Run(name, func(t *testing.T) {
 			t.Run("accepted once, with the photo, and shown with its reference", func(t *testing.T) {
 				e := newEnv(t, dsn(t), nil)

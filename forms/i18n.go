@@ -1,6 +1,10 @@
 package forms
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/wasl-dev/wasl/message"
+)
 
 // catalogue is every fixed string of the public pages, in Arabic and
 // English (the bank gives the services' titles and the fields' labels). A
@@ -17,8 +21,8 @@ var catalogue = map[string][2]string{
 	"page.privacy":      {"نستخدم بياناتك للرد على طلبك فقط.", "We use your details only to answer your request."},
 	"notify.legend":     {"إرسال التأكيد إلى جوالي أيضًا", "Also send the confirmation to my mobile"},
 	"notify.none":       {"لا", "No"},
-	"notify.sms":        {"برسالة نصية", "By text message"},
-	"notify.whatsapp":   {"عبر واتساب", "By WhatsApp"},
+	"notify.sms":        message.SMS.By(),
+	"notify.whatsapp":   message.WhatsApp.By(),
 	"items.item":        {"المستلزم", "Item"},
 	"items.qty":         {"العدد", "Quantity"},
 	"items.row":         {"البند {n}", "Row {n}"},

@@ -95,13 +95,7 @@ func NewService(st *store.Store, jobs router.JobInserter, bank *replies.Bank, cf
 }
 
 // flow is the ticket workflow on the business calendar of the bank in use.
-func (s *Service) flow() tickets.Workflow {
-	var w tickets.Workflow
-	if b := s.Bank(); b != nil && b.Calendar() != nil {
-		w.Clock = b.Calendar()
-	}
-	return w
-}
+func (s *Service) flow() tickets.Workflow { return tickets.WorkflowOn(s.Bank()) }
 
 // FrontDesk is the customer-service unit's department.
 func (s *Service) FrontDesk() string { return s.cfg.FrontDesk }

@@ -17,6 +17,11 @@ import (
 // reason (the staff's words, if any, after it).
 const OutcomeUnavailable = "unavailable"
 
+// NoteSupplyArrived is the note of the reopen SupplyArrived records, in
+// English in the store and the API; the inbox shows it in the viewer's
+// language.
+const NoteSupplyArrived = "supply arrived"
+
 // canActFor reports whether p may act for a department's tickets as a
 // whole: operators, and the department's own staff.
 func canActFor(p Principal, department string) bool {
@@ -158,7 +163,7 @@ func (s *Service) reopenForSupply(ctx context.Context, p Principal, ts []store.T
 				(now.OutcomeReason != store.ReasonUnavailable && !strings.HasPrefix(now.OutcomeReason, store.ReasonUnavailable+":")) {
 				continue // reopened already (another run, the customer), or closed again otherwise
 			}
-			if _, err := s.move(ctx, tx, t.ID, tickets.Open, tickets.MoveOpts{Actor: p.Actor(), Note: "supply arrived"}); err != nil {
+			if _, err := s.move(ctx, tx, t.ID, tickets.Open, tickets.MoveOpts{Actor: p.Actor(), Note: NoteSupplyArrived}); err != nil {
 				return err
 			}
 			if err := tx.SetConversationStatus(ctx, t.ConversationID, store.ConversationOpen); err != nil {

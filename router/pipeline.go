@@ -123,13 +123,7 @@ func (p *Pipeline) Bank() *replies.Bank { return p.kn.Load().bank }
 
 // flow is the ticket workflow on the bank's business calendar: taken from
 // the bank in use, so a reloaded calendar counts at once.
-func (p *Pipeline) flow() tickets.Workflow {
-	var w tickets.Workflow
-	if cal := p.Bank().Calendar(); cal != nil {
-		w.Clock = cal
-	}
-	return w
-}
+func (p *Pipeline) flow() tickets.Workflow { return tickets.WorkflowOn(p.Bank()) }
 
 // Result is the full account of one ingest, for tests and the CLI.
 type Result struct {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/wasl-dev/wasl/internal/dbtest"
+	"github.com/wasl-dev/wasl/internal/svgtest"
 	"github.com/wasl-dev/wasl/message"
 	"github.com/wasl-dev/wasl/store"
 )
@@ -260,40 +260,8 @@ func TestWeeklyReportOnce(t *testing.T) {
 		if !strings.Contains(m.Subject, "التقرير الأسبوعي") || !strings.Contains(m.Text, "تحت الإجراء: 1") || !strings.Contains(m.Text, "الإجمالي: 1") {
 			t.Errorf("the Arabic report's text:\n%s\n%s", m.Subject, m.Text)
 		}
-		checkSVG(t, m.HTML)
+		svgtest.CheckChart(t, m.HTML)
 	})
-}
-
-// checkSVG finds the report's inline SVG chart and parses it as XML.
-func checkSVG(t *testing.T, html string) {
-	t.Helper()
-	i, j := strings.Index(html, "<svg"), strings.Index(html, "</svg>")
-	if i < 0 || j < i {
-		t.Fatalf("no inline SVG in:\n%s", html)
-	}
-	svg := html[i : j+len("</svg>")]
-	dec := xml.NewDecoder(strings.NewReader(svg))
-	rects, texts := 0, 0
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("the SVG does not parse: %v\n%s", err, svg)
-		}
-		if se, ok := tok.(xml.StartElement); ok {
-			switch se.Name.Local {
-			case "rect":
-				rects++
-			case "text":
-				texts++
-			}
-		}
-	}
-	if rects < 2 || texts < 3 {
-		t.Errorf("the SVG has %d rects and %d texts: no chart", rects, texts)
-	}
 }
 
 // The SLA check records each state once per ticket and clock, with a

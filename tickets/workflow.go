@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/wasl-dev/wasl/replies"
 	"github.com/wasl-dev/wasl/store"
 )
 
@@ -15,6 +16,20 @@ import (
 // one the due times stay as they are.
 type Workflow struct {
 	Clock Clock
+}
+
+// WorkflowOn is the workflow on bank's business calendar. A nil bank, or
+// one without a calendar, gives a Workflow without a Clock: a nil
+// *replies.Calendar put into Clock would be a non-nil interface.
+func WorkflowOn(bank *replies.Bank) Workflow {
+	var w Workflow
+	if bank == nil {
+		return w
+	}
+	if cal := bank.Calendar(); cal != nil {
+		w.Clock = cal
+	}
+	return w
 }
 
 // MoveOpts says who moves a ticket, when, and why.

@@ -1,5 +1,7 @@
 package web
 
+import "github.com/wasl-dev/wasl/message"
+
 // catalogue is every string of the UI, in Arabic and English. A test fails
 // when a key used by a template or handler lacks either language.
 var catalogue = map[string][2]string{
@@ -43,11 +45,11 @@ var catalogue = map[string][2]string{
 	"filter.any":              {"الكل", "Any"},
 	"filter.me":               {"أنا", "Me"},
 	"filter.unassigned":       {"غير مسندة", "Unassigned"},
-	"channel.email":           {"بريد إلكتروني", "Email"},
-	"channel.sms":             {"رسالة نصية", "SMS"},
-	"channel.whatsapp":        {"واتساب", "WhatsApp"},
-	"channel.form":            {"نموذج إلكتروني", "Online form"},
-	"channel.phone":           {"مكالمة هاتفية", "Phone call"},
+	"channel.email":           message.Email.Name(),
+	"channel.sms":             message.SMS.Name(),
+	"channel.whatsapp":        message.WhatsApp.Name(),
+	"channel.form":            message.Form.Name(),
+	"channel.phone":           message.Phone.Name(),
 	"status.open":             {"مفتوحة", "Open"},
 	"status.closed":           {"مغلقة", "Closed"},
 	"status.snoozed":          {"مؤجلة", "Snoozed"},
@@ -301,6 +303,8 @@ var catalogue = map[string][2]string{
 	"reports.replies":         {"الردود (آلي + موظف)", "Replies (automatic + staff)"},
 	"reports.first_human":     {"وسيط زمن أول رد من موظف", "Median first reply by a person"},
 	"close.unavailable":       {"لم يتم الإنجاز لعدم توفر المستلزم", "Not done: item unavailable"},
+	"reason.unavailable":      {"المستلزم غير متوفر", "Item unavailable"},
+	"event.supply_arrived":    {"وصل التوريد، وأعيد فتح التذكرة", "Supply arrived; the ticket was reopened"},
 	"ticket.pending_supply":   {"معلّقة (بانتظار التوريد)", "Pending (waiting on supply)"},
 	"ticket.linked":           {"متابعة للتذكرة", "Follows ticket"},
 	"sla.first_response":      {"أول رد قبل", "First reply due"},

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wasl-dev/wasl/inbox"
 	"github.com/wasl-dev/wasl/store"
 )
 
@@ -144,6 +145,19 @@ func TestReportsPage(t *testing.T) {
 	if tk.OutcomeReason != store.ReasonUnavailable || !strings.Contains(body, tk.Ref) || !strings.Contains(body, "/reports/supply/maintenance_center/send") {
 		t.Fatalf("supply list: reason %q, page lacks %s:\n%s", tk.OutcomeReason, tk.Ref, body)
 	}
+	// In Arabic the list says "item unavailable" in Arabic too.
+	if code, _ := post(op, "/language", url.Values{"back": {"/reports"}}); code != http.StatusSeeOther {
+		t.Fatalf("switch to Arabic: %d", code)
+	}
+	_, _, body = get(t, op, w.srv.URL+"/reports")
+	if !strings.Contains(body, `lang="ar"`) {
+		t.Fatal("the reports are not in Arabic after the switch")
+	}
+	supply := body[strings.Index(body, `id="supply"`):]
+	supply = supply[:strings.Index(supply, "</section>")]
+	if !strings.Contains(supply, "المستلزم غير متوفر") || strings.Contains(supply, store.ReasonUnavailable) {
+		t.Errorf("the Arabic supply list's reason:\n%s", supply)
+	}
 	if code, body := post(op, "/reports/supply/maintenance_center/send", nil); code != http.StatusBadRequest || !strings.Contains(body, "no department head") {
 		t.Errorf("mailing a department without a head: %d", code)
 	}
@@ -155,6 +169,11 @@ func TestReportsPage(t *testing.T) {
 	}
 	if tk, _, _ = w.st.Ticket(t.Context(), tk.ID); tk.Status != store.TicketOpen {
 		t.Errorf("after supply arrived: %s, want open", tk.Status)
+	}
+	// The reopen's note, in the Arabic conversation, is Arabic.
+	_, _, body = get(t, op, w.srv.URL+"/conversations/"+conv)
+	if !strings.Contains(body, "وصل التوريد، وأعيد فتح التذكرة") || strings.Contains(body, inbox.NoteSupplyArrived) {
+		t.Errorf("the Arabic conversation's reopen note:\n%s", body)
 	}
 }
 

@@ -110,6 +110,26 @@ func (p *page) IsOperator() bool { return p.User.Role == store.RoleOperator }
 // CanLogCalls reports whether the "log a call" page is served.
 func (p *page) CanLogCalls() bool { return p.h.calls }
 
+// Reason shows a ticket's outcome reason in the viewer's language: the
+// "item unavailable" the close form records (store.ReasonUnavailable,
+// English in the store and the API) translated, the staff member's words
+// after it as written.
+func (p *page) Reason(reason string) string {
+	if rest, ok := strings.CutPrefix(reason, store.ReasonUnavailable); ok && (rest == "" || rest[0] == ':') {
+		return p.T("reason.unavailable") + rest
+	}
+	return reason
+}
+
+// EventNote shows a ticket event's note; the notes the inbox writes
+// itself are shown in the viewer's language.
+func (p *page) EventNote(note string) string {
+	if note == inbox.NoteSupplyArrived {
+		return p.T("event.supply_arrived")
+	}
+	return note
+}
+
 // Department names a department in the viewer's language.
 func (p *page) Department(id string) string {
 	if id == "" {
