@@ -140,30 +140,54 @@ func (p *Pipeline) Ingest(ctx context.Context, in message.Inbound) (message.Outc
 	return r.Outcome, err
 }
 
-// Process ingests one message and says what it caused.
+// Process ingests one message and says what it caused: a batch of one.
 func (p *Pipeline) Process(ctx context.Context, in message.Inbound) (Result, error) {
-	if in.ChannelID == 0 || in.ExternalID == "" {
-		return Result{}, fmt.Errorf("ingest: message without channel id or external id (channel %d, id %q)", in.ChannelID, in.ExternalID)
-	}
-	if !in.Channel.Valid() {
-		return Result{}, fmt.Errorf("ingest: unknown channel kind %q", in.Channel)
-	}
-	for _, r := range in.Routes {
-		if r.ChannelID == 0 || !r.Channel.Sends() || r.To.Value == "" {
-			return Result{}, fmt.Errorf("ingest %s message %q: a route needs a sending channel and an address, got %+v", in.Channel, in.ExternalID, r)
-		}
-	}
-	// Blobs are content-addressed and written before the transaction: a
-	// rollback leaves at most an unreferenced file, never a missing one.
-	blobs, rawSHA, err := p.writeBlobs(ctx, in)
+	rs, err := p.IngestBatch(ctx, []message.Inbound{in}, nil)
 	if err != nil {
 		return Result{}, err
 	}
-	var res Result
+	return rs[0], nil
+}
+
+// IngestBatch ingests ins in one transaction, in order, and then runs
+// after (when not nil) in the same transaction: a connector's cursor moves
+// with the messages it read, or neither does. Each message is deduplicated
+// on its channel's message id and decided exactly as it would be alone,
+// seeing the ones before it in the batch. Any failure rolls the whole
+// batch back; a caller that wants the good messages in can then ingest
+// them one at a time, each a batch of one.
+func (p *Pipeline) IngestBatch(ctx context.Context, ins []message.Inbound, after func(ctx context.Context, tx *store.Tx) error) ([]Result, error) {
+	for _, in := range ins {
+		if err := validInbound(in); err != nil {
+			return nil, err
+		}
+	}
+	// Blobs are content-addressed and made durable before the
+	// transaction: a rollback leaves at most an unreferenced file, never a
+	// reference to a missing one.
+	blobs, err := p.writeBlobs(ctx, ins)
+	if err != nil {
+		if len(ins) == 1 {
+			return nil, fmt.Errorf("ingest %s message %q: %w", ins[0].Channel, ins[0].ExternalID, err)
+		}
+		return nil, fmt.Errorf("ingest a batch of %d messages: %w", len(ins), err)
+	}
+	res := make([]Result, len(ins))
+	failed := -1 // the message whose ingest failed, if one did
 	for attempt := 0; ; attempt++ {
-		res = Result{}
+		failed = -1
+		clear(res)
 		err = p.store.InTx(ctx, func(tx *store.Tx) error {
-			return p.ingestTx(ctx, tx, in, blobs, rawSHA, &res)
+			for i, in := range ins {
+				if err := p.ingestTx(ctx, tx, in, blobs[i].atts, blobs[i].raw, &res[i]); err != nil {
+					failed = i
+					return err
+				}
+			}
+			if after != nil {
+				return after(ctx, tx)
+			}
+			return nil
 		})
 		// Two deliveries of the same message racing (PostgreSQL, several
 		// replicas): the loser hits the unique key; its retry sees a
@@ -174,31 +198,96 @@ func (p *Pipeline) Process(ctx context.Context, in message.Inbound) (Result, err
 		}
 		break
 	}
-	if err != nil {
-		return Result{}, fmt.Errorf("ingest %s message %q: %w", in.Channel, in.ExternalID, err)
+	switch {
+	case err != nil && (failed >= 0 || len(ins) == 1):
+		in := ins[max(failed, 0)]
+		return nil, fmt.Errorf("ingest %s message %q: %w", in.Channel, in.ExternalID, err)
+	case err != nil:
+		return nil, fmt.Errorf("ingest a batch of %d messages: %w", len(ins), err)
 	}
-	p.log.InfoContext(ctx, "message ingested", "channel", in.Channel, "channel_id", in.ChannelID,
-		"message_id", res.MessageID, "duplicate", res.Duplicate, "action", res.Decision.Action,
-		"topic", res.Decision.Topic, "ticket", res.TicketRef, "auto_reply", res.OutboundID != 0)
+	// One line a message when it came alone (a webhook); a batch is a
+	// backfill, whose connector logs its progress.
+	level := slog.LevelInfo
+	if len(ins) > 1 {
+		level = slog.LevelDebug
+	}
+	for i, in := range ins {
+		r := res[i]
+		p.log.Log(ctx, level, "message ingested", "channel", in.Channel, "channel_id", in.ChannelID,
+			"message_id", r.MessageID, "duplicate", r.Duplicate, "action", r.Decision.Action,
+			"topic", r.Decision.Topic, "ticket", r.TicketRef, "auto_reply", r.OutboundID != 0)
+	}
 	return res, nil
 }
 
-func (p *Pipeline) writeBlobs(ctx context.Context, in message.Inbound) (shas []string, raw string, err error) {
-	shas = make([]string, len(in.Attachments))
-	for i, a := range in.Attachments {
-		if a.Content == nil {
-			continue
-		}
-		if shas[i], err = p.store.PutBlob(ctx, a.Content); err != nil {
-			return nil, "", fmt.Errorf("store attachment %q: %w", a.Filename, err)
+// IngestMailbox ingests a batch read from an IMAP mailbox and moves the
+// mailbox's cursor to lastUID in the same transaction (the email
+// connector's BatchIngester).
+func (p *Pipeline) IngestMailbox(ctx context.Context, channelID int64, mailbox string, uidValidity, lastUID uint32, ins []message.Inbound) ([]message.Outcome, error) {
+	rs, err := p.IngestBatch(ctx, ins, func(ctx context.Context, tx *store.Tx) error {
+		return tx.SaveCursor(ctx, channelID, mailbox, uidValidity, lastUID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]message.Outcome, len(rs))
+	for i, r := range rs {
+		out[i] = r.Outcome
+	}
+	return out, nil
+}
+
+func validInbound(in message.Inbound) error {
+	if in.ChannelID == 0 || in.ExternalID == "" {
+		return fmt.Errorf("ingest: message without channel id or external id (channel %d, id %q)", in.ChannelID, in.ExternalID)
+	}
+	if !in.Channel.Valid() {
+		return fmt.Errorf("ingest: unknown channel kind %q", in.Channel)
+	}
+	for _, r := range in.Routes {
+		if r.ChannelID == 0 || !r.Channel.Sends() || r.To.Value == "" {
+			return fmt.Errorf("ingest %s message %q: a route needs a sending channel and an address, got %+v", in.Channel, in.ExternalID, r)
 		}
 	}
-	if len(in.Raw) > 0 {
-		if raw, err = p.store.PutBlob(ctx, in.Raw); err != nil {
-			return nil, "", fmt.Errorf("store raw message: %w", err)
+	return nil
+}
+
+// messageBlobs are the digests of one message's stored attachments ("" for
+// one without content) and raw copy.
+type messageBlobs struct {
+	atts []string
+	raw  string
+}
+
+// writeBlobs stores the batch's attachments and raw copies as one
+// BlobBatch: one flush for all of them, before the transaction.
+func (p *Pipeline) writeBlobs(ctx context.Context, ins []message.Inbound) ([]messageBlobs, error) {
+	bb := p.store.NewBlobBatch()
+	out := make([]messageBlobs, len(ins))
+	for i, in := range ins {
+		out[i].atts = make([]string, len(in.Attachments))
+		for j, a := range in.Attachments {
+			if a.Content == nil {
+				continue
+			}
+			d, err := bb.Put(ctx, a.Content)
+			if err != nil {
+				return nil, fmt.Errorf("store attachment %q of %q: %w", a.Filename, in.ExternalID, err)
+			}
+			out[i].atts[j] = d
+		}
+		if len(in.Raw) > 0 {
+			d, err := bb.Put(ctx, in.Raw)
+			if err != nil {
+				return nil, fmt.Errorf("store raw message %q: %w", in.ExternalID, err)
+			}
+			out[i].raw = d
 		}
 	}
-	return shas, raw, nil
+	if err := bb.Sync(ctx); err != nil {
+		return nil, fmt.Errorf("store blobs: %w", err)
+	}
+	return out, nil
 }
 
 func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inbound, blobs []string, rawSHA string, res *Result) error {

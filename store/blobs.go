@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -20,17 +19,152 @@ var ErrTooLarge = errors.New("content over the size limit")
 // before the transaction that refers to the blob: a blob nothing refers to
 // is harmless, a reference to a missing blob is not. Storing the same bytes
 // again is a no-op. The file appears whole or not at all (temp file, fsync,
-// rename).
+// rename). It is a BlobBatch of one.
 func (s *Store) PutBlob(ctx context.Context, data []byte) (string, error) {
+	b := s.NewBlobBatch()
+	digest, err := b.Put(ctx, data)
+	if err != nil {
+		return "", err
+	}
+	if err := b.Sync(ctx); err != nil {
+		return "", err
+	}
+	return digest, nil
+}
+
+// BlobBatch stores many blobs and makes them durable together: Put each,
+// then Sync once before the transaction that refers to them. A blob costs
+// a file write; the batch costs one flush of the files' data and one of
+// their names (syncfs on Linux when it holds more than one file), instead
+// of a file and a directory fsync per blob. Until Sync returns, a Put
+// digest must not be committed anywhere. Not for concurrent use.
+type BlobBatch struct {
+	s       *Store
+	pending []pendingBlob   // written under a temp name, not yet durable
+	seen    map[string]bool // digests Put in this batch
+	dirs    map[string]bool // directories whose entries Sync must flush
+}
+
+type pendingBlob struct{ tmp, path string }
+
+// NewBlobBatch starts a batch of blob writes.
+func (s *Store) NewBlobBatch() *BlobBatch {
+	return &BlobBatch{s: s, seen: map[string]bool{}, dirs: map[string]bool{}}
+}
+
+// Put writes data under a temp name beside its final place and returns its
+// digest; Sync makes it durable and moves it into place.
+func (b *BlobBatch) Put(ctx context.Context, data []byte) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("put blob: %w", err)
 	}
 	sum := sha256.Sum256(data)
-	if _, err := os.Stat(s.blobPath(hex.EncodeToString(sum[:]))); err == nil {
-		return hex.EncodeToString(sum[:]), nil
+	digest := hex.EncodeToString(sum[:])
+	if b.seen[digest] {
+		return digest, nil
 	}
-	digest, _, err := s.PutBlobFrom(ctx, bytes.NewReader(data), int64(len(data)))
-	return digest, err
+	path := b.s.blobPath(digest)
+	dir := filepath.Dir(path)
+	if _, err := os.Stat(path); err == nil {
+		// Whole (its data was flushed before the rename), but another
+		// writer's rename may not be durable yet: flush the name again.
+		b.seen[digest], b.dirs[dir] = true, true
+		return digest, nil
+	}
+	root := filepath.Join(b.s.dataDir, "blobs")
+	if err := os.MkdirAll(root, 0o750); err != nil {
+		return "", fmt.Errorf("put blob: %w", err)
+	}
+	if err := os.Mkdir(dir, 0o750); err == nil {
+		b.dirs[root] = true // a new fan-out directory is an entry of root
+	} else if !errors.Is(err, fs.ErrExist) {
+		return "", fmt.Errorf("put blob: %w", err)
+	}
+	// The temp file lives in the blob's own directory, so its rename
+	// changes that directory alone.
+	f, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return "", fmt.Errorf("put blob: %w", err)
+	}
+	tmp := f.Name()
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return "", fmt.Errorf("put blob: write: %w", err)
+	}
+	if err := f.Chmod(0o640); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return "", fmt.Errorf("put blob: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("put blob: close: %w", err)
+	}
+	b.pending = append(b.pending, pendingBlob{tmp: tmp, path: path})
+	b.seen[digest], b.dirs[dir] = true, true
+	return digest, nil
+}
+
+// Sync makes every blob Put so far durable under its final name: the
+// files' data is flushed before any is renamed into place (a blob visible
+// by its name is always whole, which Put's existence check relies on),
+// then the renames are flushed. On failure nothing Put may be referred to;
+// the temp files are removed.
+func (b *BlobBatch) Sync(ctx context.Context) error {
+	defer func() {
+		for _, p := range b.pending {
+			os.Remove(p.tmp) // fails harmlessly once renamed
+		}
+		b.pending = nil
+		clear(b.dirs)
+	}()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sync blobs: %w", err)
+	}
+	root := filepath.Join(b.s.dataDir, "blobs")
+	if len(b.pending) > 1 && canSyncFS {
+		if err := syncFS(root); err != nil {
+			return fmt.Errorf("sync blobs: %w", err)
+		}
+	} else {
+		for _, p := range b.pending {
+			if err := syncFile(p.tmp); err != nil {
+				return fmt.Errorf("sync blobs: %w", err)
+			}
+		}
+	}
+	for _, p := range b.pending {
+		// Concurrent writers of the same content rename identical files
+		// over each other, which is fine.
+		if err := os.Rename(p.tmp, p.path); err != nil {
+			return fmt.Errorf("sync blobs: %w", err)
+		}
+	}
+	if len(b.dirs) > 1 && canSyncFS {
+		if err := syncFS(root); err != nil {
+			return fmt.Errorf("sync blobs: %w", err)
+		}
+		return nil
+	}
+	for d := range b.dirs {
+		if err := syncDir(d); err != nil {
+			return fmt.Errorf("sync blobs: %w", err)
+		}
+	}
+	return nil
+}
+
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	return nil
 }
 
 // PutBlobFrom stores what r yields, hashing it as it writes, so memory stays

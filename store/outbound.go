@@ -243,17 +243,23 @@ func (s *Store) Cursor(ctx context.Context, channelID int64, mailbox string) (ui
 // moved on, so any failure RecordIngestFailure counted is cleared.
 func (s *Store) SaveCursor(ctx context.Context, channelID int64, mailbox string, uidValidity, lastUID uint32) error {
 	return s.InTx(ctx, func(tx *Tx) error {
-		_, err := tx.tx.ExecContext(ctx, `INSERT INTO mailbox_cursors (channel_id, mailbox, uid_validity, last_uid, updated_at)
-			VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (channel_id, mailbox) DO UPDATE SET uid_validity = excluded.uid_validity,
-				last_uid = excluded.last_uid, updated_at = excluded.updated_at,
-				failed_uid = 0, failures = 0, last_error = ''`,
-			channelID, mailbox, int64(uidValidity), int64(lastUID), s.dbTime(now()))
-		if err != nil {
-			return fmt.Errorf("save cursor %d/%s: %w", channelID, mailbox, err)
-		}
-		return nil
+		return tx.SaveCursor(ctx, channelID, mailbox, uidValidity, lastUID)
 	})
+}
+
+// SaveCursor is Store.SaveCursor inside a transaction: the batch of mail
+// that moved the cursor commits with it.
+func (tx *Tx) SaveCursor(ctx context.Context, channelID int64, mailbox string, uidValidity, lastUID uint32) error {
+	_, err := tx.tx.ExecContext(ctx, `INSERT INTO mailbox_cursors (channel_id, mailbox, uid_validity, last_uid, updated_at)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (channel_id, mailbox) DO UPDATE SET uid_validity = excluded.uid_validity,
+			last_uid = excluded.last_uid, updated_at = excluded.updated_at,
+			failed_uid = 0, failures = 0, last_error = ''`,
+		channelID, mailbox, int64(uidValidity), int64(lastUID), tx.s.dbTime(now()))
+	if err != nil {
+		return fmt.Errorf("save cursor %d/%s: %w", channelID, mailbox, err)
+	}
+	return nil
 }
 
 // RecordIngestFailure notes that the message at uid, next after a

@@ -26,6 +26,15 @@ type Ingester interface {
 	Ingest(ctx context.Context, in message.Inbound) (message.Outcome, error)
 }
 
+// BatchIngester is an Ingester that also commits several messages of a
+// mailbox together with the mailbox's cursor, in one transaction: all of
+// them and the cursor at lastUID, or nothing (router.Pipeline). A source
+// whose sink is one ingests and acknowledges a batch with one commit; with
+// a plain Ingester, one message and then its cursor at a time.
+type BatchIngester interface {
+	IngestMailbox(ctx context.Context, channelID int64, mailbox string, uidValidity, lastUID uint32, ins []message.Inbound) ([]message.Outcome, error)
+}
+
 // CursorStore remembers per mailbox how far we got. An unknown mailbox has
 // cursor (0, 0).
 type CursorStore interface {
@@ -59,7 +68,7 @@ type IMAPConfig struct {
 
 	Mailboxes      []string      // default ["INBOX"]
 	PollInterval   time.Duration // default 60s; used when the server lacks IDLE, and as IDLE's safety net
-	BatchSize      int           // UIDs fetched per FETCH, default 200
+	BatchSize      int           // UIDs fetched per FETCH and committed per transaction, default 200
 	MaxMessageSize int64         // larger messages arrive quarantined, headers only; default 25 MiB
 	// MaxAttempts is how many times in a row one message may fail to
 	// ingest before it is ingested quarantined, with the error, so that the
@@ -125,17 +134,19 @@ const (
 	// long to notice before its connection is closed under it.
 	cancelGrace = 5 * time.Second
 	dialTimeout = 30 * time.Second
-	// Bodies of one FETCH are held in memory until ingested in UID order;
-	// this caps that memory (a single message up to MaxMessageSize is
-	// always allowed).
-	maxChunkBytes = 64 << 20
+	// Bodies of one FETCH are held in memory until committed, in UID order,
+	// in one transaction; this caps one batch's bytes (a single message up
+	// to MaxMessageSize is always allowed). One batch commits while the
+	// next is fetched and one more waits: about three of these in memory.
+	maxChunkBytes = 8 << 20
 )
 
 // IMAPSource pulls mail from IMAP mailboxes into the pipeline, acknowledging
-// (saving its UID cursor) only after each message is committed.
+// (saving its UID cursor) only with or after the commit of what it read.
 type IMAPSource struct {
 	cfg     IMAPConfig
 	sink    Ingester
+	batch   BatchIngester // sink, when it can commit a batch with its cursor
 	cursors CursorStore
 	log     *slog.Logger
 	now     func() time.Time
@@ -158,7 +169,8 @@ func NewIMAPSource(cfg IMAPConfig, sink Ingester, cursors CursorStore, log *slog
 		log = slog.Default()
 	}
 	log = log.With("channel_id", cfg.ChannelID, "imap_addr", cfg.Addr, "imap_user", cfg.Username)
-	return &IMAPSource{cfg: cfg, sink: sink, cursors: cursors, log: log, now: time.Now}, nil
+	batch, _ := sink.(BatchIngester)
+	return &IMAPSource{cfg: cfg, sink: sink, batch: batch, cursors: cursors, log: log, now: time.Now}, nil
 }
 
 func normalizeIMAPConfig(cfg *IMAPConfig) error {
@@ -546,8 +558,8 @@ func (sess *session) close() {
 	_ = sess.c.Close()
 }
 
-// syncMailbox ingests every message above the cursor, in UID order,
-// saving the cursor after each one is committed.
+// syncMailbox ingests every message above the cursor, in UID order, the
+// cursor moving with each committed batch.
 func (s *IMAPSource) syncMailbox(ctx context.Context, c *imapclient.Client, mailbox string) error {
 	sel, err := c.Select(mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
 	if err != nil {
@@ -602,14 +614,59 @@ func (s *IMAPSource) syncMailbox(ctx context.Context, c *imapclient.Client, mail
 	}
 	slices.Sort(uids)
 
+	return s.syncUIDs(ctx, c, mailbox, uidValidity, uids)
+}
+
+// fetched is one batch read from the server: the messages of UIDs up to
+// last, in UID order (expunged ones left out), committed together.
+type fetched struct {
+	uids  []imap.UID
+	ins   []message.Inbound
+	last  imap.UID
+	count int // UIDs asked for, vanished ones included
+}
+
+// syncUIDs fetches and commits uids in batches. One goroutine fetches the
+// next batch while this one commits the current one; the channel between
+// them holds one more, which bounds the memory to about three batches.
+func (s *IMAPSource) syncUIDs(ctx context.Context, c *imapclient.Client, mailbox string, uidValidity uint32, uids []imap.UID) error {
 	total := len(uids)
 	s.syncProgress(mailbox, 0, total)
-	for start := 0; start < total; start += s.cfg.BatchSize {
-		end := min(start+s.cfg.BatchSize, total)
-		if err := s.fetchBatch(ctx, c, mailbox, uidValidity, uids[start:end]); err != nil {
+	ctx, cancel := context.WithCancel(ctx)
+	batches := make(chan fetched, 1)
+	fetchErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		fetchErr <- s.fetchAll(ctx, c, mailbox, uids, batches)
+	}()
+	defer func() {
+		// The connection is free again only once the fetcher stopped.
+		cancel()
+		for range batches {
+		}
+	}()
+
+	done := 0
+	for b := range batches {
+		if err := s.commit(ctx, mailbox, uidValidity, b); err != nil {
 			return err
 		}
-		s.log.Info("imap sync", "mailbox", mailbox, "done", end, "total", total)
+		done += b.count
+		// A line a batch: about every 200 mails (a second or two of a
+		// backfill), never a line a mail.
+		s.log.Info("imap sync", "mailbox", mailbox, "done", done, "total", total, "progress", fmt.Sprintf("%d / %d", done, total))
+	}
+	return <-fetchErr
+}
+
+// fetchAll fetches uids a batch at a time into out, until done, an error,
+// or ctx ends.
+func (s *IMAPSource) fetchAll(ctx context.Context, c *imapclient.Client, mailbox string, uids []imap.UID, out chan<- fetched) error {
+	for start := 0; start < len(uids); start += s.cfg.BatchSize {
+		end := min(start+s.cfg.BatchSize, len(uids))
+		if err := s.fetchBatch(ctx, c, mailbox, uids[start:end], out); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -681,9 +738,9 @@ type msgMeta struct {
 	internalDate time.Time
 }
 
-// fetchBatch learns the sizes of one batch, then fetches it in chunks
-// that fit in memory and ingests each chunk in UID order.
-func (s *IMAPSource) fetchBatch(ctx context.Context, c *imapclient.Client, mailbox string, uidValidity uint32, uids []imap.UID) error {
+// fetchBatch learns the sizes of one batch, then fetches it in chunks of
+// at most maxChunkBytes and hands each to out.
+func (s *IMAPSource) fetchBatch(ctx context.Context, c *imapclient.Client, mailbox string, uids []imap.UID, out chan<- fetched) error {
 	msgs, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{
 		UID: true, RFC822Size: true, InternalDate: true,
 	}).Collect()
@@ -702,35 +759,39 @@ func (s *IMAPSource) fetchBatch(ctx context.Context, c *imapclient.Client, mailb
 	for _, uid := range uids {
 		m, ok := meta[uid]
 		if !ok {
-			// Expunged between SEARCH and FETCH: gone, nothing to ingest.
+			// Expunged between SEARCH and FETCH: gone, nothing to ingest;
+			// the cursor moves past it with its chunk.
 			s.log.Warn("imap message vanished before fetch", "mailbox", mailbox, "uid", uid)
-			continue
+			m.size = 0
 		}
 		size := m.size
 		if size > s.cfg.MaxMessageSize {
 			size = 0 // headers only
 		}
 		if len(chunk) > 0 && chunkBytes+size > maxChunkBytes {
-			if err := s.fetchChunk(ctx, c, mailbox, uidValidity, chunk, meta); err != nil {
+			if err := s.fetchChunk(ctx, c, mailbox, chunk, meta, out); err != nil {
 				return err
 			}
-			chunk, chunkBytes = chunk[:0], 0
+			chunk, chunkBytes = nil, 0
 		}
 		chunk = append(chunk, uid)
 		chunkBytes += size
 	}
 	if len(chunk) > 0 {
-		return s.fetchChunk(ctx, c, mailbox, uidValidity, chunk, meta)
+		return s.fetchChunk(ctx, c, mailbox, chunk, meta, out)
 	}
 	return nil
 }
 
-func (s *IMAPSource) fetchChunk(ctx context.Context, c *imapclient.Client, mailbox string, uidValidity uint32, uids []imap.UID, meta map[imap.UID]msgMeta) error {
+func (s *IMAPSource) fetchChunk(ctx context.Context, c *imapclient.Client, mailbox string, uids []imap.UID, meta map[imap.UID]msgMeta, out chan<- fetched) error {
 	var whole, headersOnly imap.UIDSet
 	for _, uid := range uids {
-		if meta[uid].size > s.cfg.MaxMessageSize {
+		m, ok := meta[uid]
+		switch {
+		case !ok: // vanished
+		case m.size > s.cfg.MaxMessageSize:
 			headersOnly.AddNum(uid)
-		} else {
+		default:
 			whole.AddNum(uid)
 		}
 	}
@@ -749,14 +810,59 @@ func (s *IMAPSource) fetchChunk(ctx context.Context, c *imapclient.Client, mailb
 		}
 	}
 
+	b := fetched{last: uids[len(uids)-1], count: len(uids)}
 	for _, uid := range uids {
 		raw, ok := raws[uid]
 		if !ok {
-			s.log.Warn("imap message vanished before fetch", "mailbox", mailbox, "uid", uid)
+			if _, known := meta[uid]; known {
+				s.log.Warn("imap message vanished before fetch", "mailbox", mailbox, "uid", uid)
+			}
 			continue
 		}
-		if err := s.ingest(ctx, mailbox, uidValidity, uid, s.inbound(raw, meta[uid])); err != nil {
+		delete(raws, uid)
+		b.uids = append(b.uids, uid)
+		b.ins = append(b.ins, s.inbound(raw, meta[uid]))
+	}
+	select {
+	case out <- b:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// commit commits one fetched batch and moves the cursor to its last UID:
+// in one transaction when the sink batches. If that fails, the batch is
+// ingested again one message at a time, so that one bad message is
+// counted, and after MaxAttempts quarantined, by its own UID while the
+// others go in; nothing is doubled, since each message is deduplicated on
+// its key and the failed batch committed nothing.
+func (s *IMAPSource) commit(ctx context.Context, mailbox string, uidValidity uint32, b fetched) error {
+	if s.batch != nil {
+		_, err := s.batch.IngestMailbox(ctx, s.cfg.ChannelID, mailbox, uidValidity, uint32(b.last), b.ins)
+		if err == nil {
+			for range b.ins {
+				s.ingested(mailbox)
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("ingest uids %d-%d of %q: %w", b.uids[0], b.last, mailbox, ctxErr(ctx, err))
+		}
+		if len(b.ins) > 1 {
+			s.log.Warn("imap batch could not be ingested; ingesting its messages one at a time",
+				"mailbox", mailbox, "messages", len(b.ins), "first_uid", b.uids[0], "err", err)
+		}
+	}
+	for i, uid := range b.uids {
+		if err := s.ingest(ctx, mailbox, uidValidity, uid, b.ins[i]); err != nil {
 			return err
+		}
+	}
+	if len(b.uids) == 0 || b.uids[len(b.uids)-1] != b.last {
+		// The batch ended in mail that vanished: move past it.
+		if err := s.cursors.SaveCursor(ctx, s.cfg.ChannelID, mailbox, uidValidity, uint32(b.last)); err != nil {
+			return fmt.Errorf("save cursor of %q at uid %d: %w", mailbox, b.last, err)
 		}
 	}
 	return nil
@@ -769,7 +875,7 @@ func (s *IMAPSource) fetchChunk(ctx context.Context, c *imapclient.Client, mailb
 // a commit: when even the quarantined copy cannot be stored, the store
 // itself is failing, and the session ends to back off and try again.
 func (s *IMAPSource) ingest(ctx context.Context, mailbox string, uidValidity uint32, uid imap.UID, in message.Inbound) error {
-	out, err := s.sink.Ingest(ctx, in)
+	out, err := s.ingestOne(ctx, mailbox, uidValidity, uid, in)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("ingest uid %d of %q: %w", uid, mailbox, ctxErr(ctx, err))
@@ -782,11 +888,11 @@ func (s *IMAPSource) ingest(ctx context.Context, mailbox string, uidValidity uin
 			return fmt.Errorf("ingest uid %d of %q (attempt %d of %d): %w", uid, mailbox, attempts, s.cfg.MaxAttempts, err)
 		}
 		q := quarantineUnstorable(in, attempts, err)
-		if out, err = s.sink.Ingest(ctx, q); err != nil {
+		if out, err = s.ingestOne(ctx, mailbox, uidValidity, uid, q); err != nil {
 			// What its header says may be what cannot be stored (a sender
 			// the contact table refuses, say): keep the raw bytes alone.
 			q = bareQuarantine(q)
-			out, err = s.sink.Ingest(ctx, q)
+			out, err = s.ingestOne(ctx, mailbox, uidValidity, uid, q)
 		}
 		if err != nil {
 			return fmt.Errorf("ingest uid %d of %q, quarantined after %d failed attempts: %w", uid, mailbox, attempts, err)
@@ -795,13 +901,28 @@ func (s *IMAPSource) ingest(ctx context.Context, mailbox string, uidValidity uin
 			"mailbox", mailbox, "uid", uid, "external_id", in.ExternalID, "attempts", attempts, "reason", q.QuarantineReason)
 		in = q
 	}
-	if err := s.cursors.SaveCursor(ctx, s.cfg.ChannelID, mailbox, uidValidity, uint32(uid)); err != nil {
-		return fmt.Errorf("save cursor of %q at uid %d: %w", mailbox, uid, err)
+	if s.batch == nil {
+		if err := s.cursors.SaveCursor(ctx, s.cfg.ChannelID, mailbox, uidValidity, uint32(uid)); err != nil {
+			return fmt.Errorf("save cursor of %q at uid %d: %w", mailbox, uid, err)
+		}
 	}
 	s.ingested(mailbox)
 	s.log.Debug("imap message ingested", "mailbox", mailbox, "uid", uid,
 		"external_id", in.ExternalID, "duplicate", out.Duplicate, "quarantined", in.Quarantined)
 	return nil
+}
+
+// ingestOne commits one message; a batching sink moves the cursor to uid
+// in the same transaction, for a plain one ingest saves it afterwards.
+func (s *IMAPSource) ingestOne(ctx context.Context, mailbox string, uidValidity uint32, uid imap.UID, in message.Inbound) (message.Outcome, error) {
+	if s.batch == nil {
+		return s.sink.Ingest(ctx, in)
+	}
+	out, err := s.batch.IngestMailbox(ctx, s.cfg.ChannelID, mailbox, uidValidity, uint32(uid), []message.Inbound{in})
+	if err != nil {
+		return message.Outcome{}, err
+	}
+	return out[0], nil
 }
 
 // bareQuarantine is q with nothing but its dedupe key, the reason and the

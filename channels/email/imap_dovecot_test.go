@@ -24,7 +24,7 @@ import (
 
 const testChannel = 7
 
-func dovecotSource(t *testing.T, srv *dovecot.Server, sink Ingester, cursors CursorStore, edit func(*IMAPConfig)) (*IMAPSource, *logBuffer) {
+func dovecotSource(t testing.TB, srv *dovecot.Server, sink Ingester, cursors CursorStore, edit func(*IMAPConfig)) (*IMAPSource, *logBuffer) {
 	t.Helper()
 	cfg := IMAPConfig{
 		ChannelID:  testChannel,

@@ -176,7 +176,7 @@ func (b *logBuffer) String() string {
 	return b.buf.String()
 }
 
-func testLogger(t *testing.T) (*slog.Logger, *logBuffer) {
+func testLogger(t testing.TB) (*slog.Logger, *logBuffer) {
 	buf := &logBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
