@@ -33,7 +33,8 @@ import (
 // sync (10000), WASL_BENCH_MAIL_SIZE bytes per mail (10240),
 // WASL_BENCH_BURST the reply-drain burst (5000), WASL_BENCH_RATED
 // webhooks per fixed-rate run (1000), WASL_BENCH_SECONDS per baseline run
-// (20). WASL_BENCH_OUT names a file that gets the table too.
+// (20). WASL_BENCH_OUT names a file that gets the table too (and, beside
+// it, the pgbench scripts made of the captured transaction).
 func TestLoadBenchmark(t *testing.T) {
 	if os.Getenv("WASL_BENCH_LOAD") == "" {
 		t.Skip("the load benchmark runs with WASL_BENCH_LOAD=1 (make bench-load)")
@@ -54,10 +55,11 @@ func TestLoadBenchmark(t *testing.T) {
 	tx := captureIngest(t, c)
 	full, floor := planFromCapture(context.Background(), t, tx)
 	r.statements = len(full.steps)
-	r.pgScript = full.pgbenchScript(full.consts)
+	r.pgScript = full.pgbenchScript(full.consts, nil)
 	for _, clients := range []int{8, 32} {
-		r.pgFull[clients], _ = c.pgbench(tx.name, full.pgbenchScript(full.consts), clients, cfg.baseline)
-		r.pgFloor[clients], _ = c.pgbench(tx.name, floor.pgbenchScript(floor.consts), clients, cfg.baseline)
+		r.pgFull[clients], _ = c.pgbench(tx.name, r.pgScript, clients, cfg.baseline)
+		r.floorScript = floor.pgbenchScript(floor.consts, floor.spreadRefs(context.Background(), tx.db, tx.seqBase))
+		r.pgFloor[clients], _ = c.pgbench(tx.name, r.floorScript, clients, cfg.baseline)
 		t.Logf("pgbench, %d clients: the gateway's transaction %.0f tx/s, the floor %.0f tx/s", clients, r.pgFull[clients], r.pgFloor[clients])
 	}
 
@@ -80,9 +82,12 @@ func TestLoadBenchmark(t *testing.T) {
 	r.finished = time.Now()
 	out := r.markdown(cfg)
 	fmt.Println(out)
+	// The table, and beside it the two pgbench scripts, to read or rerun.
 	if f := os.Getenv("WASL_BENCH_OUT"); f != "" {
-		if err := os.WriteFile(f, []byte(out), 0o644); err != nil {
-			t.Error(err)
+		for name, text := range map[string]string{f: out, f + ".full.sql": r.pgScript, f + ".floor.sql": r.floorScript} {
+			if err := os.WriteFile(name, []byte(text), 0o644); err != nil {
+				t.Error(err)
+			}
 		}
 	}
 }
@@ -121,6 +126,15 @@ type webhookResult struct {
 
 func (w webhookResult) perSecond() float64 { return float64(w.count) / w.elapsed.Seconds() }
 
+// spoolNote says how many 200s came from the spool (before the commit)
+// and when the last of them was stored.
+func (w webhookResult) spoolNote() string {
+	if w.spooled == 0 {
+		return ", none spooled"
+	}
+	return fmt.Sprintf(", %d spooled: all stored after %s", w.spooled, ms(w.stored))
+}
+
 type backendResult struct {
 	closed map[int]webhookResult
 	half   webhookResult
@@ -148,6 +162,7 @@ type loadReport struct {
 	started, finished  time.Time
 	statements         int
 	pgScript           string
+	floorScript        string
 	// tx/s by clients
 	pgFull, pgFloor, liteFull, liteFloor map[int]float64
 	pg, lite                             backendResult
@@ -220,11 +235,13 @@ func webhookRuns(t *testing.T, dbURL string, cfg loadConfig, r *loadReport, post
 
 		// The burst, and how fast its replies drain.
 		before := len(rc.arrivals())
+		spooled := g.logCount("inbound message spooled")
 		start := time.Now()
 		res.burst.elapsed = l.closed(32, cfg.burst)
 		ingestEnd := time.Now()
 		res.burst.count = cfg.burst
 		res.burst.clients = 32
+		res.burst.spooled = g.logCount("inbound message spooled") - spooled
 		g.waitSettled(20*time.Minute, l.acked())
 		arr := rc.arrivals()[before:]
 		res.burstReplies = len(arr)
@@ -430,15 +447,15 @@ func (r *loadReport) markdown(cfg loadConfig) string {
 	b.WriteString("| measure | Wasl now | bare baseline, same run | ratio |\n| --- | --- | --- | --- |\n")
 	for _, clients := range []int{8, 32} {
 		w := r.pg.closed[clients]
-		fmt.Fprintf(&b, "| signed SMS webhooks → 200, PostgreSQL, %d clients (%d msgs, %d spooled) | %.0f msg/s, ack p50 %s, p99 %s | pgbench, the gateway's own %d-statement transaction: %.0f tx/s; the floor (message + outbox row): %.0f tx/s | %s of the transaction, %s of the floor |\n",
-			clients, w.count, w.spooled, w.perSecond(), ms(w.p50), ms(w.p99), r.statements, r.pgFull[clients], r.pgFloor[clients],
+		fmt.Fprintf(&b, "| signed SMS webhooks → 200, PostgreSQL, %d clients (%d msgs%s) | %.0f msg/s, ack p50 %s, p99 %s | pgbench, the gateway's own %d-statement transaction: %.0f tx/s; the floor (message + outbox row): %.0f tx/s | %s of the transaction, %s of the floor |\n",
+			clients, w.count, w.spoolNote(), w.perSecond(), ms(w.p50), ms(w.p99), r.statements, r.pgFull[clients], r.pgFloor[clients],
 			ratio(w.perSecond(), r.pgFull[clients]), ratio(w.perSecond(), r.pgFloor[clients]))
 	}
 	fmt.Fprintf(&b, "| same, fixed rate at half the peak, PostgreSQL | %.0f msg/s offered: ack p50 %s, p99 %s | | |\n", r.pg.half.rate, ms(r.pg.half.p50), ms(r.pg.half.p99))
 	for _, clients := range []int{8, 32} {
 		w := r.lite.closed[clients]
-		fmt.Fprintf(&b, "| signed SMS webhooks → 200, SQLite, %d clients (%d msgs, %d spooled) | %.0f msg/s, ack p50 %s, p99 %s | the same transaction from Go, %d goroutines: %.0f tx/s; the floor: %.0f tx/s | %s of the transaction, %s of the floor |\n",
-			clients, w.count, w.spooled, w.perSecond(), ms(w.p50), ms(w.p99), clients, r.liteFull[clients], r.liteFloor[clients],
+		fmt.Fprintf(&b, "| signed SMS webhooks → 200, SQLite, %d clients (%d msgs%s) | %.0f msg/s, ack p50 %s, p99 %s | the same transaction from Go, %d goroutines: %.0f tx/s; the floor: %.0f tx/s | %s of the transaction, %s of the floor |\n",
+			clients, w.count, w.spoolNote(), w.perSecond(), ms(w.p50), ms(w.p99), clients, r.liteFull[clients], r.liteFloor[clients],
 			ratio(w.perSecond(), r.liteFull[clients]), ratio(w.perSecond(), r.liteFloor[clients]))
 	}
 	fmt.Fprintf(&b, "| same, fixed rate at half the peak, SQLite | %.0f msg/s offered: ack p50 %s, p99 %s | | |\n", r.lite.half.rate, ms(r.lite.half.p50), ms(r.lite.half.p99))
@@ -451,8 +468,8 @@ func (r *loadReport) markdown(cfg loadConfig) string {
 	}
 	fmt.Fprintf(&b, "| inbound SMS (200 returned) → reply at the Twilio stand-in, 50 msg/s, PostgreSQL | p50 %s, p99 %s | no wait after the commit: one send to the stand-in %s (acks meanwhile: p50 %s, p99 %s) | — |\n",
 		ms(r.pg.replyP50), ms(r.pg.replyP99), ms(r.pg.sendRTT), ms(r.pg.replyAckP50), ms(r.pg.replyAckP99))
-	fmt.Fprintf(&b, "| replies after a burst of %d webhooks (32 clients), PostgreSQL | %.0f replies/s during it, %.0f/s after ingest stopped | ingest rate of the burst: %.0f msg/s | %s (drain / ingest) |\n",
-		r.pg.burst.count, r.pg.repliesDuring, r.pg.drain, r.pg.burst.perSecond(), ratio(r.pg.drain, r.pg.burst.perSecond()))
+	fmt.Fprintf(&b, "| replies after a burst of %d webhooks (32 clients, %d spooled), PostgreSQL | %.0f replies/s during it, %.0f/s after ingest stopped | ingest rate of the burst: %.0f msg/s | %s (drain / ingest) |\n",
+		r.pg.burst.count, r.pg.burst.spooled, r.pg.repliesDuring, r.pg.drain, r.pg.burst.perSecond(), ratio(r.pg.drain, r.pg.burst.perSecond()))
 	fmt.Fprintf(&b, "\nSizes: %d webhooks per closed-loop run, %d per fixed-rate run, %d in the burst, %d mails of %d bytes, baselines %s each.\n",
 		cfg.messages, cfg.rated, cfg.burst, cfg.mails, cfg.mailSize, cfg.baseline)
 	return b.String()

@@ -222,10 +222,16 @@ func sqlLiteral(s string) string {
 	return "E'" + r.Replace(s) + "'"
 }
 
-// pgbenchScript renders the plan; consts maps "const:<ref>" values.
-func (p plan) pgbenchScript(consts map[string]string) string {
+// pgbenchScript renders the plan; consts maps "const:<ref>" values, and
+// spread draws a "const:<ref>" at random from a range of existing ids
+// instead (see spreadRefs).
+func (p plan) pgbenchScript(consts map[string]string, spread map[string][2]int64) string {
 	var b strings.Builder
-	b.WriteString("\\set key random(1, 999999999999)\nBEGIN;\n")
+	b.WriteString("\\set key random(1, 999999999999)\n")
+	for ref, r := range spread {
+		fmt.Fprintf(&b, "\\set %s random(%d, %d)\n", spreadVar(ref), r[0], r[1])
+	}
+	b.WriteString("BEGIN;\n")
 	for _, s := range p.steps {
 		q := placeholder.ReplaceAllStringFunc(s.sql, func(m string) string {
 			n, _ := strconv.Atoi(m[1:])
@@ -237,6 +243,8 @@ func (p plan) pgbenchScript(consts map[string]string) string {
 					parts = append(parts, "NULL")
 				case pc.key:
 					parts = append(parts, ":key::text")
+				case strings.HasPrefix(pc.ref, "const:") && spread[pc.ref] != [2]int64{} && pc.pad == 0:
+					parts = append(parts, ":"+spreadVar(pc.ref))
 				case strings.HasPrefix(pc.ref, "const:"):
 					parts = append(parts, sqlLiteral(zpad(consts[pc.ref], pc.pad)))
 				case pc.ref != "" && pc.pad > 0:
@@ -262,6 +270,29 @@ func (p plan) pgbenchScript(consts map[string]string) string {
 	}
 	b.WriteString("COMMIT;\n")
 	return b.String()
+}
+
+func spreadVar(ref string) string { return "c_" + strings.TrimPrefix(ref, "const:") }
+
+// spreadRefs finds, for each existing row the floor refers to (its
+// conversation, contact and ticket), a range of ids that all exist in the
+// database (rows the replays of the full transaction made), so that the
+// floor's transactions do not all lock one parent row for their foreign
+// keys, which no real load does: PostgreSQL turns many share locks on one
+// row into multixacts, and the floor would measure that.
+func (p plan) spreadRefs(ctx context.Context, db *sql.DB, seqBase map[string]int64) map[string][2]int64 {
+	out := map[string][2]int64{}
+	for ref, table := range p.refTable {
+		if table != "conversations" && table != "contacts" && table != "tickets" {
+			continue
+		}
+		var lo, hi, n sql.NullInt64
+		err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT min(id), max(id), count(*) FROM %s WHERE id > $1`, table), seqBase[table+"_id_seq"]).Scan(&lo, &hi, &n)
+		if err == nil && n.Int64 > 1 && hi.Int64-lo.Int64+1 == n.Int64 {
+			out["const:"+ref] = [2]int64{lo.Int64, hi.Int64}
+		}
+	}
+	return out
 }
 
 func stripComments(q string) string {
