@@ -32,7 +32,9 @@ func TestLoadExactlyOnce(t *testing.T) {
 				fmt.Sprintf("  - name: sms\n    kind: sms\n    twilio: {account_sid: %s, auth_token: %s, from: %q, api_url: %q}\n",
 					twilioAccount, twilioToken, smsNumber, rc.URL())
 			g := newGateway(t, be.url(t), channels)
+			began := time.Now()
 			g.start()
+			t.Logf("gateway ready after %s", time.Since(began).Round(time.Millisecond))
 
 			l := newSMSLoad(t, fake, g, 1)
 			var wg sync.WaitGroup
@@ -47,7 +49,9 @@ func TestLoadExactlyOnce(t *testing.T) {
 			if t.Failed() {
 				t.FailNow()
 			}
+			t.Logf("load sent after %s", time.Since(began).Round(time.Millisecond))
 			g.waitSettled(2*time.Minute, want)
+			t.Logf("settled after %s", time.Since(began).Round(time.Millisecond))
 			verifyExactlyOnce(t, g, want, sink, fake, rc)
 		})
 	}
