@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    ?= ./...
 TIMEOUT ?= 45m
 
-.PHONY: run test test-deps checks vet fmt-check tidy-check build bench docker clean
+.PHONY: run test test-deps checks vet fmt-check tidy-check build bench bench-load docker clean
 
 ## run: the gateway on embedded SQLite with the demo configuration and a local sandbox
 run:
@@ -45,6 +45,10 @@ build:
 ## bench: classifier and pipeline benchmarks
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./classify/ ./router/
+
+## bench-load: the load benchmark against bare baselines (minutes; BENCHMARKS.md, sizes in e2e/load_bench_test.go)
+bench-load:
+	WASL_BENCH_LOAD=1 $(GO) test -count=1 -v -timeout 90m -run '^TestLoadBenchmark$$' ./e2e
 
 docker:
 	docker build -t wasl:dev .

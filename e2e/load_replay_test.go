@@ -1,0 +1,479 @@
+package e2e
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// A replay plan is the captured transaction with its keys made variable:
+// the webhook's MessageSid and sender come from a random key per
+// transaction, and every id or ticket number a statement RETURNed and a
+// later one used comes from that statement's result in the replay. The
+// plan renders as a pgbench script, or runs from Go (SQLite).
+
+type piece struct {
+	lit  string
+	key  bool   // the transaction's key, as text
+	ref  string // a returned value
+	pad  int    // ref zero-padded to this width
+	null bool
+}
+
+// arg is one parameter: a constant (one literal piece, or NULL) or a
+// concatenation of pieces.
+type arg []piece
+
+type rstep struct {
+	sql     string
+	args    []arg
+	returns []string // columns whose values later steps use, named "s<i>_<col>"
+	prefix  string
+}
+
+type plan struct {
+	name  string
+	steps []rstep
+	// consts holds the captured values the floor keeps ("const:<ref>"),
+	// and refTable the table each returned value came from.
+	consts   map[string]string
+	refTable map[string]string
+}
+
+var (
+	returningCols = regexp.MustCompile(`(?is)\bRETURNING\s+([a-z_][a-z_0-9]*(?:\s*,\s*[a-z_][a-z_0-9]*)*)\s*$`)
+	writeTable    = regexp.MustCompile(`(?is)^\s*(?:INSERT\s+INTO|UPDATE)\s+([a-z_][a-z_0-9]*)`)
+	placeholder   = regexp.MustCompile(`\$(\d+)`)
+)
+
+// planFromCapture builds the full replay and the floor (the messages row
+// and its outbound_messages row only).
+func planFromCapture(ctx context.Context, t *testing.T, tx capturedTx) (full, floor plan) {
+	t.Helper()
+	var rets refMap
+	seen := map[string]int{}
+	full = plan{name: "full", consts: map[string]string{}, refTable: map[string]string{}}
+	var msgIdx, outIdx = -1, -1
+	for i, st := range tx.stmts {
+		low := strings.ToLower(strings.TrimSpace(st.sql))
+		if low == "begin" || low == "commit" || strings.HasPrefix(low, "begin ") {
+			continue
+		}
+		s := rstep{sql: st.sql, prefix: fmt.Sprintf("s%d_", i)}
+		for _, p := range st.params {
+			s.args = append(s.args, variableArg(p, tx, rets))
+		}
+		if m := writeTable.FindStringSubmatch(st.sql); m != nil {
+			table := strings.ToLower(m[1])
+			if c := returningCols.FindStringSubmatch(st.sql); c != nil {
+				vals, err := tx.returning(ctx, table, c[1], seen[table])
+				if err != nil {
+					t.Fatalf("capture: %v", err)
+				}
+				for col, v := range vals {
+					rets = append(rets, struct{ name, val string }{s.prefix + col, v})
+					full.consts["const:"+s.prefix+col] = v
+					full.refTable[s.prefix+col] = table
+				}
+				s.returns = strings.Split(strings.ReplaceAll(c[1], " ", ""), ",")
+			}
+			seen[table]++
+			switch {
+			case table == "messages":
+				msgIdx = len(full.steps)
+			case table == "outbound_messages":
+				outIdx = len(full.steps)
+			}
+		}
+		full.steps = append(full.steps, s)
+	}
+	// A step's RETURNING is read only if a later step uses it.
+	used := map[string]bool{}
+	for _, s := range full.steps {
+		for _, a := range s.args {
+			for _, p := range a {
+				if p.ref != "" {
+					used[p.ref] = true
+				}
+			}
+		}
+	}
+	for i, s := range full.steps {
+		var keep []string
+		for _, c := range s.returns {
+			if used[s.prefix+c] {
+				keep = append(keep, c)
+			}
+		}
+		full.steps[i].returns = keep
+	}
+	if msgIdx < 0 || outIdx < 0 {
+		t.Fatalf("capture: no INSERT INTO messages or outbound_messages in the transaction")
+	}
+	// The floor: the same two INSERTs, into an existing conversation (its
+	// other references kept as captured); the outbound row refers to the
+	// new message.
+	m, o := full.steps[msgIdx], full.steps[outIdx]
+	m.args = constRefs(m.args, "")
+	o.args = constRefs(o.args, m.prefix+"id")
+	m.returns = []string{"id"}
+	o.returns = nil
+	floor = plan{name: "floor", steps: []rstep{m, o}, consts: full.consts, refTable: full.refTable}
+	return full, floor
+}
+
+// refMap is the values earlier statements returned, by variable.
+type refMap []struct{ name, val string }
+
+// zpad pads s with zeros on the left to width.
+func zpad(s string, width int) string {
+	if len(s) >= width {
+		return s
+	}
+	return strings.Repeat("0", width-len(s)) + s
+}
+
+// variableArg makes a captured value variable where it must differ per
+// transaction: the sid and the sender (as the key), a value an earlier
+// statement returned, and a ticket reference (…-000123) built from a
+// returned number. JSON values stay as captured: concatenated text would
+// not be JSON-typed, and no unique key lives in them.
+func variableArg(p *string, tx capturedTx, refs refMap) arg {
+	if p == nil {
+		return arg{{null: true}}
+	}
+	v := *p
+	for _, r := range refs {
+		if v == r.val {
+			return arg{{ref: r.name}}
+		}
+	}
+	if strings.HasPrefix(v, "{") || strings.HasPrefix(v, "[") {
+		return arg{{lit: v}}
+	}
+	var out arg
+	for v != "" {
+		i, n, ps := len(v), 0, piece{}
+		if j := strings.Index(v, tx.sid); j >= 0 && j < i {
+			i, n, ps = j, len(tx.sid), piece{lit: "SM"}
+		}
+		if j := strings.Index(v, tx.from); j >= 0 && j < i {
+			i, n, ps = j, len(tx.from), piece{lit: "+"}
+		}
+		for _, r := range refs {
+			padded := "-" + zpad(r.val, 6)
+			if _, err := strconv.Atoi(r.val); err == nil && len(r.val) < 6 {
+				if j := strings.Index(v, padded); j >= 0 && j < i {
+					i, n, ps = j+1, len(padded)-1, piece{ref: r.name, pad: 6}
+				}
+			}
+		}
+		if i > 0 {
+			out = append(out, piece{lit: v[:i]})
+		}
+		if n == 0 {
+			break
+		}
+		if ps.ref != "" {
+			out = append(out, ps)
+		} else {
+			out = append(out, piece{lit: ps.lit}, piece{key: true})
+		}
+		v = v[i+n:]
+	}
+	if len(out) == 0 {
+		out = arg{{lit: ""}}
+	}
+	return out
+}
+
+// constRefs replaces every reference to an earlier statement's result by
+// the captured value (an existing row), except the one named keep.
+func constRefs(args []arg, keep string) []arg {
+	out := make([]arg, len(args))
+	for i, a := range args {
+		b := make(arg, len(a))
+		for j, pc := range a {
+			if pc.ref != "" && pc.ref != keep && !strings.HasPrefix(pc.ref, "const:") {
+				pc.ref = "const:" + pc.ref
+			}
+			b[j] = pc
+		}
+		out[i] = b
+	}
+	return out
+}
+
+// sqlLiteral quotes s for a pgbench script: pgbench takes a colon followed
+// by a name as a variable even inside quotes, so colons are escaped.
+func sqlLiteral(s string) string {
+	if !strings.ContainsAny(s, ":\\") {
+		return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+	}
+	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`, ":", `\x3a`)
+	return "E'" + r.Replace(s) + "'"
+}
+
+// pgbenchScript renders the plan; consts maps "const:<ref>" values, and
+// spread draws a "const:<ref>" at random from a range of existing ids
+// instead (see spreadRefs).
+func (p plan) pgbenchScript(consts map[string]string, spread map[string][2]int64) string {
+	var b strings.Builder
+	b.WriteString("\\set key random(1, 999999999999)\n")
+	for ref, r := range spread {
+		fmt.Fprintf(&b, "\\set %s random(%d, %d)\n", spreadVar(ref), r[0], r[1])
+	}
+	b.WriteString("BEGIN;\n")
+	for _, s := range p.steps {
+		q := placeholder.ReplaceAllStringFunc(s.sql, func(m string) string {
+			n, _ := strconv.Atoi(m[1:])
+			a := s.args[n-1]
+			var parts []string
+			for _, pc := range a {
+				switch {
+				case pc.null:
+					parts = append(parts, "NULL")
+				case pc.key:
+					parts = append(parts, ":key::text")
+				case strings.HasPrefix(pc.ref, "const:") && spread[pc.ref] != [2]int64{} && pc.pad == 0:
+					parts = append(parts, ":"+spreadVar(pc.ref))
+				case strings.HasPrefix(pc.ref, "const:"):
+					parts = append(parts, sqlLiteral(zpad(consts[pc.ref], pc.pad)))
+				case pc.ref != "" && pc.pad > 0:
+					parts = append(parts, fmt.Sprintf("lpad(:%s::text, %d, '0')", pc.ref, pc.pad))
+				case pc.ref != "":
+					parts = append(parts, ":"+pc.ref)
+				default:
+					parts = append(parts, sqlLiteral(pc.lit))
+				}
+			}
+			if len(parts) == 1 {
+				return parts[0]
+			}
+			return "(" + strings.Join(parts, " || ") + ")"
+		})
+		q = escapeLiterals(stripComments(q))
+		b.WriteString(strings.TrimSpace(q))
+		if len(s.returns) > 0 {
+			b.WriteString(" \\gset " + s.prefix + "\n")
+		} else {
+			b.WriteString(";\n")
+		}
+	}
+	b.WriteString("COMMIT;\n")
+	return b.String()
+}
+
+func spreadVar(ref string) string { return "c_" + strings.TrimPrefix(ref, "const:") }
+
+// spreadRefs finds, for each existing row the floor refers to (its
+// conversation, contact and ticket), a range of ids that all exist in the
+// database (rows the replays of the full transaction made), so that the
+// floor's transactions do not all lock one parent row for their foreign
+// keys, which no real load does: PostgreSQL turns many share locks on one
+// row into multixacts, and the floor would measure that.
+func (p plan) spreadRefs(ctx context.Context, db *sql.DB, seqBase map[string]int64) map[string][2]int64 {
+	out := map[string][2]int64{}
+	for ref, table := range p.refTable {
+		if table != "conversations" && table != "contacts" && table != "tickets" {
+			continue
+		}
+		var lo, hi, n sql.NullInt64
+		err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT min(id), max(id), count(*) FROM %s WHERE id > $1`, table), seqBase[table+"_id_seq"]).Scan(&lo, &hi, &n)
+		if err == nil && n.Int64 > 1 && hi.Int64-lo.Int64+1 == n.Int64 {
+			out["const:"+ref] = [2]int64{lo.Int64, hi.Int64}
+		}
+	}
+	return out
+}
+
+func stripComments(q string) string {
+	var out []string
+	for _, line := range strings.Split(q, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "--") {
+			continue
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "\n")
+}
+
+// escapeLiterals rewrites the string literals of a statement's own text
+// (e.g. '0001-01-01 00:00:00 +0000') with sqlLiteral, leaving E'…' ones
+// (already escaped) alone.
+func escapeLiterals(q string) string {
+	var b strings.Builder
+	for i := 0; i < len(q); i++ {
+		if q[i] != '\'' {
+			b.WriteByte(q[i])
+			continue
+		}
+		if i > 0 && (q[i-1] == 'E') {
+			j := i + 1
+			for ; j < len(q); j++ {
+				if q[j] == '\\' {
+					j++
+					continue
+				}
+				if q[j] == '\'' {
+					break
+				}
+			}
+			b.WriteString(q[i : j+1])
+			i = j
+			continue
+		}
+		j := i + 1
+		var lit strings.Builder
+		for ; j < len(q); j++ {
+			if q[j] == '\'' {
+				if j+1 < len(q) && q[j+1] == '\'' {
+					lit.WriteByte('\'')
+					j++
+					continue
+				}
+				break
+			}
+			lit.WriteByte(q[j])
+		}
+		b.WriteString(sqlLiteral(lit.String()))
+		i = j
+	}
+	return b.String()
+}
+
+// sqliteStep is what a captured PostgreSQL statement is on SQLite, as the
+// store and River's SQLite driver write it: the search index is FTS5 plus
+// search_terms, River's insert is its own, and SQLite has no NOTIFY.
+func sqliteStep(s rstep) []rstep {
+	switch {
+	case strings.Contains(s.sql, "PGNotifyMany"):
+		return nil
+	case strings.Contains(s.sql, "JobInsertFastMany"):
+		return []rstep{{sql: `INSERT INTO river_job (args, created_at, kind, max_attempts, metadata, priority, queue, scheduled_at, state, tags)
+			VALUES (jsonb($1), datetime('now', 'subsec'), 'send_outbound', 25, jsonb('{}'), 1, 'send', datetime('now', 'subsec'), 'available', jsonb('[]'))
+			RETURNING id`, args: []arg{{{lit: `{"channel_id": 1, "outbound_id": 1}`}}}}}
+	case strings.Contains(s.sql, "INSERT INTO message_search"):
+		doc := s.args[2]
+		words := "[]"
+		if len(doc) == 1 {
+			b, _ := json.Marshal(strings.Fields(doc[0].lit))
+			words = string(b)
+		}
+		return []rstep{
+			{sql: `INSERT INTO message_search (rowid, body, conversation_id) VALUES ($1, $2, $3)`, args: []arg{s.args[0], doc, s.args[1]}},
+			{sql: `INSERT OR IGNORE INTO search_terms (term) SELECT value FROM json_each($1)`, args: []arg{{{lit: words}}}},
+		}
+	}
+	return []rstep{s}
+}
+
+// goRunner runs a plan from Go on a database/sql pool.
+type goRunner struct {
+	db      *sql.DB
+	steps   []rstep
+	consts  map[string]string
+	sqlite  bool
+	writeMu chan struct{} // the store's one writer on SQLite
+	keys    atomic.Int64
+}
+
+func (r *goRunner) args(s rstep, key string, vars map[string]string) []any {
+	out := make([]any, len(s.args))
+	for i, a := range s.args {
+		if len(a) == 1 && a[0].null {
+			out[i] = nil
+			continue
+		}
+		var b strings.Builder
+		for _, pc := range a {
+			switch {
+			case pc.key:
+				b.WriteString(key)
+			case strings.HasPrefix(pc.ref, "const:"):
+				b.WriteString(zpad(r.consts[pc.ref], pc.pad))
+			case pc.ref != "" && pc.pad > 0:
+				b.WriteString(zpad(vars[pc.ref], pc.pad))
+			case pc.ref != "":
+				b.WriteString(vars[pc.ref])
+			default:
+				b.WriteString(pc.lit)
+			}
+		}
+		v := b.String()
+		if r.sqlite && (v == "t" || v == "f") && len(a) == 1 && a[0].ref == "" {
+			out[i] = v == "t"
+			continue
+		}
+		out[i] = v
+	}
+	return out
+}
+
+func (r *goRunner) once(ctx context.Context) error {
+	if r.writeMu != nil {
+		r.writeMu <- struct{}{}
+		defer func() { <-r.writeMu }()
+	}
+	key := strconv.FormatInt(time.Now().UnixNano()%1e9*1000+r.keys.Add(1)%1000, 10)
+	tx, err := r.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	vars := map[string]string{}
+	for _, s := range r.steps {
+		a := r.args(s, key, vars)
+		if len(s.returns) == 0 {
+			if _, err := tx.ExecContext(ctx, s.sql, a...); err != nil {
+				return fmt.Errorf("%.60s: %w", strings.TrimSpace(s.sql), err)
+			}
+			continue
+		}
+		vals := make([]sql.NullString, len(s.returns))
+		ptrs := make([]any, len(vals))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		// Only the columns used are read: RETURNING is rewritten to them.
+		q := returningCols.ReplaceAllString(s.sql, "RETURNING "+strings.Join(s.returns, ", "))
+		if err := tx.QueryRowContext(ctx, q, a...).Scan(ptrs...); err != nil {
+			return fmt.Errorf("%.60s: %w", strings.TrimSpace(s.sql), err)
+		}
+		for i, c := range s.returns {
+			vars[s.prefix+c] = vals[i].String
+		}
+	}
+	return tx.Commit()
+}
+
+// run runs the plan from clients goroutines for d and returns tx/s.
+func (r *goRunner) run(ctx context.Context, clients int, d time.Duration) (float64, error) {
+	var n atomic.Int64
+	var firstErr error
+	var once sync.Once
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				if err := r.once(ctx); err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds(), firstErr
+}
