@@ -1,5 +1,7 @@
 package classify
 
+import "unsafe"
+
 // The loops below are where training and classification spend their time.
 // They are marked go:norace because the race detector instruments every
 // element access, which makes training on 15,000 examples about twelve
@@ -51,6 +53,11 @@ func rowAXPYsWith(avx bool, out []float32, m []float32, k int, idx []int32, val 
 	n := 0
 	var x [4]float32
 	for ; n+4 <= len(idx); n += 4 {
+		// The rows are scattered over a large matrix: ask for the next
+		// four while these are summed.
+		for _, j := range idx[min(n+4, len(idx)):min(n+8, len(idx))] {
+			prefetch((*byte)(unsafe.Pointer(&m[int(j)*k])), 4*k)
+		}
 		x = [4]float32{val[n], val[n+1], val[n+2], val[n+3]}
 		r0 := m[int(idx[n])*k : int(idx[n])*k+k]
 		r1 := m[int(idx[n+1])*k : int(idx[n+1])*k+k]

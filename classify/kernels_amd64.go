@@ -10,3 +10,9 @@ var useAVX = cpu.X86.HasAVX
 //
 //go:noescape
 func axpy4AVX(out, r0, r1, r2, r3 *float32, x *[4]float32, n int)
+
+// prefetch asks for the cache lines of p[:n] without waiting for them
+// (kernels_amd64.s).
+//
+//go:noescape
+func prefetch(p *byte, n int)

@@ -38,3 +38,21 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func prefetch(p *byte, n int)
+//
+// Asks for the cache lines of p[:n] without waiting for them.
+TEXT ·prefetch(SB), NOSPLIT, $0-16
+	MOVQ p+0(FP), AX
+	MOVQ n+8(FP), CX
+	ADDQ AX, CX
+
+ploop:
+	CMPQ AX, CX
+	JGE  pdone
+	PREFETCHT0 (AX)
+	ADDQ $64, AX
+	JMP  ploop
+
+pdone:
+	RET
