@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"unsafe"
 )
 
 // dataset is the training set as sparse L2-normalized rows (CSR).
@@ -21,6 +22,17 @@ func (d *dataset) rows() int { return len(d.label) }
 func (d *dataset) row(i int) ([]int32, []float32) {
 	a, b := d.rowStart[i], d.rowStart[i+1]
 	return d.idx[a:b], d.val[a:b]
+}
+
+// prefetchRow asks for row i's memory ahead of its use: coordinate descent
+// visits rows in random order, and waiting for each one's cache lines took
+// about a third of its time.
+func (d *dataset) prefetchRow(i int) {
+	a, b := d.rowStart[i], d.rowStart[i+1]
+	if b > a {
+		prefetch((*byte)(unsafe.Pointer(&d.idx[a])), int(b-a)*4)
+		prefetch((*byte)(unsafe.Pointer(&d.val[a])), int(b-a)*4)
+	}
 }
 
 // dropResembling returns d without the background rows (label -1) whose
@@ -381,6 +393,9 @@ func (s *svmSolver) descend(c int32, b float64, rng *rand.Rand) float64 {
 		}
 		for n := 0; n < active; n++ {
 			i := index[n]
+			if n+1 < active {
+				d.prefetchRow(index[n+1])
+			}
 			y, dg := -1.0, diag
 			switch d.label[i] {
 			case c:

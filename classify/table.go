@@ -1,6 +1,9 @@
 package classify
 
-import "math/bits"
+import (
+	"math/bits"
+	"unsafe"
+)
 
 // table maps n-gram hashes to feature numbers: open addressing with linear
 // probing over one array, so a lookup, found or not, is usually one cache
@@ -56,4 +59,10 @@ func (t *table) get(key uint64) (int32, bool) {
 			return 0, false
 		}
 	}
+}
+
+// prefetch asks for key's first slot ahead of a get: the table is far
+// larger than the cache and a text's lookups go all over it.
+func (t *table) prefetch(key uint64) {
+	prefetch((*byte)(unsafe.Pointer(&t.slots[key>>t.shift])), int(unsafe.Sizeof(slot{})))
 }

@@ -96,6 +96,9 @@ func (m *Model) aggregate(sc *scratch, hashes []uint64) {
 	sc.idx, sc.tf, sc.val, sc.first = sc.idx[:0], sc.tf[:0], sc.val[:0], sc.first[:0]
 	sc.count(hashes)
 	for u, h := range sc.uniq {
+		if u+8 < len(sc.uniq) {
+			m.dict.prefetch(sc.uniq[u+8])
+		}
 		if j, ok := m.dict.get(h); ok {
 			sc.idx = append(sc.idx, j)
 			sc.tf = append(sc.tf, sc.uniqTF[u])
