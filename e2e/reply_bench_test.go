@@ -31,8 +31,8 @@ import (
 //
 //	go test -run '^$' -bench 'Reply' -benchtime 1x ./e2e
 //
-// WASL_BENCH_SECONDS (default 20) and WASL_BENCH_BURST (default 2000) size
-// the load; WASL_BENCH_WORKERS sets jobs.workers (default: the gateway's).
+// WASL_BENCH_RATE (default 50 a second), WASL_BENCH_SECONDS (default 20)
+// and WASL_BENCH_BURST (default 2000) size the load; WASL_BENCH_WORKERS sets jobs.workers (default: the gateway's).
 
 // replyStamps notes when the reply to each recipient reached the fake.
 type replyStamps struct {
@@ -211,13 +211,13 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[i]
 }
 
-// BenchmarkReplyLatency drives 50 signed SMS a second for
+// BenchmarkReplyLatency drives WASL_BENCH_RATE signed SMS a second for
 // WASL_BENCH_SECONDS and reports the latency from each webhook's 200 to its
 // reply at the stand-in.
 func BenchmarkReplyLatency(b *testing.B) {
 	for _, name := range benchStores {
 		b.Run(name, func(b *testing.B) {
-			const rate = 50
+			rate := envInt("WASL_BENCH_RATE", 50)
 			n := rate * envInt("WASL_BENCH_SECONDS", 20)
 			rig := newReplyRig(b, benchDB(b, name), n)
 			for run := range b.N {
@@ -225,7 +225,7 @@ func BenchmarkReplyLatency(b *testing.B) {
 				var mu sync.Mutex
 				var wg sync.WaitGroup
 				errs := make(chan error, n)
-				tick := time.NewTicker(time.Second / rate)
+				tick := time.NewTicker(time.Second / time.Duration(rate))
 				for i := range n {
 					<-tick.C
 					wg.Add(1)
