@@ -109,12 +109,16 @@ type HTTP struct {
 
 // Jobs tunes the River job runner.
 type Jobs struct {
+	// Workers is how many sends run at once (0: 16 on PostgreSQL, 8 on
+	// SQLite, whose one writer the sends share with ingest).
 	Workers int `yaml:"workers"`
 	// SendTimeout bounds one send attempt; a job running longer than
 	// RescueAfter is presumed dead (its process crashed) and run again.
 	SendTimeout Duration `yaml:"send_timeout"`
 	RescueAfter Duration `yaml:"rescue_after"`
-	// PollInterval is how often idle workers look for new jobs.
+	// PollInterval is how often idle workers look for new jobs. Jobs
+	// this process inserts are fetched when their transaction commits;
+	// the poll finds other replicas' jobs and retries.
 	PollInterval Duration `yaml:"poll_interval"`
 	// DrainTimeout is how long a shutdown lets sends in flight finish
 	// before cancelling them (default 30s).

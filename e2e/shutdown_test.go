@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -148,6 +149,9 @@ func TestShutdownDrainsSends(t *testing.T) {
 				dc := dovecot.Start(t)
 				srv := startSlowSMTP(t, tt.delay)
 				g := newGateway(t, be.url(t), emailChannelYAML(dc.Addr(), dc.User(), dc.Password(), srv.addr, "now"))
+				// Few enough sends at once that some are still queued at
+				// SIGTERM, and the cut ones are counted against this.
+				setJobsOption(t, g, "workers", strconv.Itoa(workers))
 				if tt.drainTimeout != "" {
 					setJobsOption(t, g, "drain_timeout", tt.drainTimeout)
 				}

@@ -146,45 +146,66 @@ func outboundByID(ctx context.Context, q queryer, id int64) (Outbound, error) {
 	return o, nil
 }
 
+// claimCols are outboundCols as an UPDATE's RETURNING can name them
+// (SQLite's RETURNING sees only the updated table, hence the subquery).
+const claimCols = `id, channel_id, (SELECT kind FROM channels WHERE channels.id = outbound_messages.channel_id),
+	conversation_id, in_reply_to_message_id, ticket_id, contact_id,
+	to_kind, to_value, to_name, subject, body_text, body_html, header_message_id, in_reply_to, refs,
+	auto, state, provider_id, error, attempts, created_at, sent_at, updated_at`
+
 // ClaimOutbound marks a reply as being sent, counting the attempt, and
 // says whether the caller should send it. A reply still queued, or left
 // "sending" by an attempt that may have crashed mid-send, is claimed; one
 // already sent, delivered, undelivered or failed is not, and the job is a
-// no-op.
+// no-op. The claim is one statement that returns the reply it claimed: a
+// single round trip and commit on the send path.
 func (s *Store) ClaimOutbound(ctx context.Context, id int64) (o Outbound, claimed bool, err error) {
-	err = s.InTx(ctx, func(tx *Tx) error {
-		res, err := tx.tx.ExecContext(ctx, `UPDATE outbound_messages SET state = 'sending', attempts = attempts + 1, updated_at = $1
-			WHERE id = $2 AND state IN ('queued', 'sending')`, s.dbTime(now()), id)
-		if err != nil {
-			return fmt.Errorf("claim outbound %d: %w", id, err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("claim outbound %d: %w", id, err)
-		}
-		claimed = n == 1
-		o, err = outboundByID(ctx, tx.tx, id)
+	err = s.oneWrite(ctx, func(q queryer) error {
+		o, err = scanOutbound(q.QueryRowContext(ctx, `UPDATE outbound_messages SET state = 'sending', attempts = attempts + 1, updated_at = $1
+			WHERE id = $2 AND state IN ('queued', 'sending') RETURNING `+claimCols, s.dbTime(now()), id))
 		return err
 	})
-	return o, claimed, err
+	if err == nil {
+		return o, true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return Outbound{}, false, fmt.Errorf("claim outbound %d: %w", id, err)
+	}
+	// Not claimable: already final, or no such reply.
+	o, err = outboundByID(ctx, s.db, id)
+	return o, false, err
+}
+
+// oneWrite runs a single-statement write: on PostgreSQL as its own
+// implicit transaction (no BEGIN and COMMIT round trips), on SQLite in
+// InTx, which queues it behind this process's other writers.
+func (s *Store) oneWrite(ctx context.Context, fn func(q queryer) error) error {
+	if s.writeSem == nil {
+		return fn(s.db)
+	}
+	return s.InTx(ctx, func(tx *Tx) error { return fn(tx.tx) })
 }
 
 // MarkOutbound records what a send attempt came to. An empty providerID
 // keeps the one recorded. Reaching sent or delivered sets sent_at once.
 func (s *Store) MarkOutbound(ctx context.Context, id int64, state message.DeliveryState, providerID, errText string) error {
+	return s.InTx(ctx, func(tx *Tx) error { return tx.MarkOutbound(ctx, id, state, providerID, errText) })
+}
+
+// MarkOutbound is Store.MarkOutbound inside a transaction, so the job that
+// sent the reply can be completed in the same commit.
+func (tx *Tx) MarkOutbound(ctx context.Context, id int64, state message.DeliveryState, providerID, errText string) error {
 	if _, err := stateRank(state); err != nil {
 		return fmt.Errorf("mark outbound %d: %w", id, err)
 	}
-	return s.InTx(ctx, func(tx *Tx) error {
-		res, err := tx.tx.ExecContext(ctx, `UPDATE outbound_messages SET
-			state = $1,
-			provider_id = CASE WHEN CAST($2 AS TEXT) = '' THEN provider_id ELSE CAST($2 AS TEXT) END,
-			error = $3,
-			updated_at = $4,
-			sent_at = CASE WHEN sent_at IS NULL AND CAST($1 AS TEXT) IN ('sent', 'delivered') THEN $4 ELSE sent_at END
-			WHERE id = $5`, string(state), providerID, errText, s.dbTime(now()), id)
-		return affectedOne(res, err, fmt.Sprintf("mark outbound %d", id))
-	})
+	res, err := tx.tx.ExecContext(ctx, `UPDATE outbound_messages SET
+		state = $1,
+		provider_id = CASE WHEN CAST($2 AS TEXT) = '' THEN provider_id ELSE CAST($2 AS TEXT) END,
+		error = $3,
+		updated_at = $4,
+		sent_at = CASE WHEN sent_at IS NULL AND CAST($1 AS TEXT) IN ('sent', 'delivered') THEN $4 ELSE sent_at END
+		WHERE id = $5`, string(state), providerID, errText, tx.s.dbTime(now()), id)
+	return affectedOne(res, err, fmt.Sprintf("mark outbound %d", id))
 }
 
 // UpdateDeliveryByProvider applies a provider's delivery report to the

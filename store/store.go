@@ -73,6 +73,8 @@ type Store struct {
 	// River's own writes. Nil for PostgreSQL.
 	writeSem chan struct{}
 
+	hooks commitHooks // AfterCommit's
+
 	// normalize prepares text for the search index and queries; see
 	// SetSearchNormalizer.
 	normalize func(string) string
@@ -290,11 +292,19 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	s.hooks.begin(sqlTx)
 	done := false
 	defer func() {
+		hooks := s.hooks.end(sqlTx)
 		if !done {
 			if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 				s.log.Warn("rollback failed", "err", rbErr)
+			}
+			return
+		}
+		if err == nil {
+			for _, h := range hooks {
+				h()
 			}
 		}
 	}()

@@ -36,12 +36,17 @@ import (
 // app is one running gateway: the store, the pipeline, the job runner, the
 // channel connectors and the HTTP server, wired from a config.
 type app struct {
-	cfg      *config.Config
-	log      *slog.Logger
-	store    *store.Store
-	bank     *replies.Bank
-	model    *classify.Model
-	jobs     *river.Client[*sql.Tx]
+	cfg   *config.Config
+	log   *slog.Logger
+	store *store.Store
+	bank  *replies.Bank
+	model *classify.Model
+	jobs  *river.Client[*sql.Tx]
+	// waker wakes River's producers when a transaction that inserted a
+	// job commits; inserter is the client's InsertTx that does so
+	// (jobwake.go).
+	waker    *jobWaker
+	inserter *wakingInserter
 	pipeline *router.Pipeline
 	registry *registry
 	mux      *inbox.Mux
@@ -161,6 +166,21 @@ func loadBankAndModel(path string) (*replies.Bank, *classify.Model, error) {
 	return bank, model, nil
 }
 
+// fetchCooldown is the least time between two fetches of one queue: the
+// most a wake-up waits behind the previous one.
+const fetchCooldown = 5 * time.Millisecond
+
+// defaultSendWorkers is how many sends run at once unless jobs.workers
+// says: enough on PostgreSQL that sends keep up with ingest (each waits
+// mostly on the channel and on commits, which PostgreSQL groups); fewer on
+// SQLite, whose one writer the sends' commits share with ingest.
+func defaultSendWorkers(d store.Dialect) int {
+	if d == store.Postgres {
+		return 16
+	}
+	return 8
+}
+
 // newApp opens the store (migrating it), trains the classifier and builds
 // every configured channel. Nothing runs until start.
 func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTTP *http.Client) (*app, error) {
@@ -191,9 +211,10 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 	tw := a.ticketWorkers(workers)
 	n := cfg.Jobs.Workers
 	if n <= 0 {
-		n = 4
+		n = defaultSendWorkers(a.store.Dialect())
 	}
-	a.jobs, err = river.NewClient(a.store.RiverDriver(), &river.Config{
+	a.waker = newJobWaker(a.store.RiverDriver())
+	a.jobs, err = river.NewClient(a.waker, &river.Config{
 		// Unique among the replicas: it names the leader River elects
 		// to run its maintenance and periodic jobs (see ARCHITECTURE.md).
 		ID: a.process,
@@ -202,11 +223,14 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 			router.QueueSend:   {MaxWorkers: n},
 			router.QueueMedia:  {MaxWorkers: 2},
 		},
-		Workers:              workers,
-		Middleware:           []rivertype.Middleware{a.homeQueues},
-		Logger:               log.With("component", "river"),
+		Workers:    workers,
+		Middleware: []rivertype.Middleware{a.homeQueues},
+		Logger:     log.With("component", "river"),
+		// Jobs inserted here are fetched on their commit (jobWaker); the
+		// poll finds those of other replicas and retries. The cooldown
+		// coalesces the wake-ups of a burst into one fetch per queue.
 		FetchPollInterval:    cfg.Jobs.PollInterval.D(250 * time.Millisecond),
-		FetchCooldown:        50 * time.Millisecond,
+		FetchCooldown:        fetchCooldown,
 		RescueStuckJobsAfter: cfg.Jobs.RescueAfter.D(5 * time.Minute),
 		JobTimeout:           cfg.Jobs.SendTimeout.D(time.Minute),
 		// riverdatabasesql has no LISTEN/NOTIFY; SQLite has none at all.
@@ -219,7 +243,8 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 		a.store.Close()
 		return nil, fmt.Errorf("job runner: %w", err)
 	}
-	tw.setJobs(a.jobs)
+	a.inserter = &wakingInserter{jobs: a.jobs, store: a.store, waker: a.waker, wakeUp: context.WithoutCancel(ctx)}
+	tw.setJobs(a.inserter)
 	// Survey links, signed with the key every replica shares: closing
 	// messages (the inbox) and automatic answers (the pipeline) carry them.
 	signer, err := surveySigner(a.key, cfg.Resolve(cfg.Tickets.Survey.KeyFile), cfg.DataDir)
@@ -228,7 +253,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 		return nil, err
 	}
 	a.surveys = &tickets.SurveyLinks{Signer: signer, BaseURL: cfg.HTTP.PublicURL, ValidFor: cfg.Tickets.Survey.ValidFor.D(14 * 24 * time.Hour)}
-	a.pipeline = router.New(a.store, a.model, a.bank, a.jobs, a.registry, router.Config{
+	a.pipeline = router.New(a.store, a.model, a.bank, a.inserter, a.registry, router.Config{
 		TicketPrefix:       cfg.TicketPrefix,
 		AutoReplyWindow:    cfg.AutoReplyWindow.D(24 * time.Hour),
 		AutoReplyCap:       cfg.AutoReplyCap.Max,

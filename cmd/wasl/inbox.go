@@ -27,7 +27,7 @@ func (a *app) mountInbox() error {
 	if err != nil {
 		return err
 	}
-	a.svc = inbox.NewService(a.store, a.jobs, a.bank, inbox.ServiceConfig{TicketPrefix: a.cfg.TicketPrefix, MessageIDs: a.registry,
+	a.svc = inbox.NewService(a.store, a.inserter, a.bank, inbox.ServiceConfig{TicketPrefix: a.cfg.TicketPrefix, MessageIDs: a.registry,
 		FrontDesk: a.cfg.Tickets.FrontDesk, Surveys: a.surveys, InboxURL: a.cfg.HTTP.PublicURL}, a.log)
 	poll := time.Second
 	if a.store.Dialect() == store.Postgres {
