@@ -61,7 +61,15 @@ func head(s string, n int) string {
 // JobInserter inserts River jobs inside our transaction (the outbox).
 type JobInserter interface {
 	InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	InsertManyTx(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
 }
+
+// jobQueue collects the jobs of a batch's messages, inserted together at
+// the end of the batch's transaction: one River insert instead of one a
+// reply, and still exactly once, as they commit or roll back with the rest.
+type jobQueue []river.InsertManyParams
+
+func (q *jobQueue) add(args river.JobArgs) { *q = append(*q, river.InsertManyParams{Args: args}) }
 
 // Config tunes the pipeline.
 type Config struct {
@@ -205,10 +213,16 @@ func (p *Pipeline) IngestBatch(ctx context.Context, ins []message.Inbound, after
 		failed = -1
 		clear(res)
 		err = p.store.InTx(ctx, func(tx *store.Tx) error {
+			var jobs jobQueue
 			for i, in := range ins {
-				if err := p.ingestTx(ctx, tx, in, blobs[i].atts, blobs[i].raw, &res[i]); err != nil {
+				if err := p.ingestTx(ctx, tx, &jobs, in, blobs[i].atts, blobs[i].raw, &res[i]); err != nil {
 					failed = i
 					return err
+				}
+			}
+			if len(jobs) > 0 {
+				if _, err := p.jobs.InsertManyTx(ctx, tx.SQL(), jobs); err != nil {
+					return fmt.Errorf("enqueue %d jobs: %w", len(jobs), err)
 				}
 			}
 			if after != nil {
@@ -317,7 +331,7 @@ func (p *Pipeline) writeBlobs(ctx context.Context, ins []message.Inbound) ([]mes
 	return out, nil
 }
 
-func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inbound, blobs []string, rawSHA string, res *Result) error {
+func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, in message.Inbound, blobs []string, rawSHA string, res *Result) error {
 	id, convID, found, err := tx.LookupMessage(ctx, in.ChannelID, in.ExternalID)
 	if err != nil {
 		return err
@@ -535,9 +549,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 		fetch = fetch || (att.SHA256 == "" && (att.URL != "" || len(att.Descriptor) > 0))
 	}
 	if fetch {
-		if _, err := p.jobs.InsertTx(ctx, tx.SQL(), FetchMediaArgs{MessageID: m.ID, ChannelID: in.ChannelID}, nil); err != nil {
-			return fmt.Errorf("enqueue media fetch: %w", err)
-		}
+		jobs.add(FetchMediaArgs{MessageID: m.ID, ChannelID: in.ChannelID})
 	}
 
 	ticket := th.ticket
@@ -576,7 +588,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 		if ticket.ID == 0 {
 			draft.reply = p.withSurvey(in.ChannelID, m.ID, draft.req, draft.reply, now)
 		}
-		id, err := p.enqueueReply(ctx, tx, in, from, contact.ID, conv, m.ID, draft.reply, ticket, now)
+		id, err := p.enqueueReply(ctx, tx, jobs, in, from, contact.ID, conv, m.ID, draft.reply, ticket, now)
 		if err != nil {
 			return err
 		}
@@ -590,7 +602,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 				return fmt.Errorf("%w: %v", errReferenceMoved, err)
 			}
 		}
-		id, err := p.enqueueRoute(ctx, tx, r, contact.ID, conv, m.ID, ticket, now)
+		id, err := p.enqueueRoute(ctx, tx, jobs, r, contact.ID, conv, m.ID, ticket, now)
 		if err != nil {
 			return err
 		}
@@ -892,7 +904,7 @@ func (p *Pipeline) appendToTicket(ctx context.Context, tx *store.Tx, t store.Tic
 	return err
 }
 
-func (p *Pipeline) enqueueReply(ctx context.Context, tx *store.Tx, in message.Inbound, to message.Party, contactID, conv, msgID int64, reply replies.Reply, ticket store.Ticket, now time.Time) (int64, error) {
+func (p *Pipeline) enqueueReply(ctx context.Context, tx *store.Tx, jobs *jobQueue, in message.Inbound, to message.Party, contactID, conv, msgID int64, reply replies.Reply, ticket store.Ticket, now time.Time) (int64, error) {
 	o := store.Outbound{
 		ChannelID:          in.ChannelID,
 		ConversationID:     conv,
@@ -918,9 +930,7 @@ func (p *Pipeline) enqueueReply(ctx context.Context, tx *store.Tx, in message.In
 	if err := tx.InsertOutbound(ctx, &o); err != nil {
 		return 0, fmt.Errorf("outbound: %w", err)
 	}
-	if _, err := p.jobs.InsertTx(ctx, tx.SQL(), SendArgs{OutboundID: o.ID, ChannelID: o.ChannelID}, nil); err != nil {
-		return 0, fmt.Errorf("enqueue reply: %w", err)
-	}
+	jobs.add(SendArgs{OutboundID: o.ID, ChannelID: o.ChannelID})
 	return o.ID, nil
 }
 
