@@ -115,9 +115,9 @@ func routeReasons(rs []routeDraft) []string {
 	return out
 }
 
-// enqueueRoute writes one route's outbound row and its send job. Nothing
+// enqueueRoute writes one route's outbound row and queues its send job. Nothing
 // threads it to an earlier mail: the customer wrote no mail.
-func (p *Pipeline) enqueueRoute(ctx context.Context, tx *store.Tx, r *routeDraft, contactID, conv, msgID int64, ticket store.Ticket, now time.Time) (int64, error) {
+func (p *Pipeline) enqueueRoute(ctx context.Context, tx *store.Tx, jobs *jobQueue, r *routeDraft, contactID, conv, msgID int64, ticket store.Ticket, now time.Time) (int64, error) {
 	o := store.Outbound{
 		ChannelID:          r.route.ChannelID,
 		ConversationID:     conv,
@@ -139,8 +139,6 @@ func (p *Pipeline) enqueueRoute(ctx context.Context, tx *store.Tx, r *routeDraft
 	if err := tx.InsertOutbound(ctx, &o); err != nil {
 		return 0, fmt.Errorf("outbound by route: %w", err)
 	}
-	if _, err := p.jobs.InsertTx(ctx, tx.SQL(), SendArgs{OutboundID: o.ID}, nil); err != nil {
-		return 0, fmt.Errorf("enqueue reply: %w", err)
-	}
+	jobs.add(SendArgs{OutboundID: o.ID})
 	return o.ID, nil
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
@@ -31,10 +32,44 @@ type Classifier interface {
 	Classify(in classify.Input) classify.Result
 }
 
+// classifyBytes is how much of a message's text the classifier is given: a
+// customer's request is at the top, quoted history and signatures below,
+// and the rules' patterns cost time in proportion to what they scan.
+const classifyBytes = 4 << 10
+
+// classifyInput is what the classifier sees of in, sent by sender.
+func classifyInput(in message.Inbound, sender string) classify.Input {
+	return classify.Input{Text: head(in.Text, classifyBytes), Subject: in.Subject, Sender: sender, Email: in.Channel == message.Email}
+}
+
+// head is s cut to at most n bytes: at the last line break in the second
+// half of them (so no half line reaches the quote stripping), else at a
+// rune boundary.
+func head(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	if i := strings.LastIndexByte(s[:n], '\n'); i >= n/2 {
+		return s[:i]
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
 // JobInserter inserts River jobs inside our transaction (the outbox).
 type JobInserter interface {
 	InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	InsertManyTx(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
 }
+
+// jobQueue collects the jobs of a batch's messages, inserted together at
+// the end of the batch's transaction: one River insert instead of one a
+// reply, and still exactly once, as they commit or roll back with the rest.
+type jobQueue []river.InsertManyParams
+
+func (q *jobQueue) add(args river.JobArgs) { *q = append(*q, river.InsertManyParams{Args: args}) }
 
 // Config tunes the pipeline.
 type Config struct {
@@ -178,10 +213,16 @@ func (p *Pipeline) IngestBatch(ctx context.Context, ins []message.Inbound, after
 		failed = -1
 		clear(res)
 		err = p.store.InTx(ctx, func(tx *store.Tx) error {
+			var jobs jobQueue
 			for i, in := range ins {
-				if err := p.ingestTx(ctx, tx, in, blobs[i].atts, blobs[i].raw, &res[i]); err != nil {
+				if err := p.ingestTx(ctx, tx, &jobs, in, blobs[i].atts, blobs[i].raw, &res[i]); err != nil {
 					failed = i
 					return err
+				}
+			}
+			if len(jobs) > 0 {
+				if _, err := p.jobs.InsertManyTx(ctx, tx.SQL(), jobs); err != nil {
+					return fmt.Errorf("enqueue %d jobs: %w", len(jobs), err)
 				}
 			}
 			if after != nil {
@@ -290,7 +331,7 @@ func (p *Pipeline) writeBlobs(ctx context.Context, ins []message.Inbound) ([]mes
 	return out, nil
 }
 
-func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inbound, blobs []string, rawSHA string, res *Result) error {
+func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, in message.Inbound, blobs []string, rawSHA string, res *Result) error {
 	id, convID, found, err := tx.LookupMessage(ctx, in.ChannelID, in.ExternalID)
 	if err != nil {
 		return err
@@ -350,7 +391,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 	facts.CitesForeignTicket = th.foreignRef
 	var topic *replies.Topic
 	if !in.Quarantined {
-		facts.Class = p.kn.Load().cls.Classify(classify.Input{Text: in.Text, Subject: in.Subject, Sender: from.Value, Email: in.Channel == message.Email})
+		facts.Class = p.kn.Load().cls.Classify(classifyInput(in, from.Value))
 		topicID := facts.Class.Topic
 		if in.Declared != nil {
 			topicID = in.Declared.Topic // the classifier only gives its view
@@ -508,9 +549,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 		fetch = fetch || (att.SHA256 == "" && (att.URL != "" || len(att.Descriptor) > 0))
 	}
 	if fetch {
-		if _, err := p.jobs.InsertTx(ctx, tx.SQL(), FetchMediaArgs{MessageID: m.ID, ChannelID: in.ChannelID}, nil); err != nil {
-			return fmt.Errorf("enqueue media fetch: %w", err)
-		}
+		jobs.add(FetchMediaArgs{MessageID: m.ID, ChannelID: in.ChannelID})
 	}
 
 	ticket := th.ticket
@@ -549,7 +588,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 		if ticket.ID == 0 {
 			draft.reply = p.withSurvey(in.ChannelID, m.ID, draft.req, draft.reply, now)
 		}
-		id, err := p.enqueueReply(ctx, tx, in, from, contact.ID, conv, m.ID, draft.reply, ticket, now)
+		id, err := p.enqueueReply(ctx, tx, jobs, in, from, contact.ID, conv, m.ID, draft.reply, ticket, now)
 		if err != nil {
 			return err
 		}
@@ -563,7 +602,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, in message.Inboun
 				return fmt.Errorf("%w: %v", errReferenceMoved, err)
 			}
 		}
-		id, err := p.enqueueRoute(ctx, tx, r, contact.ID, conv, m.ID, ticket, now)
+		id, err := p.enqueueRoute(ctx, tx, jobs, r, contact.ID, conv, m.ID, ticket, now)
 		if err != nil {
 			return err
 		}
@@ -865,7 +904,7 @@ func (p *Pipeline) appendToTicket(ctx context.Context, tx *store.Tx, t store.Tic
 	return err
 }
 
-func (p *Pipeline) enqueueReply(ctx context.Context, tx *store.Tx, in message.Inbound, to message.Party, contactID, conv, msgID int64, reply replies.Reply, ticket store.Ticket, now time.Time) (int64, error) {
+func (p *Pipeline) enqueueReply(ctx context.Context, tx *store.Tx, jobs *jobQueue, in message.Inbound, to message.Party, contactID, conv, msgID int64, reply replies.Reply, ticket store.Ticket, now time.Time) (int64, error) {
 	o := store.Outbound{
 		ChannelID:          in.ChannelID,
 		ConversationID:     conv,
@@ -891,9 +930,7 @@ func (p *Pipeline) enqueueReply(ctx context.Context, tx *store.Tx, in message.In
 	if err := tx.InsertOutbound(ctx, &o); err != nil {
 		return 0, fmt.Errorf("outbound: %w", err)
 	}
-	if _, err := p.jobs.InsertTx(ctx, tx.SQL(), SendArgs{OutboundID: o.ID, ChannelID: o.ChannelID}, nil); err != nil {
-		return 0, fmt.Errorf("enqueue reply: %w", err)
-	}
+	jobs.add(SendArgs{OutboundID: o.ID, ChannelID: o.ChannelID})
 	return o.ID, nil
 }
 

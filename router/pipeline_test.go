@@ -432,3 +432,7 @@ type failingInserter struct{}
 func (failingInserter) InsertTx(context.Context, *sql.Tx, river.JobArgs, *river.InsertOpts) (*rivertype.JobInsertResult, error) {
 	return nil, errors.New("job table unavailable")
 }
+
+func (failingInserter) InsertManyTx(context.Context, *sql.Tx, []river.InsertManyParams) ([]*rivertype.JobInsertResult, error) {
+	return nil, errors.New("job table unavailable")
+}

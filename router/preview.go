@@ -40,7 +40,7 @@ func (p *Pipeline) Preview(ctx context.Context, in message.Inbound) (Preview, er
 	now := p.cfg.Now().UTC()
 	facts := Facts{Channel: in.Channel, Flags: in.Flags, Window: p.cfg.AutoReplyWindow, Cap: p.cfg.AutoReplyCap,
 		CapPeriod: p.cfg.AutoReplyCapPeriod, Now: now}
-	facts.Class = kn.cls.Classify(classify.Input{Text: in.Text, Subject: in.Subject, Sender: in.From.Value, Email: in.Channel == message.Email})
+	facts.Class = kn.cls.Classify(classifyInput(in, in.From.Value))
 	topic, ok := kn.bank.Topic(facts.Class.Topic)
 	if ok {
 		facts.Topic = topicInfo(topic)

@@ -74,6 +74,9 @@ type Store struct {
 	writeSem chan struct{}
 
 	hooks commitHooks // AfterCommit's
+	// stmts keeps write transactions' statements prepared; nil for
+	// PostgreSQL.
+	stmts *stmtCache
 
 	// normalize prepares text for the search index and queries; see
 	// SetSearchNormalizer.
@@ -126,6 +129,7 @@ func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*Store, e
 		s.db.SetMaxOpenConns(8)
 		s.db.SetMaxIdleConns(8)
 		s.writeSem = make(chan struct{}, 1)
+		s.stmts = &stmtCache{db: s.db, m: make(map[string]*sql.Stmt)}
 		s.driver = riversqlite.New(s.db)
 	default:
 		return nil, fmt.Errorf("open store: unsupported database %q: want postgres://…, file:… or a path ending in .db", redact(dsn))
@@ -245,7 +249,12 @@ func (s *Store) Migrate(ctx context.Context) error {
 }
 
 // Close closes the database. Stop any River client on it first.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.stmts != nil {
+		s.stmts.close()
+	}
+	return s.db.Close()
+}
 
 // DB is the underlying pool, for River and whatsmeow's sqlstore.
 func (s *Store) DB() *sql.DB { return s.db }
@@ -269,12 +278,12 @@ func (s *Store) Ping(ctx context.Context) error {
 // Tx is a write transaction. Its methods are the store's writes; a Tx is
 // only valid inside the InTx call that made it.
 type Tx struct {
-	tx *sql.Tx
+	tx *cachedTx
 	s  *Store
 }
 
 // SQL is the underlying transaction, for River's InsertTx.
-func (tx *Tx) SQL() *sql.Tx { return tx.tx }
+func (tx *Tx) SQL() *sql.Tx { return tx.tx.Tx }
 
 // InTx runs fn in a transaction, committed if fn returns nil and rolled
 // back otherwise (also if fn panics). fn must not call InTx or use the Store
@@ -308,7 +317,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 			}
 		}
 	}()
-	if err := fn(&Tx{tx: sqlTx, s: s}); err != nil {
+	if err := fn(&Tx{tx: &cachedTx{Tx: sqlTx, cache: s.stmts}, s: s}); err != nil {
 		return err
 	}
 	done = true

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"sync/atomic"
 
 	"github.com/riverqueue/river"
@@ -89,6 +90,7 @@ type afterCommitter interface {
 // jobClient is what wakingInserter needs of River's client.
 type jobClient interface {
 	InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	InsertManyTx(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
 }
 
 // wakingInserter inserts jobs in the caller's transaction, like River's
@@ -108,5 +110,25 @@ func (w *wakingInserter) InsertTx(ctx context.Context, tx *sql.Tx, args river.Jo
 	}
 	queue := res.Job.Queue
 	w.store.AfterCommit(tx, func() { w.waker.wake(w.wakeUp, queue) })
+	return res, nil
+}
+
+// InsertManyTx is InsertTx for a batch (an IMAP batch's replies): one
+// insert, and one wake-up per queue that got a job to run now.
+func (w *wakingInserter) InsertManyTx(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error) {
+	res, err := w.jobs.InsertManyTx(ctx, tx, params)
+	if err != nil {
+		return res, err
+	}
+	var queues []string
+	for _, r := range res {
+		if r.UniqueSkippedAsDuplicate || r.Job.State != rivertype.JobStateAvailable || slices.Contains(queues, r.Job.Queue) {
+			continue
+		}
+		queues = append(queues, r.Job.Queue)
+	}
+	if len(queues) > 0 {
+		w.store.AfterCommit(tx, func() { w.waker.wake(w.wakeUp, queues...) })
+	}
 	return res, nil
 }

@@ -77,6 +77,20 @@ func TestJobsRunOnCommit(t *testing.T) {
 		if len(got[4]) != 1 {
 			t.Errorf("job 4 worked %d times, want once", len(got[4]))
 		}
+		// A batch's jobs (an IMAP batch) are woken too, once.
+		err = st.InTx(ctx, func(tx *store.Tx) error {
+			_, err := ins.InsertManyTx(ctx, tx.SQL(), []river.InsertManyParams{
+				{Args: router.SendArgs{OutboundID: 5}}, {Args: router.SendArgs{OutboundID: 6}},
+			})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = log.waitWorked(t, 5, 7)
+		if len(got[5]) != 1 || len(got[6]) != 1 {
+			t.Errorf("a batch's jobs worked %d and %d times, want once each", len(got[5]), len(got[6]))
+		}
 		log.mu.Lock()
 		defer log.mu.Unlock()
 		if len(log.by[9]) != 0 {
