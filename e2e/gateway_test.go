@@ -80,13 +80,8 @@ func newGateway(t *testing.T, dbURL, extraYAML string) *gateway {
 // newGatewayWith is newGateway with more http: settings (indented lines).
 func newGatewayWith(t *testing.T, dbURL, httpYAML, extraYAML string) *gateway {
 	t.Helper()
-	dir := t.TempDir()
-	g := &gateway{t: t, dir: dir, dbURL: dbURL, addr: freeAddr(t), token: "e2e-token", logs: &syncBuffer{}}
-	bank, err := filepath.Abs("../configs/bank.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := fmt.Sprintf(`data_dir: %s
+	return newGatewayConfig(t, dbURL, func(g *gateway, bank string) string {
+		return fmt.Sprintf(`data_dir: %s
 knowledge_bank: %s
 api_token: %s
 mail_domain: e2e.wasl.test
@@ -97,9 +92,24 @@ http:
   send_timeout: 5s
   rescue_after: 8s
 %s
-`, filepath.Join(dir, "data"), bank, g.token, g.addr, httpYAML, extraYAML)
+`, filepath.Join(g.dir, "data"), bank, g.token, g.addr, httpYAML, extraYAML)
+	})
+}
+
+// newGatewayConfig is a gateway (not started) whose configuration file
+// config writes from the gateway's directory, address and token and the
+// repository's knowledge bank; it is killed and its log checked at the
+// end of the test.
+func newGatewayConfig(t *testing.T, dbURL string, config func(g *gateway, bank string) string) *gateway {
+	t.Helper()
+	dir := t.TempDir()
+	g := &gateway{t: t, dir: dir, dbURL: dbURL, addr: freeAddr(t), token: "e2e-token", logs: &syncBuffer{}}
+	bank, err := filepath.Abs("../configs/bank.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	g.cfgPath = filepath.Join(dir, "wasl.yaml")
-	if err := os.WriteFile(g.cfgPath, []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(g.cfgPath, []byte(config(g, bank)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

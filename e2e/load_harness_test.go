@@ -32,26 +32,10 @@ import (
 // other top-level keys.
 func newLoadGateway(t *testing.T, dbURL, extraYAML string) *gateway {
 	t.Helper()
-	dir := t.TempDir()
-	g := &gateway{t: t, dir: dir, dbURL: dbURL, addr: freeAddr(t), token: "e2e-token", logs: &syncBuffer{}}
-	bank, err := filepath.Abs("../configs/bank.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := fmt.Sprintf("data_dir: %s\nknowledge_bank: %s\napi_token: %s\nmail_domain: e2e.wasl.test\nhttp:\n  addr: %s\n%s\n",
-		filepath.Join(dir, "data"), bank, g.token, g.addr, extraYAML)
-	g.cfgPath = filepath.Join(dir, "wasl.yaml")
-	if err := os.WriteFile(g.cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		g.kill()
-		g.checkLog()
-		if t.Failed() {
-			t.Logf("gateway log (tail):\n%s", g.redact(tail(g.logs.String(), 60)))
-		}
+	return newGatewayConfig(t, dbURL, func(g *gateway, bank string) string {
+		return fmt.Sprintf("data_dir: %s\nknowledge_bank: %s\napi_token: %s\nmail_domain: e2e.wasl.test\nhttp:\n  addr: %s\n%s\n",
+			filepath.Join(g.dir, "data"), bank, g.token, g.addr, extraYAML)
 	})
-	return g
 }
 
 // pid is the running gateway's process id.
