@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 
@@ -34,6 +35,8 @@ func TestCrashNothingLostNothingDoubled(t *testing.T) {
 			sink := startPostfixSink(t)
 			fake := faketwilio.Start(t, twilioAccount, twilioToken)
 			g := newGateway(t, be.url(t), faultChannelsYAML(emailChannelYAML(dc.Addr(), dc.User(), dc.Password(), sink.addr, "all"), fake.URL()))
+			// The re-sends are counted against the sends a kill can cut.
+			setJobsOption(t, g, "workers", strconv.Itoa(sendWorkers))
 			seed := time.Now().UnixNano()
 			rng := rand.New(rand.NewPCG(uint64(seed), 0))
 			t.Logf("random seed %d", seed)

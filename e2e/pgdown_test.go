@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +43,8 @@ func TestPostgresDownDuringIngest(t *testing.T) {
 	sink := startPostfixSink(t)
 	fake := faketwilio.Start(t, twilioAccount, twilioToken)
 	g := newGateway(t, pg.URL(), faultChannelsYAML(emailChannelYAML(dc.Addr(), dc.User(), dc.Password(), sink.addr, "all"), fake.URL()))
+	// The re-sends are counted against the sends in flight at the stop.
+	setJobsOption(t, g, "workers", strconv.Itoa(sendWorkers))
 	g.start()
 	feed := startMailFeeder(t, dc, tag, len(mails), 200*time.Millisecond)
 	hooks := newTwilioWebhooks(t, fake, "")
