@@ -3,133 +3,51 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/wasl-dev/wasl/internal/pgtest"
 )
 
 // loadCluster is the load benchmark's own PostgreSQL cluster. Unlike the
-// test suite's (internal/pgtest, fsync off), it keeps PostgreSQL's durable
-// defaults: the gateway acknowledges a webhook only after its commit, and
-// what that commit costs is what the benchmark measures. Every statement
-// can be logged (log_statement per database), for the capture of the
-// gateway's own transaction.
+// test suite's, it keeps PostgreSQL's durable defaults (pgtest.Durable):
+// the gateway acknowledges a webhook only after its commit, and what that
+// commit costs is what the benchmark measures. Every statement can be
+// logged (log_statement per database), for the capture of the gateway's
+// own transaction.
 type loadCluster struct {
-	t    testing.TB
-	bin  string
-	dir  string
-	port int
+	t  testing.TB
+	pg *pgtest.Cluster
 }
 
 func startLoadCluster(t testing.TB) *loadCluster {
 	t.Helper()
-	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(bins, func(i, j int) bool { return pgMajor(bins[i]) > pgMajor(bins[j]) })
-	c := &loadCluster{t: t}
-	for _, b := range bins {
-		if _, err := os.Stat(filepath.Join(b, "pgbench")); err == nil {
-			c.bin = b
-			break
-		}
+	// Enough connections for two gateways' pools and pgbench's 32
+	// clients; the log names each line's process and transaction, so one
+	// transaction's statements can be told apart from the rest.
+	pg := pgtest.NewCluster(t, pgtest.Durable(), pgtest.Config(
+		"max_connections = 120",
+		"shared_buffers = 128MB",
+		"log_line_prefix = '%m [%p] %v %x '",
+		"log_min_messages = warning",
+	))
+	if _, err := os.Stat(filepath.Join(pg.BinDir(), "pgbench")); err != nil {
+		t.Fatalf("load: no pgbench beside the PostgreSQL server in %s (apt-get install -y postgresql): %v", pg.BinDir(), err)
 	}
-	if c.bin == "" {
-		t.Fatal("load: no PostgreSQL with pgbench in /usr/lib/postgresql/*/bin (apt-get install -y postgresql)")
-	}
-	dir, err := os.MkdirTemp("", "wasl-load-pg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.dir = dir
-	t.Cleanup(func() {
-		_, _ = c.run("pg_ctl", "stop", "-m", "immediate", "-w", "-D", c.data())
-		os.RemoveAll(dir)
-	})
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			t.Fatalf("load: running as root needs a postgres user: %v", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if out, err := c.run("initdb", "-D", c.data(), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"); err != nil {
-		t.Fatalf("load: initdb: %v\n%s", err, out)
-	}
-	// Durable (fsync, synchronous_commit, full_page_writes at their
-	// defaults); enough connections for two gateways' pools and pgbench's
-	// 32 clients; the log names each line's process and transaction, so
-	// one transaction's statements can be told apart from the rest.
-	conf := `max_connections = 120
-shared_buffers = 128MB
-log_line_prefix = '%m [%p] %v %x '
-log_min_messages = warning
-`
-	if err := os.WriteFile(filepath.Join(c.data(), "postgresql.auto.conf"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if os.Geteuid() == 0 {
-		_, _ = exec.Command("chown", "postgres:", filepath.Join(c.data(), "postgresql.auto.conf")).CombinedOutput()
-	}
-	var lastErr error
-	for range 3 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.port = ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		opts := fmt.Sprintf("-h 127.0.0.1 -p %d -k %s", c.port, dir)
-		var out []byte
-		if out, lastErr = c.run("pg_ctl", "start", "-w", "-t", "60", "-D", c.data(), "-l", c.logFile(), "-o", opts); lastErr == nil {
-			return c
-		}
-		lastErr = fmt.Errorf("%w\n%s", lastErr, out)
-	}
-	t.Fatalf("load: pg_ctl start: %v", lastErr)
-	return nil
-}
-
-func pgMajor(binDir string) int {
-	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
-	return n
-}
-
-func (c *loadCluster) data() string    { return filepath.Join(c.dir, "data") }
-func (c *loadCluster) logFile() string { return filepath.Join(c.dir, "postgres.log") }
-func (c *loadCluster) admin() string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.port)
-}
-
-// run runs a PostgreSQL tool, as the postgres user when we are root.
-func (c *loadCluster) run(tool string, args ...string) ([]byte, error) {
-	name := filepath.Join(c.bin, tool)
-	var cmd *exec.Cmd
-	if os.Geteuid() == 0 {
-		cmd = exec.Command("runuser", append([]string{"-u", "postgres", "--", name}, args...)...)
-	} else {
-		cmd = exec.Command(name, args...)
-	}
-	cmd.Dir = c.dir
-	return cmd.CombinedOutput()
+	return &loadCluster{t: t, pg: pg}
 }
 
 func (c *loadCluster) exec(sql string) {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, c.admin())
+	conn, err := pgx.Connect(ctx, c.pg.AdminURL())
 	if err != nil {
 		c.t.Fatalf("load: connect: %v", err)
 	}
@@ -139,16 +57,17 @@ func (c *loadCluster) exec(sql string) {
 	}
 }
 
-// newDB creates a database and returns its URL.
+// newDB creates a database and returns its URL. The name, not a random
+// one as pgtest's URL gives, is what pgbench and ALTER DATABASE are told.
 func (c *loadCluster) newDB(name string) string {
 	c.t.Helper()
 	c.exec("CREATE DATABASE " + name)
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, name)
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.pg.Port(), name)
 }
 
 // logSize is how far the server log has grown.
 func (c *loadCluster) logSize() int64 {
-	fi, err := os.Stat(c.logFile())
+	fi, err := os.Stat(c.pg.LogFile())
 	if err != nil {
 		return 0
 	}
@@ -158,7 +77,7 @@ func (c *loadCluster) logSize() int64 {
 // logSince is the server log from offset on.
 func (c *loadCluster) logSince(offset int64) string {
 	c.t.Helper()
-	b, err := os.ReadFile(c.logFile())
+	b, err := os.ReadFile(c.pg.LogFile())
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -168,16 +87,18 @@ func (c *loadCluster) logSince(offset int64) string {
 	return string(b[offset:])
 }
 
-// pgbench runs a script against dbURL's database for d with clients
-// connections and returns the transactions per second it reports
-// (excluding connection time) and its whole output.
+// pgbench runs a script against dbName for d with clients connections and
+// returns the transactions per second it reports (excluding connection
+// time) and its whole output.
 func (c *loadCluster) pgbench(dbName, script string, clients int, d time.Duration) (tps float64, out string) {
 	c.t.Helper()
-	f := filepath.Join(c.dir, fmt.Sprintf("script-%d.sql", time.Now().UnixNano()))
+	// In the cluster's directory, which pgbench (as the postgres user when
+	// we are root) can read.
+	f := filepath.Join(c.pg.Dir(), fmt.Sprintf("script-%d.sql", time.Now().UnixNano()))
 	if err := os.WriteFile(f, []byte(script), 0o644); err != nil {
 		c.t.Fatal(err)
 	}
-	o, err := c.run("pgbench", "-n", "-M", "prepared", "-h", "127.0.0.1", "-p", strconv.Itoa(c.port), "-U", "postgres",
+	o, err := c.pg.RunTool("pgbench", "-n", "-M", "prepared", "-h", "127.0.0.1", "-p", strconv.Itoa(c.pg.Port()), "-U", "postgres",
 		"-c", strconv.Itoa(clients), "-j", "2", "-T", strconv.Itoa(int(d.Seconds())), "-f", f, dbName)
 	out = string(o)
 	if err != nil {

@@ -237,7 +237,7 @@ func (c *cluster) start() (string, error) {
 		return "", err
 	}
 	reapOrphans(bin)
-	dir, err := initCluster(bin)
+	dir, err := initCluster(bin, settings{})
 	if dir != "" {
 		c.mu.Lock()
 		c.dir, c.binDir = dir, bin
@@ -267,7 +267,7 @@ func adminURLFor(port int) string {
 
 // initCluster makes a new cluster in a temporary directory, which it
 // returns even on error, so the caller can remove it.
-func initCluster(bin string) (string, error) {
+func initCluster(bin string, s settings) (string, error) {
 	dir, err := os.MkdirTemp("", "wasl-pgtest-")
 	if err != nil {
 		return "", fmt.Errorf("temp dir: %w", err)
@@ -280,19 +280,70 @@ func initCluster(bin string) (string, error) {
 		return dir, err
 	}
 	data := filepath.Join(dir, "data")
-	if out, err := runPG(dir, filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres",
-		"-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"); err != nil {
+	args := []string{"-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"}
+	if !s.durable {
+		args = append(args, "--no-sync")
+	}
+	if out, err := runPG(dir, filepath.Join(bin, "initdb"), args...); err != nil {
 		return dir, fmt.Errorf("initdb: %w\n%s", err, out)
 	}
+	// In postgresql.conf rather than as -c flags, which would override the
+	// caller's lines; later lines win, so the caller's come last.
+	f, err := os.OpenFile(filepath.Join(data, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return dir, fmt.Errorf("open postgresql.conf: %w", err)
+	}
+	_, err = f.WriteString(s.conf())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return dir, fmt.Errorf("write postgresql.conf: %w", err)
+	}
 	return dir, nil
+}
+
+// settings are a cluster's departures from the defaults, set by Options.
+type settings struct {
+	durable bool
+	lines   []string
+}
+
+// conf is what settings add to the end of postgresql.conf.
+func (s settings) conf() string {
+	var b strings.Builder
+	b.WriteString("\n# pgtest\n")
+	if !s.durable {
+		// Durability is worthless for a throwaway cluster; speed is not.
+		b.WriteString("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n")
+	}
+	// Small, since every test binary of a run may have a cluster.
+	b.WriteString("shared_buffers = 32MB\n")
+	for _, l := range s.lines {
+		b.WriteString(l + "\n")
+	}
+	return b.String()
+}
+
+// Option changes how NewCluster sets its cluster up.
+type Option func(*settings)
+
+// Durable keeps PostgreSQL's durable defaults (fsync, synchronous_commit,
+// full_page_writes on, and initdb syncing its files), for a benchmark
+// whose figures must include what a commit really costs.
+func Durable() Option { return func(s *settings) { s.durable = true } }
+
+// Config adds lines to postgresql.conf, after pgtest's own, so they win:
+// Config("max_connections = 120", "log_min_messages = warning").
+func Config(lines ...string) Option {
+	return func(s *settings) { s.lines = append(s.lines, lines...) }
 }
 
 // startCluster starts the cluster in dir on port and waits until it takes
 // connections.
 func startCluster(bin, dir string, port int) error {
-	// Durability is worthless for a throwaway cluster; speed is not.
-	opts := fmt.Sprintf("-h 127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=32MB", port, dir)
-	logFile := filepath.Join(dir, "postgres.log")
+	opts := fmt.Sprintf("-h 127.0.0.1 -p %d -k %s", port, dir)
+	logFile := logPath(dir)
 	out, err := runPG(dir, filepath.Join(bin, "pg_ctl"), "start", "-w", "-t", "60", "-D", filepath.Join(dir, "data"), "-l", logFile, "-o", opts)
 	if err != nil {
 		log, _ := os.ReadFile(logFile)
@@ -443,14 +494,19 @@ type Cluster struct {
 	running bool
 }
 
-// NewCluster starts a cluster for t, removed when t ends.
-func NewCluster(t testing.TB) *Cluster {
+// NewCluster starts a cluster for t, removed when t ends. Without options
+// it is set up like the shared cluster: fast, not durable.
+func NewCluster(t testing.TB, opts ...Option) *Cluster {
 	t.Helper()
+	var s settings
+	for _, o := range opts {
+		o(&s)
+	}
 	bin, err := findBinDir(os.Getenv("PATH"), "/usr/lib/postgresql/*/bin")
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
-	dir, err := initCluster(bin)
+	dir, err := initCluster(bin, s)
 	if dir != "" {
 		t.Cleanup(func() {
 			if err := stopCluster(bin, dir); err != nil {
@@ -482,11 +538,38 @@ func NewCluster(t testing.TB) *Cluster {
 // The cluster must be running.
 func (c *Cluster) URL() string {
 	c.t.Helper()
-	u, err := createDB(adminURLFor(c.port))
+	u, err := createDB(c.AdminURL())
 	if err != nil {
 		c.t.Fatalf("pgtest: %v", err)
 	}
 	return u
+}
+
+// AdminURL is the URL of the cluster's postgres database, as the
+// superuser postgres.
+func (c *Cluster) AdminURL() string { return adminURLFor(c.port) }
+
+// Port is the TCP port the cluster listens on, at 127.0.0.1.
+func (c *Cluster) Port() int { return c.port }
+
+// BinDir is the directory of the PostgreSQL installation the cluster runs
+// from, where its other tools (pgbench, psql) may be found.
+func (c *Cluster) BinDir() string { return c.bin }
+
+// Dir is the cluster's directory (its data directory, socket and log are
+// in it). The postgres user can read it, so files a tool run by RunTool
+// reads can be put there.
+func (c *Cluster) Dir() string { return c.dir }
+
+// LogFile is the server's log.
+func (c *Cluster) LogFile() string { return logPath(c.dir) }
+
+func logPath(dir string) string { return filepath.Join(dir, "postgres.log") }
+
+// RunTool runs a tool of BinDir (pgbench, psql) in Dir, as the postgres
+// user when we are root, and returns its combined output.
+func (c *Cluster) RunTool(tool string, args ...string) ([]byte, error) {
+	return runPG(c.dir, filepath.Join(c.bin, tool), args...)
 }
 
 // Stop shuts the cluster down (fast: open connections are cut, as when a

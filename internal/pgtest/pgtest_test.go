@@ -175,3 +175,67 @@ func TestClusterStopStart(t *testing.T) {
 		t.Errorf("after restart: %q, %v; want the row written before", v, err)
 	}
 }
+
+// The shared cluster and a test's own are fast (no fsync) unless Durable;
+// Config's lines win over pgtest's own.
+func TestClusterSettings(t *testing.T) {
+	fast := map[string]string{"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", "shared_buffers": "32MB"}
+	tests := []struct {
+		name string
+		url  func(t *testing.T) string
+		want map[string]string
+	}{
+		{"shared", func(t *testing.T) string {
+			if os.Getenv(EnvURL) != "" {
+				t.Skipf("%s names a server of its own settings", EnvURL)
+			}
+			return URL(t)
+		}, fast},
+		{"own", func(t *testing.T) string { return NewCluster(t).URL() }, fast},
+		{"durable with config", func(t *testing.T) string {
+			return NewCluster(t, Durable(), Config("shared_buffers = 128MB", "log_line_prefix = '%m [%p] %v '")).URL()
+		}, map[string]string{"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on", "shared_buffers": "128MB", "log_line_prefix": "%m [%p] %v "}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			conn := connect(t, tt.url(t))
+			for name, want := range tt.want {
+				var got string
+				if err := conn.QueryRow(context.Background(), "SELECT current_setting($1)", name).Scan(&got); err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				if got != want {
+					t.Errorf("%s = %q, want %q", name, got, want)
+				}
+			}
+		})
+	}
+}
+
+// A tool of the cluster's installation runs against it on Port, and the
+// server's log is where LogFile says.
+func TestClusterRunToolAndLog(t *testing.T) {
+	c := NewCluster(t, Config("log_statement = 'all'"))
+	out, err := c.RunTool("psql", "-X", "-tA", "-h", "127.0.0.1", "-p", strconv.Itoa(c.Port()), "-U", "postgres",
+		"-c", "SELECT 'pgtest-' || 'marker'", "postgres")
+	if err != nil {
+		t.Fatalf("psql: %v\n%s", err, out)
+	}
+	if got := strings.TrimSpace(string(out)); got != "pgtest-marker" {
+		t.Errorf("psql printed %q, want pgtest-marker", got)
+	}
+	log, err := os.ReadFile(c.LogFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(log), "statement: SELECT 'pgtest-' || 'marker'") {
+		t.Errorf("the statement is not in %s:\n%s", c.LogFile(), log)
+	}
+	if !strings.HasPrefix(c.AdminURL(), "postgres://postgres@127.0.0.1:"+strconv.Itoa(c.Port())+"/postgres") {
+		t.Errorf("AdminURL %q is not the postgres database on port %d", c.AdminURL(), c.Port())
+	}
+	if _, err := os.Stat(filepath.Join(c.BinDir(), "initdb")); err != nil {
+		t.Errorf("BinDir %s: %v", c.BinDir(), err)
+	}
+}
