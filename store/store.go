@@ -109,7 +109,11 @@ func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*Store, e
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
+		// Every connection idle: database/sql keeps two by default, and
+		// under load the others would be closed on release and reopened at
+		// once, each a new backend whose statements are prepared again.
 		s.db.SetMaxOpenConns(20)
+		s.db.SetMaxIdleConns(20)
 		s.driver = riverdatabasesql.New(s.db)
 	case dsn == "", strings.HasPrefix(dsn, "file:"), strings.HasSuffix(dsn, ".db"):
 		if dsn == "" {
