@@ -246,10 +246,11 @@ func (p *Pipeline) IngestBatch(ctx context.Context, ins []message.Inbound, after
 	case err != nil:
 		return nil, fmt.Errorf("ingest a batch of %d messages: %w", len(ins), err)
 	}
-	// One line a message when it came alone (a webhook); a batch is a
-	// backfill, whose connector logs its progress.
+	// One line a message when it came alone or with other webhooks (a
+	// Coalescer's batch); a batch with a cursor is a backfill, whose
+	// connector logs its progress.
 	level := slog.LevelInfo
-	if len(ins) > 1 {
+	if len(ins) > 1 && after != nil {
 		level = slog.LevelDebug
 	}
 	for i, in := range ins {

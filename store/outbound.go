@@ -181,7 +181,11 @@ func (s *Store) ClaimOutbound(ctx context.Context, id int64) (o Outbound, claime
 // InTx, which queues it behind this process's other writers.
 func (s *Store) oneWrite(ctx context.Context, fn func(q queryer) error) error {
 	if s.writeSem == nil {
-		return fn(s.db)
+		if err := fn(s.db); err != nil {
+			return err
+		}
+		s.committed()
+		return nil
 	}
 	return s.InTx(ctx, func(tx *Tx) error { return fn(tx.tx) })
 }

@@ -74,6 +74,9 @@ type Store struct {
 	writeSem chan struct{}
 
 	hooks commitHooks // AfterCommit's
+	// notifier wakes the change feed's listeners after commits; nil for
+	// SQLite.
+	notifier *changeNotifier
 	// stmts keeps write transactions' statements prepared; nil for
 	// PostgreSQL.
 	stmts *stmtCache
@@ -109,7 +112,11 @@ func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*Store, e
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
+		// Every connection idle: database/sql keeps two by default, and
+		// under load the others would be closed on release and reopened at
+		// once, each a new backend whose statements are prepared again.
 		s.db.SetMaxOpenConns(20)
+		s.db.SetMaxIdleConns(20)
 		s.driver = riverdatabasesql.New(s.db)
 	case dsn == "", strings.HasPrefix(dsn, "file:"), strings.HasSuffix(dsn, ".db"):
 		if dsn == "" {
@@ -137,6 +144,9 @@ func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*Store, e
 	if err := s.Ping(ctx); err != nil {
 		s.db.Close()
 		return nil, fmt.Errorf("open %s: %w", s.dialect, err)
+	}
+	if s.dialect == Postgres {
+		s.notifier = startChangeNotifier(s.db, log)
 	}
 	return s, nil
 }
@@ -250,6 +260,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 
 // Close closes the database. Stop any River client on it first.
 func (s *Store) Close() error {
+	if s.notifier != nil {
+		s.notifier.close()
+	}
 	if s.stmts != nil {
 		s.stmts.close()
 	}
@@ -324,7 +337,16 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	s.committed()
 	return nil
+}
+
+// committed tells the change feed's listeners, if any, that a write
+// committed.
+func (s *Store) committed() {
+	if s.notifier != nil {
+		s.notifier.committed()
+	}
 }
 
 // isUnique reports whether err is a unique-constraint violation.

@@ -48,12 +48,14 @@ type app struct {
 	waker    *jobWaker
 	inserter *wakingInserter
 	pipeline *router.Pipeline
-	registry *registry
-	mux      *inbox.Mux
-	auth     *inbox.Auth
-	svc      *inbox.Service // the inbox's staff actions, once mounted
-	operator *inbox.Operator
-	surveys  *tickets.SurveyLinks
+	// webhooks' inbound messages go through group commit (coalesced).
+	coalesced *router.Coalescer
+	registry  *registry
+	mux       *inbox.Mux
+	auth      *inbox.Auth
+	svc       *inbox.Service // the inbox's staff actions, once mounted
+	operator  *inbox.Operator
+	surveys   *tickets.SurveyLinks
 	// sources run for as long as serve does (the live-update hub).
 	sources []runner
 	// process names this process among the replicas; River's client id.
@@ -166,6 +168,11 @@ func loadBankAndModel(path string) (*replies.Bank, *classify.Model, error) {
 	return bank, model, nil
 }
 
+// maxCoalesced bounds the webhooks one transaction takes in: enough for
+// every slot of the webhook limit, small enough that a batch that fails
+// and is retried one message at a time stays short.
+const maxCoalesced = 64
+
 // fetchCooldown is the least time between two fetches of one queue: the
 // most a wake-up waits behind the previous one.
 const fetchCooldown = 5 * time.Millisecond
@@ -264,6 +271,13 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, twilioHTT
 		Surveys:            a.surveys,
 		AutomaticSurvey:    cfg.Tickets.Survey.AutomaticSurvey(),
 	}, log)
+	// SQLite serializes its writers: a second transaction under way would
+	// only wait for the first.
+	parallel := 2
+	if a.store.Dialect() == store.SQLite {
+		parallel = 1
+	}
+	a.coalesced = router.NewCoalescer(a.pipeline, maxCoalesced, parallel, log)
 
 	if err := a.newHTTP(); err != nil {
 		a.store.Close()

@@ -128,7 +128,7 @@ func (a *app) buildConnector(ctx context.Context, id int64, ch config.Channel, s
 		}
 		c.twilio, c.sender, c.fetcher, c.shaper = t, t, t, t
 		c.routes = &smsRoutes{
-			inbound: a.webhooks.Limit(t.InboundHandler(a.pipeline), t.SpoolHandler()),
+			inbound: a.webhooks.Limit(t.InboundHandler(a.coalesced), t.SpoolHandler()),
 			status:  a.webhooks.Limit(t.StatusHandler(a.store), nil),
 		}
 		c.everywhere = append(c.everywhere, runFunc(func(ctx context.Context) error { return t.RunSpool(ctx, a.pipeline, a.store) }))
