@@ -1,7 +1,6 @@
 package classify
 
 import (
-	"cmp"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -168,8 +167,9 @@ func (d *dataset) rarePostings(lab []int, nFeatures, maxDF int) *postings {
 }
 
 // shortlist returns the labeled rows with the largest dot product with
-// (idx, val) over the rare n-grams, at most shortlistLen, best first (ties
-// by position). acc is scratch of one value per labeled row, all zero, and
+// (idx, val) over the rare n-grams, at most shortlistLen, in no particular
+// order (ties by position): the caller asks whether any of them is too
+// similar. acc is scratch of one value per labeled row, all zero, and
 // left so.
 func (p *postings) shortlist(idx []int32, val []float32, acc []float32, touched, short []int32) ([]int32, []int32) {
 	for n, j := range idx {
@@ -181,13 +181,9 @@ func (p *postings) shortlist(idx []int32, val []float32, acc []float32, touched,
 			acc[r] += val[n] * p.val[e]
 		}
 	}
-	slices.SortFunc(touched, func(a, b int32) int {
-		if c := cmp.Compare(acc[b], acc[a]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
+	short = selectBest(append(short, touched...), shortlistLen, func(a, b int32) bool {
+		return acc[a] < acc[b] || acc[a] == acc[b] && a > b
 	})
-	short = append(short, touched[:min(len(touched), shortlistLen)]...)
 	for _, r := range touched {
 		acc[r] = 0
 	}
@@ -370,7 +366,10 @@ func (s *svmSolver) solve(c int32, sims []float32, k int) ([]float64, float64) {
 		for _, i := range s.order {
 			s.sim[i] = sims[i*k+int(c)]
 		}
-		s.order = s.mostSimilar(s.order, nNeg)
+		sim := s.sim
+		s.order = selectBest(s.order, nNeg, func(a, b int) bool {
+			return sim[a] < sim[b] || sim[a] == sim[b] && a > b
+		})
 	}
 	for _, i := range s.order {
 		s.set = append(s.set, i)
@@ -416,15 +415,15 @@ func (s *svmSolver) solve(c int32, sims []float32, k int) ([]float64, float64) {
 	}
 }
 
-// mostSimilar returns the n candidates with the largest s.sim (ties to
-// the lower index), in no particular order, in cand's first n places. It keeps them in a min-heap, worst on top, that most
-// candidates only need comparing with: sorting every class's 15,000
-// negatives to keep about a thousand was a twentieth of training.
-func (s *svmSolver) mostSimilar(cand []int, n int) []int {
-	sim := s.sim
-	// worse says whether a ranks after b.
-	worse := func(a, b int) bool {
-		return sim[a] < sim[b] || sim[a] == sim[b] && a > b
+// selectBest moves the n elements of cand that rank first into cand[:n],
+// in no particular order, and returns that; cand[n:] is left undefined.
+// worse(a, b) says a ranks after b, and must be a total order. A min-heap
+// of the n best, worst on top, that most elements are only compared with
+// once, costs much less than sorting everything: sorting each class's
+// 15,000 negatives to keep about a thousand was a twentieth of training.
+func selectBest[T any](cand []T, n int, worse func(a, b T) bool) []T {
+	if n >= len(cand) {
+		return cand
 	}
 	heap := cand[:n]
 	down := func(p int) {
@@ -446,9 +445,9 @@ func (s *svmSolver) mostSimilar(cand []int, n int) []int {
 	for p := n/2 - 1; p >= 0; p-- {
 		down(p)
 	}
-	for _, i := range cand[n:] {
-		if worse(heap[0], i) {
-			heap[0] = i
+	for _, x := range cand[n:] {
+		if worse(heap[0], x) {
+			heap[0] = x
 			down(0)
 		}
 	}
