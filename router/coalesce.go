@@ -114,29 +114,23 @@ func (c *Coalescer) run(batch []*waiter) {
 		ins[i] = w.in
 	}
 	rs, err := c.ing.IngestBatch(ctx, ins, nil)
-	if err == nil {
-		for i, w := range batch {
-			w.done <- waitResult{out: rs[i].Outcome}
+	if err != nil && len(batch) > 1 {
+		// One message may have failed them all: each alone, so that only
+		// it fails.
+		c.log.Warn("webhook batch not stored; ingesting its messages one at a time", "messages", len(batch), "err", err)
+		for _, w := range batch {
+			if w.ctx.Err() == nil {
+				c.run([]*waiter{w})
+			}
 		}
 		return
 	}
-	if len(batch) == 1 {
-		batch[0].done <- waitResult{err: err}
-		return
-	}
-	// One message may have failed them all: each alone, so that only it
-	// fails.
-	c.log.Warn("webhook batch not stored; ingesting its messages one at a time", "messages", len(batch), "err", err)
-	for _, w := range batch {
-		if w.ctx.Err() != nil {
-			continue
-		}
-		rs, err := c.ing.IngestBatch(ctx, []message.Inbound{w.in}, nil)
+	for i, w := range batch {
 		if err != nil {
 			w.done <- waitResult{err: err}
-			continue
+		} else {
+			w.done <- waitResult{out: rs[i].Outcome}
 		}
-		w.done <- waitResult{out: rs[0].Outcome}
 	}
 }
 

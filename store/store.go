@@ -325,6 +325,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 			return
 		}
 		if err == nil {
+			s.committed()
 			for _, h := range hooks {
 				h()
 			}
@@ -337,7 +338,6 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	s.committed()
 	return nil
 }
 
