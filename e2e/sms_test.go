@@ -311,7 +311,7 @@ func TestSMSGateway(t *testing.T) {
 			if !strings.HasPrefix(a.URL, "https://api.twilio.com/2010-04-01/Accounts/"+twilioAccount+"/Messages/") {
 				t.Errorf("MMS attachment URL = %q, want Twilio's media URL", a.URL)
 			}
-			blob, err := g.store().OpenBlob(a.SHA256)
+			blob, err := g.store().OpenBlob(t.Context(), a.SHA256)
 			if err != nil {
 				t.Fatalf("open blob: %v", err)
 			}

@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"errors"
+	"io"
 	"testing"
 
 	"github.com/wasl-dev/wasl/message"
@@ -38,6 +39,9 @@ func TestIngestBatch(t *testing.T) {
 			if n := e.count(t, `SELECT count(*) FROM messages`); n != 1 {
 				t.Errorf("%d messages after a failed batch, want 1 (the one before)", n)
 			}
+			if n := e.count(t, `SELECT count(*) FROM blob_data`); n != 0 {
+				t.Errorf("%d raw copies kept from a failed batch, want none", n)
+			}
 			// A message the pipeline refuses fails the batch up front.
 			bad := append(append([]message.Inbound{}, ins...), message.Inbound{ChannelID: e.email, Channel: message.Email})
 			if _, err := e.p.IngestBatch(ctx, bad, nil); err == nil {
@@ -72,6 +76,20 @@ func TestIngestBatch(t *testing.T) {
 			}
 			if n := e.count(t, `SELECT count(*) FROM messages WHERE raw_sha256 <> ''`); n != 1 {
 				t.Errorf("%d messages with a raw copy, want 1", n)
+			}
+			// The small raw copy is a row of the batch's transaction.
+			var sha string
+			if err := e.st.DB().QueryRowContext(ctx, `SELECT raw_sha256 FROM messages WHERE raw_sha256 <> ''`).Scan(&sha); err != nil {
+				t.Fatal(err)
+			}
+			if f, err := e.st.OpenBlob(ctx, sha); err != nil {
+				t.Errorf("raw copy %s: %v", sha, err)
+			} else {
+				got, err := io.ReadAll(f)
+				f.Close()
+				if err != nil || string(got) != string(raw) {
+					t.Errorf("raw copy reads %q (%v), want %q", got, err, raw)
+				}
 			}
 			if n := e.count(t, `SELECT max(last_number) FROM ticket_counters`); n != 3 {
 				t.Errorf("ticket counter at %d, want 3 (no gap from the failed batches)", n)

@@ -169,7 +169,7 @@ func TestMediaWorker(t *testing.T) {
 							t.Errorf("attachment has content %s, want none", a.SHA256)
 						}
 					} else {
-						blob, err := e.st.OpenBlob(a.SHA256)
+						blob, err := e.st.OpenBlob(context.Background(), a.SHA256)
 						if err != nil {
 							t.Fatal(err)
 						}

@@ -197,10 +197,11 @@ func (p *Pipeline) IngestBatch(ctx context.Context, ins []message.Inbound, after
 			return nil, err
 		}
 	}
-	// Blobs are content-addressed and made durable before the
-	// transaction: a rollback leaves at most an unreferenced file, never a
-	// reference to a missing one.
-	blobs, err := p.writeBlobs(ctx, ins)
+	// Blobs are content-addressed. Large ones are files made durable
+	// before the transaction: a rollback leaves at most an unreferenced
+	// file, never a reference to a missing one. Small ones are rows of the
+	// transaction itself.
+	bb, blobs, err := p.writeBlobs(ctx, ins)
 	if err != nil {
 		if len(ins) == 1 {
 			return nil, fmt.Errorf("ingest %s message %q: %w", ins[0].Channel, ins[0].ExternalID, err)
@@ -213,6 +214,9 @@ func (p *Pipeline) IngestBatch(ctx context.Context, ins []message.Inbound, after
 		failed = -1
 		clear(res)
 		err = p.store.InTx(ctx, func(tx *store.Tx) error {
+			if err := bb.WriteTx(ctx, tx); err != nil {
+				return err
+			}
 			var jobs jobQueue
 			for i, in := range ins {
 				if err := p.ingestTx(ctx, tx, &jobs, in, blobs[i].atts, blobs[i].raw, &res[i]); err != nil {
@@ -302,8 +306,9 @@ type messageBlobs struct {
 }
 
 // writeBlobs stores the batch's attachments and raw copies as one
-// BlobBatch: one flush for all of them, before the transaction.
-func (p *Pipeline) writeBlobs(ctx context.Context, ins []message.Inbound) ([]messageBlobs, error) {
+// BlobBatch: one flush for all the files among them, before the
+// transaction; the batch's WriteTx stores the small ones in it.
+func (p *Pipeline) writeBlobs(ctx context.Context, ins []message.Inbound) (*store.BlobBatch, []messageBlobs, error) {
 	bb := p.store.NewBlobBatch()
 	out := make([]messageBlobs, len(ins))
 	for i, in := range ins {
@@ -314,22 +319,22 @@ func (p *Pipeline) writeBlobs(ctx context.Context, ins []message.Inbound) ([]mes
 			}
 			d, err := bb.Put(ctx, a.Content)
 			if err != nil {
-				return nil, fmt.Errorf("store attachment %q of %q: %w", a.Filename, in.ExternalID, err)
+				return nil, nil, fmt.Errorf("store attachment %q of %q: %w", a.Filename, in.ExternalID, err)
 			}
 			out[i].atts[j] = d
 		}
 		if len(in.Raw) > 0 {
 			d, err := bb.Put(ctx, in.Raw)
 			if err != nil {
-				return nil, fmt.Errorf("store raw message %q: %w", in.ExternalID, err)
+				return nil, nil, fmt.Errorf("store raw message %q: %w", in.ExternalID, err)
 			}
 			out[i].raw = d
 		}
 	}
 	if err := bb.Sync(ctx); err != nil {
-		return nil, fmt.Errorf("store blobs: %w", err)
+		return nil, nil, fmt.Errorf("store blobs: %w", err)
 	}
-	return out, nil
+	return bb, out, nil
 }
 
 func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, in message.Inbound, blobs []string, rawSHA string, res *Result) error {

@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,14 +17,25 @@ import (
 // ErrTooLarge is PutBlobFrom's error for content over its limit.
 var ErrTooLarge = errors.New("content over the size limit")
 
-// PutBlob stores data under its SHA-256 and returns the hex digest. Call it
-// before the transaction that refers to the blob: a blob nothing refers to
-// is harmless, a reference to a missing blob is not. Storing the same bytes
-// again is a no-op. The file appears whole or not at all (temp file, fsync,
-// rename). It is a BlobBatch of one.
+// InlineBlobMax is the largest blob a BlobBatch keeps in the database
+// (table blob_data, written in the transaction that refers to it) rather
+// than as a file: the raw copy of nearly every mail and SMS, and small
+// attachments. Such a blob costs a row in a commit that happens anyway
+// instead of a file, a directory entry and their flushes; larger ones stay
+// files, which keep the database small and stream.
+const InlineBlobMax = 64 << 10
+
+// PutBlob stores data as a file under its SHA-256 and returns the hex
+// digest. Call it before the transaction that refers to the blob: a blob
+// nothing refers to is harmless, a reference to a missing blob is not.
+// Storing the same bytes again is a no-op. The file appears whole or not at
+// all (temp file, fsync, rename).
 func (s *Store) PutBlob(ctx context.Context, data []byte) (string, error) {
 	b := s.NewBlobBatch()
-	digest, err := b.Put(ctx, data)
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("put blob: %w", err)
+	}
+	digest, err := b.putFile(blobDigest(data), data)
 	if err != nil {
 		return "", err
 	}
@@ -33,36 +46,88 @@ func (s *Store) PutBlob(ctx context.Context, data []byte) (string, error) {
 }
 
 // BlobBatch stores many blobs and makes them durable together: Put each,
-// then Sync once before the transaction that refers to them. A blob costs
-// a file write; the batch costs one flush of the files' data and one of
-// their names (syncfs on Linux when it holds more than one file), instead
-// of a file and a directory fsync per blob. Until Sync returns, a Put
-// digest must not be committed anywhere. Not for concurrent use.
+// then Sync once before the transaction that refers to them, and WriteTx
+// in that transaction. A small blob (up to InlineBlobMax) is written by
+// WriteTx, durable with the commit. A larger one costs a file write; the
+// batch costs one flush of the files' data and one of their names (syncfs
+// on Linux when it holds more than one file), instead of a file and a
+// directory fsync per blob. Until Sync returns, a Put digest must not be
+// committed anywhere, nor without WriteTx in the same transaction. Not for
+// concurrent use.
 type BlobBatch struct {
 	s       *Store
 	pending []pendingBlob   // written under a temp name, not yet durable
+	inline  []inlineBlob    // for WriteTx
 	seen    map[string]bool // digests Put in this batch
 	dirs    map[string]bool // directories whose entries Sync must flush
 }
 
 type pendingBlob struct{ tmp, path string }
 
+type inlineBlob struct {
+	digest string
+	data   []byte
+}
+
 // NewBlobBatch starts a batch of blob writes.
 func (s *Store) NewBlobBatch() *BlobBatch {
 	return &BlobBatch{s: s, seen: map[string]bool{}, dirs: map[string]bool{}}
 }
 
-// Put writes data under a temp name beside its final place and returns its
-// digest; Sync makes it durable and moves it into place.
+func blobDigest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// Put returns data's digest and keeps it for WriteTx when it is small, or
+// writes it under a temp name beside its final place, which Sync makes
+// durable and moves into place.
 func (b *BlobBatch) Put(ctx context.Context, data []byte) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("put blob: %w", err)
 	}
-	sum := sha256.Sum256(data)
-	digest := hex.EncodeToString(sum[:])
+	digest := blobDigest(data)
 	if b.seen[digest] {
 		return digest, nil
 	}
+	if len(data) <= InlineBlobMax {
+		b.inline = append(b.inline, inlineBlob{digest: digest, data: data})
+		b.seen[digest] = true
+		return digest, nil
+	}
+	return b.putFile(digest, data)
+}
+
+// WriteTx writes the batch's small blobs in tx, the transaction that
+// refers to them; one already stored is left as it is (same digest, same
+// bytes). It may run again in a retried transaction.
+func (b *BlobBatch) WriteTx(ctx context.Context, tx *Tx) error {
+	if len(b.inline) == 0 {
+		return nil
+	}
+	if tx.s.dialect == Postgres {
+		// One statement for the whole batch: one round trip.
+		digests := make([]string, len(b.inline))
+		data := make([][]byte, len(b.inline))
+		for i, bl := range b.inline {
+			digests[i], data[i] = bl.digest, bl.data
+		}
+		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO blob_data (sha256, data)
+			SELECT * FROM unnest($1::text[], $2::bytea[]) ON CONFLICT (sha256) DO NOTHING`, digests, data); err != nil {
+			return fmt.Errorf("store %d blobs: %w", len(b.inline), err)
+		}
+		return nil
+	}
+	for _, bl := range b.inline {
+		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO blob_data (sha256, data) VALUES ($1, $2)
+			ON CONFLICT (sha256) DO NOTHING`, bl.digest, bl.data); err != nil {
+			return fmt.Errorf("store blob %s: %w", bl.digest, err)
+		}
+	}
+	return nil
+}
+
+func (b *BlobBatch) putFile(digest string, data []byte) (string, error) {
 	path := b.s.blobPath(digest)
 	dir := filepath.Dir(path)
 	if _, err := os.Stat(path); err == nil {
@@ -258,10 +323,19 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// OpenBlob opens a stored blob. A missing blob is ErrNotFound.
-func (s *Store) OpenBlob(sha256hex string) (io.ReadCloser, error) {
+// OpenBlob opens a stored blob: the database's copy of a small one, else
+// its file. A missing blob is ErrNotFound.
+func (s *Store) OpenBlob(ctx context.Context, sha256hex string) (io.ReadCloser, error) {
 	if !validDigest(sha256hex) {
 		return nil, fmt.Errorf("open blob: %q is not a lower-case hex SHA-256", sha256hex)
+	}
+	var data []byte
+	err := s.db.QueryRowContext(ctx, `SELECT data FROM blob_data WHERE sha256 = $1`, sha256hex).Scan(&data)
+	switch {
+	case err == nil:
+		return io.NopCloser(bytes.NewReader(data)), nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return nil, fmt.Errorf("open blob %s: %w", sha256hex, err)
 	}
 	f, err := os.Open(s.blobPath(sha256hex))
 	if errors.Is(err, fs.ErrNotExist) {

@@ -1269,12 +1269,16 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 func TestBlobs(t *testing.T) {
+	ctx := t.Context()
 	dir := t.TempDir()
-	s, err := Open(t.Context(), "", dir, quiet())
+	s, err := Open(ctx, "", dir, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		data []byte
@@ -1306,7 +1310,7 @@ func TestBlobs(t *testing.T) {
 			if !st2.ModTime().Equal(st.ModTime()) {
 				t.Error("second put rewrote the blob")
 			}
-			r, err := s.OpenBlob(sum)
+			r, err := s.OpenBlob(ctx, sum)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -1327,11 +1331,11 @@ func TestBlobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.OpenBlob(strings.Repeat("0", 64)); !errors.Is(err, ErrNotFound) {
+	if _, err := s.OpenBlob(ctx, strings.Repeat("0", 64)); !errors.Is(err, ErrNotFound) {
 		t.Errorf("missing blob: err = %v, want ErrNotFound", err)
 	}
 	for _, bad := range []string{"", "../../etc/passwd", strings.Repeat("A", 64), strings.Repeat("0", 63)} {
-		if _, err := s.OpenBlob(bad); err == nil || errors.Is(err, ErrNotFound) {
+		if _, err := s.OpenBlob(ctx, bad); err == nil || errors.Is(err, ErrNotFound) {
 			t.Errorf("OpenBlob(%q): err = %v, want a bad-digest error", bad, err)
 		}
 	}

@@ -39,7 +39,7 @@ func (h *Handler) attachment(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not fetched yet", http.StatusNotFound)
 		return
 	}
-	f, err := h.store.OpenBlob(a.SHA256)
+	f, err := h.store.OpenBlob(r.Context(), a.SHA256)
 	if err != nil {
 		h.fail(w, r, err)
 		return
