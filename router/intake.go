@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/wasl-dev/wasl/classify"
 	"github.com/wasl-dev/wasl/message"
 	"github.com/wasl-dev/wasl/replies"
 	"github.com/wasl-dev/wasl/store"
@@ -33,9 +34,23 @@ func (p *Pipeline) findContact(ctx context.Context, tx *store.Tx, from message.P
 // to someone else stays theirs (two people may share an office phone);
 // the decision says so, for staff to merge if they are one person.
 func (p *Pipeline) keepContact(ctx context.Context, tx *store.Tx, c store.Contact, from message.Party, others []message.Party, d *Decision) (store.Contact, error) {
-	if len(others) == 0 || c.ID == 0 {
+	if len(others) == 0 {
+		// The common case, one identity: findContact's look-up stands, in
+		// this transaction; no second one.
+		switch {
+		case c.ID == 0:
+			return tx.CreateContact(ctx, from, contactLanguage(d.Language))
+		case c.DisplayName == "" && from.Name != "":
+			if err := tx.SetContactName(ctx, c.ID, from.Name); err != nil {
+				return c, err
+			}
+			c.DisplayName = from.Name
+		}
+		return c, nil
+	}
+	if c.ID == 0 {
 		var err error
-		if c, err = tx.FindOrCreateContact(ctx, from); err != nil || len(others) == 0 {
+		if c, err = tx.FindOrCreateContact(ctx, from); err != nil {
 			return c, err
 		}
 	}
@@ -49,6 +64,15 @@ func (p *Pipeline) keepContact(ctx context.Context, tx *store.Tx, c store.Contac
 	}
 	// Found by another identity: named now if it had no name.
 	return tx.FindOrCreateContact(ctx, from)
+}
+
+// contactLanguage is the language a contact is remembered in, for replies
+// staff write later: Arabic or English, else none yet.
+func contactLanguage(l classify.Language) string {
+	if l == classify.Arabic || l == classify.English {
+		return string(l)
+	}
+	return ""
 }
 
 // routeDraft is one outbound message a route gets, rendered before the

@@ -217,9 +217,13 @@ func (p *Pipeline) IngestBatch(ctx context.Context, ins []message.Inbound, after
 			if err := bb.WriteTx(ctx, tx); err != nil {
 				return err
 			}
+			dds, err := batchDedupe(ctx, tx, ins)
+			if err != nil {
+				return err
+			}
 			var jobs jobQueue
 			for i, in := range ins {
-				if err := p.ingestTx(ctx, tx, &jobs, in, blobs[i].atts, blobs[i].raw, &res[i]); err != nil {
+				if err := p.ingestTx(ctx, tx, &jobs, in, dds[i], blobs[i].atts, blobs[i].raw, &res[i]); err != nil {
 					failed = i
 					return err
 				}
@@ -337,10 +341,50 @@ func (p *Pipeline) writeBlobs(ctx context.Context, ins []message.Inbound) (*stor
 	return bb, out, nil
 }
 
-func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, in message.Inbound, blobs []string, rawSHA string, res *Result) error {
-	id, convID, found, err := tx.LookupMessage(ctx, in.ChannelID, in.ExternalID)
+// dedupe is what a batch's look-up said of one message's key: whether it
+// answers for the message at all, and if so whether and where the message
+// is stored.
+type dedupe struct {
+	checked, found bool
+	ref            store.MessageRef
+}
+
+// batchDedupe looks up the keys of a batch of more than one message at
+// once (one round trip on PostgreSQL instead of one a message). A key that
+// comes again later in the batch is left unchecked there: that message is
+// looked up when its turn comes, after the first one's insert.
+func batchDedupe(ctx context.Context, tx *store.Tx, ins []message.Inbound) ([]dedupe, error) {
+	dds := make([]dedupe, len(ins))
+	if len(ins) < 2 {
+		return dds, nil
+	}
+	keys := make([]store.MessageKey, len(ins))
+	for i, in := range ins {
+		keys[i] = store.MessageKey{ChannelID: in.ChannelID, ExternalID: in.ExternalID}
+	}
+	found, err := tx.LookupMessages(ctx, keys)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	seen := make(map[store.MessageKey]bool, len(keys))
+	for i, k := range keys {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		r, ok := found[k]
+		dds[i] = dedupe{checked: true, found: ok, ref: r}
+	}
+	return dds, nil
+}
+
+func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, in message.Inbound, dd dedupe, blobs []string, rawSHA string, res *Result) error {
+	id, convID, found := dd.ref.ID, dd.ref.ConversationID, dd.found
+	if !dd.checked {
+		var err error
+		if id, convID, found, err = tx.LookupMessage(ctx, in.ChannelID, in.ExternalID); err != nil {
+			return err
+		}
 	}
 	if found {
 		res.Duplicate, res.MessageID, res.ConversationID = true, id, convID
@@ -498,9 +542,8 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, i
 			return err
 		}
 	}
-	if contact.Language == "" && (d.Language == classify.Arabic || d.Language == classify.English) {
-		// Remembered for replies staff write later.
-		if err := tx.SetContactLanguage(ctx, contact.ID, string(d.Language)); err != nil {
+	if lang := contactLanguage(d.Language); contact.Language == "" && lang != "" {
+		if err := tx.SetContactLanguage(ctx, contact.ID, lang); err != nil {
 			return err
 		}
 	}

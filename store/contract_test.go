@@ -179,6 +179,23 @@ func TestMessageRoundTripAndDedupe(t *testing.T) {
 			if err != nil || found {
 				return fmt.Errorf("LookupMessage(never-seen) = found %v, %v", found, err)
 			}
+			// Many at once: each stored key once, whatever else is asked
+			// (a key twice, one never seen, a stored id on another channel).
+			var keys []MessageKey
+			want := map[MessageKey]MessageRef{}
+			for _, fx := range fixtures {
+				k := MessageKey{f.ch.ID, fx.Message.ExternalID}
+				id, conv, _, err := tx.LookupMessage(t.Context(), k.ChannelID, k.ExternalID)
+				if err != nil {
+					return err
+				}
+				keys, want[k] = append(keys, k, MessageKey{f.ch.ID + 1000, k.ExternalID}), MessageRef{id, conv}
+			}
+			keys = append(keys, MessageKey{f.ch.ID, "never-seen"}, keys[0])
+			got, err := tx.LookupMessages(t.Context(), keys)
+			if err != nil || !reflect.DeepEqual(got, want) {
+				return fmt.Errorf("LookupMessages = %v, %v; want %v", got, err, want)
+			}
 			return nil
 		})
 	})

@@ -54,6 +54,59 @@ func (tx *Tx) LookupMessage(ctx context.Context, channelID int64, externalID str
 	return id, conversationID, true, nil
 }
 
+// MessageKey is a message's dedupe key: its channel and the channel's own
+// id for it.
+type MessageKey struct {
+	ChannelID  int64
+	ExternalID string
+}
+
+// MessageRef names a stored message and its conversation.
+type MessageRef struct{ ID, ConversationID int64 }
+
+// LookupMessages is LookupMessage for many keys: the ones stored, by key.
+// One statement on PostgreSQL, where each would be a round trip; one
+// look-up a key on SQLite, where a statement costs no round trip.
+func (tx *Tx) LookupMessages(ctx context.Context, keys []MessageKey) (map[MessageKey]MessageRef, error) {
+	found := make(map[MessageKey]MessageRef)
+	if tx.s.dialect != Postgres {
+		for _, k := range keys {
+			id, conv, ok, err := tx.LookupMessage(ctx, k.ChannelID, k.ExternalID)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				found[k] = MessageRef{ID: id, ConversationID: conv}
+			}
+		}
+		return found, nil
+	}
+	channels := make([]int64, len(keys))
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		channels[i], ids[i] = k.ChannelID, k.ExternalID
+	}
+	rows, err := tx.tx.QueryContext(ctx, `SELECT m.channel_id, m.external_id, m.id, m.conversation_id
+		FROM unnest($1::bigint[], $2::text[]) AS k(channel_id, external_id)
+		JOIN messages m ON m.channel_id = k.channel_id AND m.external_id = k.external_id`, channels, ids)
+	if err != nil {
+		return nil, fmt.Errorf("lookup %d messages: %w", len(keys), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k MessageKey
+		var r MessageRef
+		if err := rows.Scan(&k.ChannelID, &k.ExternalID, &r.ID, idCol{&r.ConversationID}); err != nil {
+			return nil, fmt.Errorf("lookup %d messages: %w", len(keys), err)
+		}
+		found[k] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("lookup %d messages: %w", len(keys), err)
+	}
+	return found, nil
+}
+
 // InsertMessage stores m and sets m.ID (and m.CreatedAt if zero). A message
 // already stored under (ChannelID, ExternalID) is ErrDuplicate, and the
 // transaction stays usable. Attachments are written with InsertAttachment
@@ -159,33 +212,65 @@ func (tx *Tx) FindOrCreateContact(ctx context.Context, p message.Party) (Contact
 		}
 		if found {
 			if c.DisplayName == "" && p.Name != "" {
-				if _, err := tx.tx.ExecContext(ctx, `UPDATE contacts SET display_name = $1 WHERE id = $2`, p.Name, c.ID); err != nil {
-					return Contact{}, fmt.Errorf("set contact name: %w", err)
+				if err := tx.SetContactName(ctx, c.ID, p.Name); err != nil {
+					return Contact{}, err
 				}
 				c.DisplayName = p.Name
 			}
 			c.Identities, err = contactIdentities(ctx, tx.tx, c.ID)
 			return c, err
 		}
-		c = Contact{DisplayName: p.Name, CreatedAt: now()}
-		if err := tx.tx.QueryRowContext(ctx,
-			`INSERT INTO contacts (display_name, language, created_at) VALUES ($1, '', $2) RETURNING id`,
-			c.DisplayName, tx.s.dbTime(c.CreatedAt)).Scan(&c.ID); err != nil {
-			return Contact{}, fmt.Errorf("create contact: %w", err)
-		}
-		inserted, err := tx.insertIdentity(ctx, c.ID, p)
-		if err != nil {
-			return Contact{}, err
-		}
-		if inserted {
-			c.Identities = []message.Party{p}
-			return c, nil
-		}
-		if _, err := tx.tx.ExecContext(ctx, `DELETE FROM contacts WHERE id = $1`, c.ID); err != nil {
-			return Contact{}, fmt.Errorf("drop contact that lost a race: %w", err)
+		c, created, err := tx.createContact(ctx, p, "")
+		if err != nil || created {
+			return c, err
 		}
 	}
 	return Contact{}, fmt.Errorf("find or create contact %s/%s: identity keeps changing owner", p.Kind, p.Value)
+}
+
+// CreateContact makes a contact of identity p, writing in language (may
+// be ""), for a caller that found p unowned in this transaction: two
+// statements, where FindOrCreateContact would look p up again first. If
+// another transaction claimed p meanwhile (PostgreSQL), p's owner is
+// returned, as FindOrCreateContact gives it.
+func (tx *Tx) CreateContact(ctx context.Context, p message.Party, language string) (Contact, error) {
+	if err := validParty(p); err != nil {
+		return Contact{}, fmt.Errorf("create contact: %w", err)
+	}
+	c, created, err := tx.createContact(ctx, p, language)
+	if err != nil || created {
+		return c, err
+	}
+	return tx.FindOrCreateContact(ctx, p)
+}
+
+// createContact inserts a contact owning p, unless another contact got p
+// first: then nothing is kept and created is false.
+func (tx *Tx) createContact(ctx context.Context, p message.Party, language string) (c Contact, created bool, err error) {
+	c = Contact{DisplayName: p.Name, Language: language, CreatedAt: now()}
+	if err := tx.tx.QueryRowContext(ctx,
+		`INSERT INTO contacts (display_name, language, created_at) VALUES ($1, $2, $3) RETURNING id`,
+		c.DisplayName, c.Language, tx.s.dbTime(c.CreatedAt)).Scan(&c.ID); err != nil {
+		return Contact{}, false, fmt.Errorf("create contact: %w", err)
+	}
+	inserted, err := tx.insertIdentity(ctx, c.ID, p)
+	if err != nil {
+		return Contact{}, false, err
+	}
+	if inserted {
+		c.Identities = []message.Party{p}
+		return c, true, nil
+	}
+	if _, err := tx.tx.ExecContext(ctx, `DELETE FROM contacts WHERE id = $1`, c.ID); err != nil {
+		return Contact{}, false, fmt.Errorf("drop contact that lost a race: %w", err)
+	}
+	return Contact{}, false, nil
+}
+
+// SetContactName names a contact that had no name.
+func (tx *Tx) SetContactName(ctx context.Context, contactID int64, name string) error {
+	res, err := tx.tx.ExecContext(ctx, `UPDATE contacts SET display_name = $1 WHERE id = $2`, name, contactID)
+	return affectedOne(res, err, fmt.Sprintf("set name of contact %d", contactID))
 }
 
 // ContactByIdentity finds the contact who owns identity p, without creating
