@@ -77,6 +77,7 @@ func TestSQLiteSettings(t *testing.T) {
 			{"journal_mode", "wal"},
 			{"foreign_keys", "1"},
 			{"busy_timeout", "30000"},
+			{"temp_store", "2"}, // memory
 		} {
 			var got string
 			if err := c.QueryRowContext(ctx, "PRAGMA "+p.pragma).Scan(&got); err != nil {
