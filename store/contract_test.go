@@ -325,6 +325,61 @@ func TestContactIdentity(t *testing.T) {
 	})
 }
 
+// CreateContact makes the contact with its language and name; for an
+// identity already taken it leaves nothing behind and gives the owner.
+func TestCreateContact(t *testing.T) {
+	each(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		phone := message.Party{Kind: message.IdentityPhone, Value: "+966500000077", Name: "Huda"}
+		var c Contact
+		mustTx(t, s, func(tx *Tx) error {
+			var err error
+			if c, err = tx.CreateContact(ctx, phone, "ar"); err != nil {
+				return err
+			}
+			if c.ID == 0 || c.Language != "ar" || c.DisplayName != "Huda" {
+				return fmt.Errorf("CreateContact = %+v; want a new contact named Huda writing in ar", c)
+			}
+			return nil
+		})
+		got, err := s.Contact(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Language != "ar" || got.DisplayName != "Huda" || len(got.Identities) != 1 || got.Identities[0].Value != phone.Value {
+			t.Errorf("stored contact = %+v, want Huda, ar, the one phone", got)
+		}
+		count := func() int {
+			var n int
+			if err := s.DB().QueryRowContext(ctx, `SELECT count(*) FROM contacts`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		before := count()
+		mustTx(t, s, func(tx *Tx) error {
+			owner, err := tx.CreateContact(ctx, message.Party{Kind: phone.Kind, Value: phone.Value}, "en")
+			if err != nil {
+				return err
+			}
+			if owner.ID != c.ID || owner.Language != "ar" {
+				return fmt.Errorf("CreateContact of a taken identity = %+v; want its owner %d, in ar", owner, c.ID)
+			}
+			return nil
+		})
+		if after := count(); after != before {
+			t.Errorf("contacts: %d before, %d after a CreateContact of a taken identity; want no change", before, after)
+		}
+		err = s.InTx(ctx, func(tx *Tx) error {
+			_, err := tx.CreateContact(ctx, message.Party{Kind: message.IdentityPhone}, "")
+			return err
+		})
+		if err == nil {
+			t.Error("CreateContact without a value succeeded")
+		}
+	})
+}
+
 func TestConversationByHeaderIDs(t *testing.T) {
 	each(t, func(t *testing.T, s *Store) {
 		ctx := t.Context()

@@ -127,10 +127,7 @@ func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*Store, e
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
-		s.db, err = sql.Open("sqlite", sqliteDSN)
-		if err != nil {
-			return nil, fmt.Errorf("open sqlite: %w", err)
-		}
+		s.db = sql.OpenDB(sqliteConnector{dsn: sqliteDSN, drv: &sqlite.Driver{}})
 		// Several connections, so readers (WAL) never wait for the writer
 		// and River's pollers never wait for our transactions.
 		s.db.SetMaxOpenConns(8)
