@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -70,6 +71,12 @@ func planFromCapture(ctx context.Context, t *testing.T, tx capturedTx) (full, fl
 		s := rstep{sql: st.sql, prefix: fmt.Sprintf("s%d_", i)}
 		for _, p := range st.params {
 			s.args = append(s.args, variableArg(p, tx, rets))
+		}
+		if strings.Contains(st.sql, "INSERT INTO blob_data") && len(s.args) == 2 {
+			// The raw copy's digest: one of the transaction's own, so that
+			// each replay stores its copy as the gateway would, not a
+			// conflict with the first.
+			s.args[0] = arg{{lit: "{"}, {key: true}, {lit: "}"}}
 		}
 		if m := writeTable.FindStringSubmatch(st.sql); m != nil {
 			table := strings.ToLower(m[1])
@@ -361,6 +368,14 @@ func sqliteStep(s rstep) []rstep {
 		return []rstep{{sql: `INSERT INTO river_job (args, created_at, kind, max_attempts, metadata, priority, queue, scheduled_at, state, tags)
 			VALUES (jsonb($1), datetime('now', 'subsec'), 'send_outbound', 25, jsonb('{}'), 1, 'send', datetime('now', 'subsec'), 'available', jsonb('[]'))
 			RETURNING id`, args: []arg{{{lit: `{"channel_id": 1, "outbound_id": 1}`}}}}}
+	case strings.Contains(s.sql, "INSERT INTO blob_data"):
+		// One row a blob, as the store writes it on SQLite.
+		data := ""
+		if len(s.args) == 2 && len(s.args[1]) == 1 {
+			data = pgByteaArrayOne(s.args[1][0].lit)
+		}
+		return []rstep{{sql: `INSERT INTO blob_data (sha256, data) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING`,
+			args: []arg{{{key: true}}, {{lit: data}}}}}
 	case strings.Contains(s.sql, "INSERT INTO message_search"):
 		doc := s.args[2]
 		words := "[]"
@@ -376,6 +391,18 @@ func sqliteStep(s rstep) []rstep {
 	return []rstep{s}
 }
 
+// pgByteaArrayOne is the bytes of a one-element bytea[] in PostgreSQL's
+// text form ({"\\x4142"} or {\\x4142}), as the statement log shows it; the
+// literal itself if it is not one.
+func pgByteaArrayOne(lit string) string {
+	v := strings.Trim(strings.TrimSuffix(strings.TrimPrefix(lit, "{"), "}"), `"`)
+	v = strings.TrimPrefix(strings.TrimPrefix(v, `\\`), `\`)
+	if b, err := hex.DecodeString(strings.TrimPrefix(v, "x")); err == nil {
+		return string(b)
+	}
+	return lit
+}
+
 // goRunner runs a plan from Go on a database/sql pool.
 type goRunner struct {
 	db      *sql.DB
@@ -384,6 +411,29 @@ type goRunner struct {
 	sqlite  bool
 	writeMu chan struct{} // the store's one writer on SQLite
 	keys    atomic.Int64
+
+	// Each statement prepared once (database/sql then keeps it prepared
+	// on every connection), as the store's own are.
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+func (r *goRunner) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	r.mu.Lock()
+	st, ok := r.stmts[query]
+	if !ok {
+		var err error
+		if st, err = r.db.PrepareContext(ctx, query); err != nil {
+			r.mu.Unlock()
+			return nil, err
+		}
+		if r.stmts == nil {
+			r.stmts = map[string]*sql.Stmt{}
+		}
+		r.stmts[query] = st
+	}
+	r.mu.Unlock()
+	return tx.StmtContext(ctx, st), nil
 }
 
 func (r *goRunner) args(s rstep, key string, vars map[string]string) []any {
@@ -433,7 +483,11 @@ func (r *goRunner) once(ctx context.Context) error {
 	for _, s := range r.steps {
 		a := r.args(s, key, vars)
 		if len(s.returns) == 0 {
-			if _, err := tx.ExecContext(ctx, s.sql, a...); err != nil {
+			st, err := r.stmt(ctx, tx, s.sql)
+			if err == nil {
+				_, err = st.ExecContext(ctx, a...)
+			}
+			if err != nil {
 				return fmt.Errorf("%.60s: %w", strings.TrimSpace(s.sql), err)
 			}
 			continue
@@ -445,7 +499,11 @@ func (r *goRunner) once(ctx context.Context) error {
 		}
 		// Only the columns used are read: RETURNING is rewritten to them.
 		q := returningCols.ReplaceAllString(s.sql, "RETURNING "+strings.Join(s.returns, ", "))
-		if err := tx.QueryRowContext(ctx, q, a...).Scan(ptrs...); err != nil {
+		st, err := r.stmt(ctx, tx, q)
+		if err == nil {
+			err = st.QueryRowContext(ctx, a...).Scan(ptrs...)
+		}
+		if err != nil {
 			return fmt.Errorf("%.60s: %w", strings.TrimSpace(s.sql), err)
 		}
 		for i, c := range s.returns {
