@@ -104,7 +104,11 @@ func (s *Store) searchTerms(text string) []string {
 const maxQueryTerms = 8
 
 // indexMessage adds a stored message's subject and text to the search
-// index, in the transaction that stored it.
+// index, in the transaction that stored it. On SQLite the rows wait for
+// the end of the transaction (flushSearch): FTS5 writes what it holds to
+// disk at every statement that may need undoing, so one insert a message
+// made a segment a message and the merges after them, most of a first
+// sync's search cost.
 func (tx *Tx) indexMessage(ctx context.Context, m *Message) error {
 	if m.ConversationID == 0 || m.Quarantined {
 		return nil
@@ -114,39 +118,63 @@ func (tx *Tx) indexMessage(ctx context.Context, m *Message) error {
 		return nil
 	}
 	doc := strings.Join(terms, " ")
-	var err error
 	if tx.s.dialect == SQLite {
-		_, err = tx.tx.ExecContext(ctx, `INSERT INTO message_search (rowid, body, conversation_id) VALUES ($1, $2, $3)`, m.ID, doc, m.ConversationID)
-		if err == nil {
-			err = tx.addSearchTerms(ctx, terms)
-		}
-	} else {
-		_, err = tx.tx.ExecContext(ctx, `INSERT INTO message_search (message_id, conversation_id, doc)
-			VALUES ($1, $2, to_tsvector('simple', $3)) ON CONFLICT DO NOTHING`, m.ID, m.ConversationID, doc)
+		tx.search.add(m.ID, m.ConversationID, doc, terms)
+		return nil
 	}
+	_, err := tx.tx.ExecContext(ctx, `INSERT INTO message_search (message_id, conversation_id, doc)
+		VALUES ($1, $2, to_tsvector('simple', $3)) ON CONFLICT DO NOTHING`, m.ID, m.ConversationID, doc)
 	if err != nil {
 		return fmt.Errorf("index message %d: %w", m.ID, err)
 	}
 	return nil
 }
 
-// addSearchTerms records the words of an indexed message in search_terms
-// (SQLite), from which matchQuery expands prefixes.
-func (tx *Tx) addSearchTerms(ctx context.Context, terms []string) error {
-	seen := make(map[string]bool, len(terms))
-	words := make([]string, 0, len(terms))
+// pendingSearch is a SQLite transaction's new search rows: FTS5 documents
+// and the words for search_terms, from which matchQuery expands prefixes.
+type pendingSearch struct {
+	docs  [][3]any // rowid (the message id), body, conversation id
+	words []string
+	seen  map[string]bool
+}
+
+func (b *pendingSearch) add(messageID, conversationID int64, doc string, terms []string) {
+	b.docs = append(b.docs, [3]any{messageID, doc, conversationID})
+	if b.seen == nil {
+		b.seen = make(map[string]bool)
+	}
 	for _, t := range terms {
-		if !seen[t] {
-			seen[t] = true
-			words = append(words, t)
+		if !b.seen[t] {
+			b.seen[t] = true
+			b.words = append(b.words, t)
 		}
 	}
-	list, err := json.Marshal(words)
-	if err != nil {
-		return err
+}
+
+// flushSearch writes the transaction's search rows, two statements
+// whatever their number.
+func (tx *Tx) flushSearch(ctx context.Context) error {
+	b := &tx.search
+	if len(b.docs) == 0 {
+		return nil
 	}
-	_, err = tx.tx.ExecContext(ctx, `INSERT OR IGNORE INTO search_terms (term) SELECT value FROM json_each($1)`, string(list))
-	return err
+	docs, err := json.Marshal(b.docs)
+	if err != nil {
+		return fmt.Errorf("index %d messages: %w", len(b.docs), err)
+	}
+	words, err := json.Marshal(b.words)
+	if err != nil {
+		return fmt.Errorf("index %d messages: %w", len(b.docs), err)
+	}
+	if _, err := tx.tx.ExecContext(ctx, `INSERT INTO message_search (rowid, body, conversation_id)
+		SELECT value->>0, value->>1, value->>2 FROM json_each($1)`, string(docs)); err != nil {
+		return fmt.Errorf("index %d messages: %w", len(b.docs), err)
+	}
+	if _, err := tx.tx.ExecContext(ctx, `INSERT OR IGNORE INTO search_terms (term) SELECT value FROM json_each($1)`, string(words)); err != nil {
+		return fmt.Errorf("index %d messages: search terms: %w", len(b.docs), err)
+	}
+	*b = pendingSearch{}
+	return nil
 }
 
 // maxExpansion is how many indexed words a query term may stand for before

@@ -294,6 +294,10 @@ func (s *Store) Ping(ctx context.Context) error {
 type Tx struct {
 	tx *cachedTx
 	s  *Store
+
+	// search holds the SQLite search index's new rows until the end of
+	// the transaction (flushSearch).
+	search pendingSearch
 }
 
 // SQL is the underlying transaction, for River's InsertTx.
@@ -332,7 +336,11 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 			}
 		}
 	}()
-	if err := fn(&Tx{tx: &cachedTx{Tx: sqlTx, cache: s.stmts}, s: s}); err != nil {
+	tx := &Tx{tx: &cachedTx{Tx: sqlTx, cache: s.stmts}, s: s}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.flushSearch(ctx); err != nil {
 		return err
 	}
 	done = true
