@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"reflect"
 	"testing"
 
+	"github.com/wasl-dev/wasl/classify"
 	"github.com/wasl-dev/wasl/message"
 	"github.com/wasl-dev/wasl/store"
 )
@@ -98,5 +100,33 @@ func TestIngestBatch(t *testing.T) {
 				t.Errorf("cursor at %d (%v), want 42 from the hook's transaction", last, err)
 			}
 		})
+	}
+}
+
+// A batch is classified before its transaction, on several goroutines
+// when it is large: each message gets its own result, in order, the
+// quarantined none.
+func TestClassifyBatch(t *testing.T) {
+	cls := testClassifier()
+	texts := []string{"projector broken", "how do I get clearance", "my grade is wrong", "something else", "البروجكتر خربان"}
+	for _, n := range []int{0, 1, classifyPerWorker - 1, 5 * classifyPerWorker} {
+		ins := make([]message.Inbound, n)
+		for i := range ins {
+			ins[i] = message.Inbound{Channel: message.Email, From: message.Party{Kind: message.IdentityEmail, Value: "a@example.edu"}, Text: texts[i%len(texts)]}
+			ins[i].Quarantined = i%7 == 3
+		}
+		got := classifyBatch(cls, ins)
+		if len(got) != n {
+			t.Fatalf("%d messages: %d results", n, len(got))
+		}
+		for i, r := range got {
+			want := cls.Classify(classifyInput(ins[i], "a@example.edu"))
+			if ins[i].Quarantined {
+				want = classify.Result{}
+			}
+			if !reflect.DeepEqual(r, want) {
+				t.Errorf("%d messages, #%d (%q, quarantined %v): %+v, want %+v", n, i, ins[i].Text, ins[i].Quarantined, r, want)
+			}
+		}
 	}
 }

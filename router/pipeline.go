@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -208,6 +210,7 @@ func (p *Pipeline) IngestBatch(ctx context.Context, ins []message.Inbound, after
 		}
 		return nil, fmt.Errorf("ingest a batch of %d messages: %w", len(ins), err)
 	}
+	classes := classifyBatch(p.kn.Load().cls, ins)
 	res := make([]Result, len(ins))
 	failed := -1 // the message whose ingest failed, if one did
 	for attempt := 0; ; attempt++ {
@@ -223,7 +226,7 @@ func (p *Pipeline) IngestBatch(ctx context.Context, ins []message.Inbound, after
 			}
 			var jobs jobQueue
 			for i, in := range ins {
-				if err := p.ingestTx(ctx, tx, &jobs, in, dds[i], blobs[i].atts, blobs[i].raw, &res[i]); err != nil {
+				if err := p.ingestTx(ctx, tx, &jobs, in, classes[i], dds[i], blobs[i].atts, blobs[i].raw, &res[i]); err != nil {
 					failed = i
 					return err
 				}
@@ -378,7 +381,52 @@ func batchDedupe(ctx context.Context, tx *store.Tx, ins []message.Inbound) ([]de
 	return dds, nil
 }
 
-func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, in message.Inbound, dd dedupe, blobs []string, rawSHA string, res *Result) error {
+// sender is who in is from: unreadable mail may have no sender; it is
+// still kept, under one placeholder contact per channel.
+func sender(in message.Inbound) message.Party {
+	if in.From.Value == "" {
+		return message.Party{Kind: "unknown", Value: fmt.Sprintf("channel-%d", in.ChannelID), Name: "Unknown sender"}
+	}
+	return in.From
+}
+
+// classifyBatch classifies a batch's messages (not the quarantined ones)
+// before its transaction, on up to GOMAXPROCS goroutines for a large
+// batch: the classifier is pure, so none of it need hold the transaction
+// open (on SQLite, the one writer), and a backfill's batch uses both
+// cores.
+func classifyBatch(cls Classifier, ins []message.Inbound) []classify.Result {
+	out := make([]classify.Result, len(ins))
+	one := func(i int) {
+		if !ins[i].Quarantined {
+			out[i] = cls.Classify(classifyInput(ins[i], sender(ins[i]).Value))
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(ins)/classifyPerWorker)
+	if workers < 2 {
+		for i := range ins {
+			one(i)
+		}
+		return out
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(ins); i = int(next.Add(1) - 1) {
+				one(i)
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// classifyPerWorker is how many messages a batch needs per goroutine
+// that classifies it: below, a goroutine costs more than it saves.
+const classifyPerWorker = 16
+
+func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, in message.Inbound, class classify.Result, dd dedupe, blobs []string, rawSHA string, res *Result) error {
 	id, convID, found := dd.ref.ID, dd.ref.ConversationID, dd.found
 	if !dd.checked {
 		var err error
@@ -392,18 +440,14 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, i
 	}
 	now := p.cfg.Now().UTC()
 
-	from := in.From
-	if from.Value == "" {
-		// Unreadable mail may have no sender; it is still kept, under one
-		// placeholder contact per channel.
-		from = message.Party{Kind: "unknown", Value: fmt.Sprintf("channel-%d", in.ChannelID), Name: "Unknown sender"}
-	}
+	from := sender(in)
 
 	// Read and render first, write last. Everything the decision and the
 	// reply need is read and the reply rendered before anything is written,
 	// so a reply that cannot be rendered changes the decision, never whether
 	// the message is stored; and the ticket counter, the hot row, is held
-	// only from its increment to the commit.
+	// only from its increment to the commit. (The classification, class,
+	// was made before the transaction: classifyBatch.)
 	contact, err := p.findContact(ctx, tx, from, in.Identities) // ID 0: someone new
 	if err != nil {
 		return err
@@ -441,7 +485,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, i
 	facts.CitesForeignTicket = th.foreignRef
 	var topic *replies.Topic
 	if !in.Quarantined {
-		facts.Class = p.kn.Load().cls.Classify(classifyInput(in, from.Value))
+		facts.Class = class
 		topicID := facts.Class.Topic
 		if in.Declared != nil {
 			topicID = in.Declared.Topic // the classifier only gives its view
