@@ -325,3 +325,25 @@ func migrationProvider(t *testing.T, s *Store) *goose.Provider {
 	}
 	return p
 }
+
+// A transaction whose messages hold more text than one statement of the
+// SQLite index takes (maxSearchFlush) has every message found.
+func TestInboxSearchLargeTransaction(t *testing.T) {
+	each(t, func(t *testing.T, s *Store) {
+		filler := strings.Repeat("lecture hall projector cable ", maxSearchFlush/(20*len("lecture hall projector cable ")))
+		var events []searchEvent
+		for i := range 30 {
+			events = append(events, searchEvent{fmt.Sprintf("email-en-none-%d", i), fmt.Sprintf("marker%03d %s", i, filler)})
+		}
+		w := buildSearch(t, s, events)
+		for _, i := range []int{0, 14, 29} {
+			rows, err := s.InboxList(t.Context(), InboxFilter{All: true, Query: fmt.Sprintf("marker%03d", i), Limit: 50})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := w.names(rows); len(got) != 1 || got[0] != events[i].conv {
+				t.Errorf("marker%03d: %v, want %s", i, got, events[i].conv)
+			}
+		}
+	})
+}
