@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -20,6 +21,7 @@ import (
 type postfixSink struct {
 	addr string
 	dir  string
+	pid  int
 }
 
 func startPostfixSink(t *testing.T) *postfixSink {
@@ -71,7 +73,7 @@ func startPostfixSink(t *testing.T) *postfixSink {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return &postfixSink{addr: addr, dir: dump}
+	return &postfixSink{addr: addr, dir: dump, pid: cmd.Process.Pid}
 }
 
 // sunk is one mail as smtp-sink dumped it.
@@ -92,8 +94,20 @@ func (s *postfixSink) messages(t *testing.T) []sunk {
 		return nil
 	})
 	sort.Strings(files)
+	// smtp-sink keeps a transaction's file open while it writes it (and
+	// writes it in pieces): a file it still holds is not a mail yet.
+	writing := map[string]bool{}
+	fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", s.pid))
+	for _, fd := range fds {
+		if target, err := os.Readlink(fd); err == nil {
+			writing[target] = true
+		}
+	}
 	var out []sunk
 	for _, f := range files {
+		if writing[f] {
+			continue
+		}
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
