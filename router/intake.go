@@ -34,25 +34,23 @@ func (p *Pipeline) findContact(ctx context.Context, tx *store.Tx, from message.P
 // to someone else stays theirs (two people may share an office phone);
 // the decision says so, for staff to merge if they are one person.
 func (p *Pipeline) keepContact(ctx context.Context, tx *store.Tx, c store.Contact, from message.Party, others []message.Party, d *Decision) (store.Contact, error) {
-	if len(others) == 0 {
+	switch {
+	case c.ID == 0:
+		created, err := tx.CreateContact(ctx, from, contactLanguage(d.Language))
+		if err != nil || len(others) == 0 {
+			return created, err
+		}
+		c = created
+	case len(others) == 0:
 		// The common case, one identity: findContact's look-up stands, in
 		// this transaction; no second one.
-		switch {
-		case c.ID == 0:
-			return tx.CreateContact(ctx, from, contactLanguage(d.Language))
-		case c.DisplayName == "" && from.Name != "":
+		if c.DisplayName == "" && from.Name != "" {
 			if err := tx.SetContactName(ctx, c.ID, from.Name); err != nil {
 				return c, err
 			}
 			c.DisplayName = from.Name
 		}
 		return c, nil
-	}
-	if c.ID == 0 {
-		var err error
-		if c, err = tx.FindOrCreateContact(ctx, from); err != nil {
-			return c, err
-		}
 	}
 	for _, id := range append([]message.Party{from}, others...) {
 		switch err := tx.AddIdentity(ctx, c.ID, id); {

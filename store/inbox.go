@@ -133,13 +133,20 @@ func (tx *Tx) indexMessage(ctx context.Context, m *Message) error {
 // pendingSearch is a SQLite transaction's new search rows: FTS5 documents
 // and the words for search_terms, from which matchQuery expands prefixes.
 type pendingSearch struct {
-	docs  [][3]any // rowid (the message id), body, conversation id
+	docs  []searchDoc
 	words []string
 	seen  map[string]bool
 }
 
+// searchDoc is one message_search row, as flushSearch's json_each reads it.
+type searchDoc struct {
+	RowID          int64  `json:"r"` // the message id
+	Body           string `json:"b"`
+	ConversationID int64  `json:"c"`
+}
+
 func (b *pendingSearch) add(messageID, conversationID int64, doc string, terms []string) {
-	b.docs = append(b.docs, [3]any{messageID, doc, conversationID})
+	b.docs = append(b.docs, searchDoc{RowID: messageID, Body: doc, ConversationID: conversationID})
 	if b.seen == nil {
 		b.seen = make(map[string]bool)
 	}
@@ -166,14 +173,14 @@ func (tx *Tx) flushSearch(ctx context.Context) error {
 	for rest := b.docs; len(rest) > 0; {
 		n := 0
 		for size := 0; n < len(rest) && (n == 0 || size < maxSearchFlush); n++ {
-			size += len(rest[n][1].(string))
+			size += len(rest[n].Body)
 		}
 		docs, err := json.Marshal(rest[:n])
 		if err != nil {
 			return fmt.Errorf("index %d messages: %w", len(b.docs), err)
 		}
 		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO message_search (rowid, body, conversation_id)
-			SELECT value->>0, value->>1, value->>2 FROM json_each($1)`, string(docs)); err != nil {
+			SELECT value->>'r', value->>'b', value->>'c' FROM json_each($1)`, string(docs)); err != nil {
 			return fmt.Errorf("index %d messages: %w", len(b.docs), err)
 		}
 		rest = rest[n:]

@@ -77,9 +77,6 @@ type Store struct {
 	// notifier wakes the change feed's listeners after commits; nil for
 	// SQLite.
 	notifier *changeNotifier
-	// stmts keeps write transactions' statements prepared; nil for
-	// PostgreSQL.
-	stmts *stmtCache
 
 	// normalize prepares text for the search index and queries; see
 	// SetSearchNormalizer.
@@ -133,7 +130,6 @@ func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*Store, e
 		s.db.SetMaxOpenConns(8)
 		s.db.SetMaxIdleConns(8)
 		s.writeSem = make(chan struct{}, 1)
-		s.stmts = &stmtCache{db: s.db, m: make(map[string]*sql.Stmt)}
 		s.driver = riversqlite.New(s.db)
 	default:
 		return nil, fmt.Errorf("open store: unsupported database %q: want postgres://…, file:… or a path ending in .db", redact(dsn))
@@ -264,9 +260,6 @@ func (s *Store) Close() error {
 	if s.notifier != nil {
 		s.notifier.close()
 	}
-	if s.stmts != nil {
-		s.stmts.close()
-	}
 	return s.db.Close()
 }
 
@@ -292,7 +285,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Tx is a write transaction. Its methods are the store's writes; a Tx is
 // only valid inside the InTx call that made it.
 type Tx struct {
-	tx *cachedTx
+	tx *sql.Tx
 	s  *Store
 
 	// search holds the SQLite search index's new rows until the end of
@@ -301,7 +294,7 @@ type Tx struct {
 }
 
 // SQL is the underlying transaction, for River's InsertTx.
-func (tx *Tx) SQL() *sql.Tx { return tx.tx.Tx }
+func (tx *Tx) SQL() *sql.Tx { return tx.tx }
 
 // InTx runs fn in a transaction, committed if fn returns nil and rolled
 // back otherwise (also if fn panics). fn must not call InTx or use the Store
@@ -336,7 +329,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 			}
 		}
 	}()
-	tx := &Tx{tx: &cachedTx{Tx: sqlTx, cache: s.stmts}, s: s}
+	tx := &Tx{tx: sqlTx, s: s}
 	if err := fn(tx); err != nil {
 		return err
 	}
