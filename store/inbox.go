@@ -113,7 +113,7 @@ func (tx *Tx) indexMessage(ctx context.Context, m *Message) error {
 	if m.ConversationID == 0 || m.Quarantined {
 		return nil
 	}
-	terms := tx.s.searchTerms(m.Subject + "\n" + m.Text)
+	terms := distinct(tx.s.searchTerms(m.Subject + "\n" + m.Text))
 	if len(terms) == 0 {
 		return nil
 	}
@@ -128,6 +128,23 @@ func (tx *Tx) indexMessage(ctx context.Context, m *Message) error {
 		return fmt.Errorf("index message %d: %w", m.ID, err)
 	}
 	return nil
+}
+
+// distinct keeps each term's first occurrence. A search only asks whether
+// a message holds every term (no phrases, no ranking), so a word indexed
+// once answers as well as a word indexed at every place it occurs, and a
+// mail that quotes its thread over and over costs the index its
+// vocabulary, not its length.
+func distinct(terms []string) []string {
+	seen := make(map[string]struct{}, len(terms)/4)
+	out := terms[:0]
+	for _, t := range terms {
+		if _, ok := seen[t]; !ok {
+			seen[t] = struct{}{}
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // pendingSearch is a SQLite transaction's new search rows: FTS5 documents

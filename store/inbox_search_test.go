@@ -330,10 +330,16 @@ func migrationProvider(t *testing.T, s *Store) *goose.Provider {
 // SQLite index takes (maxSearchFlush) has every message found.
 func TestInboxSearchLargeTransaction(t *testing.T) {
 	each(t, func(t *testing.T, s *Store) {
-		filler := strings.Repeat("lecture hall projector cable ", maxSearchFlush/(20*len("lecture hall projector cable ")))
 		var events []searchEvent
 		for i := range 30 {
-			events = append(events, searchEvent{fmt.Sprintf("email-en-none-%d", i), fmt.Sprintf("marker%03d %s", i, filler)})
+			// Distinct words, since each is indexed once a message: 30
+			// messages of 1,400 words hold about 1.6 maxSearchFlush.
+			var b strings.Builder
+			fmt.Fprintf(&b, "marker%03d", i)
+			for j := range 1400 {
+				fmt.Fprintf(&b, " f%02dx%04d", i, j)
+			}
+			events = append(events, searchEvent{fmt.Sprintf("email-en-none-%d", i), b.String()})
 		}
 		w := buildSearch(t, s, events)
 		for _, i := range []int{0, 14, 29} {
@@ -344,6 +350,57 @@ func TestInboxSearchLargeTransaction(t *testing.T) {
 			if got := w.names(rows); len(got) != 1 || got[0] != events[i].conv {
 				t.Errorf("marker%03d: %v, want %s", i, got, events[i].conv)
 			}
+		}
+	})
+}
+
+// A word is indexed once a message however often it occurs, and a message
+// is still found by every word it holds, quoted tail included.
+func TestInboxSearchIndexesWordsOnce(t *testing.T) {
+	each(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		quoted := strings.Repeat("> the projector in hall B is broken again\n", 200)
+		w := buildSearch(t, s, []searchEvent{
+			{"email-en-none-1", "Any news?\n\nOn Monday you wrote:\n" + quoted + "> signed Zainab"},
+			{"email-en-none-2", "the projector works now"},
+		})
+		for _, tt := range []struct {
+			query string
+			want  []string
+		}{
+			{"projector hall", []string{"email-en-none-1"}},
+			{"zainab", []string{"email-en-none-1"}},
+			{"news broken", []string{"email-en-none-1"}},
+			{"projector", []string{"email-en-none-2", "email-en-none-1"}},
+			{"works broken", []string{}},
+		} {
+			rows, err := s.InboxList(ctx, InboxFilter{All: true, Query: tt.query})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := w.names(rows); !slices.Equal(got, tt.want) {
+				t.Errorf("%q: %v, want %v", tt.query, got, tt.want)
+			}
+		}
+		// How many times the index holds "projector" across both messages.
+		var n int
+		if s.dialect == Postgres {
+			n = count(t, s, `SELECT COALESCE(sum(array_length(positions, 1)), 0) FROM message_search, unnest(doc) WHERE lexeme = 'projector'`)
+		} else {
+			conn, err := s.DB().Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := conn.ExecContext(ctx, `CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, message_search, 'row')`); err != nil {
+				t.Fatal(err)
+			}
+			if err := conn.QueryRowContext(ctx, `SELECT cnt FROM temp.vocab WHERE term = 'projector'`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n != 2 {
+			t.Errorf("the index holds projector %d times, want once a message (2)", n)
 		}
 	})
 }
