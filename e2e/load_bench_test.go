@@ -35,9 +35,15 @@ import (
 // webhooks per fixed-rate run (1000), WASL_BENCH_SECONDS per baseline run
 // (20). WASL_BENCH_OUT names a file that gets the table too (and, beside
 // it, the pgbench scripts made of the captured transaction).
+// WASL_BENCH_ONLY=sync runs the two first syncs alone, to compare a change
+// to the mail path without the half hour of webhooks and baselines.
 func TestLoadBenchmark(t *testing.T) {
 	if os.Getenv("WASL_BENCH_LOAD") == "" {
 		t.Skip("the load benchmark runs with WASL_BENCH_LOAD=1 (make bench-load)")
+	}
+	only := os.Getenv("WASL_BENCH_ONLY")
+	if only != "" && only != "sync" {
+		t.Fatalf("WASL_BENCH_ONLY=%q: the one part that runs alone is sync", only)
 	}
 	cfg := loadConfig{
 		messages: envInt("WASL_BENCH_MESSAGES", 1000),
@@ -47,9 +53,16 @@ func TestLoadBenchmark(t *testing.T) {
 		rated:    envInt("WASL_BENCH_RATED", 1000),
 		baseline: time.Duration(envInt("WASL_BENCH_SECONDS", 20)) * time.Second,
 	}
-	r := &loadReport{loadStart: loadAvg(), started: time.Now(),
+	r := &loadReport{loadStart: loadAvg(), started: time.Now(), syncOnly: only == "sync",
 		pgFull: map[int]float64{}, pgFloor: map[int]float64{}, liteFull: map[int]float64{}, liteFloor: map[int]float64{}}
 	c := startLoadCluster(t)
+	if r.syncOnly {
+		r.pgSync = firstSyncRun(t, c.newDB("wasl_sync"), cfg)
+		r.liteSync = firstSyncRun(t, "", cfg)
+		r.loadEnd, r.finished = loadAvg(), time.Now()
+		fmt.Println(r.markdown(cfg))
+		return
+	}
 
 	// Baselines on PostgreSQL first, with no gateway running.
 	tx := captureIngest(t, c)
@@ -169,6 +182,7 @@ type loadReport struct {
 	pgFull, pgFloor, liteFull, liteFloor map[int]float64
 	pg, lite                             backendResult
 	pgSync, liteSync                     syncResult
+	syncOnly                             bool // WASL_BENCH_ONLY=sync: no webhook rows
 }
 
 // webhookRuns starts a gateway with the SMS channel and runs the webhook
@@ -447,6 +461,16 @@ func firstSyncRun(t *testing.T, dbURL string, cfg loadConfig) syncResult {
 	return res
 }
 
+func (r *loadReport) syncRows(b *strings.Builder) {
+	for _, s := range []struct {
+		name string
+		r    syncResult
+	}{{"SQLite", r.liteSync}, {"PostgreSQL", r.pgSync}} {
+		fmt.Fprintf(b, "| IMAP first sync, %d mails (%d MB) from Dovecot to stored messages, %s | %s, peak RSS %d MB | go-imap `UID FETCH 1:* BODY.PEEK[]`: %s | %.0f× slower |\n",
+			s.r.mails, s.r.bytes>>20, s.name, ms(s.r.gateway), s.r.rss>>20, ms(s.r.bare), s.r.gateway.Seconds()/max(s.r.bare.Seconds(), 1e-9))
+	}
+}
+
 func ratio(a, b float64) string {
 	if b == 0 || a == 0 {
 		return "—"
@@ -461,6 +485,11 @@ func (r *loadReport) markdown(cfg loadConfig) string {
 	fmt.Fprintf(&b, "Load benchmark, %s, %d cores (%s, Go %s, PostgreSQL %s, durable settings), load average %s at the start, %s at the end, %s in all.\n\n",
 		r.started.UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), host, runtime.Version(), strings.TrimSpace(string(pgv)), r.loadStart, r.loadEnd, r.finished.Sub(r.started).Round(time.Second))
 	b.WriteString("| measure | Wasl now | bare baseline, same run | ratio |\n| --- | --- | --- | --- |\n")
+	if r.syncOnly {
+		r.syncRows(&b)
+		fmt.Fprintf(&b, "\nSizes: %d mails of %d bytes.\n", cfg.mails, cfg.mailSize)
+		return b.String()
+	}
 	for _, clients := range []int{8, 32} {
 		w := r.pg.closed[clients]
 		fmt.Fprintf(&b, "| signed SMS webhooks → 200, PostgreSQL, %d clients (%d msgs%s) | %.0f msg/s, ack p50 %s, p99 %s | pgbench, the gateway's own %d-statement transaction: %.0f tx/s; the floor (message + outbox row): %.0f tx/s | %s of the transaction, %s of the floor |\n",
@@ -477,13 +506,7 @@ func (r *loadReport) markdown(cfg loadConfig) string {
 	}
 	fmt.Fprintf(&b, "| same, fixed rate at half the peak, SQLite | %.0f msg/s offered: ack p50 %s, p99 %s; reply at the stand-in p50 %s, p99 %s after the 200 | | |\n",
 		r.lite.half.rate, ms(r.lite.half.p50), ms(r.lite.half.p99), ms(r.lite.halfReplyP50), ms(r.lite.halfReplyP99))
-	for _, s := range []struct {
-		name string
-		r    syncResult
-	}{{"SQLite", r.liteSync}, {"PostgreSQL", r.pgSync}} {
-		fmt.Fprintf(&b, "| IMAP first sync, %d mails (%d MB) from Dovecot to stored messages, %s | %s, peak RSS %d MB | go-imap `UID FETCH 1:* BODY.PEEK[]`: %s | %.0f× slower |\n",
-			s.r.mails, s.r.bytes>>20, s.name, ms(s.r.gateway), s.r.rss>>20, ms(s.r.bare), s.r.gateway.Seconds()/max(s.r.bare.Seconds(), 1e-9))
-	}
+	r.syncRows(&b)
 	fmt.Fprintf(&b, "| inbound SMS (200 returned) → reply at the Twilio stand-in, 50 msg/s (%d spooled), PostgreSQL | p50 %s, p99 %s | no wait after the commit: one send to the stand-in %s (acks meanwhile: p50 %s, p99 %s) | — |\n",
 		r.pg.ratedSpooled, ms(r.pg.replyP50), ms(r.pg.replyP99), ms(r.pg.sendRTT), ms(r.pg.replyAckP50), ms(r.pg.replyAckP99))
 	// When the senders kept up, few replies are left after the burst and
