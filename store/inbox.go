@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"math"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/wasl-dev/wasl/message"
 )
@@ -83,8 +85,9 @@ type InboxRow struct {
 // SetSearchNormalizer sets how text is normalized for the search index and
 // for queries; the same function serves both, so they cannot disagree.
 // The gateway passes the classifier's normalization (Arabic letter forms,
-// diacritics, case). Call it before the store is used; the default only
-// folds case.
+// diacritics, case). It must treat white space as a separator: a message
+// is indexed a word at a time. Call it before the store is used; the
+// default only folds case.
 func (s *Store) SetSearchNormalizer(fn func(string) string) { s.normalize = fn }
 
 func (s *Store) norm(text string) string {
@@ -113,7 +116,7 @@ func (tx *Tx) indexMessage(ctx context.Context, m *Message) error {
 	if m.ConversationID == 0 || m.Quarantined {
 		return nil
 	}
-	terms := distinct(tx.s.searchTerms(m.Subject + "\n" + m.Text))
+	terms := tx.s.indexTerms(m.Subject + "\n" + m.Text)
 	if len(terms) == 0 {
 		return nil
 	}
@@ -130,21 +133,64 @@ func (tx *Tx) indexMessage(ctx context.Context, m *Message) error {
 	return nil
 }
 
-// distinct keeps each term's first occurrence. A search only asks whether
-// a message holds every term (no phrases, no ranking), so a word indexed
-// once answers as well as a word indexed at every place it occurs, and a
-// mail that quotes its thread over and over costs the index its
-// vocabulary, not its length.
-func distinct(terms []string) []string {
-	seen := make(map[string]struct{}, len(terms)/4)
-	out := terms[:0]
-	for _, t := range terms {
-		if _, ok := seen[t]; !ok {
-			seen[t] = struct{}{}
-			out = append(out, t)
+// indexTerms is searchTerms(text) with each term once, in the order of
+// first occurrence. A search only asks whether a message holds every term
+// (no phrases, no ranking), so a term indexed once answers as well as one
+// indexed at every place it occurs; and each distinct word of the text is
+// normalized once, so a mail that quotes its thread again and again costs
+// its vocabulary, not its length. Normalizing word by word gives the terms
+// of the whole text because the normalizer maps each white-space rune to
+// a separator on its own (SetSearchNormalizer).
+func (s *Store) indexTerms(text string) []string {
+	words := make(map[string]struct{})
+	seen := make(map[string]struct{})
+	var terms []string
+	for w := range fields(text) {
+		if _, ok := words[w]; ok {
+			continue
+		}
+		words[w] = struct{}{}
+		for _, t := range s.searchTerms(w) {
+			if _, ok := seen[t]; !ok {
+				seen[t] = struct{}{}
+				terms = append(terms, t)
+			}
 		}
 	}
-	return out
+	return terms
+}
+
+// fields yields the words of text between runs of white space, as
+// strings.Fields splits it, without its slice and with a short way past
+// the letters of Arabic and the other scripts below U+1680, none of which
+// is white space: half of indexing a mail went on strings.Fields.
+func fields(text string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		start := -1
+		for i := 0; i < len(text); {
+			c, size := rune(text[i]), 1
+			var space bool
+			if c < utf8.RuneSelf {
+				space = c == ' ' || '\t' <= c && c <= '\r'
+			} else {
+				c, size = utf8.DecodeRuneInString(text[i:])
+				space = (c == 0x85 || c == 0xA0 || c >= 0x1680) && unicode.IsSpace(c)
+			}
+			switch {
+			case space && start >= 0:
+				if !yield(text[start:i]) {
+					return
+				}
+				start = -1
+			case !space && start < 0:
+				start = i
+			}
+			i += size
+		}
+		if start >= 0 {
+			yield(text[start:])
+		}
+	}
 }
 
 // pendingSearch is a SQLite transaction's new search rows: FTS5 documents
