@@ -407,9 +407,10 @@ func (m *Model) Classify(in Input) Result {
 	if len(norm)+2 != len(padded) {
 		whole = " " + norm + " "
 	}
+	rt := ruleText{text: text, norm: norm, padded: whole, sender: in.Sender}
 	for i := range m.rules {
 		r := &m.rules[i]
-		if why, ok := r.match(text, norm, whole, in.Sender); ok {
+		if why, ok := r.match(&rt); ok {
 			res.Scope = m.scope[r.topic]
 			res.Topic = r.topic
 			res.Confidence = 1

@@ -17,7 +17,8 @@ type compiledRule struct {
 	name, topic string
 	keywords    []keyword
 	patterns    []*regexp.Regexp
-	domains     []string // lower case, no leading "@"
+	pre         []*prefilter // by pattern; nil where a pattern requires no literal
+	domains     []string     // lower case, no leading "@"
 }
 
 func compileRules(rules []Rule, topics map[string]Scope) ([]compiledRule, error) {
@@ -49,6 +50,7 @@ func compileRules(rules []Rule, topics map[string]Scope) ([]compiledRule, error)
 				return nil, fmt.Errorf("classify: rule %q: pattern %q: %w", name, p, err)
 			}
 			c.patterns = append(c.patterns, re)
+			c.pre = append(c.pre, newPrefilter(p))
 		}
 		for _, d := range r.SenderDomains {
 			d = strings.ToLower(strings.TrimPrefix(strings.TrimSpace(d), "@"))
@@ -65,11 +67,26 @@ func compileRules(rules []Rule, topics map[string]Scope) ([]compiledRule, error)
 	return out, nil
 }
 
-// match reports whether the rule fires and what made it fire. norm is
-// Normalize(text), padded " " + norm + " ".
-func (r *compiledRule) match(text, norm, padded, sender string) (string, bool) {
+// ruleText is what the rules read of a message: the text, norm
+// (Normalize(text)), padded (" " + norm + " ") and, made when a prefilter
+// first needs them, the case-folded text and norm.
+type ruleText struct {
+	text, norm, padded, sender string
+	folded                     bool
+	foldText, foldNorm         string
+}
+
+func (t *ruleText) fold() {
+	if !t.folded {
+		t.foldText, t.foldNorm, t.folded = foldString(t.text), foldString(t.norm), true
+	}
+}
+
+// match reports whether the rule fires and what made it fire.
+func (r *compiledRule) match(t *ruleText) (string, bool) {
+	text, norm, padded := t.text, t.norm, t.padded
 	if len(r.domains) > 0 {
-		if dom := senderDomain(sender); dom != "" {
+		if dom := senderDomain(t.sender); dom != "" {
 			for _, d := range r.domains {
 				if dom == d || strings.HasSuffix(dom, "."+d) {
 					return "sender domain " + d, true
@@ -88,8 +105,15 @@ func (r *compiledRule) match(text, norm, padded, sender string) (string, bool) {
 			return "keyword " + strconv.Quote(k.raw), true
 		}
 	}
-	for _, re := range r.patterns {
-		if re.MatchString(text) || re.MatchString(norm) {
+	for i, re := range r.patterns {
+		onText, onNorm := true, true
+		if pre := r.pre[i]; pre != nil {
+			if pre.fold {
+				t.fold()
+			}
+			onText, onNorm = pre.mayMatch(text, t.foldText), pre.mayMatch(norm, t.foldNorm)
+		}
+		if onText && re.MatchString(text) || onNorm && re.MatchString(norm) {
 			return "pattern " + strconv.Quote(re.String()), true
 		}
 	}
