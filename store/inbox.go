@@ -107,11 +107,12 @@ func (s *Store) searchTerms(text string) []string {
 const maxQueryTerms = 8
 
 // indexMessage adds a stored message's subject and text to the search
-// index, in the transaction that stored it. On SQLite the rows wait for
-// the end of the transaction (flushSearch): FTS5 writes what it holds to
-// disk at every statement that may need undoing, so one insert a message
-// made a segment a message and the merges after them, most of a first
-// sync's search cost.
+// index, in the transaction that stored it. The rows wait for the end of
+// the transaction (flushSearch), a statement for many messages: on SQLite
+// FTS5 writes what it holds to disk at every statement that may need
+// undoing, so one insert a message made a segment a message and the
+// merges after them, most of a first sync's search cost; on PostgreSQL a
+// backfill's batch spared a round trip a mail.
 func (tx *Tx) indexMessage(ctx context.Context, m *Message) error {
 	if m.ConversationID == 0 || m.Quarantined {
 		return nil
@@ -120,16 +121,11 @@ func (tx *Tx) indexMessage(ctx context.Context, m *Message) error {
 	if len(terms) == 0 {
 		return nil
 	}
-	doc := strings.Join(terms, " ")
-	if tx.s.dialect == SQLite {
-		tx.search.add(m.ID, m.ConversationID, doc, terms)
-		return nil
+	words := terms // SQLite's search_terms, from which prefixes expand
+	if tx.s.dialect != SQLite {
+		words = nil
 	}
-	_, err := tx.tx.ExecContext(ctx, `INSERT INTO message_search (message_id, conversation_id, doc)
-		VALUES ($1, $2, to_tsvector('simple', $3)) ON CONFLICT DO NOTHING`, m.ID, m.ConversationID, doc)
-	if err != nil {
-		return fmt.Errorf("index message %d: %w", m.ID, err)
-	}
+	tx.search.add(m.ID, m.ConversationID, strings.Join(terms, " "), words)
 	return nil
 }
 
@@ -193,15 +189,16 @@ func fields(text string) iter.Seq[string] {
 	}
 }
 
-// pendingSearch is a SQLite transaction's new search rows: FTS5 documents
-// and the words for search_terms, from which matchQuery expands prefixes.
+// pendingSearch is a transaction's new search rows and, on SQLite, the
+// words for search_terms, from which matchQuery expands prefixes.
 type pendingSearch struct {
 	docs  []searchDoc
 	words []string
 	seen  map[string]bool
 }
 
-// searchDoc is one message_search row, as flushSearch's json_each reads it.
+// searchDoc is one message_search row, as flushSearch's statement reads it
+// from JSON.
 type searchDoc struct {
 	RowID          int64  `json:"r"` // the message id
 	Body           string `json:"b"`
@@ -242,11 +239,21 @@ func (tx *Tx) flushSearch(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("index %d messages: %w", len(b.docs), err)
 		}
-		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO message_search (rowid, body, conversation_id)
-			SELECT value->>'r', value->>'b', value->>'c' FROM json_each($1)`, string(docs)); err != nil {
+		q := `INSERT INTO message_search (rowid, body, conversation_id)
+			SELECT value->>'r', value->>'b', value->>'c' FROM json_each($1)`
+		if tx.s.dialect != SQLite {
+			q = `INSERT INTO message_search (message_id, conversation_id, doc)
+				SELECT r, c, to_tsvector('simple', b) FROM json_to_recordset($1::json) AS d(r bigint, b text, c bigint)
+				ON CONFLICT DO NOTHING`
+		}
+		if _, err := tx.tx.ExecContext(ctx, q, string(docs)); err != nil {
 			return fmt.Errorf("index %d messages: %w", len(b.docs), err)
 		}
 		rest = rest[n:]
+	}
+	if tx.s.dialect != SQLite {
+		*b = pendingSearch{}
+		return nil
 	}
 	words, err := json.Marshal(b.words)
 	if err != nil {

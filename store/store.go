@@ -288,8 +288,8 @@ type Tx struct {
 	tx *sql.Tx
 	s  *Store
 
-	// search holds the SQLite search index's new rows until the end of
-	// the transaction (flushSearch).
+	// search holds the search index's new rows until the end of the
+	// transaction (flushSearch).
 	search pendingSearch
 }
 
