@@ -38,6 +38,21 @@ func TestContactKept(t *testing.T) {
 					named("c4@x", "sara@example.edu", "Sara", "how do I get clearance"),
 					named("c5@x", "sara@example.edu", "", "my grade is wrong"),
 				}, "Noura", "ar", 2},
+				// A nameless contact with two addresses...
+				{[]message.Inbound{withIdentity(named("c6@x", "huda@example.edu", "", "projector broken"), "huda.alt@example.edu")}, "", "ar", 3},
+				// ...named by the first message of a batch, by one address,
+				// is not renamed by the next, by the other: the batch's
+				// look-up of its senders gives way to what the batch wrote.
+				{[]message.Inbound{
+					named("c7@x", "huda@example.edu", "Huda", "projector broken"),
+					named("c8@x", "huda.alt@example.edu", "H. Other", "projector broken"),
+				}, "Huda", "ar", 3},
+				// A new sender's second message in the batch finds the
+				// contact the first made, and names it.
+				{[]message.Inbound{
+					named("c9@x", "lina@example.edu", "", "projector broken"),
+					named("c10@x", "lina@example.edu", "Lina", "projector broken"),
+				}, "Lina", "ar", 4},
 			}
 			for i, st := range steps {
 				rs, err := e.p.IngestBatch(ctx, st.batch, nil)
@@ -69,4 +84,9 @@ func TestContactKept(t *testing.T) {
 			}
 		})
 	}
+}
+
+func withIdentity(in message.Inbound, email string) message.Inbound {
+	in.Identities = append(in.Identities, message.Party{Kind: message.IdentityEmail, Value: email})
+	return in
 }

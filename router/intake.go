@@ -19,14 +19,93 @@ import (
 // findContact finds the sender's contact by their main identity, else by
 // any other they gave: a form from a number that wrote by SMS joins that
 // history. The zero Contact is someone new.
-func (p *Pipeline) findContact(ctx context.Context, tx *store.Tx, from message.Party, others []message.Party) (store.Contact, error) {
-	for _, id := range append([]message.Party{from}, others...) {
+// A batch's look-up (cl, nil for a message alone) answers when it still
+// holds.
+func (p *Pipeline) findContact(ctx context.Context, tx *store.Tx, cl *contactLookup, from message.Party, others []message.Party) (store.Contact, error) {
+	ids := append([]message.Party{from}, others...)
+	if c, ok := cl.lookup(ids); ok {
+		return c, nil
+	}
+	for _, id := range ids {
 		c, ok, err := tx.ContactByIdentity(ctx, id)
 		if err != nil || ok {
 			return c, err
 		}
 	}
 	return store.Contact{}, nil
+}
+
+// contactLookup is a batch's senders' contacts, looked up in one statement
+// before the first message (batchContacts), and what the batch's messages
+// have written since. The look-up answers for a message only while no
+// earlier message of the batch wrote one of its identities or the contact
+// found: then it is what the message's own look-up would read. Otherwise
+// the message looks up its own, after those writes.
+type contactLookup struct {
+	found    map[store.IdentityKey]store.Contact
+	touched  map[store.IdentityKey]bool
+	contacts map[int64]bool // written by the batch
+}
+
+// batchContacts looks up the contacts of a batch's senders at once (one
+// round trip on PostgreSQL instead of one a message); nil for a single
+// message. Messages already stored (dds) are left out.
+func batchContacts(ctx context.Context, tx *store.Tx, ins []message.Inbound, dds []dedupe) (*contactLookup, error) {
+	if len(ins) < 2 {
+		return nil, nil
+	}
+	var keys []store.IdentityKey
+	seen := make(map[store.IdentityKey]bool)
+	for i, in := range ins {
+		if dds[i].found {
+			continue
+		}
+		for _, id := range append([]message.Party{sender(in)}, in.Identities...) {
+			if k := identityKey(id); !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	found, err := tx.ContactsByIdentity(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	return &contactLookup{found: found, touched: make(map[store.IdentityKey]bool), contacts: make(map[int64]bool)}, nil
+}
+
+func identityKey(p message.Party) store.IdentityKey {
+	return store.IdentityKey{Kind: p.Kind, Value: p.Value}
+}
+
+// lookup is findContact's answer from the batch's look-up, if it holds.
+func (cl *contactLookup) lookup(ids []message.Party) (store.Contact, bool) {
+	if cl == nil {
+		return store.Contact{}, false
+	}
+	for _, id := range ids {
+		if cl.touched[identityKey(id)] {
+			return store.Contact{}, false
+		}
+	}
+	for _, id := range ids {
+		if c, ok := cl.found[identityKey(id)]; ok {
+			return c, !cl.contacts[c.ID]
+		}
+	}
+	return store.Contact{}, true // nobody's: someone new
+}
+
+// wrote records that a message of the batch wrote contact c with the
+// identities ids.
+func (cl *contactLookup) wrote(ids []message.Party, c int64) {
+	if cl == nil {
+		return
+	}
+	for _, id := range ids {
+		cl.touched[identityKey(id)] = true
+	}
+	cl.contacts[c] = true
 }
 
 // keepContact writes the contact: the one found (or a new one) gets every

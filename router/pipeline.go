@@ -224,9 +224,13 @@ func (p *Pipeline) IngestBatch(ctx context.Context, ins []message.Inbound, after
 			if err != nil {
 				return err
 			}
+			cl, err := batchContacts(ctx, tx, ins, dds)
+			if err != nil {
+				return err
+			}
 			var jobs jobQueue
 			for i, in := range ins {
-				if err := p.ingestTx(ctx, tx, &jobs, in, classes[i], dds[i], blobs[i].atts, blobs[i].raw, &res[i]); err != nil {
+				if err := p.ingestTx(ctx, tx, &jobs, in, classes[i], dds[i], cl, blobs[i].atts, blobs[i].raw, &res[i]); err != nil {
 					failed = i
 					return err
 				}
@@ -426,7 +430,7 @@ func classifyBatch(cls Classifier, ins []message.Inbound) []classify.Result {
 // that classifies it: below, a goroutine costs more than it saves.
 const classifyPerWorker = 16
 
-func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, in message.Inbound, class classify.Result, dd dedupe, blobs []string, rawSHA string, res *Result) error {
+func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, in message.Inbound, class classify.Result, dd dedupe, cl *contactLookup, blobs []string, rawSHA string, res *Result) error {
 	id, convID, found := dd.ref.ID, dd.ref.ConversationID, dd.found
 	if !dd.checked {
 		var err error
@@ -448,7 +452,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, i
 	// the message is stored; and the ticket counter, the hot row, is held
 	// only from its increment to the commit. (The classification, class,
 	// was made before the transaction: classifyBatch.)
-	contact, err := p.findContact(ctx, tx, from, in.Identities) // ID 0: someone new
+	contact, err := p.findContact(ctx, tx, cl, from, in.Identities) // ID 0: someone new
 	if err != nil {
 		return err
 	}
@@ -591,6 +595,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, i
 			return err
 		}
 	}
+	cl.wrote(append([]message.Party{from}, in.Identities...), contact.ID)
 	if len(routed) > 0 {
 		d.Reasons = append(d.Reasons, routeReasons(routed)...)
 	}

@@ -303,6 +303,56 @@ func (tx *Tx) ContactByIdentity(ctx context.Context, p message.Party) (Contact, 
 	return c, true, nil
 }
 
+// IdentityKey is an identity as contact_identities keys it.
+type IdentityKey struct {
+	Kind  message.IdentityKind
+	Value string
+}
+
+// ContactsByIdentity is ContactByIdentity for many identities: the contacts
+// found, by identity. One statement on PostgreSQL, where each look-up
+// would be a round trip; one look-up an identity on SQLite.
+func (tx *Tx) ContactsByIdentity(ctx context.Context, ids []IdentityKey) (map[IdentityKey]Contact, error) {
+	found := make(map[IdentityKey]Contact)
+	if tx.s.dialect != Postgres {
+		for _, k := range ids {
+			c, ok, err := tx.ContactByIdentity(ctx, message.Party{Kind: k.Kind, Value: k.Value})
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				found[k] = c
+			}
+		}
+		return found, nil
+	}
+	kinds := make([]string, len(ids))
+	values := make([]string, len(ids))
+	for i, k := range ids {
+		kinds[i], values[i] = string(k.Kind), k.Value
+	}
+	rows, err := tx.tx.QueryContext(ctx, `SELECT i.kind, i.value, c.id, c.display_name, c.language, c.auto_reply_muted_until, c.created_at
+		FROM unnest($1::text[], $2::text[]) AS k(kind, value)
+		JOIN contact_identities i ON i.kind = k.kind AND i.value = k.value
+		JOIN contacts c ON c.id = i.contact_id`, kinds, values)
+	if err != nil {
+		return nil, fmt.Errorf("look up %d contacts by identity: %w", len(ids), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k IdentityKey
+		var c Contact
+		if err := rows.Scan(&k.Kind, &k.Value, &c.ID, &c.DisplayName, &c.Language, nullTimeCol{&c.AutoReplyMutedUntil}, timeCol{&c.CreatedAt}); err != nil {
+			return nil, fmt.Errorf("look up %d contacts by identity: %w", len(ids), err)
+		}
+		found[k] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("look up %d contacts by identity: %w", len(ids), err)
+	}
+	return found, nil
+}
+
 // insertIdentity adds p to a contact unless some contact already has it.
 func (tx *Tx) insertIdentity(ctx context.Context, contactID int64, p message.Party) (bool, error) {
 	res, err := tx.tx.ExecContext(ctx, `INSERT INTO contact_identities (kind, value, contact_id, name, created_at)
