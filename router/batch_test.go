@@ -3,11 +3,12 @@ package router
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
+	"strings"
 	"testing"
 
-	"github.com/wasl-dev/wasl/classify"
 	"github.com/wasl-dev/wasl/message"
 	"github.com/wasl-dev/wasl/store"
 )
@@ -103,26 +104,27 @@ func TestIngestBatch(t *testing.T) {
 	}
 }
 
-// A batch is classified before its transaction, on several goroutines
-// when it is large: each message gets its own result, in order, the
-// quarantined none.
-func TestClassifyBatch(t *testing.T) {
+// A batch is classified and its search terms made before its transaction,
+// on several goroutines when it is large: each message gets its own
+// result, in order, the quarantined none.
+func TestPrepareBatch(t *testing.T) {
 	cls := testClassifier()
+	index := func(subject, text string) []string { return strings.Fields(subject + " " + text) }
 	texts := []string{"projector broken", "how do I get clearance", "my grade is wrong", "something else", "البروجكتر خربان"}
 	for _, n := range []int{0, 1, classifyPerWorker - 1, 5 * classifyPerWorker} {
 		ins := make([]message.Inbound, n)
 		for i := range ins {
-			ins[i] = message.Inbound{Channel: message.Email, From: message.Party{Kind: message.IdentityEmail, Value: "a@example.edu"}, Text: texts[i%len(texts)]}
+			ins[i] = message.Inbound{Channel: message.Email, From: message.Party{Kind: message.IdentityEmail, Value: "a@example.edu"}, Subject: fmt.Sprint("s", i), Text: texts[i%len(texts)]}
 			ins[i].Quarantined = i%7 == 3
 		}
-		got := classifyBatch(cls, ins)
+		got := prepareBatch(cls, index, ins)
 		if len(got) != n {
 			t.Fatalf("%d messages: %d results", n, len(got))
 		}
 		for i, r := range got {
-			want := cls.Classify(classifyInput(ins[i], "a@example.edu"))
+			want := prepared{class: cls.Classify(classifyInput(ins[i], "a@example.edu")), terms: index(ins[i].Subject, ins[i].Text)}
 			if ins[i].Quarantined {
-				want = classify.Result{}
+				want = prepared{}
 			}
 			if !reflect.DeepEqual(r, want) {
 				t.Errorf("%d messages, #%d (%q, quarantined %v): %+v, want %+v", n, i, ins[i].Text, ins[i].Quarantined, r, want)

@@ -210,7 +210,7 @@ func (p *Pipeline) IngestBatch(ctx context.Context, ins []message.Inbound, after
 		}
 		return nil, fmt.Errorf("ingest a batch of %d messages: %w", len(ins), err)
 	}
-	classes := classifyBatch(p.kn.Load().cls, ins)
+	pre := prepareBatch(p.kn.Load().cls, p.store.IndexTerms, ins)
 	res := make([]Result, len(ins))
 	failed := -1 // the message whose ingest failed, if one did
 	for attempt := 0; ; attempt++ {
@@ -230,7 +230,7 @@ func (p *Pipeline) IngestBatch(ctx context.Context, ins []message.Inbound, after
 			}
 			var jobs jobQueue
 			for i, in := range ins {
-				if err := p.ingestTx(ctx, tx, &jobs, in, classes[i], dds[i], cl, blobs[i].atts, blobs[i].raw, &res[i]); err != nil {
+				if err := p.ingestTx(ctx, tx, &jobs, in, pre[i], dds[i], cl, blobs[i].atts, blobs[i].raw, &res[i]); err != nil {
 					failed = i
 					return err
 				}
@@ -394,16 +394,24 @@ func sender(in message.Inbound) message.Party {
 	return in.From
 }
 
-// classifyBatch classifies a batch's messages (not the quarantined ones)
-// before its transaction, on up to GOMAXPROCS goroutines for a large
-// batch: the classifier is pure, so none of it need hold the transaction
-// open (on SQLite, the one writer), and a backfill's batch uses both
-// cores.
-func classifyBatch(cls Classifier, ins []message.Inbound) []classify.Result {
-	out := make([]classify.Result, len(ins))
+// prepared is what a message's ingest needs that the message alone
+// decides: its classification and its search terms.
+type prepared struct {
+	class classify.Result
+	terms []string
+}
+
+// prepareBatch classifies a batch's messages (not the quarantined ones)
+// and makes their search terms before the transaction, on up to
+// GOMAXPROCS goroutines for a large batch: both are pure, so none of it
+// need hold the transaction open (on SQLite, the one writer), and a
+// backfill's batch uses both cores.
+func prepareBatch(cls Classifier, index func(subject, text string) []string, ins []message.Inbound) []prepared {
+	out := make([]prepared, len(ins))
 	one := func(i int) {
 		if !ins[i].Quarantined {
-			out[i] = cls.Classify(classifyInput(ins[i], sender(ins[i]).Value))
+			out[i].class = cls.Classify(classifyInput(ins[i], sender(ins[i]).Value))
+			out[i].terms = index(ins[i].Subject, ins[i].Text)
 		}
 	}
 	workers := min(runtime.GOMAXPROCS(0), len(ins)/classifyPerWorker)
@@ -430,7 +438,7 @@ func classifyBatch(cls Classifier, ins []message.Inbound) []classify.Result {
 // that classifies it: below, a goroutine costs more than it saves.
 const classifyPerWorker = 16
 
-func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, in message.Inbound, class classify.Result, dd dedupe, cl *contactLookup, blobs []string, rawSHA string, res *Result) error {
+func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, in message.Inbound, pre prepared, dd dedupe, cl *contactLookup, blobs []string, rawSHA string, res *Result) error {
 	id, convID, found := dd.ref.ID, dd.ref.ConversationID, dd.found
 	if !dd.checked {
 		var err error
@@ -450,8 +458,8 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, i
 	// reply need is read and the reply rendered before anything is written,
 	// so a reply that cannot be rendered changes the decision, never whether
 	// the message is stored; and the ticket counter, the hot row, is held
-	// only from its increment to the commit. (The classification, class,
-	// was made before the transaction: classifyBatch.)
+	// only from its increment to the commit. (The classification, pre,
+	// was made before the transaction: prepareBatch.)
 	contact, err := p.findContact(ctx, tx, cl, from, in.Identities) // ID 0: someone new
 	if err != nil {
 		return err
@@ -489,7 +497,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, i
 	facts.CitesForeignTicket = th.foreignRef
 	var topic *replies.Topic
 	if !in.Quarantined {
-		facts.Class = class
+		facts.Class = pre.class
 		topicID := facts.Class.Topic
 		if in.Declared != nil {
 			topicID = in.Declared.Topic // the classifier only gives its view
@@ -632,6 +640,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, i
 		ReceivedAt:       orNow(in.ReceivedAt, now),
 		CreatedAt:        now,
 		Fields:           in.Fields,
+		IndexTerms:       pre.terms,
 	}
 	if err := tx.InsertMessage(ctx, &m); err != nil {
 		return err

@@ -117,7 +117,10 @@ func (tx *Tx) indexMessage(ctx context.Context, m *Message) error {
 	if m.ConversationID == 0 || m.Quarantined {
 		return nil
 	}
-	terms := tx.s.indexTerms(m.Subject + "\n" + m.Text)
+	terms := m.IndexTerms
+	if terms == nil {
+		terms = tx.s.IndexTerms(m.Subject, m.Text)
+	}
 	if len(terms) == 0 {
 		return nil
 	}
@@ -127,6 +130,13 @@ func (tx *Tx) indexMessage(ctx context.Context, m *Message) error {
 	}
 	tx.search.add(m.ID, m.ConversationID, strings.Join(terms, " "), words)
 	return nil
+}
+
+// IndexTerms are the terms a message of subject and text is indexed by
+// (Message.IndexTerms): pure, so a caller may make them before its
+// transaction and on several goroutines.
+func (s *Store) IndexTerms(subject, text string) []string {
+	return s.indexTerms(subject + "\n" + text)
 }
 
 // indexTerms is searchTerms(text) with each term once, in the order of

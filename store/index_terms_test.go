@@ -39,13 +39,13 @@ func TestIndexTermsWordByWord(t *testing.T) {
 				want = append(want, term)
 			}
 		}
-		if got := st.IndexTerms(text); !slices.Equal(got, want) {
+		if got := st.IndexTerms("", text); !slices.Equal(got, want) {
 			t.Errorf("IndexTerms(%q)\n got %q\nwant %q", text, got, want)
 		}
 	}
 	// The quoting mail costs one entry a word.
 	quoted := strings.Repeat("> Please fix the projector in hall 4.\r\n", 200)
-	if got := st.IndexTerms(quoted); !slices.Equal(got, []string{"please", "fix", "the", "projector", "in", "hall", "4"}) {
+	if got := st.IndexTerms("", quoted); !slices.Equal(got, []string{"please", "fix", "the", "projector", "in", "hall", "4"}) {
 		t.Errorf("IndexTerms of a quoted line 200 times: %q", got)
 	}
 }
@@ -71,7 +71,7 @@ func BenchmarkIndexTerms(b *testing.B) {
 	b.Run("words", func(b *testing.B) {
 		b.SetBytes(int64(len(text)))
 		for b.Loop() {
-			st.IndexTerms(text)
+			st.IndexTerms("", text)
 		}
 	})
 	b.Run("whole", func(b *testing.B) {

@@ -106,6 +106,10 @@ type Message struct {
 	Attachments      []Attachment    `json:"attachments,omitempty"`
 	// Fields are a form's or a call log's answers, in the order asked.
 	Fields []message.Field `json:"fields,omitempty"`
+	// IndexTerms are the search index's terms of Subject and Text when the
+	// caller made them already with Store.IndexTerms (the pipeline does,
+	// on every core, before its transaction); nil: InsertMessage makes them.
+	IndexTerms []string `json:"-"`
 }
 
 // Attachment is a file that came with a message; its bytes are the blob
