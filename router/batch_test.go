@@ -117,7 +117,7 @@ func TestPrepareBatch(t *testing.T) {
 			ins[i] = message.Inbound{Channel: message.Email, From: message.Party{Kind: message.IdentityEmail, Value: "a@example.edu"}, Subject: fmt.Sprint("s", i), Text: texts[i%len(texts)]}
 			ins[i].Quarantined = i%7 == 3
 		}
-		got := prepareBatch(cls, index, ins)
+		got := prepareBatch(cls, index, ins, 2)
 		if len(got) != n {
 			t.Fatalf("%d messages: %d results", n, len(got))
 		}

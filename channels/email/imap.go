@@ -35,6 +35,17 @@ type BatchIngester interface {
 	IngestMailbox(ctx context.Context, channelID int64, mailbox string, uidValidity, lastUID uint32, ins []message.Inbound) ([]message.Outcome, error)
 }
 
+// BatchPreparer is a BatchIngester that can do ahead of time the part of a
+// batch's ingest that needs no transaction (classifying it): the fetcher
+// calls PrepareMailbox on each batch, in its own goroutine, while the
+// batch before commits, and IngestPreparedMailbox commits the batch with
+// that work done. prepared is opaque to the source: what PrepareMailbox
+// returned, handed back.
+type BatchPreparer interface {
+	PrepareMailbox(ins []message.Inbound) (prepared any)
+	IngestPreparedMailbox(ctx context.Context, channelID int64, mailbox string, uidValidity, lastUID uint32, prepared any) ([]message.Outcome, error)
+}
+
 // CursorStore remembers per mailbox how far we got. An unknown mailbox has
 // cursor (0, 0).
 type CursorStore interface {
@@ -147,6 +158,7 @@ type IMAPSource struct {
 	cfg     IMAPConfig
 	sink    Ingester
 	batch   BatchIngester // sink, when it can commit a batch with its cursor
+	prep    BatchPreparer // sink, when it can also prepare a batch ahead
 	cursors CursorStore
 	log     *slog.Logger
 	now     func() time.Time
@@ -170,7 +182,8 @@ func NewIMAPSource(cfg IMAPConfig, sink Ingester, cursors CursorStore, log *slog
 	}
 	log = log.With("channel_id", cfg.ChannelID, "imap_addr", cfg.Addr, "imap_user", cfg.Username)
 	batch, _ := sink.(BatchIngester)
-	return &IMAPSource{cfg: cfg, sink: sink, batch: batch, cursors: cursors, log: log, now: time.Now}, nil
+	prep, _ := sink.(BatchPreparer)
+	return &IMAPSource{cfg: cfg, sink: sink, batch: batch, prep: prep, cursors: cursors, log: log, now: time.Now}, nil
 }
 
 func normalizeIMAPConfig(cfg *IMAPConfig) error {
@@ -620,10 +633,11 @@ func (s *IMAPSource) syncMailbox(ctx context.Context, c *imapclient.Client, mail
 // fetched is one batch read from the server: the messages of UIDs up to
 // last, in UID order (expunged ones left out), committed together.
 type fetched struct {
-	uids  []imap.UID
-	ins   []message.Inbound
-	last  imap.UID
-	count int // UIDs asked for, vanished ones included
+	uids     []imap.UID
+	ins      []message.Inbound
+	prepared any // the sink's PrepareMailbox(ins), if it has one
+	last     imap.UID
+	count    int // UIDs asked for, vanished ones included
 }
 
 // syncUIDs fetches and commits uids in batches. One goroutine fetches the
@@ -823,6 +837,9 @@ func (s *IMAPSource) fetchChunk(ctx context.Context, c *imapclient.Client, mailb
 		b.uids = append(b.uids, uid)
 		b.ins = append(b.ins, s.inbound(raw, meta[uid]))
 	}
+	if s.prep != nil && s.batch != nil && len(b.ins) > 0 {
+		b.prepared = s.prep.PrepareMailbox(b.ins)
+	}
 	select {
 	case out <- b:
 		return nil
@@ -839,7 +856,12 @@ func (s *IMAPSource) fetchChunk(ctx context.Context, c *imapclient.Client, mailb
 // its key and the failed batch committed nothing.
 func (s *IMAPSource) commit(ctx context.Context, mailbox string, uidValidity uint32, b fetched) error {
 	if s.batch != nil {
-		_, err := s.batch.IngestMailbox(ctx, s.cfg.ChannelID, mailbox, uidValidity, uint32(b.last), b.ins)
+		var err error
+		if b.prepared != nil {
+			_, err = s.prep.IngestPreparedMailbox(ctx, s.cfg.ChannelID, mailbox, uidValidity, uint32(b.last), b.prepared)
+		} else {
+			_, err = s.batch.IngestMailbox(ctx, s.cfg.ChannelID, mailbox, uidValidity, uint32(b.last), b.ins)
+		}
 		if err == nil {
 			for range b.ins {
 				s.ingested(mailbox)

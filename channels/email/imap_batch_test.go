@@ -188,3 +188,65 @@ func compareTestIDs(a, b string) int {
 	fmt.Sscanf(b, "m%d@", &y)
 	return x - y
 }
+
+// preparingSink is the real pipeline, and it keeps the batches it was asked
+// to prepare: what it is asked to commit must be what it prepared.
+type preparingSink struct {
+	*router.Pipeline
+
+	mu       sync.Mutex
+	prepared map[any][]string // ExternalIDs by prepared batch, until committed
+	unknown  int              // commits of a batch it did not prepare
+	commits  int
+}
+
+func (s *preparingSink) PrepareMailbox(ins []message.Inbound) any {
+	b := s.Pipeline.PrepareMailbox(ins)
+	var ids []string
+	for _, in := range ins {
+		ids = append(ids, in.ExternalID)
+	}
+	s.mu.Lock()
+	s.prepared[b] = ids
+	s.mu.Unlock()
+	return b
+}
+
+func (s *preparingSink) IngestPreparedMailbox(ctx context.Context, channelID int64, mailbox string, uidValidity, lastUID uint32, prepared any) ([]message.Outcome, error) {
+	s.mu.Lock()
+	if _, ok := s.prepared[prepared]; ok {
+		delete(s.prepared, prepared)
+		s.commits++
+	} else {
+		s.unknown++
+	}
+	s.mu.Unlock()
+	return s.Pipeline.IngestPreparedMailbox(ctx, channelID, mailbox, uidValidity, lastUID, prepared)
+}
+
+// A sink that prepares batches gets each one the fetcher fetched to
+// prepare, in the fetcher's goroutine, and commits each once, as prepared:
+// every mail stored once, the cursor at the end.
+func TestIMAPBatchPrepared(t *testing.T) {
+	ctx := context.Background()
+	srv := dovecot.Start(t)
+	var raws [][]byte
+	for i := 1; i <= 25; i++ {
+		raws = append(raws, testMail(i))
+	}
+	srv.SeedMaildir(t, "INBOX", raws)
+	st, p := benchPipeline(t, "")
+	sink := &preparingSink{Pipeline: p, prepared: map[any][]string{}}
+	src, _ := dovecotSource(t, srv, sink, st, func(c *IMAPConfig) { c.BatchSize = 10 })
+	if err := src.syncOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := storedMail(t, st)
+	equalIDs(t, "stored, each once", ids, testIDs(1, 25))
+	if _, last, _ := st.Cursor(ctx, testChannel, "INBOX"); last != 25 {
+		t.Errorf("cursor at %d, want 25", last)
+	}
+	if sink.commits != 3 || sink.unknown != 0 || len(sink.prepared) != 0 {
+		t.Errorf("%d prepared batches committed, %d unprepared, %d left; want 3, 0, 0", sink.commits, sink.unknown, len(sink.prepared))
+	}
+}
