@@ -53,7 +53,18 @@ var (
 	returningCols = regexp.MustCompile(`(?is)\bRETURNING\s+([a-z_][a-z_0-9]*(?:\s*,\s*[a-z_][a-z_0-9]*)*)\s*$`)
 	writeTable    = regexp.MustCompile(`(?is)^\s*(?:INSERT\s+INTO|UPDATE)\s+([a-z_][a-z_0-9]*)`)
 	placeholder   = regexp.MustCompile(`\$(\d+)`)
+	// The store makes a contact and its identity in one statement on
+	// PostgreSQL (Tx.CreateContact): its result's id is the contact's.
+	contactCTE = regexp.MustCompile(`(?is)^\s*WITH\s+c\s+AS\s*\(\s*INSERT\s+INTO\s+contacts\b`)
 )
+
+// perRowSearch is the store's search insert of one message, as it was
+// written a row a statement: the captured transaction's one-row
+// json_to_recordset insert is replayed in this form, so that its message
+// and conversation ids follow the replay's own rows (inside the JSON they
+// would stay the captured ones and conflict after the first replay).
+const perRowSearch = `INSERT INTO message_search (message_id, conversation_id, doc)
+		VALUES ($1, $2, to_tsvector('simple', $3)) ON CONFLICT DO NOTHING`
 
 // planFromCapture builds the full replay and the floor (the messages row
 // and its outbound_messages row only).
@@ -69,7 +80,20 @@ func planFromCapture(ctx context.Context, t *testing.T, tx capturedTx) (full, fl
 			continue
 		}
 		s := rstep{sql: st.sql, prefix: fmt.Sprintf("s%d_", i)}
-		for _, p := range st.params {
+		params := st.params
+		if strings.Contains(st.sql, "json_to_recordset") && strings.Contains(st.sql, "message_search") && len(params) == 1 && params[0] != nil {
+			var rows []struct {
+				R int64  `json:"r"`
+				B string `json:"b"`
+				C int64  `json:"c"`
+			}
+			if err := json.Unmarshal([]byte(*params[0]), &rows); err != nil || len(rows) != 1 {
+				t.Fatalf("capture: search rows %.80q: want one message's (%v)", *params[0], err)
+			}
+			r, c := strconv.FormatInt(rows[0].R, 10), strconv.FormatInt(rows[0].C, 10)
+			s.sql, params = perRowSearch, []*string{&r, &c, &rows[0].B}
+		}
+		for _, p := range params {
 			s.args = append(s.args, variableArg(p, tx, rets))
 		}
 		if strings.Contains(st.sql, "INSERT INTO blob_data") && len(s.args) == 2 {
@@ -78,9 +102,19 @@ func planFromCapture(ctx context.Context, t *testing.T, tx capturedTx) (full, fl
 			// conflict with the first.
 			s.args[0] = arg{{lit: "{"}, {key: true}, {lit: "}"}}
 		}
-		if m := writeTable.FindStringSubmatch(st.sql); m != nil {
+		if contactCTE.MatchString(s.sql) {
+			vals, err := tx.returning(ctx, "contacts", "id", seen["contacts"])
+			if err != nil {
+				t.Fatalf("capture: %v", err)
+			}
+			rets = append(rets, struct{ name, val string }{s.prefix + "id", vals["id"]})
+			full.consts["const:"+s.prefix+"id"] = vals["id"]
+			full.refTable[s.prefix+"id"] = "contacts"
+			s.returns = []string{"id"}
+			seen["contacts"]++
+		} else if m := writeTable.FindStringSubmatch(s.sql); m != nil {
 			table := strings.ToLower(m[1])
-			if c := returningCols.FindStringSubmatch(st.sql); c != nil {
+			if c := returningCols.FindStringSubmatch(s.sql); c != nil {
 				vals, err := tx.returning(ctx, table, c[1], seen[table])
 				if err != nil {
 					t.Fatalf("capture: %v", err)
@@ -362,6 +396,14 @@ func escapeLiterals(q string) string {
 // search_terms, River's insert is its own, and SQLite has no NOTIFY.
 func sqliteStep(s rstep) []rstep {
 	switch {
+	case contactCTE.MatchString(s.sql) && len(s.args) == 6:
+		// Two statements on SQLite, the contact's and its identity's.
+		return []rstep{
+			{sql: `INSERT INTO contacts (display_name, language, created_at) VALUES ($1, $2, $3) RETURNING id`,
+				args: s.args[:3], returns: []string{"id"}, prefix: s.prefix},
+			{sql: `INSERT INTO contact_identities (kind, value, contact_id, name, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+				args: []arg{s.args[3], s.args[4], {{ref: s.prefix + "id"}}, s.args[5], s.args[2]}},
+		}
 	case strings.Contains(s.sql, "PGNotifyMany"):
 		return nil
 	case strings.Contains(s.sql, "JobInsertFastMany"):
