@@ -11,7 +11,7 @@ import (
 // expression runs: literals of which any match holds at least one. Go's
 // regexp tries every position of a text for a pattern with no literal
 // prefix, as (?i) and a leading alternation make them, and the bank's
-// patterns were a third of classifying a mail; most text holds none of a
+// patterns were more than half of classifying a mail; most text holds none of a
 // spam pattern's "http", "www." or "bit.ly" and is passed over with a few
 // substring searches.
 type prefilter struct {

@@ -19,10 +19,9 @@ import (
 // findContact finds the sender's contact by their main identity, else by
 // any other they gave: a form from a number that wrote by SMS joins that
 // history. The zero Contact is someone new.
-// A batch's look-up (cl, nil for a message alone) answers when it still
-// holds.
-func (p *Pipeline) findContact(ctx context.Context, tx *store.Tx, cl *contactLookup, from message.Party, others []message.Party) (store.Contact, error) {
-	ids := append([]message.Party{from}, others...)
+// ids are senderIdentities. A batch's look-up (cl, nil for a message
+// alone) answers when it still holds.
+func (p *Pipeline) findContact(ctx context.Context, tx *store.Tx, cl *contactLookup, ids []message.Party) (store.Contact, error) {
 	if c, ok := cl.lookup(ids); ok {
 		return c, nil
 	}
@@ -60,7 +59,7 @@ func batchContacts(ctx context.Context, tx *store.Tx, ins []message.Inbound, dds
 		if dds[i].found {
 			continue
 		}
-		for _, id := range append([]message.Party{sender(in)}, in.Identities...) {
+		for _, id := range senderIdentities(in) {
 			if k := identityKey(id); !seen[k] {
 				seen[k] = true
 				keys = append(keys, k)
@@ -72,6 +71,12 @@ func batchContacts(ctx context.Context, tx *store.Tx, ins []message.Inbound, dds
 		return nil, err
 	}
 	return &contactLookup{found: found, touched: make(map[store.IdentityKey]bool), contacts: make(map[int64]bool)}, nil
+}
+
+// senderIdentities are the sender's main identity, then the others the
+// message gave.
+func senderIdentities(in message.Inbound) []message.Party {
+	return append([]message.Party{sender(in)}, in.Identities...)
 }
 
 func identityKey(p message.Party) store.IdentityKey {

@@ -200,9 +200,6 @@ func (p *Pipeline) IngestBatch(ctx context.Context, ins []message.Inbound, after
 // ingestPrepared is IngestBatch with the batch's prepareBatch done, or
 // pre nil to do it here.
 func (p *Pipeline) ingestPrepared(ctx context.Context, ins []message.Inbound, pre []prepared, after func(ctx context.Context, tx *store.Tx) error) ([]Result, error) {
-	if pre != nil && len(pre) != len(ins) {
-		return nil, fmt.Errorf("ingest a batch of %d messages: %d prepared", len(ins), len(pre))
-	}
 	for _, in := range ins {
 		if err := validInbound(in); err != nil {
 			return nil, err
@@ -292,7 +289,7 @@ func (p *Pipeline) ingestPrepared(ctx context.Context, ins []message.Inbound, pr
 // mailbox's cursor to lastUID in the same transaction (the email
 // connector's BatchIngester).
 func (p *Pipeline) IngestMailbox(ctx context.Context, channelID int64, mailbox string, uidValidity, lastUID uint32, ins []message.Inbound) ([]message.Outcome, error) {
-	return p.IngestPreparedMailbox(ctx, channelID, mailbox, uidValidity, lastUID, p.PrepareMailbox(ins))
+	return p.ingestMailbox(ctx, channelID, mailbox, uidValidity, lastUID, ins, nil)
 }
 
 // PreparedBatch is a batch of messages with the work of their ingest that
@@ -320,7 +317,11 @@ func (p *Pipeline) IngestPreparedMailbox(ctx context.Context, channelID int64, m
 	if !ok || b == nil {
 		return nil, fmt.Errorf("ingest mailbox %q: %T is not a batch PrepareMailbox made", mailbox, prepared)
 	}
-	rs, err := p.ingestPrepared(ctx, b.ins, b.pre, func(ctx context.Context, tx *store.Tx) error {
+	return p.ingestMailbox(ctx, channelID, mailbox, uidValidity, lastUID, b.ins, b.pre)
+}
+
+func (p *Pipeline) ingestMailbox(ctx context.Context, channelID int64, mailbox string, uidValidity, lastUID uint32, ins []message.Inbound, pre []prepared) ([]message.Outcome, error) {
+	rs, err := p.ingestPrepared(ctx, ins, pre, func(ctx context.Context, tx *store.Tx) error {
 		return tx.SaveCursor(ctx, channelID, mailbox, uidValidity, lastUID)
 	})
 	if err != nil {
@@ -492,6 +493,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, i
 	now := p.cfg.Now().UTC()
 
 	from := sender(in)
+	ids := senderIdentities(in)
 
 	// Read and render first, write last. Everything the decision and the
 	// reply need is read and the reply rendered before anything is written,
@@ -499,7 +501,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, i
 	// the message is stored; and the ticket counter, the hot row, is held
 	// only from its increment to the commit. (The classification, pre,
 	// was made before the transaction: prepareBatch.)
-	contact, err := p.findContact(ctx, tx, cl, from, in.Identities) // ID 0: someone new
+	contact, err := p.findContact(ctx, tx, cl, ids) // ID 0: someone new
 	if err != nil {
 		return err
 	}
@@ -642,7 +644,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, i
 			return err
 		}
 	}
-	cl.wrote(append([]message.Party{from}, in.Identities...), contact.ID)
+	cl.wrote(ids, contact.ID)
 	if len(routed) > 0 {
 		d.Reasons = append(d.Reasons, routeReasons(routed)...)
 	}

@@ -136,10 +136,11 @@ func (tx *Tx) indexMessage(ctx context.Context, m *Message) error {
 // (Message.IndexTerms): pure, so a caller may make them before its
 // transaction and on several goroutines.
 func (s *Store) IndexTerms(subject, text string) []string {
-	return s.indexTerms(subject + "\n" + text)
+	return s.indexTerms(subject, text)
 }
 
-// indexTerms is searchTerms(text) with each term once, in the order of
+// indexTerms is searchTerms of the texts, one after the other, with each
+// term once, in the order of
 // first occurrence. A search only asks whether a message holds every term
 // (no phrases, no ranking), so a term indexed once answers as well as one
 // indexed at every place it occurs; and each distinct word of the text is
@@ -147,19 +148,21 @@ func (s *Store) IndexTerms(subject, text string) []string {
 // its vocabulary, not its length. Normalizing word by word gives the terms
 // of the whole text because the normalizer maps each white-space rune to
 // a separator on its own (SetSearchNormalizer).
-func (s *Store) indexTerms(text string) []string {
+func (s *Store) indexTerms(texts ...string) []string {
 	words := make(map[string]struct{})
 	seen := make(map[string]struct{})
 	var terms []string
-	for w := range fields(text) {
-		if _, ok := words[w]; ok {
-			continue
-		}
-		words[w] = struct{}{}
-		for _, t := range s.searchTerms(w) {
-			if _, ok := seen[t]; !ok {
-				seen[t] = struct{}{}
-				terms = append(terms, t)
+	for _, text := range texts {
+		for w := range fields(text) {
+			if _, ok := words[w]; ok {
+				continue
+			}
+			words[w] = struct{}{}
+			for _, t := range s.searchTerms(w) {
+				if _, ok := seen[t]; !ok {
+					seen[t] = struct{}{}
+					terms = append(terms, t)
+				}
 			}
 		}
 	}
@@ -217,6 +220,9 @@ type searchDoc struct {
 
 func (b *pendingSearch) add(messageID, conversationID int64, doc string, terms []string) {
 	b.docs = append(b.docs, searchDoc{RowID: messageID, Body: doc, ConversationID: conversationID})
+	if len(terms) == 0 {
+		return // PostgreSQL keeps no search_terms
+	}
 	if b.seen == nil {
 		b.seen = make(map[string]bool)
 	}

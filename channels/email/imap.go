@@ -42,6 +42,7 @@ type BatchIngester interface {
 // that work done. prepared is opaque to the source: what PrepareMailbox
 // returned, handed back.
 type BatchPreparer interface {
+	BatchIngester
 	PrepareMailbox(ins []message.Inbound) (prepared any)
 	IngestPreparedMailbox(ctx context.Context, channelID int64, mailbox string, uidValidity, lastUID uint32, prepared any) ([]message.Outcome, error)
 }
@@ -837,7 +838,7 @@ func (s *IMAPSource) fetchChunk(ctx context.Context, c *imapclient.Client, mailb
 		b.uids = append(b.uids, uid)
 		b.ins = append(b.ins, s.inbound(raw, meta[uid]))
 	}
-	if s.prep != nil && s.batch != nil && len(b.ins) > 0 {
+	if s.prep != nil && len(b.ins) > 0 {
 		b.prepared = s.prep.PrepareMailbox(b.ins)
 	}
 	select {
