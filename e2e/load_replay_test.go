@@ -64,7 +64,7 @@ var (
 // and conversation ids follow the replay's own rows (inside the JSON they
 // would stay the captured ones and conflict after the first replay).
 const perRowSearch = `INSERT INTO message_search (message_id, conversation_id, doc)
-		VALUES ($1, $2, to_tsvector('simple', $3)) ON CONFLICT DO NOTHING`
+		VALUES ($1, $2, $3::tsvector) ON CONFLICT DO NOTHING`
 
 // planFromCapture builds the full replay and the floor (the messages row
 // and its outbound_messages row only).
