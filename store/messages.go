@@ -44,7 +44,7 @@ func scanMessage(r rowScanner) (Message, error) {
 func (tx *Tx) LookupMessage(ctx context.Context, channelID int64, externalID string) (id, conversationID int64, found bool, err error) {
 	err = tx.tx.QueryRowContext(ctx,
 		`SELECT id, conversation_id FROM messages WHERE channel_id = $1 AND external_id = $2`,
-		channelID, externalID).Scan(&id, idCol{&conversationID})
+		tx.s.planEach(channelID, externalID)...).Scan(&id, idCol{&conversationID})
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, 0, false, nil
 	}
@@ -88,7 +88,7 @@ func (tx *Tx) LookupMessages(ctx context.Context, keys []MessageKey) (map[Messag
 	}
 	rows, err := tx.tx.QueryContext(ctx, `SELECT m.channel_id, m.external_id, m.id, m.conversation_id
 		FROM unnest($1::bigint[], $2::text[]) AS k(channel_id, external_id)
-		JOIN messages m ON m.channel_id = k.channel_id AND m.external_id = k.external_id`, channels, ids)
+		JOIN messages m ON m.channel_id = k.channel_id AND m.external_id = k.external_id`, tx.s.planEach(channels, ids)...)
 	if err != nil {
 		return nil, fmt.Errorf("lookup %d messages: %w", len(keys), err)
 	}
@@ -334,7 +334,7 @@ func (tx *Tx) ContactsByIdentity(ctx context.Context, ids []IdentityKey) (map[Id
 	rows, err := tx.tx.QueryContext(ctx, `SELECT i.kind, i.value, c.id, c.display_name, c.language, c.auto_reply_muted_until, c.created_at
 		FROM unnest($1::text[], $2::text[]) AS k(kind, value)
 		JOIN contact_identities i ON i.kind = k.kind AND i.value = k.value
-		JOIN contacts c ON c.id = i.contact_id`, kinds, values)
+		JOIN contacts c ON c.id = i.contact_id`, tx.s.planEach(kinds, values)...)
 	if err != nil {
 		return nil, fmt.Errorf("look up %d contacts by identity: %w", len(ids), err)
 	}

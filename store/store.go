@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"github.com/pressly/goose/v3"
@@ -269,6 +270,22 @@ func (s *Store) DB() *sql.DB { return s.db }
 // Dialect says which database this is.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
+// planEach is args for a look-up PostgreSQL must plan for each call, with
+// the table's size at that moment. A statement kept prepared gets, from its
+// sixth call, a generic plan costed on the table as it was then: on a new
+// database (a first sync, the first burst of webhooks) that is a handful of
+// rows and a sequential scan, kept until autovacuum analyzes the table, by
+// which time it reads every message of the mailbox again on each batch. The
+// look-ups' tables are the ones a message grows; the statements are small,
+// so planning each costs less than a scan (a batch's dedupe look-up: 0.8 ms
+// a call with the kept plan, 0.03 ms planned each time, 3,000 webhooks).
+func (s *Store) planEach(args ...any) []any {
+	if s.dialect != Postgres {
+		return args
+	}
+	return append([]any{pgx.QueryExecModeExec}, args...)
+}
+
 // RiverDriver is a River driver on the same pool, so jobs can be inserted
 // with InsertTx(ctx, tx.SQL(), …) inside InTx. On PostgreSQL it has no
 // LISTEN connection: clients built on it must poll (PollOnly).
@@ -295,6 +312,22 @@ type Tx struct {
 
 // SQL is the underlying transaction, for River's InsertTx.
 func (tx *Tx) SQL() *sql.Tx { return tx.tx }
+
+// PlanEachStatement has PostgreSQL plan the rest of the transaction's
+// statements for each call (planEach, for statements of others: River's
+// job completion joins river_job to its arguments, and with the plan it
+// kept from a young table it read the whole table on every send: 2.3–3.1
+// ms a call against 0.3 ms planned each time, 3,000 webhooks). SQLite: a
+// no-op.
+func (tx *Tx) PlanEachStatement(ctx context.Context) error {
+	if tx.s.dialect != Postgres {
+		return nil
+	}
+	if _, err := tx.tx.ExecContext(ctx, `SET LOCAL plan_cache_mode = force_custom_plan`); err != nil {
+		return fmt.Errorf("plan each statement: %w", err)
+	}
+	return nil
+}
 
 // InTx runs fn in a transaction, committed if fn returns nil and rolled
 // back otherwise (also if fn panics). fn must not call InTx or use the Store
