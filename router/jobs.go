@@ -186,6 +186,9 @@ func completeTx(ctx context.Context, tx *store.Tx, job *river.Job[SendArgs]) err
 	if _, err := river.ClientFromContextSafely[*sql.Tx](ctx); err != nil {
 		return nil
 	}
+	if err := tx.PlanEachStatement(ctx); err != nil {
+		return err
+	}
 	_, err := river.JobCompleteTx[riverdriver.Driver[*sql.Tx]](ctx, tx.SQL(), job)
 	if err != nil && !errors.Is(err, rivertype.ErrNotFound) {
 		return fmt.Errorf("complete send job %d: %w", job.ID, err)
