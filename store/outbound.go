@@ -83,6 +83,55 @@ func (tx *Tx) InsertOutbound(ctx context.Context, o *Outbound) error {
 	return nil
 }
 
+// OutboundContent is what a queued outbound message says.
+type OutboundContent struct {
+	ID                  int64
+	Subject, Text, HTML string
+}
+
+// SetOutboundContents replaces what queued outbound messages say (the
+// pipeline, when the ticket reference they showed changed before the
+// commit): one statement on PostgreSQL.
+func (tx *Tx) SetOutboundContents(ctx context.Context, cs []OutboundContent) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	var n int64
+	if tx.s.dialect == Postgres {
+		ids := make([]int64, len(cs))
+		subjects, texts, htmls := make([]string, len(cs)), make([]string, len(cs)), make([]string, len(cs))
+		for i, c := range cs {
+			ids[i], subjects[i], texts[i], htmls[i] = c.ID, c.Subject, c.Text, c.HTML
+		}
+		r, err := tx.tx.ExecContext(ctx, `UPDATE outbound_messages o SET subject = u.subject, body_text = u.body_text, body_html = u.body_html
+			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS u(id, subject, body_text, body_html)
+			WHERE o.id = u.id AND o.state = 'queued'`, tx.s.planEach(ids, subjects, texts, htmls)...)
+		if err != nil {
+			return fmt.Errorf("set %d outbound contents: %w", len(cs), err)
+		}
+		if n, err = r.RowsAffected(); err != nil {
+			return fmt.Errorf("set %d outbound contents: %w", len(cs), err)
+		}
+	} else {
+		for _, c := range cs {
+			r, err := tx.tx.ExecContext(ctx, `UPDATE outbound_messages SET subject = $1, body_text = $2, body_html = $3
+				WHERE id = $4 AND state = 'queued'`, c.Subject, c.Text, c.HTML, c.ID)
+			if err != nil {
+				return fmt.Errorf("set outbound %d content: %w", c.ID, err)
+			}
+			k, err := r.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("set outbound %d content: %w", c.ID, err)
+			}
+			n += k
+		}
+	}
+	if n != int64(len(cs)) {
+		return fmt.Errorf("set %d outbound contents: %d were queued", len(cs), n)
+	}
+	return nil
+}
+
 // LastAutoReply is when the contact last got an automatic reply in the
 // conversation (in any conversation if conversationID is 0), not counting
 // replies that failed.

@@ -43,17 +43,26 @@ func scanTicketEvent(r rowScanner) (TicketEvent, error) {
 // number, so the series has no gaps, and on PostgreSQL concurrent callers
 // queue on the row lock until the holder commits.
 func (tx *Tx) NextTicketNumber(ctx context.Context, prefix string, year int) (int64, error) {
-	if prefix == "" || year <= 0 {
-		return 0, fmt.Errorf("next ticket number: bad series %q/%d", prefix, year)
+	return tx.TakeTicketNumbers(ctx, prefix, year, 1)
+}
+
+// TakeTicketNumbers takes the next n numbers of the (prefix, year) series
+// at once and says the first of them. As NextTicketNumber, it holds the
+// counter row until the commit: a transaction that opens many tickets takes
+// their numbers as its last write (the pipeline: CreatePendingTicket, then
+// this and NumberTickets).
+func (tx *Tx) TakeTicketNumbers(ctx context.Context, prefix string, year, n int) (int64, error) {
+	if prefix == "" || year <= 0 || n <= 0 {
+		return 0, fmt.Errorf("take ticket numbers: bad series %q/%d or count %d", prefix, year, n)
 	}
-	var n int64
-	err := tx.tx.QueryRowContext(ctx, `INSERT INTO ticket_counters (prefix, year, last_number) VALUES ($1, $2, 1)
-		ON CONFLICT (prefix, year) DO UPDATE SET last_number = ticket_counters.last_number + 1
-		RETURNING last_number`, prefix, year).Scan(&n)
+	var last int64
+	err := tx.tx.QueryRowContext(ctx, `INSERT INTO ticket_counters (prefix, year, last_number) VALUES ($1, $2, $3)
+		ON CONFLICT (prefix, year) DO UPDATE SET last_number = ticket_counters.last_number + $3
+		RETURNING last_number`, prefix, year, n).Scan(&last)
 	if err != nil {
-		return 0, fmt.Errorf("next ticket number %s/%d: %w", prefix, year, err)
+		return 0, fmt.Errorf("take %d ticket numbers %s/%d: %w", n, prefix, year, err)
 	}
-	return n, nil
+	return last - int64(n) + 1, nil
 }
 
 // PeekTicketNumber is the number NextTicketNumber would give now, read
@@ -85,6 +94,72 @@ func (tx *Tx) CreateTicket(ctx context.Context, t *Ticket) error {
 	if t.Ref == "" {
 		t.Ref = TicketRef(t.Prefix, t.Year, t.Number)
 	}
+	return tx.insertTicket(ctx, t)
+}
+
+// CreatePendingTicket is CreateTicket for a ticket whose number the same
+// transaction gives it later, with NumberTickets: until then it is stored
+// under a placeholder, -key, with a reference that says so. key must be
+// unique among the pending tickets of every transaction (the id of the
+// message that opens it), so that two transactions' placeholders never meet
+// on the unique (prefix, year, number): the counter row is not locked yet.
+func (tx *Tx) CreatePendingTicket(ctx context.Context, t *Ticket, key int64) error {
+	if t.Prefix == "" || t.Year <= 0 || key <= 0 {
+		return fmt.Errorf("create pending ticket: prefix, year and key are required (got %q/%d/%d)", t.Prefix, t.Year, key)
+	}
+	t.Number, t.Ref = -key, fmt.Sprintf("%s-%d-pending-%d", t.Prefix, t.Year, key)
+	return tx.insertTicket(ctx, t)
+}
+
+// TicketNumber is the number and reference NumberTickets gives a pending
+// ticket.
+type TicketNumber struct {
+	ID     int64
+	Number int64
+	Ref    string
+}
+
+// NumberTickets gives pending tickets their numbers (taken with
+// TakeTicketNumbers in the same transaction) and references.
+func (tx *Tx) NumberTickets(ctx context.Context, ns []TicketNumber) error {
+	if len(ns) == 0 {
+		return nil
+	}
+	var n int64
+	if tx.s.dialect == Postgres {
+		ids, numbers, refs := make([]int64, len(ns)), make([]int64, len(ns)), make([]string, len(ns))
+		for i, t := range ns {
+			ids[i], numbers[i], refs[i] = t.ID, t.Number, t.Ref
+		}
+		r, err := tx.tx.ExecContext(ctx, `UPDATE tickets t SET number = u.number, ref = u.ref
+			FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS u(id, number, ref)
+			WHERE t.id = u.id AND t.number < 0`, tx.s.planEach(ids, numbers, refs)...)
+		if err != nil {
+			return fmt.Errorf("number %d tickets: %w", len(ns), err)
+		}
+		if n, err = r.RowsAffected(); err != nil {
+			return fmt.Errorf("number %d tickets: %w", len(ns), err)
+		}
+	} else {
+		for _, t := range ns {
+			r, err := tx.tx.ExecContext(ctx, `UPDATE tickets SET number = $1, ref = $2 WHERE id = $3 AND number < 0`, t.Number, t.Ref, t.ID)
+			if err != nil {
+				return fmt.Errorf("number ticket %s: %w", t.Ref, err)
+			}
+			k, err := r.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("number ticket %s: %w", t.Ref, err)
+			}
+			n += k
+		}
+	}
+	if n != int64(len(ns)) {
+		return fmt.Errorf("number %d tickets: %d were pending", len(ns), n)
+	}
+	return nil
+}
+
+func (tx *Tx) insertTicket(ctx context.Context, t *Ticket) error {
 	if t.Status == "" {
 		t.Status = TicketOpen
 	}
