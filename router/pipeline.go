@@ -237,8 +237,9 @@ func (p *Pipeline) ingestPrepared(ctx context.Context, ins []message.Inbound, pr
 				return err
 			}
 			var jobs jobQueue
+			var nb numbering
 			for i, in := range ins {
-				if err := p.ingestTx(ctx, tx, &jobs, in, pre[i], dds[i], cl, blobs[i].atts, blobs[i].raw, &res[i]); err != nil {
+				if err := p.ingestTx(ctx, tx, &jobs, &nb, in, pre[i], dds[i], cl, blobs[i].atts, blobs[i].raw, &res[i]); err != nil {
 					failed = i
 					return err
 				}
@@ -249,9 +250,13 @@ func (p *Pipeline) ingestPrepared(ctx context.Context, ins []message.Inbound, pr
 				}
 			}
 			if after != nil {
-				return after(ctx, tx)
+				if err := after(ctx, tx); err != nil {
+					return err
+				}
 			}
-			return nil
+			// The ticket numbers last: the counter row is held from here
+			// to the commit only.
+			return nb.finish(ctx, tx)
 		})
 		// Two deliveries of the same message racing (PostgreSQL, several
 		// replicas): the loser hits the unique key; its retry sees a
@@ -485,7 +490,7 @@ func prepareBatch(cls Classifier, index func(subject, text string) []string, ins
 // that classifies it: below, a goroutine costs more than it saves.
 const classifyPerWorker = 16
 
-func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, in message.Inbound, pre prepared, dd dedupe, cl *contactLookup, blobs []string, rawSHA string, res *Result) error {
+func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, nb *numbering, in message.Inbound, pre prepared, dd dedupe, cl *contactLookup, blobs []string, rawSHA string, res *Result) error {
 	id, convID, found := dd.ref.ID, dd.ref.ConversationID, dd.found
 	if !dd.checked {
 		var err error
@@ -505,9 +510,10 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, i
 	// Read and render first, write last. Everything the decision and the
 	// reply need is read and the reply rendered before anything is written,
 	// so a reply that cannot be rendered changes the decision, never whether
-	// the message is stored; and the ticket counter, the hot row, is held
-	// only from its increment to the commit. (The classification, pre,
-	// was made before the transaction: prepareBatch.)
+	// the message is stored. A new ticket's number is the batch's last
+	// write (numbering): until then it shows the number promised.
+	// (The classification, pre, was made before the transaction:
+	// prepareBatch.)
 	contact, err := p.findContact(ctx, tx, cl, ids) // ID 0: someone new
 	if err != nil {
 		return err
@@ -516,6 +522,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, i
 	if err != nil {
 		return err
 	}
+	nb.shown(&th.ticket) // one an earlier message of the batch opened
 
 	facts := Facts{
 		Channel:     in.Channel,
@@ -598,12 +605,9 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, i
 		if d.CreateTicket {
 			// The reference the ticket will most likely get; checked once
 			// the number is taken.
-			year := p.ticketYear(now)
-			n, err := tx.PeekTicketNumber(ctx, p.cfg.TicketPrefix, year)
-			if err != nil {
+			if ref, err = nb.peek(ctx, tx, ticketSeries{p.cfg.TicketPrefix, p.ticketYear(now)}); err != nil {
 				return err
 			}
-			ref = store.TicketRef(p.cfg.TicketPrefix, year, n)
 		}
 		draft = &replyDraft{req: p.replyRequest(in, from, d, topic, ref, now)}
 		if len(in.Routes) > 0 {
@@ -714,7 +718,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, i
 		if d.FollowsTicket != "" {
 			linked = th.closed
 		}
-		if ticket, err = p.openTicket(ctx, tx, topic, contact.ID, conv, in, now, linked); err != nil {
+		if ticket, err = p.openTicket(ctx, tx, nb, topic, contact.ID, conv, m.ID, in, now, linked); err != nil {
 			return err
 		}
 		res.TicketID, res.TicketRef = ticket.ID, ticket.Ref
@@ -733,8 +737,8 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, i
 
 	if draft != nil {
 		if draft.req.TicketRef != ticket.Ref {
-			// Another transaction took the peeked number (PostgreSQL):
-			// the reply must carry the ticket's real reference.
+			// Rendered before the ticket was known (the batch opened it
+			// meanwhile): the reply must carry its reference.
 			draft.req.TicketRef = ticket.Ref
 			if draft.reply, err = p.render(in.ChannelID, draft.req); err != nil {
 				return fmt.Errorf("%w: %v", errReferenceMoved, err)
@@ -748,6 +752,11 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, i
 			return err
 		}
 		res.OutboundID = id
+		if nb.isPending(ticket.ID) {
+			p.fixReply(nb, ticket.ID, id, draft.req, in.Channel == message.Email, in.Subject, func(req replies.Request) (replies.Reply, error) {
+				return p.render(in.ChannelID, req)
+			})
+		}
 	}
 	for i := range routed {
 		r := &routed[i]
@@ -764,8 +773,71 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, i
 		if res.OutboundID == 0 {
 			res.OutboundID = id
 		}
+		if nb.isPending(ticket.ID) {
+			reply, route := r.reply, r.route
+			render := func(req replies.Request) (replies.Reply, error) { return reply, nil } // the route's own text
+			if r.auto {
+				render = func(req replies.Request) (replies.Reply, error) { return p.renderRoute(route, req) }
+			}
+			p.fixReply(nb, ticket.ID, id, r.req, r.route.Channel == message.Email, "", render)
+		}
+	}
+	if nb.isPending(ticket.ID) {
+		p.fixDecision(nb, ticket.ID, ticket.Ref, m, &d, res)
 	}
 	return nil
+}
+
+// fixReply renders again, once the batch has its ticket numbers, an
+// automatic reply that showed a pending ticket's provisional reference, if
+// the ticket got another. A reply by mail gets its subject again, made of
+// the customer's subject (as enqueueReply and enqueueRoute make it).
+func (p *Pipeline) fixReply(nb *numbering, ticketID, outboundID int64, req replies.Request, mail bool, subject string, render func(replies.Request) (replies.Reply, error)) {
+	nb.fix(func(ctx context.Context, tx *store.Tx) error {
+		ref, _ := nb.ref(ticketID)
+		if ref == req.TicketRef {
+			return nil
+		}
+		req.TicketRef = ref
+		reply, err := render(req)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errReferenceMoved, err)
+		}
+		c := store.OutboundContent{ID: outboundID, Text: reply.Text}
+		if mail {
+			c.Subject, c.HTML = replySubject(subject, reply.Subject, ref), reply.HTML
+		}
+		nb.rewrite(c)
+		return nil
+	})
+}
+
+// fixDecision gives a message that opened or joined a pending ticket the
+// ticket's final reference: in its result, and in its decision's reasons
+// if another transaction took the number shown.
+func (p *Pipeline) fixDecision(nb *numbering, ticketID int64, shown string, m store.Message, d *Decision, res *Result) {
+	nb.fix(func(ctx context.Context, tx *store.Tx) error {
+		ref, _ := nb.ref(ticketID)
+		res.TicketRef = ref
+		if ref == shown {
+			return nil
+		}
+		changed := false
+		for i, r := range d.Reasons {
+			if strings.Contains(r, shown) {
+				d.Reasons[i], changed = strings.ReplaceAll(r, shown, ref), true
+			}
+		}
+		if !changed {
+			return nil
+		}
+		res.Decision = *d
+		js, err := json.Marshal(d)
+		if err != nil {
+			return fmt.Errorf("encode decision: %w", err)
+		}
+		return tx.SetMessageClassification(ctx, m.ID, m.Language, m.Scope, m.Topic, m.Confidence, js)
+	})
 }
 
 // errReferenceMoved: the reply rendered with the peeked ticket reference
@@ -948,17 +1020,10 @@ func (p *Pipeline) thread(ctx context.Context, tx *store.Tx, in message.Inbound,
 	return th, nil
 }
 
-func (p *Pipeline) openTicket(ctx context.Context, tx *store.Tx, topic *replies.Topic, contactID, conv int64, in message.Inbound, now time.Time, linked store.Ticket) (store.Ticket, error) {
-	year := p.ticketYear(now)
-	n, err := tx.NextTicketNumber(ctx, p.cfg.TicketPrefix, year)
-	if err != nil {
-		return store.Ticket{}, fmt.Errorf("ticket number: %w", err)
-	}
+func (p *Pipeline) openTicket(ctx context.Context, tx *store.Tx, nb *numbering, topic *replies.Topic, contactID, conv, messageID int64, in message.Inbound, now time.Time, linked store.Ticket) (store.Ticket, error) {
 	t := store.Ticket{
-		Ref:            store.TicketRef(p.cfg.TicketPrefix, year, n),
 		Prefix:         p.cfg.TicketPrefix,
-		Year:           year,
-		Number:         n,
+		Year:           p.ticketYear(now),
 		ConversationID: conv,
 		ContactID:      contactID,
 		Topic:          topic.ID,
@@ -971,18 +1036,16 @@ func (p *Pipeline) openTicket(ctx context.Context, tx *store.Tx, topic *replies.
 	}
 	// Due times in the bank's working time.
 	p.flow().StartClocks(&t, topic.SLAText, topic.FirstResponseText)
-	if err := tx.CreateTicket(ctx, &t); err != nil {
+	if err := nb.open(ctx, tx, &t, messageID); err != nil {
 		return store.Ticket{}, fmt.Errorf("create ticket: %w", err)
 	}
 	if linked.ID != 0 {
-		for _, e := range []store.TicketEvent{
-			{TicketID: t.ID, Kind: store.EventLinked, Actor: "customer", Note: "follows " + linked.Ref, CreatedAt: now},
-			{TicketID: linked.ID, Kind: store.EventLinked, Actor: "customer", Note: "followed by " + t.Ref, CreatedAt: now},
-		} {
-			if err := tx.AddTicketEvent(ctx, &e); err != nil {
-				return store.Ticket{}, err
-			}
+		if err := tx.AddTicketEvent(ctx, &store.TicketEvent{TicketID: t.ID, Kind: store.EventLinked, Actor: "customer",
+			Note: "follows " + linked.Ref, CreatedAt: now}); err != nil {
+			return store.Ticket{}, err
 		}
+		// The old ticket's "followed by" names the new one's number.
+		nb.followedBy(t.ID, linked, store.TicketEvent{Kind: store.EventLinked, Actor: "customer", CreatedAt: now})
 	}
 	// The catalogue: routed to the topic's department and assigned to its
 	// head at once.

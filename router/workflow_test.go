@@ -99,6 +99,11 @@ func TestReopenWindow(t *testing.T) {
 				if !hasEvent(ev1, store.EventLinked) || !hasEvent(ev2, store.EventLinked) {
 					t.Error("the link is not a ticket event on both tickets")
 				}
+				for _, ev := range ev1 {
+					if ev.Kind == store.EventLinked && ev.Note != "followed by EDU-2026-000002" {
+						t.Errorf("the old ticket's link event says %q, want the new ticket's number", ev.Note)
+					}
+				}
 				if r2.OutboundID == 0 {
 					t.Error("the new ticket was not acknowledged")
 				}
