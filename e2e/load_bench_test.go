@@ -135,6 +135,7 @@ type webhookResult struct {
 	p50, p99 time.Duration
 	spooled  int
 	stored   time.Duration // until every acked message was in the database
+	waits    string        // PostgreSQL: its active backends, on average (waitSampler)
 }
 
 func (w webhookResult) perSecond() float64 { return float64(w.count) / w.elapsed.Seconds() }
@@ -194,6 +195,14 @@ func webhookRuns(t *testing.T, dbURL string, cfg loadConfig, r *loadReport, post
 	g := newLoadGateway(t, dbURL, smsChannelYAML(rc.URL()))
 	g.start()
 	res := backendResult{closed: map[int]webhookResult{}}
+	var db *sql.DB
+	if postgres {
+		var err error
+		if db, err = sql.Open("pgx", dbURL); err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+	}
 	l := newSMSLoad(t, fake, g, 10)
 	// Warm up (first contacts, the ticket counter, the pools), unmeasured.
 	l.closed(4, 50)
@@ -203,9 +212,16 @@ func webhookRuns(t *testing.T, dbURL string, cfg loadConfig, r *loadReport, post
 		from := l.count()
 		spooled := g.logCount("inbound message spooled")
 		start := time.Now()
+		var waits *waitSampler
+		if db != nil {
+			waits = sampleWaits(db)
+		}
 		elapsed := run()
 		sent := l.since(from)
 		w := webhookResult{count: len(sent), elapsed: elapsed}
+		if waits != nil {
+			w.waits = waits.end()
+		}
 		lat := ackLatencies(sent)
 		w.p50, w.p99 = percentile(lat, 50), percentile(lat, 99)
 		w.spooled = g.logCount("inbound message spooled") - spooled
@@ -226,6 +242,9 @@ func webhookRuns(t *testing.T, dbURL string, cfg loadConfig, r *loadReport, post
 		res.closed[clients] = w
 		peak = max(peak, w.perSecond())
 		t.Logf("%d clients: %d webhooks in %s: %.0f msg/s, ack p50 %s p99 %s, %d spooled", clients, w.count, w.elapsed, w.perSecond(), ms(w.p50), ms(w.p99), w.spooled)
+		if w.waits != "" {
+			t.Logf("%d clients: PostgreSQL's active backends on average: %s", clients, w.waits)
+		}
 	}
 	half := peak / 2
 	halfFrom := l.count()
@@ -492,8 +511,8 @@ func (r *loadReport) markdown(cfg loadConfig) string {
 	}
 	for _, clients := range []int{8, 32} {
 		w := r.pg.closed[clients]
-		fmt.Fprintf(&b, "| signed SMS webhooks → 200, PostgreSQL, %d clients (%d msgs%s) | %.0f msg/s, ack p50 %s, p99 %s | pgbench, the gateway's own %d-statement transaction: %.0f tx/s; the floor (message + outbox row): %.0f tx/s | %s of the transaction, %s of the floor |\n",
-			clients, w.count, w.spoolNote(), w.perSecond(), ms(w.p50), ms(w.p99), r.statements, r.pgFull[clients], r.pgFloor[clients],
+		fmt.Fprintf(&b, "| signed SMS webhooks → 200, PostgreSQL, %d clients (%d msgs%s) | %.0f msg/s, ack p50 %s, p99 %s; active backends on average: %s | pgbench, the gateway's own %d-statement transaction: %.0f tx/s; the floor (message + outbox row): %.0f tx/s | %s of the transaction, %s of the floor |\n",
+			clients, w.count, w.spoolNote(), w.perSecond(), ms(w.p50), ms(w.p99), w.waits, r.statements, r.pgFull[clients], r.pgFloor[clients],
 			ratio(w.perSecond(), r.pgFull[clients]), ratio(w.perSecond(), r.pgFloor[clients]))
 	}
 	fmt.Fprintf(&b, "| same, fixed rate at half the peak, PostgreSQL | %.0f msg/s offered: ack p50 %s, p99 %s; reply at the stand-in p50 %s, p99 %s after the 200 | | |\n",

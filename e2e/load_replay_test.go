@@ -26,6 +26,7 @@ type piece struct {
 	key  bool   // the transaction's key, as text
 	ref  string // a returned value
 	pad  int    // ref zero-padded to this width
+	neg  bool   // minus ref (a pending ticket's placeholder number)
 	null bool
 }
 
@@ -66,6 +67,12 @@ var (
 const perRowSearch = `INSERT INTO message_search (message_id, conversation_id, doc)
 		VALUES ($1, $2, $3::tsvector) ON CONFLICT DO NOTHING`
 
+// perRowNumbering is the store's numbering of a batch's pending tickets
+// (Tx.NumberTickets, an unnest of three arrays on PostgreSQL) for one
+// ticket, the form SQLite's store uses: so that the ticket's id, number
+// and reference follow the replay's own rows.
+const perRowNumbering = `UPDATE tickets SET number = $2, ref = $3 WHERE id = $1 AND number < 0`
+
 // planFromCapture builds the full replay and the floor (the messages row
 // and its outbound_messages row only).
 func planFromCapture(ctx context.Context, t *testing.T, tx capturedTx) (full, floor plan) {
@@ -92,6 +99,17 @@ func planFromCapture(ctx context.Context, t *testing.T, tx capturedTx) (full, fl
 			}
 			r, c := strconv.FormatInt(rows[0].R, 10), strconv.FormatInt(rows[0].C, 10)
 			s.sql, params = perRowSearch, []*string{&r, &c, &rows[0].B}
+		}
+		if strings.Contains(st.sql, "UPDATE tickets t SET number = u.number") && len(params) == 3 {
+			one := make([]*string, 3)
+			for j, p := range params {
+				if p == nil || !strings.HasPrefix(*p, "{") || !strings.HasSuffix(*p, "}") || strings.ContainsAny(*p, `,"`) {
+					t.Fatalf("capture: ticket numbering %v: want one ticket's", params)
+				}
+				v := strings.TrimSuffix(strings.TrimPrefix(*p, "{"), "}")
+				one[j] = &v
+			}
+			s.sql, params = perRowNumbering, one
 		}
 		for _, p := range params {
 			s.args = append(s.args, variableArg(p, tx, rets))
@@ -196,6 +214,9 @@ func variableArg(p *string, tx capturedTx, refs refMap) arg {
 		if v == r.val {
 			return arg{{ref: r.name}}
 		}
+		if v == "-"+r.val {
+			return arg{{ref: r.name, neg: true}}
+		}
 	}
 	if strings.HasPrefix(v, "{") || strings.HasPrefix(v, "[") {
 		return arg{{lit: v}}
@@ -210,6 +231,14 @@ func variableArg(p *string, tx capturedTx, refs refMap) arg {
 			i, n, ps = j, len(tx.from), piece{lit: "+"}
 		}
 		for _, r := range refs {
+			// An id (sequences are a million apart: seven digits or more)
+			// inside a text, as a pending ticket's reference holds its
+			// message's.
+			if _, err := strconv.Atoi(r.val); err == nil && len(r.val) >= 7 {
+				if j := strings.Index(v, r.val); j >= 0 && j < i {
+					i, n, ps = j, len(r.val), piece{ref: r.name}
+				}
+			}
 			padded := "-" + zpad(r.val, 6)
 			if _, err := strconv.Atoi(r.val); err == nil && len(r.val) < 6 {
 				if j := strings.Index(v, padded); j >= 0 && j < i {
@@ -290,6 +319,10 @@ func (p plan) pgbenchScript(consts map[string]string, spread map[string][2]int64
 					parts = append(parts, sqlLiteral(zpad(consts[pc.ref], pc.pad)))
 				case pc.ref != "" && pc.pad > 0:
 					parts = append(parts, fmt.Sprintf("lpad(:%s::text, %d, '0')", pc.ref, pc.pad))
+				case pc.neg:
+					parts = append(parts, fmt.Sprintf("(-:%s::bigint)", pc.ref))
+				case pc.ref != "" && len(a) > 1:
+					parts = append(parts, ":"+pc.ref+"::text")
 				case pc.ref != "":
 					parts = append(parts, ":"+pc.ref)
 				default:
@@ -494,6 +527,8 @@ func (r *goRunner) args(s rstep, key string, vars map[string]string) []any {
 				b.WriteString(zpad(r.consts[pc.ref], pc.pad))
 			case pc.ref != "" && pc.pad > 0:
 				b.WriteString(zpad(vars[pc.ref], pc.pad))
+			case pc.neg:
+				b.WriteString("-" + vars[pc.ref])
 			case pc.ref != "":
 				b.WriteString(vars[pc.ref])
 			default:
