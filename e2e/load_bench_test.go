@@ -389,7 +389,7 @@ func sqliteBaseline(t *testing.T, file string, p plan, clients int, d time.Durat
 	for _, s := range p.steps {
 		steps = append(steps, sqliteStep(s)...)
 	}
-	r := &goRunner{db: db, steps: steps, consts: consts, sqlite: true, writeMu: make(chan struct{}, 1)}
+	r := &goRunner{db: db, steps: steps, consts: consts, sqlite: true, writeMu: make(chan struct{}, 1), base: time.Now().UnixNano()}
 	tps, err := r.run(ctx, clients, d)
 	if err != nil {
 		t.Fatalf("sqlite baseline %s: %v", p.name, err)

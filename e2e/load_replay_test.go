@@ -297,7 +297,10 @@ func sqlLiteral(s string) string {
 // instead (see spreadRefs).
 func (p plan) pgbenchScript(consts map[string]string, spread map[string][2]int64) string {
 	var b strings.Builder
-	b.WriteString("\\set key random(1, 999999999999)\n")
+	// The key is a message's unique MessageSid: drawn from all of int64,
+	// so that two of the few hundred thousand transactions of a run meet
+	// once in ~10^8 runs (from 1..10^12 they did, about once in 60).
+	b.WriteString("\\set key random(1, 9223372036854775806)\n")
 	for ref, r := range spread {
 		fmt.Fprintf(&b, "\\set %s random(%d, %d)\n", spreadVar(ref), r[0], r[1])
 	}
@@ -485,6 +488,7 @@ type goRunner struct {
 	consts  map[string]string
 	sqlite  bool
 	writeMu chan struct{} // the store's one writer on SQLite
+	base    int64         // the first key: unique to the run (start time)
 	keys    atomic.Int64
 
 	// Each statement prepared once (database/sql then keeps it prepared
@@ -550,7 +554,9 @@ func (r *goRunner) once(ctx context.Context) error {
 		r.writeMu <- struct{}{}
 		defer func() { <-r.writeMu }()
 	}
-	key := strconv.FormatInt(time.Now().UnixNano()%1e9*1000+r.keys.Add(1)%1000, 10)
+	// Unique: a run's keys count up from its start time in nanoseconds,
+	// and a run makes far fewer keys than nanoseconds pass.
+	key := strconv.FormatInt(r.base+r.keys.Add(1), 10)
 	tx, err := r.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
