@@ -174,12 +174,17 @@ func (tx *Tx) SetMessageClassification(ctx context.Context, messageID int64, lan
 	return affectedOne(res, err, fmt.Sprintf("set classification of message %d", messageID))
 }
 
+// affected is how many rows the statement that gave res, err changed.
+func affected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 // affectedOne turns "no row changed" into ErrNotFound.
 func affectedOne(res sql.Result, err error, what string) error {
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := affected(res, err)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}

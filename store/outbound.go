@@ -103,23 +103,17 @@ func (tx *Tx) SetOutboundContents(ctx context.Context, cs []OutboundContent) err
 		for i, c := range cs {
 			ids[i], subjects[i], texts[i], htmls[i] = c.ID, c.Subject, c.Text, c.HTML
 		}
-		r, err := tx.tx.ExecContext(ctx, `UPDATE outbound_messages o SET subject = u.subject, body_text = u.body_text, body_html = u.body_html
+		var err error
+		n, err = affected(tx.tx.ExecContext(ctx, `UPDATE outbound_messages o SET subject = u.subject, body_text = u.body_text, body_html = u.body_html
 			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS u(id, subject, body_text, body_html)
-			WHERE o.id = u.id AND o.state = 'queued'`, tx.s.planEach(ids, subjects, texts, htmls)...)
+			WHERE o.id = u.id AND o.state = 'queued'`, tx.s.planEach(ids, subjects, texts, htmls)...))
 		if err != nil {
-			return fmt.Errorf("set %d outbound contents: %w", len(cs), err)
-		}
-		if n, err = r.RowsAffected(); err != nil {
 			return fmt.Errorf("set %d outbound contents: %w", len(cs), err)
 		}
 	} else {
 		for _, c := range cs {
-			r, err := tx.tx.ExecContext(ctx, `UPDATE outbound_messages SET subject = $1, body_text = $2, body_html = $3
-				WHERE id = $4 AND state = 'queued'`, c.Subject, c.Text, c.HTML, c.ID)
-			if err != nil {
-				return fmt.Errorf("set outbound %d content: %w", c.ID, err)
-			}
-			k, err := r.RowsAffected()
+			k, err := affected(tx.tx.ExecContext(ctx, `UPDATE outbound_messages SET subject = $1, body_text = $2, body_html = $3
+				WHERE id = $4 AND state = 'queued'`, c.Subject, c.Text, c.HTML, c.ID))
 			if err != nil {
 				return fmt.Errorf("set outbound %d content: %w", c.ID, err)
 			}

@@ -131,22 +131,16 @@ func (tx *Tx) NumberTickets(ctx context.Context, ns []TicketNumber) error {
 		for i, t := range ns {
 			ids[i], numbers[i], refs[i] = t.ID, t.Number, t.Ref
 		}
-		r, err := tx.tx.ExecContext(ctx, `UPDATE tickets t SET number = u.number, ref = u.ref
+		var err error
+		n, err = affected(tx.tx.ExecContext(ctx, `UPDATE tickets t SET number = u.number, ref = u.ref
 			FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS u(id, number, ref)
-			WHERE t.id = u.id AND t.number < 0`, tx.s.planEach(ids, numbers, refs)...)
+			WHERE t.id = u.id AND t.number < 0`, tx.s.planEach(ids, numbers, refs)...))
 		if err != nil {
-			return fmt.Errorf("number %d tickets: %w", len(ns), err)
-		}
-		if n, err = r.RowsAffected(); err != nil {
 			return fmt.Errorf("number %d tickets: %w", len(ns), err)
 		}
 	} else {
 		for _, t := range ns {
-			r, err := tx.tx.ExecContext(ctx, `UPDATE tickets SET number = $1, ref = $2 WHERE id = $3 AND number < 0`, t.Number, t.Ref, t.ID)
-			if err != nil {
-				return fmt.Errorf("number ticket %s: %w", t.Ref, err)
-			}
-			k, err := r.RowsAffected()
+			k, err := affected(tx.tx.ExecContext(ctx, `UPDATE tickets SET number = $1, ref = $2 WHERE id = $3 AND number < 0`, t.Number, t.Ref, t.ID))
 			if err != nil {
 				return fmt.Errorf("number ticket %s: %w", t.Ref, err)
 			}
