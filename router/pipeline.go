@@ -635,13 +635,10 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, n
 		return fmt.Errorf("contact: %w", err)
 	}
 	conv := th.conv
+	var newConv *store.Conversation // written with the message, in one statement
 	if conv == 0 {
-		c := store.Conversation{ContactID: contact.ID, ChannelID: in.ChannelID, Subject: in.Subject, Status: "open",
+		newConv = &store.Conversation{ContactID: contact.ID, ChannelID: in.ChannelID, Subject: in.Subject, Status: "open",
 			CitesForeignTicket: th.foreignRef, LastMessageAt: now, CreatedAt: now}
-		if err := tx.CreateConversation(ctx, &c); err != nil {
-			return fmt.Errorf("conversation: %w", err)
-		}
-		conv = c.ID
 	} else if err := tx.TouchConversation(ctx, conv, now); err != nil {
 		return err
 	}
@@ -694,7 +691,12 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, n
 		Fields:           in.Fields,
 		IndexTerms:       pre.terms,
 	}
-	if err := tx.InsertMessage(ctx, &m); err != nil {
+	if newConv != nil {
+		if err := tx.InsertMessageInNewConversation(ctx, newConv, &m); err != nil {
+			return err
+		}
+		conv = newConv.ID
+	} else if err := tx.InsertMessage(ctx, &m); err != nil {
 		return err
 	}
 	res.MessageID, res.ConversationID, res.Decision = m.ID, conv, d

@@ -113,6 +113,37 @@ func (tx *Tx) LookupMessages(ctx context.Context, keys []MessageKey) (map[Messag
 // once m.ID is known; m.Attachments must be empty here so none is lost by
 // assuming otherwise.
 func (tx *Tx) InsertMessage(ctx context.Context, m *Message) error {
+	return tx.insertMessage(ctx, nil, m)
+}
+
+// InsertMessageInNewConversation is CreateConversation of c and then
+// InsertMessage of m in it (m.ConversationID is c's): on PostgreSQL one
+// statement, where each is a round trip, and a new customer's first message
+// opens a conversation (every mail of a backfill from someone new).
+func (tx *Tx) InsertMessageInNewConversation(ctx context.Context, c *Conversation, m *Message) error {
+	if tx.s.dialect != Postgres {
+		if err := tx.CreateConversation(ctx, c); err != nil {
+			return err
+		}
+		m.ConversationID = c.ID
+		return tx.InsertMessage(ctx, m)
+	}
+	if err := c.prepare(); err != nil {
+		return err
+	}
+	return tx.insertMessage(ctx, c, m)
+}
+
+// messageColumns are the columns InsertMessage writes, $1… in this order.
+const messageColumns = `channel_id, external_id, conversation_id, contact_id,
+		from_kind, from_value, from_name, to_addrs, subject, body_text, body_html,
+		header_message_id, in_reply_to, refs, flags, quarantined, quarantine_reason,
+		raw_sha256, language, scope, topic, confidence, decision, sent_at, received_at, created_at,
+		text_truncated, html_truncated, fields`
+
+// insertMessage inserts m, and before it, in the same statement, the new
+// conversation c it goes in when c is not nil (PostgreSQL).
+func (tx *Tx) insertMessage(ctx context.Context, c *Conversation, m *Message) error {
 	if m.ChannelID == 0 || m.ExternalID == "" {
 		return errors.New("insert message: channel id and external id are required")
 	}
@@ -135,28 +166,42 @@ func (tx *Tx) InsertMessage(ctx context.Context, m *Message) error {
 		m.CreatedAt = now()
 	}
 	s := tx.s
-	// DO NOTHING rather than catching the violation: on PostgreSQL a failed
-	// statement would abort the caller's whole transaction.
-	err = tx.tx.QueryRowContext(ctx, `INSERT INTO messages (channel_id, external_id, conversation_id, contact_id,
-		from_kind, from_value, from_name, to_addrs, subject, body_text, body_html,
-		header_message_id, in_reply_to, refs, flags, quarantined, quarantine_reason,
-		raw_sha256, language, scope, topic, confidence, decision, sent_at, received_at, created_at,
-		text_truncated, html_truncated, fields)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26,
-		$27, $28, $29)
-		ON CONFLICT DO NOTHING
-		RETURNING id`,
-		m.ChannelID, m.ExternalID, nullID(m.ConversationID), nullID(m.ContactID),
+	args := []any{m.ChannelID, m.ExternalID, nullID(m.ConversationID), nullID(m.ContactID),
 		string(m.From.Kind), m.From.Value, m.From.Name, listJSON(m.To), m.Subject, m.Text, m.HTML,
 		m.HeaderMessageID, m.InReplyTo, listJSON(m.References), string(flags), m.Quarantined, m.QuarantineReason,
 		m.RawSHA256, m.Language, m.Scope, m.Topic, m.Confidence, decision,
 		s.dbTime(m.SentAt), s.dbTime(m.ReceivedAt), s.dbTime(m.CreatedAt),
-		m.TextTruncated, m.HTMLTruncated, fields).Scan(&m.ID)
+		m.TextTruncated, m.HTMLTruncated, fields}
+	// DO NOTHING rather than catching the violation: on PostgreSQL a failed
+	// statement would abort the caller's whole transaction.
+	q := `INSERT INTO messages (` + messageColumns + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26,
+		$27, $28, $29)
+		ON CONFLICT DO NOTHING
+		RETURNING id, conversation_id`
+	if c != nil {
+		// The conversation is the CTE's row; a duplicate message leaves it
+		// behind, but the caller then rolls back (ErrDuplicate).
+		q = `WITH c AS (INSERT INTO conversations (contact_id, channel_id, subject, status, cites_foreign_ticket, last_message_at, created_at)
+			VALUES ($30, $31, $32, $33, $34, $35, $36) RETURNING id)
+		INSERT INTO messages (` + messageColumns + `)
+		VALUES ($1, $2, coalesce($3::bigint, (SELECT id FROM c)), $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26,
+		$27, $28, $29)
+		ON CONFLICT DO NOTHING
+		RETURNING id, conversation_id`
+		args[2] = nil // $3 NULL: the conversation is c's
+		args = append(args, c.ContactID, c.ChannelID, c.Subject, c.Status, c.CitesForeignTicket, s.dbTime(c.LastMessageAt), s.dbTime(c.CreatedAt))
+	}
+	var conv sql.NullInt64
+	err = tx.tx.QueryRowContext(ctx, q, args...).Scan(&m.ID, &conv)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("insert message %d/%s: %w", m.ChannelID, m.ExternalID, ErrDuplicate)
 	}
 	if err != nil {
 		return fmt.Errorf("insert message: %w", err)
+	}
+	if c != nil {
+		c.ID, m.ConversationID = conv.Int64, conv.Int64
 	}
 	return tx.indexMessage(ctx, m)
 }
@@ -488,6 +533,21 @@ func (tx *Tx) OpenConversation(ctx context.Context, contactID, channelID int64, 
 // CreateConversation stores c and sets c.ID. Status defaults to open and
 // the times to now.
 func (tx *Tx) CreateConversation(ctx context.Context, c *Conversation) error {
+	if err := c.prepare(); err != nil {
+		return err
+	}
+	s := tx.s
+	err := tx.tx.QueryRowContext(ctx, `INSERT INTO conversations (contact_id, channel_id, subject, status, cites_foreign_ticket, last_message_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		c.ContactID, c.ChannelID, c.Subject, c.Status, c.CitesForeignTicket, s.dbTime(c.LastMessageAt), s.dbTime(c.CreatedAt)).Scan(&c.ID)
+	if err != nil {
+		return fmt.Errorf("create conversation: %w", err)
+	}
+	return nil
+}
+
+// prepare checks a new conversation and fills in its defaults.
+func (c *Conversation) prepare() error {
 	if c.ContactID == 0 || c.ChannelID == 0 {
 		return errors.New("create conversation: contact and channel are required")
 	}
@@ -502,13 +562,6 @@ func (tx *Tx) CreateConversation(ctx context.Context, c *Conversation) error {
 	}
 	if c.LastMessageAt.IsZero() {
 		c.LastMessageAt = c.CreatedAt
-	}
-	s := tx.s
-	err := tx.tx.QueryRowContext(ctx, `INSERT INTO conversations (contact_id, channel_id, subject, status, cites_foreign_ticket, last_message_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		c.ContactID, c.ChannelID, c.Subject, c.Status, c.CitesForeignTicket, s.dbTime(c.LastMessageAt), s.dbTime(c.CreatedAt)).Scan(&c.ID)
-	if err != nil {
-		return fmt.Errorf("create conversation: %w", err)
 	}
 	return nil
 }
