@@ -57,7 +57,22 @@ var (
 	// The store makes a contact and its identity in one statement on
 	// PostgreSQL (Tx.CreateContact): its result's id is the contact's.
 	contactCTE = regexp.MustCompile(`(?is)^\s*WITH\s+c\s+AS\s*\(\s*INSERT\s+INTO\s+contacts\b`)
+	// A new conversation and its first message are one statement too
+	// (Tx.InsertMessageInNewConversation): it returns the message's id and
+	// the conversation's.
+	newConvCTE = regexp.MustCompile(`(?is)^\s*WITH\s+c\s+AS\s*\(\s*INSERT\s+INTO\s+conversations\b`)
 )
+
+// newConvArgs is how many parameters the message of newConvCTE has; the
+// conversation's follow.
+const newConvArgs = 29
+
+// plainMessageInsert is newConvCTE's message insert alone, its conversation
+// a parameter ($3) again.
+func plainMessageInsert(q string) string {
+	q = q[strings.Index(q, "INSERT INTO messages"):]
+	return strings.Replace(q, "coalesce($3::bigint, (SELECT id FROM c))", "$3", 1)
+}
 
 // perRowSearch is the store's search insert of one message, as it was
 // written a row a statement: the captured transaction's one-row
@@ -120,7 +135,21 @@ func planFromCapture(ctx context.Context, t *testing.T, tx capturedTx) (full, fl
 			// conflict with the first.
 			s.args[0] = arg{{lit: "{"}, {key: true}, {lit: "}"}}
 		}
-		if contactCTE.MatchString(s.sql) {
+		if newConvCTE.MatchString(s.sql) {
+			vals, err := tx.returning(ctx, "messages", "id, conversation_id", seen["messages"])
+			if err != nil {
+				t.Fatalf("capture: %v", err)
+			}
+			for col, table := range map[string]string{"id": "messages", "conversation_id": "conversations"} {
+				rets = append(rets, struct{ name, val string }{s.prefix + col, vals[col]})
+				full.consts["const:"+s.prefix+col] = vals[col]
+				full.refTable[s.prefix+col] = table
+			}
+			s.returns = []string{"id", "conversation_id"}
+			seen["messages"]++
+			seen["conversations"]++
+			msgIdx = len(full.steps)
+		} else if contactCTE.MatchString(s.sql) {
 			vals, err := tx.returning(ctx, "contacts", "id", seen["contacts"])
 			if err != nil {
 				t.Fatalf("capture: %v", err)
@@ -181,6 +210,12 @@ func planFromCapture(ctx context.Context, t *testing.T, tx capturedTx) (full, fl
 	// other references kept as captured); the outbound row refers to the
 	// new message.
 	m, o := full.steps[msgIdx], full.steps[outIdx]
+	if newConvCTE.MatchString(m.sql) {
+		// The message alone, into the conversation the capture made.
+		m.sql = plainMessageInsert(m.sql)
+		m.args = append([]arg{}, m.args[:newConvArgs]...)
+		m.args[2] = arg{{ref: m.prefix + "conversation_id"}}
+	}
 	m.args = constRefs(m.args, "")
 	o.args = constRefs(o.args, m.prefix+"id")
 	m.returns = []string{"id"}
@@ -432,6 +467,15 @@ func escapeLiterals(q string) string {
 // search_terms, River's insert is its own, and SQLite has no NOTIFY.
 func sqliteStep(s rstep) []rstep {
 	switch {
+	case newConvCTE.MatchString(s.sql) && len(s.args) == newConvArgs+7:
+		// Two statements on SQLite, the conversation's and the message's.
+		msg := rstep{sql: plainMessageInsert(s.sql), args: append([]arg{}, s.args[:newConvArgs]...), returns: s.returns, prefix: s.prefix}
+		msg.args[2] = arg{{ref: s.prefix + "cid"}}
+		return []rstep{
+			{sql: `INSERT INTO conversations (contact_id, channel_id, subject, status, cites_foreign_ticket, last_message_at, created_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, args: s.args[newConvArgs:], returns: []string{"id"}, prefix: s.prefix + "c"},
+			msg,
+		}
 	case contactCTE.MatchString(s.sql) && len(s.args) == 6:
 		// Two statements on SQLite, the contact's and its identity's.
 		return []rstep{
