@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/wasl-dev/wasl/store"
 )
@@ -42,9 +43,9 @@ type pendingTicket struct {
 	series             ticketSeries
 	provisional, final int64
 	// follows is the closed ticket this one follows, whose event saying
-	// so (at, with this one's reference) waits for the number.
+	// so (at at, with this one's reference) waits for the number.
 	follows store.Ticket
-	at      store.TicketEvent
+	at      time.Time
 }
 
 // peek is the reference the batch's next ticket of the series will show.
@@ -94,16 +95,16 @@ func (nb *numbering) isPending(id int64) bool {
 // shown puts the provisional number and reference on a pending ticket read
 // back from the database (where it has its placeholder).
 func (nb *numbering) shown(t *store.Ticket) {
-	if pt, ok := nb.byID[t.ID]; ok && t.ID != 0 {
+	if pt, ok := nb.byID[t.ID]; ok {
 		t.Number, t.Ref = pt.provisional, store.TicketRef(pt.series.prefix, pt.series.year, pt.provisional)
 	}
 }
 
 // followedBy records that pending ticket id follows closed: the closed one's
 // "followed by" event names the new reference, so it waits for it.
-func (nb *numbering) followedBy(id int64, closed store.Ticket, e store.TicketEvent) {
+func (nb *numbering) followedBy(id int64, closed store.Ticket, at time.Time) {
 	if pt, ok := nb.byID[id]; ok {
-		pt.follows, pt.at = closed, e
+		pt.follows, pt.at = closed, at
 	}
 }
 
@@ -163,8 +164,7 @@ func (nb *numbering) finish(ctx context.Context, tx *store.Tx) error {
 		if pt.follows.ID == 0 {
 			continue
 		}
-		e := pt.at
-		e.TicketID, e.Note = pt.follows.ID, "followed by "+ns[i].Ref
+		e := store.TicketEvent{TicketID: pt.follows.ID, Kind: store.EventLinked, Actor: "customer", Note: "followed by " + ns[i].Ref, CreatedAt: pt.at}
 		if err := tx.AddTicketEvent(ctx, &e); err != nil {
 			return fmt.Errorf("link %s to %s: %w", pt.follows.Ref, ns[i].Ref, err)
 		}

@@ -755,7 +755,7 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, n
 		}
 		res.OutboundID = id
 		if nb.isPending(ticket.ID) {
-			p.fixReply(nb, ticket.ID, id, draft.req, in.Channel == message.Email, in.Subject, func(req replies.Request) (replies.Reply, error) {
+			p.fixReply(nb, ticket.ID, id, ticket.Ref, draft.req, in.Channel == message.Email, in.Subject, func(req replies.Request) (replies.Reply, error) {
 				return p.render(in.ChannelID, req)
 			})
 		}
@@ -775,13 +775,15 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, n
 		if res.OutboundID == 0 {
 			res.OutboundID = id
 		}
-		if nb.isPending(ticket.ID) {
+		// A route's own text does not show the ticket; by mail its
+		// subject does.
+		if mail := r.route.Channel == message.Email; nb.isPending(ticket.ID) && (r.auto || mail) {
 			reply, route := r.reply, r.route
-			render := func(req replies.Request) (replies.Reply, error) { return reply, nil } // the route's own text
+			render := func(req replies.Request) (replies.Reply, error) { return reply, nil }
 			if r.auto {
 				render = func(req replies.Request) (replies.Reply, error) { return p.renderRoute(route, req) }
 			}
-			p.fixReply(nb, ticket.ID, id, r.req, r.route.Channel == message.Email, "", render)
+			p.fixReply(nb, ticket.ID, id, ticket.Ref, r.req, mail, "", render)
 		}
 	}
 	if nb.isPending(ticket.ID) {
@@ -790,14 +792,14 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, n
 	return nil
 }
 
-// fixReply renders again, once the batch has its ticket numbers, an
-// automatic reply that showed a pending ticket's provisional reference, if
-// the ticket got another. A reply by mail gets its subject again, made of
-// the customer's subject (as enqueueReply and enqueueRoute make it).
-func (p *Pipeline) fixReply(nb *numbering, ticketID, outboundID int64, req replies.Request, mail bool, subject string, render func(replies.Request) (replies.Reply, error)) {
+// fixReply renders again, once the batch has its ticket numbers, a reply
+// written showing a pending ticket's provisional reference, shown, if the
+// ticket got another. A reply by mail gets its subject again, made of the
+// customer's subject (as enqueueReply and enqueueRoute make it).
+func (p *Pipeline) fixReply(nb *numbering, ticketID, outboundID int64, shown string, req replies.Request, mail bool, subject string, render func(replies.Request) (replies.Reply, error)) {
 	nb.fix(func(ctx context.Context, tx *store.Tx) error {
 		ref, _ := nb.ref(ticketID)
-		if ref == req.TicketRef {
+		if ref == shown {
 			return nil
 		}
 		req.TicketRef = ref
@@ -842,9 +844,9 @@ func (p *Pipeline) fixDecision(nb *numbering, ticketID int64, shown string, m st
 	})
 }
 
-// errReferenceMoved: the reply rendered with the peeked ticket reference
+// errReferenceMoved: a reply rendered with a ticket's promised reference
 // could not be rendered again with the one the ticket got. The transaction
-// is retried; its render then sees the true reference before any write.
+// is retried, promising anew from the counter as it then stands.
 var errReferenceMoved = errors.New("ticket reference moved while the reply was rendered")
 
 // replyDraft is an automatic reply rendered before the writes.
@@ -1047,7 +1049,7 @@ func (p *Pipeline) openTicket(ctx context.Context, tx *store.Tx, nb *numbering, 
 			return store.Ticket{}, err
 		}
 		// The old ticket's "followed by" names the new one's number.
-		nb.followedBy(t.ID, linked, store.TicketEvent{Kind: store.EventLinked, Actor: "customer", CreatedAt: now})
+		nb.followedBy(t.ID, linked, now)
 	}
 	// The catalogue: routed to the topic's department and assigned to its
 	// head at once.
