@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wasl-dev/wasl/store"
 )
 
 // A replay plan is the captured transaction with its keys made variable:
@@ -496,8 +498,9 @@ func sqliteStep(s rstep) []rstep {
 		if len(s.args) == 2 && len(s.args[1]) == 1 {
 			data = pgByteaArrayOne(s.args[1][0].lit)
 		}
-		return []rstep{{sql: `INSERT INTO blob_data (sha256, data) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING`,
-			args: []arg{{{key: true}}, {{lit: data}}}}}
+		stored, codec := store.EncodeSQLiteBlob([]byte(data))
+		return []rstep{{sql: `INSERT INTO blob_data (sha256, data, codec) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING`,
+			args: []arg{{{key: true}}, {{lit: string(stored)}}, {{lit: codec}}}}}
 	case strings.Contains(s.sql, "INSERT INTO message_search"):
 		doc := s.args[2]
 		words := "[]"

@@ -114,3 +114,67 @@ func TestBlobBatch(t *testing.T) {
 		}
 	})
 }
+
+// TestSmallBlobCodec: on SQLite a small blob that compresses is kept
+// s2-compressed (migration 00028), one that does not is kept as it is; on
+// PostgreSQL (lz4 in the server) always as it is. Each reads back whole.
+func TestSmallBlobCodec(t *testing.T) {
+	noise := make([]byte, 8<<10)
+	for i := range noise {
+		noise[i] = byte(uint32(i)*2654435761>>13) ^ byte(i*7)
+	}
+	cases := []struct {
+		name, data string
+		compress   bool // on SQLite
+	}{
+		{"mail", strings.Repeat("Dear support team, the portal says my fees are unpaid.\r\n", 150), true},
+		{"arabic", strings.Repeat("البروجكتر في القاعة لا يعمل منذ صباح الأحد\r\n", 120), true},
+		{"noise", string(noise), false},
+		{"short", "hi", false},
+	}
+	each(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		b := s.NewBlobBatch()
+		digests := make([]string, len(cases))
+		for i, c := range cases {
+			d, err := b.Put(ctx, []byte(c.data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			digests[i] = d
+		}
+		if err := s.InTx(ctx, func(tx *Tx) error { return b.WriteTx(ctx, tx) }); err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range cases {
+			var codec string
+			var size int
+			if err := s.DB().QueryRowContext(ctx, `SELECT codec, length(data) FROM blob_data WHERE sha256 = $1`, digests[i]).Scan(&codec, &size); err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			want := ""
+			if c.compress && s.dialect == SQLite {
+				want = blobCodecS2
+			}
+			if codec != want || (want != "" && size > len(c.data)/2) || (want == "" && size != len(c.data)) {
+				t.Errorf("%s: stored %d of %d bytes with codec %q, want %q", c.name, size, len(c.data), codec, want)
+			}
+			f, err := s.OpenBlob(ctx, digests[i])
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			back, err := io.ReadAll(f)
+			f.Close()
+			if err != nil || string(back) != c.data {
+				t.Errorf("%s: read back %d bytes (%v), want the %d stored", c.name, len(back), err, len(c.data))
+			}
+		}
+		// A codec this build does not know is an error, not garbage.
+		if _, err := s.DB().ExecContext(ctx, `UPDATE blob_data SET codec = 'zz' WHERE sha256 = $1`, digests[0]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.OpenBlob(ctx, digests[0]); err == nil || !strings.Contains(err.Error(), `unknown codec "zz"`) {
+			t.Errorf("OpenBlob of an unknown codec: %v, want an error naming it", err)
+		}
+	})
+}
