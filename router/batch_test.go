@@ -104,12 +104,18 @@ func TestIngestBatch(t *testing.T) {
 	}
 }
 
+// fieldsIndexer is a termIndexer that splits at white space.
+type fieldsIndexer struct{}
+
+func (fieldsIndexer) Terms(texts ...string) []string { return strings.Fields(strings.Join(texts, " ")) }
+
 // A batch is classified and its search terms made before its transaction,
 // on several goroutines when it is large: each message gets its own
 // result, in order, the quarantined none.
 func TestPrepareBatch(t *testing.T) {
 	cls := testClassifier()
 	index := func(subject, text string) []string { return strings.Fields(subject + " " + text) }
+	newIndex := func() termIndexer { return fieldsIndexer{} }
 	texts := []string{"projector broken", "how do I get clearance", "my grade is wrong", "something else", "البروجكتر خربان"}
 	for _, n := range []int{0, 1, classifyPerWorker - 1, 5 * classifyPerWorker} {
 		ins := make([]message.Inbound, n)
@@ -117,7 +123,7 @@ func TestPrepareBatch(t *testing.T) {
 			ins[i] = message.Inbound{Channel: message.Email, From: message.Party{Kind: message.IdentityEmail, Value: "a@example.edu"}, Subject: fmt.Sprint("s", i), Text: texts[i%len(texts)]}
 			ins[i].Quarantined = i%7 == 3
 		}
-		got := prepareBatch(cls, index, ins, 2)
+		got := prepareBatch(cls, newIndex, ins, 2)
 		if len(got) != n {
 			t.Fatalf("%d messages: %d results", n, len(got))
 		}

@@ -217,7 +217,7 @@ func (p *Pipeline) ingestPrepared(ctx context.Context, ins []message.Inbound, pr
 		return nil, fmt.Errorf("ingest a batch of %d messages: %w", len(ins), err)
 	}
 	if pre == nil {
-		pre = prepareBatch(p.kn.Load().cls, p.store.IndexTerms, ins, runtime.GOMAXPROCS(0))
+		pre = prepareBatch(p.kn.Load().cls, p.newTermIndexer, ins, runtime.GOMAXPROCS(0))
 	}
 	res := make([]Result, len(ins))
 	failed := -1 // the message whose ingest failed, if one did
@@ -320,7 +320,7 @@ func (p *Pipeline) PrepareMailbox(ins []message.Inbound) any {
 	if p.store.Dialect() != store.SQLite {
 		workers--
 	}
-	return &PreparedBatch{ins: ins, pre: prepareBatch(p.kn.Load().cls, p.store.IndexTerms, ins, workers)}
+	return &PreparedBatch{ins: ins, pre: prepareBatch(p.kn.Load().cls, p.newTermIndexer, ins, workers)}
 }
 
 // IngestPreparedMailbox is IngestMailbox for a batch PrepareMailbox made.
@@ -458,18 +458,19 @@ type prepared struct {
 // GOMAXPROCS goroutines for a large batch: both are pure, so none of it
 // need hold the transaction open (on SQLite, the one writer), and a
 // backfill's batch uses both cores.
-func prepareBatch(cls Classifier, index func(subject, text string) []string, ins []message.Inbound, maxWorkers int) []prepared {
+func prepareBatch(cls Classifier, newIndex func() termIndexer, ins []message.Inbound, maxWorkers int) []prepared {
 	out := make([]prepared, len(ins))
-	one := func(i int) {
+	one := func(ix termIndexer, i int) {
 		if !ins[i].Quarantined {
 			out[i].class = cls.Classify(classifyInput(ins[i], sender(ins[i]).Value))
-			out[i].terms = index(ins[i].Subject, ins[i].Text)
+			out[i].terms = ix.Terms(ins[i].Subject, ins[i].Text)
 		}
 	}
 	workers := min(maxWorkers, len(ins)/classifyPerWorker)
 	if workers < 2 {
+		ix := newIndex()
 		for i := range ins {
-			one(i)
+			one(ix, i)
 		}
 		return out
 	}
@@ -477,8 +478,9 @@ func prepareBatch(cls Classifier, index func(subject, text string) []string, ins
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
+			ix := newIndex() // one a goroutine: it is not for concurrent use
 			for i := int(next.Add(1) - 1); i < len(ins); i = int(next.Add(1) - 1) {
-				one(i)
+				one(ix, i)
 			}
 		})
 	}
@@ -486,9 +488,17 @@ func prepareBatch(cls Classifier, index func(subject, text string) []string, ins
 	return out
 }
 
+// termIndexer makes a batch's search terms (store.TermIndexer), one
+// message after another.
+type termIndexer interface {
+	Terms(texts ...string) []string
+}
+
 // classifyPerWorker is how many messages a batch needs per goroutine
 // that classifies it: below, a goroutine costs more than it saves.
 const classifyPerWorker = 16
+
+func (p *Pipeline) newTermIndexer() termIndexer { return p.store.NewTermIndexer() }
 
 func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, nb *numbering, in message.Inbound, pre prepared, dd dedupe, cl *contactLookup, blobs []string, rawSHA string, res *Result) error {
 	id, convID, found := dd.ref.ID, dd.ref.ConversationID, dd.found

@@ -184,39 +184,90 @@ func lexeme(term string) string {
 
 // IndexTerms are the terms a message of subject and text is indexed by
 // (Message.IndexTerms): pure, so a caller may make them before its
-// transaction and on several goroutines.
+// transaction and on several goroutines. For many messages, a
+// TermIndexer gives the same terms for less.
 func (s *Store) IndexTerms(subject, text string) []string {
-	return s.indexTerms(subject, text)
+	return s.NewTermIndexer().Terms(subject, text)
 }
 
-// indexTerms is searchTerms of the texts, one after the other, with each
-// term once, in the order of
-// first occurrence. A search only asks whether a message holds every term
-// (no phrases, no ranking), so a term indexed once answers as well as one
-// indexed at every place it occurs; and each distinct word of the text is
-// normalized once, so a mail that quotes its thread again and again costs
-// its vocabulary, not its length. Normalizing word by word gives the terms
-// of the whole text because the normalizer maps each white-space rune to
-// a separator on its own (SetSearchNormalizer).
-func (s *Store) indexTerms(texts ...string) []string {
-	words := make(map[string]struct{})
-	seen := make(map[string]struct{})
-	var terms []string
+// TermIndexer makes the IndexTerms of one message after another and keeps
+// each word's terms between them: a mailbox's mails share most of their
+// words (a thread quotes itself, a unit's requests its vocabulary), so a
+// batch normalizes each distinct word once, not once a mail. It holds the
+// words it has seen (substrings of the texts it was given) until it is
+// dropped: keep one for a batch, on one goroutine.
+type TermIndexer struct {
+	s     *Store
+	words map[string]*indexedWord
+	terms []indexedTerm // by id
+	ids   map[string]int32
+	n     int // messages indexed, the current one's number
+}
+
+// indexedWord is a word's terms, by id, and the last message that had it.
+type indexedWord struct {
+	terms []int32
+	last  int
+}
+
+// indexedTerm is a term and the last message that took it.
+type indexedTerm struct {
+	term string
+	last int
+}
+
+// NewTermIndexer starts a TermIndexer.
+func (s *Store) NewTermIndexer() *TermIndexer {
+	return &TermIndexer{s: s, words: make(map[string]*indexedWord), ids: make(map[string]int32)}
+}
+
+// Terms are searchTerms of the texts, one after the other, with each term
+// once, in the order of first occurrence. A search only asks whether a
+// message holds every term (no phrases, no ranking), so a term indexed
+// once answers as well as one indexed at every place it occurs; and each
+// distinct word is normalized once, so a mail that quotes its thread again
+// and again costs its vocabulary, not its length. Normalizing word by word
+// gives the terms of the whole text because the normalizer maps each
+// white-space rune to a separator on its own (SetSearchNormalizer).
+func (ix *TermIndexer) Terms(texts ...string) []string {
+	ix.n++
+	var out []string
 	for _, text := range texts {
 		for w := range fields(text) {
-			if _, ok := words[w]; ok {
-				continue
+			iw := ix.words[w]
+			switch {
+			case iw == nil:
+				iw = &indexedWord{terms: ix.termIDs(w)}
+				ix.words[w] = iw
+			case iw.last == ix.n:
+				continue // this message had the word already
 			}
-			words[w] = struct{}{}
-			for _, t := range s.searchTerms(w) {
-				if _, ok := seen[t]; !ok {
-					seen[t] = struct{}{}
-					terms = append(terms, t)
+			iw.last = ix.n
+			for _, id := range iw.terms {
+				if t := &ix.terms[id]; t.last != ix.n {
+					t.last = ix.n
+					out = append(out, t.term)
 				}
 			}
 		}
 	}
-	return terms
+	return out
+}
+
+// termIDs are the ids of word's terms, new terms numbered as they come.
+func (ix *TermIndexer) termIDs(word string) []int32 {
+	terms := ix.s.searchTerms(word)
+	ids := make([]int32, len(terms))
+	for i, t := range terms {
+		id, ok := ix.ids[t]
+		if !ok {
+			id = int32(len(ix.terms))
+			ix.ids[t] = id
+			ix.terms = append(ix.terms, indexedTerm{term: t})
+		}
+		ids[i] = id
+	}
+	return ids
 }
 
 // fields yields the words of text between runs of white space, as

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -50,9 +51,38 @@ func TestIndexTermsWordByWord(t *testing.T) {
 	}
 }
 
+// TestTermIndexerKeepsWords: one TermIndexer over message after message
+// gives each the terms IndexTerms gives it alone, whatever came before
+// (words seen, words one of them had twice, terms two words share).
+func TestTermIndexerKeepsWords(t *testing.T) {
+	texts := []string{
+		"The projector in room 12 is broken.",
+		"",
+		"the PROJECTOR, the projector; room 12 again",
+		"room room room",
+		"البروجكتر في القاعة ١٢ لا يعمل",
+		"Room 12: البروجكتر لا يعمل، the projector",
+		"it´s it's it’s its café cafe\u0301",
+		"The projector in room 12 is broken.",
+	}
+	st := &store.Store{}
+	st.SetSearchNormalizer(classify.Normalize)
+	ix := st.NewTermIndexer()
+	for round := range 2 {
+		for i, text := range texts {
+			subject := fmt.Sprint("Request ", i%3)
+			want := st.IndexTerms(subject, text)
+			if got := ix.Terms(subject, text); !slices.Equal(got, want) {
+				t.Errorf("round %d, text %d %q:\n got %q\nwant %q", round, i, text, got, want)
+			}
+		}
+	}
+}
+
 // BenchmarkIndexTerms weighs indexing a 10 KB mail that quotes its thread
-// (the harness's first-sync mail) word by word against normalizing the
-// whole text and then dropping repeated terms:
+// (the harness's first-sync mail) word by word, alone and after others
+// through one TermIndexer, against normalizing the whole text and then
+// dropping repeated terms:
 //
 //	go test -run '^$' -bench IndexTerms ./store
 func BenchmarkIndexTerms(b *testing.B) {
@@ -72,6 +102,15 @@ func BenchmarkIndexTerms(b *testing.B) {
 		b.SetBytes(int64(len(text)))
 		for b.Loop() {
 			st.IndexTerms("", text)
+		}
+	})
+	// A batch's mails through one TermIndexer: the words of the mails
+	// before are normalized already.
+	b.Run("indexer", func(b *testing.B) {
+		b.SetBytes(int64(len(text)))
+		ix := st.NewTermIndexer()
+		for b.Loop() {
+			ix.Terms("", text)
 		}
 	})
 	b.Run("whole", func(b *testing.B) {
