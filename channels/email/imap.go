@@ -149,7 +149,7 @@ const (
 	// Bodies of one FETCH are held in memory until committed, in UID order,
 	// in one transaction; this caps one batch's bytes (a single message up
 	// to MaxMessageSize is always allowed). One batch commits while the
-	// next is fetched and one more waits: about three of these in memory.
+	// next is fetched and prepared: about two of these in memory.
 	maxChunkBytes = 8 << 20
 )
 
@@ -643,12 +643,13 @@ type fetched struct {
 
 // syncUIDs fetches and commits uids in batches. One goroutine fetches the
 // next batch while this one commits the current one; the channel between
-// them holds one more, which bounds the memory to about three batches.
+// them holds none, which bounds the memory to about two batches (a
+// buffer of one more cost 15-20 MB of peak RSS and no time).
 func (s *IMAPSource) syncUIDs(ctx context.Context, c *imapclient.Client, mailbox string, uidValidity uint32, uids []imap.UID) error {
 	total := len(uids)
 	s.syncProgress(mailbox, 0, total)
 	ctx, cancel := context.WithCancel(ctx)
-	batches := make(chan fetched, 1)
+	batches := make(chan fetched)
 	fetchErr := make(chan error, 1)
 	go func() {
 		defer close(batches)
