@@ -63,7 +63,16 @@ var (
 	// (Tx.InsertMessageInNewConversation): it returns the message's id and
 	// the conversation's.
 	newConvCTE = regexp.MustCompile(`(?is)^\s*WITH\s+c\s+AS\s*\(\s*INSERT\s+INTO\s+conversations\b`)
+	// Someone new's first message makes the contact, its identity and the
+	// conversation in its statement (Tx.InsertMessageFromNewContact): it
+	// returns the message's, the conversation's and the contact's ids, and
+	// whether the identity was the contact's.
+	newContactCTE = regexp.MustCompile(`(?is)^\s*WITH\s+k\s+AS\s*\(\s*INSERT\s+INTO\s+contacts\b`)
 )
+
+// newContactCheck is newContactCTE's last result, which no replay needs: a
+// replay's sender is always new.
+const newContactCheck = ", EXISTS (SELECT 1 FROM i)"
 
 // newConvArgs is how many parameters the message of newConvCTE has; the
 // conversation's follow.
@@ -73,6 +82,7 @@ const newConvArgs = 29
 // a parameter ($3) again.
 func plainMessageInsert(q string) string {
 	q = q[strings.Index(q, "INSERT INTO messages"):]
+	q = strings.Replace(q, "coalesce($4::bigint, (SELECT id FROM k))", "$4", 1)
 	return strings.Replace(q, "coalesce($3::bigint, (SELECT id FROM c))", "$3", 1)
 }
 
@@ -137,7 +147,23 @@ func planFromCapture(ctx context.Context, t *testing.T, tx capturedTx) (full, fl
 			// conflict with the first.
 			s.args[0] = arg{{lit: "{"}, {key: true}, {lit: "}"}}
 		}
-		if newConvCTE.MatchString(s.sql) {
+		if newContactCTE.MatchString(s.sql) {
+			s.sql = strings.Replace(s.sql, newContactCheck, "", 1)
+			vals, err := tx.returning(ctx, "messages", "id, conversation_id, contact_id", seen["messages"])
+			if err != nil {
+				t.Fatalf("capture: %v", err)
+			}
+			for col, table := range map[string]string{"id": "messages", "conversation_id": "conversations", "contact_id": "contacts"} {
+				rets = append(rets, struct{ name, val string }{s.prefix + col, vals[col]})
+				full.consts["const:"+s.prefix+col] = vals[col]
+				full.refTable[s.prefix+col] = table
+			}
+			s.returns = []string{"id", "conversation_id", "contact_id"}
+			seen["messages"]++
+			seen["conversations"]++
+			seen["contacts"]++
+			msgIdx = len(full.steps)
+		} else if newConvCTE.MatchString(s.sql) {
 			vals, err := tx.returning(ctx, "messages", "id, conversation_id", seen["messages"])
 			if err != nil {
 				t.Fatalf("capture: %v", err)
@@ -212,11 +238,16 @@ func planFromCapture(ctx context.Context, t *testing.T, tx capturedTx) (full, fl
 	// other references kept as captured); the outbound row refers to the
 	// new message.
 	m, o := full.steps[msgIdx], full.steps[outIdx]
-	if newConvCTE.MatchString(m.sql) {
-		// The message alone, into the conversation the capture made.
+	if newConvCTE.MatchString(m.sql) || newContactCTE.MatchString(m.sql) {
+		// The message alone, into the conversation (of the contact) the
+		// capture made.
+		contact := newContactCTE.MatchString(m.sql)
 		m.sql = plainMessageInsert(m.sql)
 		m.args = append([]arg{}, m.args[:newConvArgs]...)
 		m.args[2] = arg{{ref: m.prefix + "conversation_id"}}
+		if contact {
+			m.args[3] = arg{{ref: m.prefix + "contact_id"}}
+		}
 	}
 	m.args = constRefs(m.args, "")
 	o.args = constRefs(o.args, m.prefix+"id")
@@ -476,6 +507,22 @@ func sqliteStep(s rstep) []rstep {
 		return []rstep{
 			{sql: `INSERT INTO conversations (contact_id, channel_id, subject, status, cites_foreign_ticket, last_message_at, created_at)
 				VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, args: s.args[newConvArgs:], returns: []string{"id"}, prefix: s.prefix + "c"},
+			msg,
+		}
+	case newContactCTE.MatchString(s.sql) && len(s.args) == newConvArgs+9:
+		// Four statements on SQLite: the contact's, its identity's, the
+		// conversation's and the message's.
+		k, c := s.prefix+"k", s.prefix+"c"
+		msg := rstep{sql: plainMessageInsert(s.sql), args: append([]arg{}, s.args[:newConvArgs]...), returns: s.returns, prefix: s.prefix}
+		msg.args[2], msg.args[3] = arg{{ref: c + "id"}}, arg{{ref: k + "id"}}
+		extra := s.args[newConvArgs:]
+		return []rstep{
+			{sql: `INSERT INTO contacts (display_name, language, created_at) VALUES ($1, $2, $3) RETURNING id`,
+				args: extra[:3], returns: []string{"id"}, prefix: k},
+			{sql: `INSERT INTO contact_identities (kind, value, contact_id, name, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+				args: []arg{s.args[4], s.args[5], {{ref: k + "id"}}, s.args[6], extra[2]}},
+			{sql: `INSERT INTO conversations (contact_id, channel_id, subject, status, cites_foreign_ticket, last_message_at, created_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, args: append([]arg{{{ref: k + "id"}}}, extra[3:]...), returns: []string{"id"}, prefix: c},
 			msg,
 		}
 	case contactCTE.MatchString(s.sql) && len(s.args) == 6:

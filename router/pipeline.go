@@ -640,9 +640,14 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, n
 		}
 	}
 
-	// Writes.
-	if contact, err = p.keepContact(ctx, tx, contact, from, in.Identities, &d); err != nil {
-		return fmt.Errorf("contact: %w", err)
+	// Writes. Someone new with one identity and a new conversation (a
+	// backfill's every mail from a new sender, an SMS from a new number):
+	// the contact is made in the message's own statement.
+	newContact := contact.ID == 0 && len(in.Identities) == 0 && th.conv == 0 && d.MuteUntil.IsZero()
+	if !newContact {
+		if contact, err = p.keepContact(ctx, tx, contact, from, in.Identities, &d); err != nil {
+			return fmt.Errorf("contact: %w", err)
+		}
 	}
 	conv := th.conv
 	var newConv *store.Conversation // written with the message, in one statement
@@ -657,12 +662,11 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, n
 			return err
 		}
 	}
-	if lang := contactLanguage(d.Language); contact.Language == "" && lang != "" {
+	if lang := contactLanguage(d.Language); !newContact && contact.Language == "" && lang != "" {
 		if err := tx.SetContactLanguage(ctx, contact.ID, lang); err != nil {
 			return err
 		}
 	}
-	cl.wrote(ids, contact.ID)
 	if len(routed) > 0 {
 		d.Reasons = append(d.Reasons, routeReasons(routed)...)
 	}
@@ -701,14 +705,23 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, n
 		Fields:           in.Fields,
 		IndexTerms:       pre.terms,
 	}
-	if newConv != nil {
+	switch {
+	case newContact:
+		if contact, err = tx.InsertMessageFromNewContact(ctx, contactLanguage(d.Language), newConv, &m); err != nil {
+			return err
+		}
+		conv = newConv.ID
+	case newConv != nil:
 		if err := tx.InsertMessageInNewConversation(ctx, newConv, &m); err != nil {
 			return err
 		}
 		conv = newConv.ID
-	} else if err := tx.InsertMessage(ctx, &m); err != nil {
-		return err
+	default:
+		if err := tx.InsertMessage(ctx, &m); err != nil {
+			return err
+		}
 	}
+	cl.wrote(ids, contact.ID)
 	res.MessageID, res.ConversationID, res.Decision = m.ID, conv, d
 
 	fetch := false

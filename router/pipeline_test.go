@@ -364,6 +364,36 @@ func TestPipeline(t *testing.T) {
 				}
 			})
 
+			// Someone new writes several times at once (PostgreSQL lets the
+			// transactions race for their address): one contact, and every
+			// message is theirs.
+			t.Run("concurrent first messages from someone new", func(t *testing.T) {
+				e := newEnv(t, dsn(t))
+				var wg sync.WaitGroup
+				results := make(chan Result, 8)
+				for i := range 8 {
+					wg.Go(func() {
+						r, err := e.p.Process(context.Background(), e.mail(fmt.Sprintf("new%d@x", i), "new@example.edu", fmt.Sprintf("Question %d", i), "where is the library"))
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						results <- r
+					})
+				}
+				wg.Wait()
+				close(results)
+				if n := e.count(t, "SELECT COUNT(*) FROM contacts"); n != 1 {
+					t.Errorf("%d contacts, want 1", n)
+				}
+				if n := e.count(t, "SELECT COUNT(*) FROM messages WHERE contact_id = (SELECT contact_id FROM contact_identities WHERE value = 'new@example.edu')"); n != 8 {
+					t.Errorf("%d of 8 messages belong to the address's owner", n)
+				}
+				if n := e.count(t, "SELECT COUNT(*) FROM conversations c WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id)"); n != 0 {
+					t.Errorf("%d conversations without a message", n)
+				}
+			})
+
 			// The acknowledgement is rendered before the ticket number is
 			// taken; concurrent tickets (PostgreSQL lets them race) must
 			// still each carry their own reference.

@@ -113,7 +113,7 @@ func (tx *Tx) LookupMessages(ctx context.Context, keys []MessageKey) (map[Messag
 // once m.ID is known; m.Attachments must be empty here so none is lost by
 // assuming otherwise.
 func (tx *Tx) InsertMessage(ctx context.Context, m *Message) error {
-	return tx.insertMessage(ctx, nil, m)
+	return tx.insertMessage(ctx, nil, nil, m)
 }
 
 // InsertMessageInNewConversation is CreateConversation of c and then
@@ -131,7 +131,38 @@ func (tx *Tx) InsertMessageInNewConversation(ctx context.Context, c *Conversatio
 	if err := c.prepare(); err != nil {
 		return err
 	}
-	return tx.insertMessage(ctx, c, m)
+	return tx.insertMessage(ctx, c, nil, m)
+}
+
+// InsertMessageFromNewContact is CreateContact of m.From (writing in
+// language) and then InsertMessageInNewConversation of c and m with that
+// contact (c.ContactID and m.ContactID are set): on PostgreSQL one
+// statement, where each is a round trip, for the first message of someone
+// new (every mail of a backfill from a new sender). If another transaction
+// claimed m.From meanwhile (PostgreSQL), nothing of this statement is kept
+// and the error is ErrDuplicate: the caller rolls back and tries again,
+// when its look-up finds the identity's owner.
+func (tx *Tx) InsertMessageFromNewContact(ctx context.Context, language string, c *Conversation, m *Message) (Contact, error) {
+	if err := validParty(m.From); err != nil {
+		return Contact{}, fmt.Errorf("create contact: %w", err)
+	}
+	if tx.s.dialect != Postgres {
+		k, err := tx.CreateContact(ctx, m.From, language)
+		if err != nil {
+			return Contact{}, err
+		}
+		c.ContactID, m.ContactID = k.ID, k.ID
+		return k, tx.InsertMessageInNewConversation(ctx, c, m)
+	}
+	k := &Contact{DisplayName: m.From.Name, Language: language, CreatedAt: now()}
+	if err := c.prepareFor(false); err != nil {
+		return Contact{}, err
+	}
+	if err := tx.insertMessage(ctx, c, k, m); err != nil {
+		return Contact{}, err
+	}
+	k.Identities = []message.Party{m.From}
+	return *k, nil
 }
 
 // messageColumns are the columns InsertMessage writes, $1… in this order.
@@ -142,8 +173,9 @@ const messageColumns = `channel_id, external_id, conversation_id, contact_id,
 		text_truncated, html_truncated, fields`
 
 // insertMessage inserts m, and before it, in the same statement, the new
-// conversation c it goes in when c is not nil (PostgreSQL).
-func (tx *Tx) insertMessage(ctx context.Context, c *Conversation, m *Message) error {
+// conversation c it goes in when c is not nil, and the new contact k of
+// m.From that c and m belong to when k is not nil (PostgreSQL).
+func (tx *Tx) insertMessage(ctx context.Context, c *Conversation, k *Contact, m *Message) error {
 	if m.ChannelID == 0 || m.ExternalID == "" {
 		return errors.New("insert message: channel id and external id are required")
 	}
@@ -179,7 +211,25 @@ func (tx *Tx) insertMessage(ctx context.Context, c *Conversation, m *Message) er
 		$27, $28, $29)
 		ON CONFLICT DO NOTHING
 		RETURNING id, conversation_id`
-	if c != nil {
+	switch {
+	case k != nil:
+		// Contact, identity, conversation and message: the CTEs' rows. An
+		// identity another transaction took leaves i empty; a duplicate
+		// message returns no row. Either way the caller rolls back.
+		q = `WITH k AS (INSERT INTO contacts (display_name, language, created_at) VALUES ($30, $31, $32) RETURNING id),
+		i AS (INSERT INTO contact_identities (kind, value, contact_id, name, created_at)
+			SELECT $5, $6, id, $7, $32 FROM k ON CONFLICT DO NOTHING RETURNING 1),
+		c AS (INSERT INTO conversations (contact_id, channel_id, subject, status, cites_foreign_ticket, last_message_at, created_at)
+			SELECT id, $33, $34, $35, $36, $37, $38 FROM k RETURNING id)
+		INSERT INTO messages (` + messageColumns + `)
+		VALUES ($1, $2, coalesce($3::bigint, (SELECT id FROM c)), coalesce($4::bigint, (SELECT id FROM k)), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26,
+		$27, $28, $29)
+		ON CONFLICT DO NOTHING
+		RETURNING id, conversation_id, contact_id, EXISTS (SELECT 1 FROM i)`
+		args[2], args[3] = nil, nil // NULL: the CTEs' ids
+		args = append(args, k.DisplayName, k.Language, s.dbTime(k.CreatedAt),
+			c.ChannelID, c.Subject, c.Status, c.CitesForeignTicket, s.dbTime(c.LastMessageAt), s.dbTime(c.CreatedAt))
+	case c != nil:
 		// The conversation is the CTE's row; a duplicate message leaves it
 		// behind, but the caller then rolls back (ErrDuplicate).
 		q = `WITH c AS (INSERT INTO conversations (contact_id, channel_id, subject, status, cites_foreign_ticket, last_message_at, created_at)
@@ -192,16 +242,27 @@ func (tx *Tx) insertMessage(ctx context.Context, c *Conversation, m *Message) er
 		args[2] = nil // $3 NULL: the conversation is c's
 		args = append(args, c.ContactID, c.ChannelID, c.Subject, c.Status, c.CitesForeignTicket, s.dbTime(c.LastMessageAt), s.dbTime(c.CreatedAt))
 	}
-	var conv sql.NullInt64
-	err = tx.tx.QueryRowContext(ctx, q, args...).Scan(&m.ID, &conv)
+	var conv, contact sql.NullInt64
+	var identity bool
+	dest := []any{&m.ID, &conv}
+	if k != nil {
+		dest = append(dest, &contact, &identity)
+	}
+	err = tx.tx.QueryRowContext(ctx, q, args...).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("insert message %d/%s: %w", m.ChannelID, m.ExternalID, ErrDuplicate)
 	}
 	if err != nil {
 		return fmt.Errorf("insert message: %w", err)
 	}
+	if k != nil && !identity {
+		return fmt.Errorf("insert message %d/%s: %s %s became another contact's meanwhile: %w", m.ChannelID, m.ExternalID, m.From.Kind, m.From.Value, ErrDuplicate)
+	}
 	if c != nil {
 		c.ID, m.ConversationID = conv.Int64, conv.Int64
+	}
+	if k != nil {
+		k.ID, c.ContactID, m.ContactID = contact.Int64, contact.Int64, contact.Int64
 	}
 	return tx.indexMessage(ctx, m)
 }
@@ -547,8 +608,12 @@ func (tx *Tx) CreateConversation(ctx context.Context, c *Conversation) error {
 }
 
 // prepare checks a new conversation and fills in its defaults.
-func (c *Conversation) prepare() error {
-	if c.ContactID == 0 || c.ChannelID == 0 {
+func (c *Conversation) prepare() error { return c.prepareFor(true) }
+
+// prepareFor is prepare, for a conversation whose contact is already
+// known (withContact) or made in the same statement.
+func (c *Conversation) prepareFor(withContact bool) error {
+	if (withContact && c.ContactID == 0) || c.ChannelID == 0 {
 		return errors.New("create conversation: contact and channel are required")
 	}
 	if c.Status == "" {

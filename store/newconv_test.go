@@ -55,3 +55,95 @@ func TestInsertMessageInNewConversation(t *testing.T) {
 		}
 	})
 }
+
+// Someone new's first message makes its contact, the identity, the
+// conversation and the message together (one statement on PostgreSQL),
+// as CreateContact and InsertMessageInNewConversation would: each row
+// linked to the others, the contact in the language given. The same
+// message again is a duplicate and, rolled back, leaves no contact; on
+// PostgreSQL an identity someone else owns by then is ErrDuplicate too,
+// for the caller to roll back and look it up again.
+func TestInsertMessageFromNewContact(t *testing.T) {
+	each(t, func(t *testing.T, s *Store) {
+		f := seed(t, s)
+		ctx := t.Context()
+		at := time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
+		from := message.Party{Kind: message.IdentityEmail, Value: "noura@example.com", Name: "Noura"}
+		newMessage := func(id string, from message.Party) (*Conversation, *Message) {
+			return &Conversation{ChannelID: f.ch.ID, Subject: "Transcript", LastMessageAt: at, CreatedAt: at},
+				&Message{ChannelID: f.ch.ID, ExternalID: id, From: from, Text: "I need my transcript", CreatedAt: at, ReceivedAt: at}
+		}
+		contacts := count(t, s, "SELECT count(*) FROM contacts")
+		c, m := newMessage("noura-1@x", from)
+		var k Contact
+		mustTx(t, s, func(tx *Tx) error {
+			var err error
+			k, err = tx.InsertMessageFromNewContact(ctx, "ar", c, m)
+			return err
+		})
+		if k.ID == 0 || c.ContactID != k.ID || m.ContactID != k.ID || c.ID == 0 || m.ConversationID != c.ID || m.ID == 0 {
+			t.Fatalf("contact %d, conversation %d of contact %d, message %d of contact %d in %d", k.ID, c.ID, c.ContactID, m.ID, m.ContactID, m.ConversationID)
+		}
+		if k.Language != "ar" || k.DisplayName != "Noura" || len(k.Identities) != 1 || k.Identities[0] != from {
+			t.Errorf("contact returned as %+v", k)
+		}
+		var owner Contact
+		var found bool
+		var conv Conversation
+		mustTx(t, s, func(tx *Tx) error {
+			var err error
+			if owner, found, err = tx.ContactByIdentity(ctx, from); err != nil {
+				return err
+			}
+			conv, err = tx.Conversation(ctx, c.ID)
+			return err
+		})
+		if !found || owner.ID != k.ID || owner.Language != "ar" || owner.DisplayName != "Noura" {
+			t.Errorf("the identity's owner is %+v (found %v), want contact %d in Arabic", owner, found, k.ID)
+		}
+		if conv.ContactID != k.ID || conv.ChannelID != f.ch.ID || conv.Subject != "Transcript" || conv.Status != ConversationOpen {
+			t.Errorf("conversation stored as %+v", conv)
+		}
+		if stored, err := s.Message(ctx, m.ID); err != nil || stored.ContactID != k.ID || stored.ConversationID != c.ID || stored.Text != m.Text {
+			t.Errorf("message stored as %+v (%v)", stored, err)
+		}
+		if n := count(t, s, "SELECT count(*) FROM contacts"); n != contacts+1 {
+			t.Errorf("%d contacts, want %d", n, contacts+1)
+		}
+
+		// The same message again, from someone else new: a duplicate.
+		c2, m2 := newMessage("noura-1@x", message.Party{Kind: message.IdentityEmail, Value: "huda@example.com"})
+		err := s.InTx(ctx, func(tx *Tx) error {
+			_, err := tx.InsertMessageFromNewContact(ctx, "", c2, m2)
+			return err
+		})
+		if !errors.Is(err, ErrDuplicate) {
+			t.Errorf("the same message again: %v, want ErrDuplicate", err)
+		}
+		if n := count(t, s, "SELECT count(*) FROM contacts"); n != contacts+1 {
+			t.Errorf("%d contacts after the duplicate's rollback, want %d", n, contacts+1)
+		}
+		if err := s.InTx(ctx, func(tx *Tx) error {
+			_, err := tx.InsertMessageFromNewContact(ctx, "", &Conversation{ChannelID: f.ch.ID}, &Message{ChannelID: f.ch.ID, ExternalID: "y"})
+			return err
+		}); err == nil {
+			t.Error("a message without a sender made a contact")
+		}
+
+		if s.Dialect() != Postgres {
+			return
+		}
+		// Noura's address is hers by now: another new contact cannot have it.
+		c3, m3 := newMessage("noura-2@x", from)
+		err = s.InTx(ctx, func(tx *Tx) error {
+			_, err := tx.InsertMessageFromNewContact(ctx, "", c3, m3)
+			return err
+		})
+		if !errors.Is(err, ErrDuplicate) {
+			t.Errorf("an identity someone owns: %v, want ErrDuplicate", err)
+		}
+		if n := count(t, s, "SELECT count(*) FROM contacts"); n != contacts+1 {
+			t.Errorf("%d contacts after the lost race's rollback, want %d", n, contacts+1)
+		}
+	})
+}
