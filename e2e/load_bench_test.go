@@ -159,10 +159,11 @@ type backendResult struct {
 	sendRTT                    time.Duration
 	burst                      webhookResult
 	burstReplies, backlog      int
-	ratedSpooled               int     // of the 50 msg/s run
-	repliesDuring              float64 // replies/s while the burst came in
-	drain                      float64 // replies/s after it stopped
-	dbFile                     string  // SQLite: the database, for the Go baselines
+	ratedSpooled               int           // of the 50 msg/s run
+	repliesDuring              float64       // replies/s while the burst came in
+	drain                      float64       // replies/s after it stopped
+	lastReply                  time.Duration // from the burst's last 200 to its last reply
+	dbFile                     string        // SQLite: the database, for the Go baselines
 }
 
 type syncResult struct {
@@ -290,7 +291,8 @@ func webhookRuns(t *testing.T, dbURL string, cfg loadConfig, r *loadReport, post
 		res.repliesDuring = float64(during) / ingestEnd.Sub(start).Seconds()
 		res.backlog = len(arr) - during
 		if len(arr) > during {
-			res.drain = float64(len(arr)-during) / arr[len(arr)-1].Sub(ingestEnd).Seconds()
+			res.lastReply = arr[len(arr)-1].Sub(ingestEnd)
+			res.drain = float64(len(arr)-during) / res.lastReply.Seconds()
 		}
 		t.Logf("burst of %d: ingest %.0f msg/s; replies %.0f/s during it, %.0f/s after it (%d of %d replies after)",
 			cfg.burst, res.burst.perSecond(), res.repliesDuring, res.drain, len(arr)-during, len(arr))
@@ -528,12 +530,21 @@ func (r *loadReport) markdown(cfg loadConfig) string {
 	r.syncRows(&b)
 	fmt.Fprintf(&b, "| inbound SMS (200 returned) → reply at the Twilio stand-in, 50 msg/s (%d spooled), PostgreSQL | p50 %s, p99 %s | no wait after the commit: one send to the stand-in %s (acks meanwhile: p50 %s, p99 %s) | — |\n",
 		r.pg.ratedSpooled, ms(r.pg.replyP50), ms(r.pg.replyP99), ms(r.pg.sendRTT), ms(r.pg.replyAckP50), ms(r.pg.replyAckP99))
-	// When the senders kept up, few replies are left after the burst and
-	// their drain rate says little: the rate during the burst is the one
-	// to compare with ingest then.
-	fmt.Fprintf(&b, "| replies to a burst of %d webhooks (32 clients, %d spooled), PostgreSQL | %.0f replies/s while it came in; %d of %d still to send when it ended, sent at %.0f/s | ingest rate of the burst: %.0f msg/s | %s (replies during / ingest), %s (drain / ingest) |\n",
-		r.pg.burst.count, r.pg.burst.spooled, r.pg.repliesDuring, r.pg.backlog, r.pg.burstReplies, r.pg.drain, r.pg.burst.perSecond(),
-		ratio(r.pg.repliesDuring, r.pg.burst.perSecond()), ratio(r.pg.drain, r.pg.burst.perSecond()))
+	// When the senders kept up, no more replies are left after the burst
+	// than its 32 clients had in flight, and their "drain rate" is a
+	// send's latency: the rate during the burst is the one to compare with
+	// ingest then.
+	after, drain := fmt.Sprintf("sent at %.0f/s", r.pg.drain), ratio(r.pg.drain, r.pg.burst.perSecond())+" (drain / ingest)"
+	if r.pg.backlog <= 32 {
+		after = fmt.Sprintf("the last %s after it", ms(r.pg.lastReply))
+		if r.pg.backlog == 0 {
+			after = "none"
+		}
+		drain = "no backlog to drain (no more left than were in flight)"
+	}
+	fmt.Fprintf(&b, "| replies to a burst of %d webhooks (32 clients, %d spooled), PostgreSQL | %.0f replies/s while it came in; %d of %d still to send when it ended, %s | ingest rate of the burst: %.0f msg/s | %s (replies during / ingest), %s |\n",
+		r.pg.burst.count, r.pg.burst.spooled, r.pg.repliesDuring, r.pg.backlog, r.pg.burstReplies, after, r.pg.burst.perSecond(),
+		ratio(r.pg.repliesDuring, r.pg.burst.perSecond()), drain)
 	fmt.Fprintf(&b, "\nSizes: %d webhooks per closed-loop run, %d per fixed-rate run, %d in the burst, %d mails of %d bytes, baselines %s each.\n",
 		cfg.messages, cfg.rated, cfg.burst, cfg.mails, cfg.mailSize, cfg.baseline)
 	return b.String()
