@@ -16,8 +16,8 @@ import (
 // backlog and mail that keeps arriving, SMS and Twilio WhatsApp webhooks
 // from two senders at once — while the gateway is killed with SIGKILL at
 // random moments, ten times, on each store. Each kill lands while mail is
-// waiting (a burst just appended; the test checks it was not all stored
-// yet). Twilio's webhooks that got no answer because the gateway was dead
+// waiting (a burst just appended; the test checks, after the kill, that
+// it was not all stored). Twilio's webhooks that got no answer because the gateway was dead
 // are posted again, as Twilio would retry them. In the end every mail and
 // every webhook answered 200 is stored exactly once, each ticket once with
 // gap-free numbers, each reply once, and each reached the SMTP server or
@@ -50,15 +50,18 @@ func TestCrashNothingLostNothingDoubled(t *testing.T) {
 
 			for k := range kills {
 				time.Sleep(time.Duration(300+rng.IntN(1200)) * time.Millisecond)
-				// Mail the gateway cannot have stored yet, then at once the kill.
+				// Mail the gateway cannot have stored yet, then at once the
+				// kill; what it had stored is counted after it, so that the
+				// count is what the killed process committed (counted before,
+				// a gateway quick enough stored the burst meanwhile).
 				if !feed.burst(20) {
 					t.FailNow()
 				}
+				g.kill9()
 				stored := emailStored(t, g)
 				offered := len(mails) + feed.count()
 				st := g.stats()
 				t.Logf("kill -9 #%d: mails %d of %d stored, messages %d, outbound %v", k+1, stored, offered, st.Messages, st.Outbound)
-				g.kill9()
 				if stored >= offered {
 					t.Errorf("kill #%d found no mail waiting (%d of %d stored): it proves too little", k+1, stored, offered)
 				}
