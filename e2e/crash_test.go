@@ -17,12 +17,12 @@ import (
 // from two senders at once — while the gateway is killed with SIGKILL at
 // random moments, ten times, on each store. Each kill lands while mail is
 // waiting (a burst just appended; the test checks, after the kill, that
-// it was not all stored). Twilio's webhooks that got no answer because the gateway was dead
-// are posted again, as Twilio would retry them. In the end every mail and
-// every webhook answered 200 is stored exactly once, each ticket once with
-// gap-free numbers, each reply once, and each reached the SMTP server or
-// Twilio; sends cut by a kill are re-sent (emails with the same
-// Message-ID), at most one per send worker per kill.
+// it was not all stored). Twilio's webhooks that got no answer because
+// the gateway was dead are posted again, as Twilio would retry them. In
+// the end every mail and every webhook answered 200 is stored exactly
+// once, each ticket once with gap-free numbers, each reply once, and each
+// reached the SMTP server or Twilio; sends cut by a kill are re-sent
+// (emails with the same Message-ID), at most one per send worker per kill.
 func TestCrashNothingLostNothingDoubled(t *testing.T) {
 	t.Parallel()
 	for _, be := range backends() {

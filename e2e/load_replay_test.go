@@ -74,6 +74,19 @@ var (
 // replay's sender is always new.
 const newContactCheck = ", EXISTS (SELECT 1 FROM i)"
 
+// madeWithMessage is, for the message statement of newConvCTE or
+// newContactCTE, the tables of the rows it returns the ids of (id,
+// conversation_id, contact_id); nil for any other statement.
+func madeWithMessage(q string) []string {
+	switch {
+	case newContactCTE.MatchString(q):
+		return []string{"messages", "conversations", "contacts"}
+	case newConvCTE.MatchString(q):
+		return []string{"messages", "conversations"}
+	}
+	return nil
+}
+
 // newConvArgs is how many parameters the message of newConvCTE has; the
 // conversation's follow.
 const newConvArgs = 29
@@ -147,35 +160,22 @@ func planFromCapture(ctx context.Context, t *testing.T, tx capturedTx) (full, fl
 			// conflict with the first.
 			s.args[0] = arg{{lit: "{"}, {key: true}, {lit: "}"}}
 		}
-		if newContactCTE.MatchString(s.sql) {
+		if made := madeWithMessage(s.sql); made != nil {
+			// The message's statement returns its id and the ids of the
+			// rows its CTEs made.
 			s.sql = strings.Replace(s.sql, newContactCheck, "", 1)
-			vals, err := tx.returning(ctx, "messages", "id, conversation_id, contact_id", seen["messages"])
+			cols := []string{"id", "conversation_id", "contact_id"}[:len(made)]
+			vals, err := tx.returning(ctx, "messages", strings.Join(cols, ", "), seen["messages"])
 			if err != nil {
 				t.Fatalf("capture: %v", err)
 			}
-			for col, table := range map[string]string{"id": "messages", "conversation_id": "conversations", "contact_id": "contacts"} {
+			for i, col := range cols {
 				rets = append(rets, struct{ name, val string }{s.prefix + col, vals[col]})
 				full.consts["const:"+s.prefix+col] = vals[col]
-				full.refTable[s.prefix+col] = table
+				full.refTable[s.prefix+col] = made[i]
+				seen[made[i]]++
 			}
-			s.returns = []string{"id", "conversation_id", "contact_id"}
-			seen["messages"]++
-			seen["conversations"]++
-			seen["contacts"]++
-			msgIdx = len(full.steps)
-		} else if newConvCTE.MatchString(s.sql) {
-			vals, err := tx.returning(ctx, "messages", "id, conversation_id", seen["messages"])
-			if err != nil {
-				t.Fatalf("capture: %v", err)
-			}
-			for col, table := range map[string]string{"id": "messages", "conversation_id": "conversations"} {
-				rets = append(rets, struct{ name, val string }{s.prefix + col, vals[col]})
-				full.consts["const:"+s.prefix+col] = vals[col]
-				full.refTable[s.prefix+col] = table
-			}
-			s.returns = []string{"id", "conversation_id"}
-			seen["messages"]++
-			seen["conversations"]++
+			s.returns = cols
 			msgIdx = len(full.steps)
 		} else if contactCTE.MatchString(s.sql) {
 			vals, err := tx.returning(ctx, "contacts", "id", seen["contacts"])
@@ -238,14 +238,13 @@ func planFromCapture(ctx context.Context, t *testing.T, tx capturedTx) (full, fl
 	// other references kept as captured); the outbound row refers to the
 	// new message.
 	m, o := full.steps[msgIdx], full.steps[outIdx]
-	if newConvCTE.MatchString(m.sql) || newContactCTE.MatchString(m.sql) {
+	if made := madeWithMessage(m.sql); made != nil {
 		// The message alone, into the conversation (of the contact) the
 		// capture made.
-		contact := newContactCTE.MatchString(m.sql)
 		m.sql = plainMessageInsert(m.sql)
 		m.args = append([]arg{}, m.args[:newConvArgs]...)
 		m.args[2] = arg{{ref: m.prefix + "conversation_id"}}
-		if contact {
+		if len(made) > 2 {
 			m.args[3] = arg{{ref: m.prefix + "contact_id"}}
 		}
 	}

@@ -169,6 +169,33 @@ func (e *env) process(t *testing.T, in message.Inbound) Result {
 	return r
 }
 
+// processAtOnce processes ins each in a goroutine of its own, all at once,
+// and returns the results of those that went through; an error fails t.
+func (e *env) processAtOnce(t *testing.T, ins []message.Inbound) []Result {
+	t.Helper()
+	var wg sync.WaitGroup
+	results := make([]Result, len(ins))
+	ok := make([]bool, len(ins))
+	for i, in := range ins {
+		wg.Go(func() {
+			r, err := e.p.Process(context.Background(), in)
+			if err != nil {
+				t.Errorf("Process(%s): %v", in.ExternalID, err)
+				return
+			}
+			results[i], ok[i] = r, true
+		})
+	}
+	wg.Wait()
+	var out []Result
+	for i, r := range results {
+		if ok[i] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 func (e *env) count(t *testing.T, q string, args ...any) int {
 	t.Helper()
 	var n int
@@ -341,22 +368,11 @@ func TestPipeline(t *testing.T) {
 
 			t.Run("concurrent deliveries of one message", func(t *testing.T) {
 				e := newEnv(t, dsn(t))
-				var wg sync.WaitGroup
-				errs := make(chan error, 8)
-				for i := 0; i < 8; i++ {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						if _, err := e.p.Process(context.Background(), e.mail("same@x", "a@example.edu", "Projector", "projector broken")); err != nil {
-							errs <- err
-						}
-					}()
+				var ins []message.Inbound
+				for range 8 {
+					ins = append(ins, e.mail("same@x", "a@example.edu", "Projector", "projector broken"))
 				}
-				wg.Wait()
-				close(errs)
-				for err := range errs {
-					t.Error(err)
-				}
+				e.processAtOnce(t, ins)
 				for table, want := range map[string]int{"messages": 1, "tickets": 1, "outbound_messages": 1} {
 					if n := e.count(t, "SELECT COUNT(*) FROM "+table); n != want {
 						t.Errorf("%s = %d, want %d", table, n, want)
@@ -369,20 +385,11 @@ func TestPipeline(t *testing.T) {
 			// message is theirs.
 			t.Run("concurrent first messages from someone new", func(t *testing.T) {
 				e := newEnv(t, dsn(t))
-				var wg sync.WaitGroup
-				results := make(chan Result, 8)
+				var ins []message.Inbound
 				for i := range 8 {
-					wg.Go(func() {
-						r, err := e.p.Process(context.Background(), e.mail(fmt.Sprintf("new%d@x", i), "new@example.edu", fmt.Sprintf("Question %d", i), "where is the library"))
-						if err != nil {
-							t.Error(err)
-							return
-						}
-						results <- r
-					})
+					ins = append(ins, e.mail(fmt.Sprintf("new%d@x", i), "new@example.edu", fmt.Sprintf("Question %d", i), "where is the library"))
 				}
-				wg.Wait()
-				close(results)
+				e.processAtOnce(t, ins)
 				if n := e.count(t, "SELECT COUNT(*) FROM contacts"); n != 1 {
 					t.Errorf("%d contacts, want 1", n)
 				}
@@ -399,24 +406,12 @@ func TestPipeline(t *testing.T) {
 			// still each carry their own reference.
 			t.Run("concurrent tickets each acknowledge their own reference", func(t *testing.T) {
 				e := newEnv(t, dsn(t))
-				var wg sync.WaitGroup
-				results := make(chan Result, 8)
+				var ins []message.Inbound
 				for i := range 8 {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						r, err := e.p.Process(context.Background(), e.mail(fmt.Sprintf("c%d@x", i), fmt.Sprintf("c%d@example.edu", i), "Projector", "projector broken"))
-						if err != nil {
-							t.Error(err)
-							return
-						}
-						results <- r
-					}()
+					ins = append(ins, e.mail(fmt.Sprintf("c%d@x", i), fmt.Sprintf("c%d@example.edu", i), "Projector", "projector broken"))
 				}
-				wg.Wait()
-				close(results)
 				refs := map[string]bool{}
-				for r := range results {
+				for _, r := range e.processAtOnce(t, ins) {
 					refs[r.TicketRef] = true
 					o, err := e.st.Outbound(context.Background(), r.OutboundID)
 					if err != nil {
