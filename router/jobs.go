@@ -2,7 +2,6 @@ package router
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -11,8 +10,6 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/wasl-dev/wasl/channels"
 	"github.com/wasl-dev/wasl/message"
@@ -131,7 +128,7 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	if state == "" || state == message.StateQueued || state == message.StateSending {
 		state = message.StateSent
 	}
-	if err := w.record(ctx, o.ID, state, d.ProviderID, "", job); err != nil {
+	if err := w.record(ctx, o.ID, state, d.ProviderID, ""); err != nil {
 		// The message left; failing the job would send it again. Log loudly.
 		w.log().ErrorContext(ctx, "reply sent but its state could not be saved", "outbound", o.ID, "err", err)
 	}
@@ -145,26 +142,23 @@ const (
 	outcomeRetryFor = 2 * time.Minute
 )
 
-// record writes what a send came to, and completes job (when given, and
-// run by River) in the same commit: one commit after the send instead of
-// the mark's and River's own. It does not share the job's context:
+// record writes what a send came to, in one statement of its own; River
+// then completes the job with the other jobs finished meanwhile, in one
+// statement for them all (its batch completer). A job whose completion a
+// crash cut short is rescued and run again, and its claim finds the
+// reply sent: a no-op. It does not share the job's context:
 // a hard stop or the job timeout may end that just as the channel answers,
 // and an outcome left unwritten keeps the message "sending", to be sent
 // again by a later attempt. A write the store refuses (the database is
 // down or restarting) is tried again for outcomeRetryFor: after a send
 // that succeeded the job completes, so nothing else would ever mark it.
-func (w *SendWorker) record(ctx context.Context, id int64, state message.DeliveryState, providerID, errText string, job *river.Job[SendArgs]) error {
+func (w *SendWorker) record(ctx context.Context, id int64, state message.DeliveryState, providerID, errText string) error {
 	ctx = context.WithoutCancel(ctx)
 	deadline := time.Now().Add(outcomeRetryFor)
 	wait := 100 * time.Millisecond
 	for {
 		actx, cancel := context.WithTimeout(ctx, outcomeTimeout)
-		err := w.Store.InTx(actx, func(tx *store.Tx) error {
-			if err := tx.MarkOutbound(actx, id, state, providerID, errText); err != nil {
-				return err
-			}
-			return completeTx(actx, tx, job)
-		})
+		err := w.Store.MarkOutbound(actx, id, state, providerID, errText)
 		cancel()
 		if err == nil || errors.Is(err, store.ErrNotFound) || time.Now().Add(wait).After(deadline) {
 			return err
@@ -175,27 +169,6 @@ func (w *SendWorker) record(ctx context.Context, id int64, state message.Deliver
 	}
 }
 
-// completeTx completes job in tx, if River runs it (a worker called
-// directly, as in tests, has no client to complete it with). A job no
-// longer running (rescued, or completed by an earlier try of this commit)
-// is left to River.
-func completeTx(ctx context.Context, tx *store.Tx, job *river.Job[SendArgs]) error {
-	if job == nil || job.State != rivertype.JobStateRunning {
-		return nil
-	}
-	if _, err := river.ClientFromContextSafely[*sql.Tx](ctx); err != nil {
-		return nil
-	}
-	if err := tx.PlanEachStatement(ctx); err != nil {
-		return err
-	}
-	_, err := river.JobCompleteTx[riverdriver.Driver[*sql.Tx]](ctx, tx.SQL(), job)
-	if err != nil && !errors.Is(err, rivertype.ErrNotFound) {
-		return fmt.Errorf("complete send job %d: %w", job.ID, err)
-	}
-	return nil
-}
-
 // fail records the error on the message; permanent errors (and the last
 // attempt) make it visibly failed, others leave it queued for the retry.
 func (w *SendWorker) fail(ctx context.Context, id int64, job *river.Job[SendArgs], sendErr error, permanent bool) {
@@ -203,7 +176,7 @@ func (w *SendWorker) fail(ctx context.Context, id int64, job *river.Job[SendArgs
 	if permanent || job.Attempt >= job.MaxAttempts {
 		state = message.StateFailed
 	}
-	if err := w.record(ctx, id, state, "", sendErr.Error(), nil); err != nil {
+	if err := w.record(ctx, id, state, "", sendErr.Error()); err != nil {
 		w.log().ErrorContext(ctx, "record send failure", "outbound", id, "err", err)
 	}
 	w.log().WarnContext(ctx, "send failed", "outbound", id, "attempt", job.Attempt, "permanent", permanent, "err", sendErr)

@@ -70,7 +70,9 @@ func TestTicketsNumberedLast(t *testing.T) {
 		queued, sent := f.outbound("<q@x>", true), f.outbound("<s@x>", true)
 		insertOutbound(t, s, queued)
 		insertOutbound(t, s, sent)
-		mustTx(t, s, func(tx *Tx) error { return tx.MarkOutbound(ctx, sent.ID, message.StateSent, "p1", "") })
+		if err := s.MarkOutbound(ctx, sent.ID, message.StateSent, "p1", ""); err != nil {
+			t.Fatal(err)
+		}
 		mustTx(t, s, func(tx *Tx) error {
 			return tx.SetOutboundContents(ctx, []OutboundContent{{ID: queued.ID, Subject: "Re: [#EDU-2026-000008]", Text: "ticket EDU-2026-000008", HTML: "<p>EDU-2026-000008</p>"}})
 		})

@@ -236,23 +236,19 @@ func (s *Store) oneWrite(ctx context.Context, fn func(q queryer) error) error {
 // MarkOutbound records what a send attempt came to. An empty providerID
 // keeps the one recorded. Reaching sent or delivered sets sent_at once.
 func (s *Store) MarkOutbound(ctx context.Context, id int64, state message.DeliveryState, providerID, errText string) error {
-	return s.InTx(ctx, func(tx *Tx) error { return tx.MarkOutbound(ctx, id, state, providerID, errText) })
-}
-
-// MarkOutbound is Store.MarkOutbound inside a transaction, so the job that
-// sent the reply can be completed in the same commit.
-func (tx *Tx) MarkOutbound(ctx context.Context, id int64, state message.DeliveryState, providerID, errText string) error {
 	if _, err := stateRank(state); err != nil {
 		return fmt.Errorf("mark outbound %d: %w", id, err)
 	}
-	res, err := tx.tx.ExecContext(ctx, `UPDATE outbound_messages SET
+	return s.oneWrite(ctx, func(q queryer) error {
+		res, err := q.ExecContext(ctx, `UPDATE outbound_messages SET
 		state = $1,
 		provider_id = CASE WHEN CAST($2 AS TEXT) = '' THEN provider_id ELSE CAST($2 AS TEXT) END,
 		error = $3,
 		updated_at = $4,
 		sent_at = CASE WHEN sent_at IS NULL AND CAST($1 AS TEXT) IN ('sent', 'delivered') THEN $4 ELSE sent_at END
-		WHERE id = $5`, string(state), providerID, errText, tx.s.dbTime(now()), id)
-	return affectedOne(res, err, fmt.Sprintf("mark outbound %d", id))
+		WHERE id = $5`, string(state), providerID, errText, s.dbTime(now()), id)
+		return affectedOne(res, err, fmt.Sprintf("mark outbound %d", id))
+	})
 }
 
 // UpdateDeliveryByProvider applies a provider's delivery report to the

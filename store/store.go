@@ -27,7 +27,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" database/sql driver
 	"github.com/pressly/goose/v3"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
@@ -59,6 +59,13 @@ var migrations embed.FS
 // writer (River's, or another process's) before giving up with SQLITE_BUSY.
 const sqliteBusyTimeout = 30 * time.Second
 
+// A replica's connections to PostgreSQL: the store's pool and River's
+// (README: the connection budget).
+const (
+	pgStoreConns = 16
+	pgRiverConns = 4
+)
+
 // Store is the database and the attachment blob directory.
 type Store struct {
 	db      *sql.DB
@@ -66,6 +73,9 @@ type Store struct {
 	dataDir string
 	log     *slog.Logger
 	driver  riverdriver.Driver[*sql.Tx]
+	// riverDB is River's own pool on PostgreSQL (see Open); nil on SQLite,
+	// where River shares db.
+	riverDB *sql.DB
 
 	// writeSem serializes this process's write transactions on SQLite,
 	// which allows one writer at a time anyway. Waiting here, in order and
@@ -113,9 +123,23 @@ func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*Store, e
 		// Every connection idle: database/sql keeps two by default, and
 		// under load the others would be closed on release and reopened at
 		// once, each a new backend whose statements are prepared again.
-		s.db.SetMaxOpenConns(20)
-		s.db.SetMaxIdleConns(20)
-		s.driver = riverdatabasesql.New(s.db)
+		s.db.SetMaxOpenConns(pgStoreConns)
+		s.db.SetMaxIdleConns(pgStoreConns)
+		// River's own statements (its fetch, its batch completion, its
+		// maintenance) run on a small pool that plans each call: they join
+		// river_job, which every reply grows, and a plan kept from a young
+		// table reads it whole on every call (see planEach). Jobs inserted
+		// in our transactions go through them, on db.
+		rc, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			s.db.Close()
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		rc.DefaultQueryExecMode = pgx.QueryExecModeExec
+		s.riverDB = stdlib.OpenDB(*rc)
+		s.riverDB.SetMaxOpenConns(pgRiverConns)
+		s.riverDB.SetMaxIdleConns(pgRiverConns)
+		s.driver = riverdatabasesql.New(s.riverDB)
 	case dsn == "", strings.HasPrefix(dsn, "file:"), strings.HasSuffix(dsn, ".db"):
 		if dsn == "" {
 			dsn = filepath.Join(dataDir, "wasl.db")
@@ -136,7 +160,7 @@ func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*Store, e
 		return nil, fmt.Errorf("open store: unsupported database %q: want postgres://…, file:… or a path ending in .db", redact(dsn))
 	}
 	if err := s.Ping(ctx); err != nil {
-		s.db.Close()
+		s.Close()
 		return nil, fmt.Errorf("open %s: %w", s.dialect, err)
 	}
 	if s.dialect == Postgres {
@@ -261,7 +285,11 @@ func (s *Store) Close() error {
 	if s.notifier != nil {
 		s.notifier.close()
 	}
-	return s.db.Close()
+	var err error
+	if s.riverDB != nil {
+		err = s.riverDB.Close()
+	}
+	return errors.Join(s.db.Close(), err)
 }
 
 // DB is the underlying pool, for River and whatsmeow's sqlstore.
@@ -286,8 +314,9 @@ func (s *Store) planEach(args ...any) []any {
 	return append([]any{pgx.QueryExecModeExec}, args...)
 }
 
-// RiverDriver is a River driver on the same pool, so jobs can be inserted
-// with InsertTx(ctx, tx.SQL(), …) inside InTx. On PostgreSQL it has no
+// RiverDriver is a River driver on the same database, so jobs can be
+// inserted with InsertTx(ctx, tx.SQL(), …) inside InTx. On PostgreSQL its
+// own statements run on River's pool (pgRiverConns connections), with no
 // LISTEN connection: clients built on it must poll (PollOnly).
 func (s *Store) RiverDriver() riverdriver.Driver[*sql.Tx] { return s.driver }
 
@@ -312,22 +341,6 @@ type Tx struct {
 
 // SQL is the underlying transaction, for River's InsertTx.
 func (tx *Tx) SQL() *sql.Tx { return tx.tx }
-
-// PlanEachStatement has PostgreSQL plan the rest of the transaction's
-// statements for each call (planEach, for statements of others: River's
-// job completion joins river_job to its arguments, and with the plan it
-// kept from a young table it read the whole table on every send: 2.3–3.1
-// ms a call against 0.3 ms planned each time, 3,000 webhooks). SQLite: a
-// no-op.
-func (tx *Tx) PlanEachStatement(ctx context.Context) error {
-	if tx.s.dialect != Postgres {
-		return nil
-	}
-	if _, err := tx.tx.ExecContext(ctx, `SET LOCAL plan_cache_mode = force_custom_plan`); err != nil {
-		return fmt.Errorf("plan each statement: %w", err)
-	}
-	return nil
-}
 
 // InTx runs fn in a transaction, committed if fn returns nil and rolled
 // back otherwise (also if fn panics). fn must not call InTx or use the Store
