@@ -494,21 +494,28 @@ func escapeLiterals(q string) string {
 	return b.String()
 }
 
+// A new conversation's columns (the store's), and its insert on SQLite.
+const (
+	convArgs                 = 11
+	sqliteConversationInsert = `INSERT INTO conversations (contact_id, channel_id, subject, status, cites_foreign_ticket,
+		topic, scope, language, department, last_message_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`
+)
+
 // sqliteStep is what a captured PostgreSQL statement is on SQLite, as the
 // store and River's SQLite driver write it: the search index is FTS5 plus
 // search_terms, River's insert is its own, and SQLite has no NOTIFY.
 func sqliteStep(s rstep) []rstep {
 	switch {
-	case newConvCTE.MatchString(s.sql) && len(s.args) == newConvArgs+7:
+	case newConvCTE.MatchString(s.sql) && len(s.args) == newConvArgs+convArgs:
 		// Two statements on SQLite, the conversation's and the message's.
 		msg := rstep{sql: plainMessageInsert(s.sql), args: append([]arg{}, s.args[:newConvArgs]...), returns: s.returns, prefix: s.prefix}
 		msg.args[2] = arg{{ref: s.prefix + "cid"}}
 		return []rstep{
-			{sql: `INSERT INTO conversations (contact_id, channel_id, subject, status, cites_foreign_ticket, last_message_at, created_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, args: s.args[newConvArgs:], returns: []string{"id"}, prefix: s.prefix + "c"},
+			{sql: sqliteConversationInsert, args: s.args[newConvArgs:], returns: []string{"id"}, prefix: s.prefix + "c"},
 			msg,
 		}
-	case newContactCTE.MatchString(s.sql) && len(s.args) == newConvArgs+9:
+	case newContactCTE.MatchString(s.sql) && len(s.args) == newConvArgs+3+(convArgs-1): // the contact's three, the conversation's but its contact
 		// Four statements on SQLite: the contact's, its identity's, the
 		// conversation's and the message's.
 		k, c := s.prefix+"k", s.prefix+"c"
@@ -520,8 +527,7 @@ func sqliteStep(s rstep) []rstep {
 				args: extra[:3], returns: []string{"id"}, prefix: k},
 			{sql: `INSERT INTO contact_identities (kind, value, contact_id, name, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
 				args: []arg{s.args[4], s.args[5], {{ref: k + "id"}}, s.args[6], extra[2]}},
-			{sql: `INSERT INTO conversations (contact_id, channel_id, subject, status, cites_foreign_ticket, last_message_at, created_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, args: append([]arg{{{ref: k + "id"}}}, extra[3:]...), returns: []string{"id"}, prefix: c},
+			{sql: sqliteConversationInsert, args: append([]arg{{{ref: k + "id"}}}, extra[3:]...), returns: []string{"id"}, prefix: c},
 			msg,
 		}
 	case contactCTE.MatchString(s.sql) && len(s.args) == 6:

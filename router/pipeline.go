@@ -652,8 +652,14 @@ func (p *Pipeline) ingestTx(ctx context.Context, tx *store.Tx, jobs *jobQueue, n
 	conv := th.conv
 	var newConv *store.Conversation // written with the message, in one statement
 	if conv == 0 {
+		// Written as its message and ticket would leave it, so the
+		// store's triggers need not rewrite it.
 		newConv = &store.Conversation{ContactID: contact.ID, ChannelID: in.ChannelID, Subject: in.Subject, Status: "open",
-			CitesForeignTicket: th.foreignRef, LastMessageAt: now, CreatedAt: now}
+			CitesForeignTicket: th.foreignRef, Topic: d.Topic, Scope: string(d.Scope), Language: contactLanguage(d.Language),
+			LastMessageAt: now, CreatedAt: now}
+		if d.CreateTicket {
+			newConv.Department = topic.Department
+		}
 	} else if err := tx.TouchConversation(ctx, conv, now); err != nil {
 		return err
 	}

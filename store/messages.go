@@ -219,28 +219,28 @@ func (tx *Tx) insertMessage(ctx context.Context, c *Conversation, k *Contact, m 
 		q = `WITH k AS (INSERT INTO contacts (display_name, language, created_at) VALUES ($30, $31, $32) RETURNING id),
 		i AS (INSERT INTO contact_identities (kind, value, contact_id, name, created_at)
 			SELECT $5, $6, id, $7, $32 FROM k ON CONFLICT DO NOTHING RETURNING 1),
-		c AS (INSERT INTO conversations (contact_id, channel_id, subject, status, cites_foreign_ticket, last_message_at, created_at)
-			SELECT id, $33, $34, $35, $36, $37, $38 FROM k RETURNING id)
+		c AS (INSERT INTO conversations (` + conversationInsertCols + `)
+			SELECT id, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42 FROM k RETURNING id)
 		INSERT INTO messages (` + messageColumns + `)
 		VALUES ($1, $2, coalesce($3::bigint, (SELECT id FROM c)), coalesce($4::bigint, (SELECT id FROM k)), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26,
 		$27, $28, $29)
 		ON CONFLICT DO NOTHING
 		RETURNING id, conversation_id, contact_id, EXISTS (SELECT 1 FROM i)`
 		args[2], args[3] = nil, nil // NULL: the CTEs' ids
-		args = append(args, k.DisplayName, k.Language, s.dbTime(k.CreatedAt),
-			c.ChannelID, c.Subject, c.Status, c.CitesForeignTicket, s.dbTime(c.LastMessageAt), s.dbTime(c.CreatedAt))
+		args = append(args, k.DisplayName, k.Language, s.dbTime(k.CreatedAt))
+		args = append(args, c.insertArgs(s)[1:]...) // contact_id is k's
 	case c != nil:
 		// The conversation is the CTE's row; a duplicate message leaves it
 		// behind, but the caller then rolls back (ErrDuplicate).
-		q = `WITH c AS (INSERT INTO conversations (contact_id, channel_id, subject, status, cites_foreign_ticket, last_message_at, created_at)
-			VALUES ($30, $31, $32, $33, $34, $35, $36) RETURNING id)
+		q = `WITH c AS (INSERT INTO conversations (` + conversationInsertCols + `)
+			VALUES ($30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40) RETURNING id)
 		INSERT INTO messages (` + messageColumns + `)
 		VALUES ($1, $2, coalesce($3::bigint, (SELECT id FROM c)), $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26,
 		$27, $28, $29)
 		ON CONFLICT DO NOTHING
 		RETURNING id, conversation_id`
 		args[2] = nil // $3 NULL: the conversation is c's
-		args = append(args, c.ContactID, c.ChannelID, c.Subject, c.Status, c.CitesForeignTicket, s.dbTime(c.LastMessageAt), s.dbTime(c.CreatedAt))
+		args = append(args, c.insertArgs(s)...)
 	}
 	var conv, contact sql.NullInt64
 	var identity bool
@@ -597,14 +597,21 @@ func (tx *Tx) CreateConversation(ctx context.Context, c *Conversation) error {
 	if err := c.prepare(); err != nil {
 		return err
 	}
-	s := tx.s
-	err := tx.tx.QueryRowContext(ctx, `INSERT INTO conversations (contact_id, channel_id, subject, status, cites_foreign_ticket, last_message_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		c.ContactID, c.ChannelID, c.Subject, c.Status, c.CitesForeignTicket, s.dbTime(c.LastMessageAt), s.dbTime(c.CreatedAt)).Scan(&c.ID)
+	err := tx.tx.QueryRowContext(ctx, `INSERT INTO conversations (`+conversationInsertCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`, c.insertArgs(tx.s)...).Scan(&c.ID)
 	if err != nil {
 		return fmt.Errorf("create conversation: %w", err)
 	}
 	return nil
+}
+
+// conversationInsertCols are a new conversation's columns, in the order of
+// insertArgs.
+const conversationInsertCols = `contact_id, channel_id, subject, status, cites_foreign_ticket, topic, scope, language, department, last_message_at, created_at`
+
+func (c *Conversation) insertArgs(s *Store) []any {
+	return []any{c.ContactID, c.ChannelID, c.Subject, c.Status, c.CitesForeignTicket, c.Topic, c.Scope, c.Language, c.Department,
+		s.dbTime(c.LastMessageAt), s.dbTime(c.CreatedAt)}
 }
 
 // prepare checks a new conversation and fills in its defaults.

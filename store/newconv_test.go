@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -146,4 +147,105 @@ func TestInsertMessageFromNewContact(t *testing.T) {
 			t.Errorf("%d contacts after the lost race's rollback, want %d", n, contacts+1)
 		}
 	})
+}
+
+// A new conversation written with its first message's topic, scope and
+// language and its ticket's department is not rewritten by the triggers in
+// the same transaction (PostgreSQL counts the transaction's updates), and
+// keeps those values; a later message or ticket that differs still moves
+// them, as before.
+func TestNewConversationNotRewritten(t *testing.T) {
+	each(t, func(t *testing.T, s *Store) {
+		f := seed(t, s)
+		ctx := t.Context()
+		at := time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
+		sara := message.Party{Kind: message.IdentityEmail, Value: "sara@example.com"}
+		ways := []struct {
+			name  string
+			write func(tx *Tx, c *Conversation, m *Message) error
+		}{
+			{"CreateConversation, then InsertMessage", func(tx *Tx, c *Conversation, m *Message) error {
+				if err := tx.CreateConversation(ctx, c); err != nil {
+					return err
+				}
+				m.ConversationID = c.ID
+				return tx.InsertMessage(ctx, m)
+			}},
+			{"InsertMessageInNewConversation", func(tx *Tx, c *Conversation, m *Message) error {
+				return tx.InsertMessageInNewConversation(ctx, c, m)
+			}},
+			{"InsertMessageFromNewContact", func(tx *Tx, c *Conversation, m *Message) error {
+				m.From = message.Party{Kind: message.IdentityPhone, Value: "+966500000123"}
+				c.ContactID, m.ContactID = 0, 0
+				k, err := tx.InsertMessageFromNewContact(ctx, "ar", c, m)
+				c.ContactID = k.ID
+				return err
+			}},
+		}
+		for i, w := range ways {
+			t.Run(w.name, func(t *testing.T) {
+				c := &Conversation{ContactID: f.contact.ID, ChannelID: f.ch.ID, Subject: "Projector", Topic: "equipment_maintenance",
+					Scope: "in_scope", Language: "ar", Department: "maintenance_center", LastMessageAt: at, CreatedAt: at}
+				m := &Message{ChannelID: f.ch.ID, ExternalID: fmt.Sprintf("quiet-%d@x", i), ContactID: f.contact.ID, From: sara,
+					Text: "البروجكتر معطل", Topic: "equipment_maintenance", Scope: "in_scope", Language: "ar", CreatedAt: at, ReceivedAt: at}
+				// Since PostgreSQL 15 the "transaction's" counts also hold
+				// earlier transactions' not yet reported: the difference.
+				var before, updates int64
+				updated := func(tx *Tx, n *int64) error {
+					if s.dialect != Postgres {
+						return nil
+					}
+					return tx.tx.QueryRowContext(ctx, `SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'conversations'`).Scan(n)
+				}
+				mustTx(t, s, func(tx *Tx) error {
+					if err := updated(tx, &before); err != nil {
+						return err
+					}
+					if err := w.write(tx, c, m); err != nil {
+						return err
+					}
+					tk := &Ticket{Prefix: "EDU", Year: 2026, Number: int64(100 + i), ConversationID: c.ID, ContactID: c.ContactID,
+						Topic: "equipment_maintenance", Department: "maintenance_center", CreatedAt: at, UpdatedAt: at}
+					if err := tx.CreateTicket(ctx, tk); err != nil {
+						return err
+					}
+					return updated(tx, &updates)
+				})
+				if updates != before {
+					t.Errorf("the new conversation was rewritten %d times in its own transaction, want 0", updates-before)
+				}
+				got := readConversation(t, s, c.ID)
+				if got.Topic != "equipment_maintenance" || got.Scope != "in_scope" || got.Language != "ar" || got.Department != "maintenance_center" {
+					t.Errorf("new conversation stored as %+v", got)
+				}
+
+				// A later message on another topic, in English, and a
+				// ticket of another department move the conversation.
+				later := at.Add(time.Hour)
+				mustTx(t, s, func(tx *Tx) error {
+					if err := tx.InsertMessage(ctx, &Message{ChannelID: f.ch.ID, ExternalID: fmt.Sprintf("quiet-%d-2@x", i), ConversationID: c.ID,
+						ContactID: c.ContactID, From: sara, Text: "and my transcript", Topic: "transcripts", Language: "en", CreatedAt: later, ReceivedAt: later}); err != nil {
+						return err
+					}
+					return tx.CreateTicket(ctx, &Ticket{Prefix: "EDU", Year: 2026, Number: int64(200 + i), ConversationID: c.ID, ContactID: c.ContactID,
+						Topic: "transcripts", Department: "registrar", CreatedAt: later, UpdatedAt: later})
+				})
+				got = readConversation(t, s, c.ID)
+				if got.Topic != "transcripts" || got.Scope != "in_scope" || got.Language != "en" || got.Department != "registrar" {
+					t.Errorf("after a message on another topic and a ticket of another department: %+v", got)
+				}
+			})
+		}
+	})
+}
+
+func readConversation(t *testing.T, s *Store, id int64) Conversation {
+	t.Helper()
+	var c Conversation
+	mustTx(t, s, func(tx *Tx) error {
+		var err error
+		c, err = tx.Conversation(t.Context(), id)
+		return err
+	})
+	return c
 }

@@ -67,9 +67,18 @@ type Conversation struct {
 	// CitesForeignTicket is the reference of another contact's ticket that
 	// the message opening this conversation cited, and so was kept apart
 	// from (a reference is no proof of the thread). Empty for most.
-	CitesForeignTicket string    `json:"cites_foreign_ticket,omitempty"`
-	LastMessageAt      time.Time `json:"last_message_at"`
-	CreatedAt          time.Time `json:"created_at"`
+	CitesForeignTicket string `json:"cites_foreign_ticket,omitempty"`
+	// Topic, Scope and Language are its newest classified message's (the
+	// store's triggers keep them), Department its newest ticket's. A new
+	// conversation is written with those of the message and ticket it
+	// starts with, so that nothing rewrites its row in the same
+	// transaction.
+	Topic         string    `json:"topic,omitempty"`
+	Scope         string    `json:"scope,omitempty"`
+	Language      string    `json:"language,omitempty"`
+	Department    string    `json:"department,omitempty"`
+	LastMessageAt time.Time `json:"last_message_at"`
+	CreatedAt     time.Time `json:"created_at"`
 }
 
 // Message is one stored inbound message.

@@ -87,17 +87,24 @@ func (s *Store) ListConversations(ctx context.Context, f ConversationFilter) ([]
 	}
 	return collect(rows, func(r rowScanner) (ConversationSummary, error) {
 		var c ConversationSummary
-		err := r.Scan(&c.ID, &c.ContactID, &c.ChannelID, &c.Subject, &c.Status, &c.CitesForeignTicket, timeCol{&c.LastMessageAt}, timeCol{&c.CreatedAt},
-			&c.ContactName, &c.ChannelName, &c.ChannelKind, &c.LastText, &c.Messages, &c.TicketRef, &c.TicketStatus)
+		err := r.Scan(append(conversationDest(&c.Conversation),
+			&c.ContactName, &c.ChannelName, &c.ChannelKind, &c.LastText, &c.Messages, &c.TicketRef, &c.TicketStatus)...)
 		return c, err
 	}, "list conversations")
 }
 
-const conversationCols = `c.id, c.contact_id, c.channel_id, c.subject, c.status, c.cites_foreign_ticket, c.last_message_at, c.created_at`
+const conversationCols = `c.id, c.contact_id, c.channel_id, c.subject, c.status, c.cites_foreign_ticket,
+	c.topic, c.scope, c.language, c.department, c.last_message_at, c.created_at`
+
+// conversationDest is where a row of conversationCols goes.
+func conversationDest(c *Conversation) []any {
+	return []any{&c.ID, &c.ContactID, &c.ChannelID, &c.Subject, &c.Status, &c.CitesForeignTicket,
+		&c.Topic, &c.Scope, &c.Language, &c.Department, timeCol{&c.LastMessageAt}, timeCol{&c.CreatedAt}}
+}
 
 func scanConversation(r rowScanner) (Conversation, error) {
 	var c Conversation
-	err := r.Scan(&c.ID, &c.ContactID, &c.ChannelID, &c.Subject, &c.Status, &c.CitesForeignTicket, timeCol{&c.LastMessageAt}, timeCol{&c.CreatedAt})
+	err := r.Scan(conversationDest(&c)...)
 	return c, err
 }
 
