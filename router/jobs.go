@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -80,6 +81,10 @@ type Fetchers interface {
 // that finds its message already sent a no-op, so a retried or rescued job
 // never sends a reply twice; a send interrupted by a crash is retried with
 // the same Message-ID (email) or provider idempotency id (WhatsApp).
+//
+// Workers that start or end together share their claims and their
+// outcomes' writes: group commit, one statement and one commit for the
+// batch where each had its own.
 type SendWorker struct {
 	river.WorkerDefaults[SendArgs]
 	Store   *store.Store
@@ -87,6 +92,65 @@ type SendWorker struct {
 	// SendTimeout bounds one attempt (default one minute).
 	SendTimeout time.Duration
 	Log         *slog.Logger
+
+	once   sync.Once
+	claims *group[int64, claim]
+	marks  *group[store.OutboundMark, error]
+}
+
+// claim is what ClaimOutbound says of one reply.
+type claim struct {
+	o       store.Outbound
+	claimed bool
+	err     error
+}
+
+// sendBatch is the most claims or outcomes written at once.
+const sendBatch = 64
+
+// groups makes the worker's claim and outcome groups on its first job.
+func (w *SendWorker) groups() {
+	w.once.Do(func() {
+		// SQLite serializes its writers: a second batch under way would
+		// only wait for the first.
+		parallel := 2
+		if w.Store.Dialect() == store.SQLite {
+			parallel = 1
+		}
+		w.claims = newGroup("send claims", w.claimBatch, sendBatch, parallel, w.log())
+		w.marks = newGroup("send outcomes", w.markBatch, sendBatch, parallel, w.log())
+	})
+}
+
+func (w *SendWorker) claimBatch(ctx context.Context, ids []int64) ([]claim, error) {
+	got, err := w.Store.ClaimOutbounds(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	cs := make([]claim, len(ids))
+	for i, id := range ids {
+		if o, ok := got[id]; ok {
+			cs[i] = claim{o: o, claimed: true}
+			continue
+		}
+		// Not claimable: already final, or no such reply.
+		cs[i].o, cs[i].err = w.Store.Outbound(ctx, id)
+	}
+	return cs, nil
+}
+
+func (w *SendWorker) markBatch(ctx context.Context, ms []store.OutboundMark) ([]error, error) {
+	found, err := w.Store.MarkOutbounds(ctx, ms)
+	if err != nil {
+		return nil, err
+	}
+	errs := make([]error, len(ms))
+	for i, m := range ms {
+		if !found[m.ID] {
+			errs[i] = fmt.Errorf("mark outbound %d: %w", m.ID, store.ErrNotFound)
+		}
+	}
+	return errs, nil
 }
 
 // Timeout bounds one attempt.
@@ -99,14 +163,19 @@ func (w *SendWorker) Timeout(*river.Job[SendArgs]) time.Duration {
 
 // Work sends one message.
 func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
-	o, claimed, err := w.Store.ClaimOutbound(ctx, job.Args.OutboundID)
+	w.groups()
+	c, err := w.claims.submit(ctx, job.Args.OutboundID)
+	if err == nil {
+		err = c.err
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return river.JobCancel(fmt.Errorf("outbound %d does not exist", job.Args.OutboundID))
 	}
 	if err != nil {
 		return fmt.Errorf("claim outbound %d: %w", job.Args.OutboundID, err)
 	}
-	if !claimed {
+	o := c.o
+	if !c.claimed {
 		return nil // already sent or finally failed
 	}
 	s, ok := w.Senders.Sender(o.ChannelID)
@@ -142,8 +211,8 @@ const (
 	outcomeRetryFor = 2 * time.Minute
 )
 
-// record writes what a send came to, in one statement of its own; River
-// then completes the job with the other jobs finished meanwhile, in one
+// record writes what a send came to, in one statement with the outcomes
+// of the sends that ended meanwhile (w.marks); River then completes the job with the other jobs finished meanwhile, in one
 // statement for them all (its batch completer). A job whose completion a
 // crash cut short is rescued and run again, and its claim finds the
 // reply sent: a no-op. It does not share the job's context:
@@ -158,8 +227,11 @@ func (w *SendWorker) record(ctx context.Context, id int64, state message.Deliver
 	wait := 100 * time.Millisecond
 	for {
 		actx, cancel := context.WithTimeout(ctx, outcomeTimeout)
-		err := w.Store.MarkOutbound(actx, id, state, providerID, errText)
+		err, berr := w.marks.submit(actx, store.OutboundMark{ID: id, State: state, ProviderID: providerID, Error: errText})
 		cancel()
+		if berr != nil {
+			err = berr
+		}
 		if err == nil || errors.Is(err, store.ErrNotFound) || time.Now().Add(wait).After(deadline) {
 			return err
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/riverqueue/river"
@@ -163,6 +165,82 @@ func TestSendJobNamesItsChannel(t *testing.T) {
 				if args.OutboundID != r.OutboundID || args.ChannelID != tt.channel {
 					t.Errorf("%s: job args %+v, want outbound %d on channel %d", tt.in.ExternalID, args, r.OutboundID, tt.channel)
 				}
+			}
+		})
+	}
+}
+
+// countingSender counts the sends of each message and answers with a
+// provider id of its own for each.
+type countingSender struct {
+	mu    sync.Mutex
+	sends map[string]int // by Message-ID
+}
+
+func (s *countingSender) Send(_ context.Context, m message.Outbound) (message.Delivery, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sends[m.MessageID]++
+	return message.Delivery{ProviderID: fmt.Sprintf("SM-%d", len(s.sends)), State: message.StateSent}, nil
+}
+
+// Sends that start and end together share their claims' and outcomes'
+// writes; each still gets its own answer: a queued reply is sent once and
+// recorded with its provider id, a sent one is not sent again, an unknown
+// one cancels its job.
+func TestSendWorkersTogether(t *testing.T) {
+	const replies = 24
+	for name, dsn := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, dsn(t))
+			var ins []message.Inbound
+			for i := range replies {
+				ins = append(ins, e.mail(fmt.Sprintf("m%d@x", i), fmt.Sprintf("s%d@example.edu", i), "Projector", "projector broken"))
+			}
+			rs := e.processAtOnce(t, ins)
+			ids := []int64{999999}
+			for _, r := range rs {
+				if r.OutboundID == 0 {
+					t.Fatal("no reply queued")
+				}
+				ids = append(ids, r.OutboundID)
+			}
+			if err := e.st.MarkOutbound(t.Context(), ids[1], message.StateSent, "SM-earlier", ""); err != nil {
+				t.Fatal(err)
+			}
+			s := &countingSender{sends: map[string]int{}}
+			w := &SendWorker{Store: e.st, Senders: oneSender{s}, Log: quiet}
+			errs := make([]error, len(ids))
+			var wg sync.WaitGroup
+			for i, id := range ids {
+				wg.Go(func() {
+					job := &river.Job[SendArgs]{JobRow: &rivertype.JobRow{Attempt: 1, MaxAttempts: 12}, Args: SendArgs{OutboundID: id}}
+					errs[i] = w.Work(t.Context(), job)
+				})
+			}
+			wg.Wait()
+			var cancel *river.JobCancelError
+			if !errors.As(errs[0], &cancel) {
+				t.Errorf("job of an unknown reply: %v, want it cancelled", errs[0])
+			}
+			provider := map[string]bool{}
+			for i, id := range ids[1:] {
+				if errs[i+1] != nil {
+					t.Errorf("job of reply %d: %v", id, errs[i+1])
+				}
+				o, err := e.st.Outbound(t.Context(), id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantSends, wantAttempts := 1, 1
+				if i == 0 {
+					wantSends, wantAttempts = 0, 0 // sent before
+				}
+				if n := s.sends[o.HeaderMessageID]; o.HeaderMessageID == "" || n != wantSends || o.State != message.StateSent || o.Attempts != wantAttempts || provider[o.ProviderID] {
+					t.Errorf("reply %d: sent %d times, %s, %d attempts, provider %q (seen before %v); want %d, sent, %d, its own",
+						id, n, o.State, o.Attempts, o.ProviderID, provider[o.ProviderID], wantSends, wantAttempts)
+				}
+				provider[o.ProviderID] = true
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -200,23 +201,60 @@ const claimCols = `id, channel_id, (SELECT kind FROM channels WHERE channels.id 
 // says whether the caller should send it. A reply still queued, or left
 // "sending" by an attempt that may have crashed mid-send, is claimed; one
 // already sent, delivered, undelivered or failed is not, and the job is a
-// no-op. The claim is one statement that returns the reply it claimed: a
-// single round trip and commit on the send path.
+// no-op.
 func (s *Store) ClaimOutbound(ctx context.Context, id int64) (o Outbound, claimed bool, err error) {
-	err = s.oneWrite(ctx, func(q queryer) error {
-		o, err = scanOutbound(q.QueryRowContext(ctx, `UPDATE outbound_messages SET state = 'sending', attempts = attempts + 1, updated_at = $1
-			WHERE id = $2 AND state IN ('queued', 'sending') RETURNING `+claimCols, s.dbTime(now()), id))
-		return err
-	})
-	if err == nil {
-		return o, true, nil
+	got, err := s.ClaimOutbounds(ctx, []int64{id})
+	if err != nil {
+		return Outbound{}, false, err
 	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return Outbound{}, false, fmt.Errorf("claim outbound %d: %w", id, err)
+	if o, ok := got[id]; ok {
+		return o, true, nil
 	}
 	// Not claimable: already final, or no such reply.
 	o, err = outboundByID(ctx, s.db, id)
 	return o, false, err
+}
+
+// ClaimOutbounds is ClaimOutbound for the replies ids (the claims of send
+// workers that started together): one statement and one commit for them
+// all, which returns the replies it claimed. An id missing from claimed is
+// final or does not exist.
+func (s *Store) ClaimOutbounds(ctx context.Context, ids []int64) (claimed map[int64]Outbound, err error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	claimed = make(map[int64]Outbound, len(ids))
+	err = s.oneWrite(ctx, func(q queryer) error {
+		clear(claimed)
+		set := `WHERE id = ANY($2::bigint[])`
+		var list any = ids
+		if s.dialect != Postgres {
+			set = `WHERE id IN (SELECT value FROM json_each($2))`
+			b, err := json.Marshal(ids)
+			if err != nil {
+				return err
+			}
+			list = string(b)
+		}
+		rows, err := q.QueryContext(ctx, `UPDATE outbound_messages SET state = 'sending', attempts = attempts + 1, updated_at = $1
+			`+set+` AND state IN ('queued', 'sending') RETURNING `+claimCols, s.planEach(s.dbTime(now()), list)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			o, err := scanOutbound(rows)
+			if err != nil {
+				return err
+			}
+			claimed[o.ID] = o
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim %d outbound: %w", len(ids), err)
+	}
+	return claimed, nil
 }
 
 // oneWrite runs a single-statement write: on PostgreSQL as its own
@@ -236,18 +274,95 @@ func (s *Store) oneWrite(ctx context.Context, fn func(q queryer) error) error {
 // MarkOutbound records what a send attempt came to. An empty providerID
 // keeps the one recorded. Reaching sent or delivered sets sent_at once.
 func (s *Store) MarkOutbound(ctx context.Context, id int64, state message.DeliveryState, providerID, errText string) error {
-	if _, err := stateRank(state); err != nil {
-		return fmt.Errorf("mark outbound %d: %w", id, err)
+	found, err := s.MarkOutbounds(ctx, []OutboundMark{{ID: id, State: state, ProviderID: providerID, Error: errText}})
+	if err != nil {
+		return err
 	}
-	return s.oneWrite(ctx, func(q queryer) error {
-		res, err := q.ExecContext(ctx, `UPDATE outbound_messages SET
-		state = $1,
-		provider_id = CASE WHEN CAST($2 AS TEXT) = '' THEN provider_id ELSE CAST($2 AS TEXT) END,
-		error = $3,
-		updated_at = $4,
-		sent_at = CASE WHEN sent_at IS NULL AND CAST($1 AS TEXT) IN ('sent', 'delivered') THEN $4 ELSE sent_at END
-		WHERE id = $5`, string(state), providerID, errText, s.dbTime(now()), id)
-		return affectedOne(res, err, fmt.Sprintf("mark outbound %d", id))
+	if !found[id] {
+		return fmt.Errorf("mark outbound %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// OutboundMark is what one send attempt came to.
+type OutboundMark struct {
+	ID         int64
+	State      message.DeliveryState
+	ProviderID string
+	Error      string
+}
+
+// markSet is MarkOutbound's assignments to the reply o ("o." or ""), from
+// the outcome's state st, provider id p and error e, at t.
+func markSet(o, st, p, e, t string) string {
+	return `state = ` + st + `,
+		provider_id = CASE WHEN ` + p + ` = '' THEN ` + o + `provider_id ELSE ` + p + ` END,
+		error = ` + e + `,
+		updated_at = ` + t + `,
+		sent_at = CASE WHEN ` + o + `sent_at IS NULL AND ` + st + ` IN ('sent', 'delivered') THEN ` + t + ` ELSE ` + o + `sent_at END`
+}
+
+// MarkOutbounds is MarkOutbound for several sends' outcomes (those that
+// ended together): on PostgreSQL one statement, on SQLite one transaction.
+// found holds the replies that exist.
+func (s *Store) MarkOutbounds(ctx context.Context, ms []OutboundMark) (found map[int64]bool, err error) {
+	found = make(map[int64]bool, len(ms))
+	seen := make(map[int64]bool, len(ms))
+	for _, m := range ms {
+		if _, err := stateRank(m.State); err != nil {
+			return nil, fmt.Errorf("mark outbound %d: %w", m.ID, err)
+		}
+		if seen[m.ID] {
+			// Two outcomes of one reply: in order, one statement each.
+			return found, s.markEach(ctx, ms, found)
+		}
+		seen[m.ID] = true
+	}
+	if s.dialect != Postgres {
+		return found, s.markEach(ctx, ms, found)
+	}
+	ids, states, providers, errs := make([]int64, len(ms)), make([]string, len(ms)), make([]string, len(ms)), make([]string, len(ms))
+	for i, m := range ms {
+		ids[i], states[i], providers[i], errs[i] = m.ID, string(m.State), m.ProviderID, m.Error
+	}
+	err = s.oneWrite(ctx, func(q queryer) error {
+		rows, err := q.QueryContext(ctx, `UPDATE outbound_messages o SET `+markSet("o.", "u.state", "u.provider_id", "u.error", "$1")+`
+			FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS u(id, state, provider_id, error)
+			WHERE o.id = u.id RETURNING o.id`, s.planEach(s.dbTime(now()), ids, states, providers, errs)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			found[id] = true
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mark %d outbound: %w", len(ms), err)
+	}
+	return found, nil
+}
+
+// markEach applies ms in order in one transaction.
+func (s *Store) markEach(ctx context.Context, ms []OutboundMark, found map[int64]bool) error {
+	return s.InTx(ctx, func(tx *Tx) error {
+		clear(found)
+		for _, m := range ms {
+			n, err := affected(tx.tx.ExecContext(ctx, `UPDATE outbound_messages SET `+markSet("", "CAST($1 AS TEXT)", "CAST($2 AS TEXT)", "$3", "$4")+`
+				WHERE id = $5`, string(m.State), m.ProviderID, m.Error, s.dbTime(now()), m.ID))
+			if err != nil {
+				return fmt.Errorf("mark outbound %d: %w", m.ID, err)
+			}
+			if n > 0 {
+				found[m.ID] = true
+			}
+		}
+		return nil
 	})
 }
 
