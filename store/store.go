@@ -128,14 +128,16 @@ func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*Store, e
 		// River's own statements (its fetch, its batch completion, its
 		// maintenance) run on a small pool that plans each call: they join
 		// river_job, which every reply grows, and a plan kept from a young
-		// table reads it whole on every call (see planEach). Jobs inserted
-		// in our transactions go through them, on db.
+		// table reads it whole on every call (see planEach). They stay
+		// prepared, parsed once a connection: force_custom_plan forbids
+		// only the kept plan. Jobs inserted in our transactions go
+		// through them, on db.
 		rc, err := pgx.ParseConfig(dsn)
 		if err != nil {
 			s.db.Close()
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
-		rc.DefaultQueryExecMode = pgx.QueryExecModeExec
+		rc.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 		s.riverDB = stdlib.OpenDB(*rc)
 		s.riverDB.SetMaxOpenConns(pgRiverConns)
 		s.riverDB.SetMaxIdleConns(pgRiverConns)
