@@ -630,6 +630,11 @@ func TestTicketLifecycle(t *testing.T) {
 		if tk.Ref != "EDU-2026-000123" || tk.Status != TicketOpen || tk.ID == 0 {
 			t.Fatalf("created %+v", tk)
 		}
+		// The created event told the inbox (its trigger found the ticket,
+		// inserted by the same statement on PostgreSQL).
+		if n := count(t, s, `SELECT count(*) FROM changes WHERE conversation_id = $1 AND kind = 'event'`, f.conv.ID); n != 1 {
+			t.Errorf("%d event changes for the new ticket's conversation, want 1", n)
+		}
 		mustTx(t, s, func(tx *Tx) error {
 			got, found, err := tx.TicketForConversation(ctx, f.conv.ID)
 			if err != nil || !found || got.ID != tk.ID {

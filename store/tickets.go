@@ -171,11 +171,18 @@ func (tx *Tx) insertTicket(ctx context.Context, t *Ticket) error {
 		t.ClosedAt = &at
 	}
 	s := tx.s
-	err := tx.tx.QueryRowContext(ctx, `INSERT INTO tickets (ref, prefix, year, number, conversation_id, contact_id,
+	q := `INSERT INTO tickets (ref, prefix, year, number, conversation_id, contact_id,
 		topic, department, status, subject, sla_due_at, created_at, updated_at, closed_at,
 		sla_target, first_response_target, first_response_due_at, linked_ticket_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-		ON CONFLICT DO NOTHING RETURNING id`,
+		ON CONFLICT DO NOTHING RETURNING id`
+	if s.dialect == Postgres {
+		// Its "created" event in the same statement: one round trip a
+		// ticket (SQLite has no INSERT in WITH, and no round trips).
+		q = `WITH t AS (` + q + `), e AS (INSERT INTO ticket_events (ticket_id, kind, actor, from_status, to_status, note, created_at)
+			SELECT id, '` + EventCreated + `', 'system', '', $9, '', $12 FROM t) SELECT id FROM t`
+	}
+	err := tx.tx.QueryRowContext(ctx, q,
 		t.Ref, t.Prefix, t.Year, t.Number, nullID(t.ConversationID), nullID(t.ContactID),
 		t.Topic, t.Department, t.Status, t.Subject, s.dbTimePtr(t.SLADueAt),
 		s.dbTime(t.CreatedAt), s.dbTime(t.UpdatedAt), s.dbTimePtr(t.ClosedAt),
@@ -185,6 +192,9 @@ func (tx *Tx) insertTicket(ctx context.Context, t *Ticket) error {
 	}
 	if err != nil {
 		return fmt.Errorf("create ticket %s: %w", t.Ref, err)
+	}
+	if s.dialect == Postgres {
+		return nil
 	}
 	return tx.AddTicketEvent(ctx, &TicketEvent{
 		TicketID: t.ID, Kind: EventCreated, Actor: "system", ToStatus: t.Status, CreatedAt: t.CreatedAt,
