@@ -30,6 +30,30 @@ type numbering struct {
 	// replies among it are written together, in one statement.
 	fixes   []func(ctx context.Context, tx *store.Tx) error
 	replies []store.OutboundContent
+	// heads are the heads of the departments the batch's tickets went
+	// to, read once a batch: most of a burst goes to a few departments.
+	heads map[string]departmentHead
+}
+
+type departmentHead struct {
+	user store.User
+	ok   bool
+}
+
+// head is the department's active head (false: it has none).
+func (nb *numbering) head(ctx context.Context, tx *store.Tx, department string) (store.User, bool, error) {
+	if h, ok := nb.heads[department]; ok {
+		return h.user, h.ok, nil
+	}
+	u, ok, err := tx.DepartmentHead(ctx, department)
+	if err != nil {
+		return store.User{}, false, err
+	}
+	if nb.heads == nil {
+		nb.heads = map[string]departmentHead{}
+	}
+	nb.heads[department] = departmentHead{u, ok}
+	return u, ok, nil
 }
 
 type ticketSeries struct {

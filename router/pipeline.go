@@ -1082,7 +1082,7 @@ func (p *Pipeline) openTicket(ctx context.Context, tx *store.Tx, nb *numbering, 
 	}
 	// The catalogue: routed to the topic's department and assigned to its
 	// head at once.
-	head, ok, err := tx.DepartmentHead(ctx, t.Department)
+	head, ok, err := nb.head(ctx, tx, t.Department)
 	if err != nil {
 		return store.Ticket{}, err
 	}

@@ -3,6 +3,7 @@ package router
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -239,6 +240,45 @@ func TestAutomaticAnswerSurvey(t *testing.T) {
 						t.Errorf("the HTML lacks the link:\n%s", o.HTML)
 					}
 				})
+			}
+		})
+	}
+}
+
+// A batch reads a department's head once, and still gives each of its
+// new tickets to the head, with the event saying so.
+func TestBatchAssignsEachTicketToHead(t *testing.T) {
+	for name, dsn := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, dsn(t))
+			head := addHead(t, e, "maint-head@uni.example", "maintenance_center")
+			var ins []message.Inbound
+			for i := range 3 {
+				ins = append(ins, e.mail(fmt.Sprintf("m%d@x", i), fmt.Sprintf("s%d@example.edu", i), "Projector", "projector broken"))
+			}
+			rs, err := e.p.IngestBatch(context.Background(), ins, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rs {
+				c, err := e.st.InboxConversation(context.Background(), r.ConversationID, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, events, err := e.st.Ticket(context.Background(), r.TicketID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				assigned := 0
+				for _, ev := range events {
+					if ev.Kind == store.EventAssign && strings.Contains(ev.Note, head.Email) {
+						assigned++
+					}
+				}
+				if r.TicketID == 0 || c.AssigneeID != head.ID || assigned != 1 {
+					t.Errorf("message %d: ticket %d, assignee %d, %d assign events; want a ticket, the head %d, 1",
+						r.MessageID, r.TicketID, c.AssigneeID, assigned, head.ID)
+				}
 			}
 		})
 	}
