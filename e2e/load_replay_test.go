@@ -59,6 +59,9 @@ var (
 	// The store makes a contact and its identity in one statement on
 	// PostgreSQL (Tx.CreateContact): its result's id is the contact's.
 	contactCTE = regexp.MustCompile(`(?is)^\s*WITH\s+c\s+AS\s*\(\s*INSERT\s+INTO\s+contacts\b`)
+	// A ticket and its "created" event are one statement (Tx.insertTicket):
+	// its result is the ticket's id.
+	ticketCTE = regexp.MustCompile(`(?is)^\s*WITH\s+t\s+AS\s*\(\s*INSERT\s+INTO\s+tickets\b`)
 	// A new conversation and its first message are one statement too
 	// (Tx.InsertMessageInNewConversation): it returns the message's id and
 	// the conversation's.
@@ -69,6 +72,20 @@ var (
 	// whether the identity was the contact's.
 	newContactCTE = regexp.MustCompile(`(?is)^\s*WITH\s+k\s+AS\s*\(\s*INSERT\s+INTO\s+contacts\b`)
 )
+
+// cteTable is, for contactCTE's or ticketCTE's statement, the table of
+// the row whose id it returns, and the table of the other row it makes
+// that no later step refers to ("" for contactCTE: its identity has no id
+// of its own).
+func cteTable(q string) (table, with string) {
+	switch {
+	case contactCTE.MatchString(q):
+		return "contacts", ""
+	case ticketCTE.MatchString(q):
+		return "tickets", "ticket_events"
+	}
+	return "", ""
+}
 
 // newContactCheck is newContactCTE's last result, which no replay needs: a
 // replay's sender is always new.
@@ -177,16 +194,19 @@ func planFromCapture(ctx context.Context, t *testing.T, tx capturedTx) (full, fl
 			}
 			s.returns = cols
 			msgIdx = len(full.steps)
-		} else if contactCTE.MatchString(s.sql) {
-			vals, err := tx.returning(ctx, "contacts", "id", seen["contacts"])
+		} else if table, with := cteTable(s.sql); table != "" {
+			vals, err := tx.returning(ctx, table, "id", seen[table])
 			if err != nil {
 				t.Fatalf("capture: %v", err)
 			}
 			rets = append(rets, struct{ name, val string }{s.prefix + "id", vals["id"]})
 			full.consts["const:"+s.prefix+"id"] = vals["id"]
-			full.refTable[s.prefix+"id"] = "contacts"
+			full.refTable[s.prefix+"id"] = table
 			s.returns = []string{"id"}
-			seen["contacts"]++
+			seen[table]++
+			if with != "" {
+				seen[with]++
+			}
 		} else if m := writeTable.FindStringSubmatch(s.sql); m != nil {
 			table := strings.ToLower(m[1])
 			if c := returningCols.FindStringSubmatch(s.sql); c != nil {
@@ -537,6 +557,17 @@ func sqliteStep(s rstep) []rstep {
 				args: s.args[:3], returns: []string{"id"}, prefix: s.prefix},
 			{sql: `INSERT INTO contact_identities (kind, value, contact_id, name, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
 				args: []arg{s.args[3], s.args[4], {{ref: s.prefix + "id"}}, s.args[5], s.args[2]}},
+		}
+	case ticketCTE.MatchString(s.sql) && len(s.args) >= 12:
+		// Two statements on SQLite, the ticket's and its event's.
+		inner, _, ok := strings.Cut(s.sql[strings.Index(s.sql, "(")+1:], "), e AS (")
+		if !ok {
+			break
+		}
+		return []rstep{
+			{sql: inner, args: s.args, returns: []string{"id"}, prefix: s.prefix},
+			{sql: `INSERT INTO ticket_events (ticket_id, kind, actor, from_status, to_status, note, created_at)
+				VALUES ($1, 'created', 'system', '', $2, '', $3)`, args: []arg{{{ref: s.prefix + "id"}}, s.args[8], s.args[11]}},
 		}
 	case strings.Contains(s.sql, "PGNotifyMany"):
 		return nil
