@@ -94,15 +94,8 @@ type SendWorker struct {
 	Log         *slog.Logger
 
 	once   sync.Once
-	claims *group[int64, claim]
+	claims *group[int64, store.Claim]
 	marks  *group[store.OutboundMark, error]
-}
-
-// claim is what ClaimOutbound says of one reply.
-type claim struct {
-	o       store.Outbound
-	claimed bool
-	err     error
 }
 
 // sendBatch is the most claims or outcomes written at once.
@@ -117,40 +110,9 @@ func (w *SendWorker) groups() {
 		if w.Store.Dialect() == store.SQLite {
 			parallel = 1
 		}
-		w.claims = newGroup("send claims", w.claimBatch, sendBatch, parallel, w.log())
-		w.marks = newGroup("send outcomes", w.markBatch, sendBatch, parallel, w.log())
+		w.claims = newGroup("send claims", w.Store.ClaimOutbounds, sendBatch, parallel, w.log())
+		w.marks = newGroup("send outcomes", w.Store.MarkOutbounds, sendBatch, parallel, w.log())
 	})
-}
-
-func (w *SendWorker) claimBatch(ctx context.Context, ids []int64) ([]claim, error) {
-	got, err := w.Store.ClaimOutbounds(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	cs := make([]claim, len(ids))
-	for i, id := range ids {
-		if o, ok := got[id]; ok {
-			cs[i] = claim{o: o, claimed: true}
-			continue
-		}
-		// Not claimable: already final, or no such reply.
-		cs[i].o, cs[i].err = w.Store.Outbound(ctx, id)
-	}
-	return cs, nil
-}
-
-func (w *SendWorker) markBatch(ctx context.Context, ms []store.OutboundMark) ([]error, error) {
-	found, err := w.Store.MarkOutbounds(ctx, ms)
-	if err != nil {
-		return nil, err
-	}
-	errs := make([]error, len(ms))
-	for i, m := range ms {
-		if !found[m.ID] {
-			errs[i] = fmt.Errorf("mark outbound %d: %w", m.ID, store.ErrNotFound)
-		}
-	}
-	return errs, nil
 }
 
 // Timeout bounds one attempt.
@@ -166,7 +128,7 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	w.groups()
 	c, err := w.claims.submit(ctx, job.Args.OutboundID)
 	if err == nil {
-		err = c.err
+		err = c.Err
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return river.JobCancel(fmt.Errorf("outbound %d does not exist", job.Args.OutboundID))
@@ -174,8 +136,8 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	if err != nil {
 		return fmt.Errorf("claim outbound %d: %w", job.Args.OutboundID, err)
 	}
-	o := c.o
-	if !c.claimed {
+	o := c.Outbound
+	if !c.Claimed {
 		return nil // already sent or finally failed
 	}
 	s, ok := w.Senders.Sender(o.ChannelID)
@@ -212,8 +174,9 @@ const (
 )
 
 // record writes what a send came to, in one statement with the outcomes
-// of the sends that ended meanwhile (w.marks); River then completes the job with the other jobs finished meanwhile, in one
-// statement for them all (its batch completer). A job whose completion a
+// of the sends that ended meanwhile (w.marks); River then completes the
+// job with the other jobs finished meanwhile, in one statement for them
+// all (its batch completer). A job whose completion a
 // crash cut short is rescued and run again, and its claim finds the
 // reply sent: a no-op. It does not share the job's context:
 // a hard stop or the job timeout may end that just as the channel answers,

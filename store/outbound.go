@@ -203,29 +203,27 @@ const claimCols = `id, channel_id, (SELECT kind FROM channels WHERE channels.id 
 // already sent, delivered, undelivered or failed is not, and the job is a
 // no-op.
 func (s *Store) ClaimOutbound(ctx context.Context, id int64) (o Outbound, claimed bool, err error) {
-	got, err := s.ClaimOutbounds(ctx, []int64{id})
+	cs, err := s.ClaimOutbounds(ctx, []int64{id})
 	if err != nil {
 		return Outbound{}, false, err
 	}
-	if o, ok := got[id]; ok {
-		return o, true, nil
-	}
-	// Not claimable: already final, or no such reply.
-	o, err = outboundByID(ctx, s.db, id)
-	return o, false, err
+	return cs[0].Outbound, cs[0].Claimed, cs[0].Err
+}
+
+// Claim is what ClaimOutbound says of one reply: the reply, whether it
+// was claimed, and ErrNotFound for one that does not exist.
+type Claim struct {
+	Outbound Outbound
+	Claimed  bool
+	Err      error
 }
 
 // ClaimOutbounds is ClaimOutbound for the replies ids (the claims of send
-// workers that started together): one statement and one commit for them
-// all, which returns the replies it claimed. An id missing from claimed is
-// final or does not exist.
-func (s *Store) ClaimOutbounds(ctx context.Context, ids []int64) (claimed map[int64]Outbound, err error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	claimed = make(map[int64]Outbound, len(ids))
-	err = s.oneWrite(ctx, func(q queryer) error {
-		clear(claimed)
+// workers that started together), a Claim each, in order: one statement
+// and one commit claims them all; one not claimed is read on its own.
+func (s *Store) ClaimOutbounds(ctx context.Context, ids []int64) ([]Claim, error) {
+	claimed := make(map[int64]Outbound, len(ids))
+	err := s.oneWrite(ctx, func(q queryer) error {
 		set := `WHERE id = ANY($2::bigint[])`
 		var list any = ids
 		if s.dialect != Postgres {
@@ -254,7 +252,16 @@ func (s *Store) ClaimOutbounds(ctx context.Context, ids []int64) (claimed map[in
 	if err != nil {
 		return nil, fmt.Errorf("claim %d outbound: %w", len(ids), err)
 	}
-	return claimed, nil
+	cs := make([]Claim, len(ids))
+	for i, id := range ids {
+		if o, ok := claimed[id]; ok {
+			cs[i] = Claim{Outbound: o, Claimed: true}
+			continue
+		}
+		// Not claimable: already final, or no such reply.
+		cs[i].Outbound, cs[i].Err = outboundByID(ctx, s.db, id)
+	}
+	return cs, nil
 }
 
 // oneWrite runs a single-statement write: on PostgreSQL as its own
@@ -274,14 +281,11 @@ func (s *Store) oneWrite(ctx context.Context, fn func(q queryer) error) error {
 // MarkOutbound records what a send attempt came to. An empty providerID
 // keeps the one recorded. Reaching sent or delivered sets sent_at once.
 func (s *Store) MarkOutbound(ctx context.Context, id int64, state message.DeliveryState, providerID, errText string) error {
-	found, err := s.MarkOutbounds(ctx, []OutboundMark{{ID: id, State: state, ProviderID: providerID, Error: errText}})
+	errs, err := s.MarkOutbounds(ctx, []OutboundMark{{ID: id, State: state, ProviderID: providerID, Error: errText}})
 	if err != nil {
 		return err
 	}
-	if !found[id] {
-		return fmt.Errorf("mark outbound %d: %w", id, ErrNotFound)
-	}
-	return nil
+	return errs[0]
 }
 
 // OutboundMark is what one send attempt came to.
@@ -304,28 +308,43 @@ func markSet(o, st, p, e, t string) string {
 
 // MarkOutbounds is MarkOutbound for several sends' outcomes (those that
 // ended together): on PostgreSQL one statement, on SQLite one transaction.
-// found holds the replies that exist.
-func (s *Store) MarkOutbounds(ctx context.Context, ms []OutboundMark) (found map[int64]bool, err error) {
-	found = make(map[int64]bool, len(ms))
-	seen := make(map[int64]bool, len(ms))
+// errs holds each mark's: ErrNotFound for a reply that does not exist.
+func (s *Store) MarkOutbounds(ctx context.Context, ms []OutboundMark) (errs []error, err error) {
+	found := make(map[int64]bool, len(ms))
+	each := s.dialect != Postgres
 	for _, m := range ms {
 		if _, err := stateRank(m.State); err != nil {
 			return nil, fmt.Errorf("mark outbound %d: %w", m.ID, err)
 		}
-		if seen[m.ID] {
-			// Two outcomes of one reply: in order, one statement each.
-			return found, s.markEach(ctx, ms, found)
+		if _, twice := found[m.ID]; twice {
+			each = true // two outcomes of one reply: in order, one statement each
 		}
-		seen[m.ID] = true
+		found[m.ID] = false
 	}
-	if s.dialect != Postgres {
-		return found, s.markEach(ctx, ms, found)
+	if each {
+		err = s.markEach(ctx, ms, found)
+	} else {
+		err = s.markAll(ctx, ms, found)
 	}
+	if err != nil {
+		return nil, err
+	}
+	errs = make([]error, len(ms))
+	for i, m := range ms {
+		if !found[m.ID] {
+			errs[i] = fmt.Errorf("mark outbound %d: %w", m.ID, ErrNotFound)
+		}
+	}
+	return errs, nil
+}
+
+// markAll applies ms, one a reply, in one statement (PostgreSQL).
+func (s *Store) markAll(ctx context.Context, ms []OutboundMark, found map[int64]bool) error {
 	ids, states, providers, errs := make([]int64, len(ms)), make([]string, len(ms)), make([]string, len(ms)), make([]string, len(ms))
 	for i, m := range ms {
 		ids[i], states[i], providers[i], errs[i] = m.ID, string(m.State), m.ProviderID, m.Error
 	}
-	err = s.oneWrite(ctx, func(q queryer) error {
+	err := s.oneWrite(ctx, func(q queryer) error {
 		rows, err := q.QueryContext(ctx, `UPDATE outbound_messages o SET `+markSet("o.", "u.state", "u.provider_id", "u.error", "$1")+`
 			FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS u(id, state, provider_id, error)
 			WHERE o.id = u.id RETURNING o.id`, s.planEach(s.dbTime(now()), ids, states, providers, errs)...)
@@ -343,15 +362,14 @@ func (s *Store) MarkOutbounds(ctx context.Context, ms []OutboundMark) (found map
 		return rows.Err()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("mark %d outbound: %w", len(ms), err)
+		return fmt.Errorf("mark %d outbound: %w", len(ms), err)
 	}
-	return found, nil
+	return nil
 }
 
 // markEach applies ms in order in one transaction.
 func (s *Store) markEach(ctx context.Context, ms []OutboundMark, found map[int64]bool) error {
 	return s.InTx(ctx, func(tx *Tx) error {
-		clear(found)
 		for _, m := range ms {
 			n, err := affected(tx.tx.ExecContext(ctx, `UPDATE outbound_messages SET `+markSet("", "CAST($1 AS TEXT)", "CAST($2 AS TEXT)", "$3", "$4")+`
 				WHERE id = $5`, string(m.State), m.ProviderID, m.Error, s.dbTime(now()), m.ID))

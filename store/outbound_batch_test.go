@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/wasl-dev/wasl/message"
@@ -21,17 +22,30 @@ func TestClaimAndMarkOutbounds(t *testing.T) {
 		queued, crashed, sent, failed := add(message.StateQueued), add(message.StateSending), add(message.StateSent), add(message.StateFailed)
 		const unknown = 999999
 
-		got, err := s.ClaimOutbounds(ctx, []int64{queued, sent, unknown, crashed, failed, queued})
+		ids := []int64{queued, sent, unknown, crashed, failed, queued}
+		got, err := s.ClaimOutbounds(ctx, ids)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got) != 2 {
-			t.Errorf("claimed %d replies, want 2 (queued and crashed): %v", len(got), got)
+		if len(got) != len(ids) {
+			t.Fatalf("%d claims for %d ids", len(got), len(ids))
 		}
-		for _, id := range []int64{queued, crashed} {
-			o, ok := got[id]
-			if !ok || o.State != message.StateSending || o.Attempts != 1 || o.Channel != message.Email || o.Text == "" {
-				t.Errorf("claim of %d: %v, %+v; want sending, 1 attempt, email, its text", id, ok, o)
+		for i, id := range ids {
+			c := got[i]
+			switch id {
+			case queued, crashed:
+				o := c.Outbound
+				if !c.Claimed || c.Err != nil || o.ID != id || o.State != message.StateSending || o.Attempts != 1 || o.Channel != message.Email || o.Text == "" {
+					t.Errorf("claim of %d: %v, %v, %+v; want claimed, sending, 1 attempt, email, its text", id, c.Claimed, c.Err, o)
+				}
+			case unknown:
+				if c.Claimed || !errors.Is(c.Err, ErrNotFound) {
+					t.Errorf("claim of an unknown reply: %v, %v; want not claimed, ErrNotFound", c.Claimed, c.Err)
+				}
+			default:
+				if c.Claimed || c.Err != nil || c.Outbound.ID != id {
+					t.Errorf("claim of final reply %d: %v, %v, %+v; want not claimed, the reply as it is", id, c.Claimed, c.Err, c.Outbound)
+				}
 			}
 		}
 		if o, err := s.Outbound(ctx, sent); err != nil || o.State != message.StateSent || o.Attempts != 0 {
@@ -74,12 +88,20 @@ func TestClaimAndMarkOutbounds(t *testing.T) {
 			},
 		}
 		for _, tt := range tests {
-			found, err := s.MarkOutbounds(ctx, tt.marks)
+			errs, err := s.MarkOutbounds(ctx, tt.marks)
 			if err != nil {
 				t.Fatalf("%s: %v", tt.name, err)
 			}
-			if len(found) != len(tt.want) || found[unknown] {
-				t.Errorf("%s: found %v, want the %d known replies", tt.name, found, len(tt.want))
+			if len(errs) != len(tt.marks) {
+				t.Fatalf("%s: %d results for %d marks", tt.name, len(errs), len(tt.marks))
+			}
+			found := map[int64]bool{}
+			for i, m := range tt.marks {
+				_, known := tt.want[m.ID]
+				if known && errs[i] != nil || !known && !errors.Is(errs[i], ErrNotFound) {
+					t.Errorf("%s: mark of %d: %v; want ErrNotFound only for an unknown reply", tt.name, m.ID, errs[i])
+				}
+				found[m.ID] = errs[i] == nil
 			}
 			for id, w := range tt.want {
 				o, err := s.Outbound(ctx, id)
