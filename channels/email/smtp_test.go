@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -107,7 +109,7 @@ func startSink(t *testing.T, extra ...string) *sinkProc {
 		}
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
-		if waitListening(addr, exited) {
+		if waitListening(addr, cmd.Process.Pid, exited) {
 			t.Cleanup(func() {
 				cmd.Process.Kill()
 				<-exited
@@ -122,7 +124,16 @@ func startSink(t *testing.T, extra ...string) *sinkProc {
 	return nil
 }
 
-func waitListening(addr string, exited <-chan error) bool {
+// waitListening waits until process pid listens on addr, or exits. Another
+// test's smtp-sink may have bound the same free port first (ours then
+// fails to bind and exits): a connection that succeeds is not enough, the
+// listening socket must be pid's, or the test talks to a sink that is not
+// its own and that its owner may kill mid-session.
+func waitListening(addr string, pid int, exited <-chan error) bool {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
@@ -132,9 +143,45 @@ func waitListening(addr string, exited <-chan error) bool {
 		}
 		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 			c.Close()
-			return true
+			if listensOn(pid, port) {
+				return true
+			}
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
+// listensOn reports whether process pid holds the listening IPv4 TCP
+// socket of port (Linux: its descriptors' socket inodes against
+// /proc/net/tcp).
+func listensOn(pid int, port string) bool {
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		return false
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return false
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if s, ok := strings.CutPrefix(l, "socket:["); err == nil && ok {
+			inodes[strings.TrimSuffix(s, "]")] = true
+		}
+	}
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return false
+	}
+	suffix := fmt.Sprintf(":%04X", n)
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		// sl local_address rem_address st … inode: state 0A is LISTEN.
+		f := strings.Fields(line)
+		if len(f) > 9 && f[3] == "0A" && strings.HasSuffix(f[1], suffix) && inodes[f[9]] {
+			return true
+		}
 	}
 	return false
 }
