@@ -36,14 +36,18 @@ import (
 // (20). WASL_BENCH_OUT names a file that gets the table too (and, beside
 // it, the pgbench scripts made of the captured transaction).
 // WASL_BENCH_ONLY=sync runs the two first syncs alone, to compare a change
-// to the mail path without the half hour of webhooks and baselines.
+// to the mail path without the half hour of webhooks and baselines;
+// WASL_BENCH_ONLY=postgres or sqlite runs that backend's webhook runs
+// alone, without baselines, their figures in the test's log.
 func TestLoadBenchmark(t *testing.T) {
 	if os.Getenv("WASL_BENCH_LOAD") == "" {
 		t.Skip("the load benchmark runs with WASL_BENCH_LOAD=1 (make bench-load)")
 	}
 	only := os.Getenv("WASL_BENCH_ONLY")
-	if only != "" && only != "sync" {
-		t.Fatalf("WASL_BENCH_ONLY=%q: the one part that runs alone is sync", only)
+	switch only {
+	case "", "sync", "postgres", "sqlite":
+	default:
+		t.Fatalf("WASL_BENCH_ONLY=%q: the parts that run alone are sync, postgres and sqlite", only)
 	}
 	cfg := loadConfig{
 		messages: envInt("WASL_BENCH_MESSAGES", 1000),
@@ -54,8 +58,17 @@ func TestLoadBenchmark(t *testing.T) {
 		baseline: time.Duration(envInt("WASL_BENCH_SECONDS", 20)) * time.Second,
 	}
 	r := &loadReport{loadStart: loadAvg(), started: time.Now(), syncOnly: only == "sync",
-		pgFull: map[int]float64{}, pgFloor: map[int]float64{}, liteFull: map[int]float64{}, liteFloor: map[int]float64{}}
+		pgFull: map[int]float64{}, pgFloor: map[int]float64{}, liteFull: map[int]float64{}, liteFloor: map[int]float64{},
+		pgFloorCPU: map[int]cpuUse{}, liteFloorCPU: map[int]cpuUse{}}
 	c := startLoadCluster(t)
+	switch only {
+	case "postgres":
+		webhookRuns(t, c.newDB("wasl_bench"), cfg, r, true)
+		return
+	case "sqlite":
+		webhookRuns(t, "", cfg, r, false)
+		return
+	}
 	if r.syncOnly {
 		r.pgSync = firstSyncRun(t, c.newDB("wasl_sync"), cfg)
 		r.liteSync = firstSyncRun(t, "", cfg)
@@ -72,7 +85,9 @@ func TestLoadBenchmark(t *testing.T) {
 	for _, clients := range []int{8, 32} {
 		r.pgFull[clients], _ = c.pgbench(tx.name, r.pgScript, clients, cfg.baseline)
 		r.floorScript = floor.pgbenchScript(floor.consts, floor.spreadRefs(context.Background(), tx.db, tx.seqBase))
+		cpu := readCPU(0)
 		r.pgFloor[clients], _ = c.pgbench(tx.name, r.floorScript, clients, cfg.baseline)
+		r.pgFloorCPU[clients] = cpuSince(cpu, 0, int(r.pgFloor[clients]*cfg.baseline.Seconds()))
 		t.Logf("pgbench, %d clients: the gateway's transaction %.0f tx/s, the floor %.0f tx/s", clients, r.pgFull[clients], r.pgFloor[clients])
 	}
 
@@ -86,7 +101,9 @@ func TestLoadBenchmark(t *testing.T) {
 		// The same two transactions from Go, on the benchmark's database.
 		for _, clients := range []int{8, 32} {
 			r.liteFull[clients] = sqliteBaseline(t, r.lite.dbFile, full, clients, cfg.baseline)
+			cpu := readCPU(0)
 			r.liteFloor[clients] = sqliteBaseline(t, r.lite.dbFile, floor, clients, cfg.baseline)
+			r.liteFloorCPU[clients] = cpuSince(cpu, 0, int(r.liteFloor[clients]*cfg.baseline.Seconds()))
 			t.Logf("SQLite from Go, %d goroutines: the gateway's transaction %.0f tx/s, the floor %.0f tx/s", clients, r.liteFull[clients], r.liteFloor[clients])
 		}
 		r.liteSync = firstSyncRun(t, "", cfg)
@@ -136,6 +153,7 @@ type webhookResult struct {
 	spooled  int
 	stored   time.Duration // until every acked message was in the database
 	waits    string        // PostgreSQL: its active backends, on average (waitSampler)
+	cpu      cpuUse        // from the first webhook to the last answer
 }
 
 func (w webhookResult) perSecond() float64 { return float64(w.count) / w.elapsed.Seconds() }
@@ -182,6 +200,7 @@ type loadReport struct {
 	floorScript        string
 	// tx/s by clients
 	pgFull, pgFloor, liteFull, liteFloor map[int]float64
+	pgFloorCPU, liteFloorCPU             map[int]cpuUse // the floors' CPU a transaction
 	pg, lite                             backendResult
 	pgSync, liteSync                     syncResult
 	syncOnly                             bool // WASL_BENCH_ONLY=sync: no webhook rows
@@ -192,7 +211,7 @@ type loadReport struct {
 // exactly once.
 func webhookRuns(t *testing.T, dbURL string, cfg loadConfig, r *loadReport, postgres bool) backendResult {
 	fake := faketwilio.Start(t, twilioAccount, twilioToken)
-	rc := startReplyClock(t, fake)
+	rc := newReplyClock(fake)
 	g := newLoadGateway(t, dbURL, smsChannelYAML(rc.URL()))
 	g.start()
 	res := backendResult{closed: map[int]webhookResult{}}
@@ -217,9 +236,10 @@ func webhookRuns(t *testing.T, dbURL string, cfg loadConfig, r *loadReport, post
 		if db != nil {
 			waits = sampleWaits(db)
 		}
+		cpu := readCPU(g.pid())
 		elapsed := run()
 		sent := l.since(from)
-		w := webhookResult{count: len(sent), elapsed: elapsed}
+		w := webhookResult{count: len(sent), elapsed: elapsed, cpu: cpuSince(cpu, g.pid(), len(sent))}
 		if waits != nil {
 			w.waits = waits.end()
 		}
@@ -242,7 +262,7 @@ func webhookRuns(t *testing.T, dbURL string, cfg loadConfig, r *loadReport, post
 		w.clients = clients
 		res.closed[clients] = w
 		peak = max(peak, w.perSecond())
-		t.Logf("%d clients: %d webhooks in %s: %.0f msg/s, ack p50 %s p99 %s, %d spooled", clients, w.count, w.elapsed, w.perSecond(), ms(w.p50), ms(w.p99), w.spooled)
+		t.Logf("%d clients: %d webhooks in %s: %.0f msg/s, ack p50 %s p99 %s, %d spooled; CPU a webhook %s", clients, w.count, w.elapsed, w.perSecond(), ms(w.p50), ms(w.p99), w.spooled, w.cpu.webhookCPU("the rest"))
 		if w.waits != "" {
 			t.Logf("%d clients: PostgreSQL's active backends on average: %s", clients, w.waits)
 		}
@@ -254,7 +274,7 @@ func webhookRuns(t *testing.T, dbURL string, cfg loadConfig, r *loadReport, post
 	// Replies at a rate the gateway keeps up with: the wait for a send
 	// worker, without a backlog.
 	res.halfReplyP50, res.halfReplyP99 = replyLatencies(rc, l.since(halfFrom))
-	t.Logf("fixed rate %.0f msg/s: ack p50 %s p99 %s", half, ms(res.half.p50), ms(res.half.p99))
+	t.Logf("fixed rate %.0f msg/s: ack p50 %s p99 %s; reply p50 %s p99 %s after the 200", half, ms(res.half.p50), ms(res.half.p99), ms(res.halfReplyP50), ms(res.halfReplyP99))
 
 	if postgres {
 		// Inbound → reply at the stand-in, at 50 msg/s.
@@ -309,9 +329,10 @@ func webhookRuns(t *testing.T, dbURL string, cfg loadConfig, r *loadReport, post
 // its reply's arrival at the stand-in.
 func replyLatencies(rc *replyClock, sent []smsSent) (p50, p99 time.Duration) {
 	var lat []time.Duration
+	at := rc.byRecipient()
 	for _, s := range sent {
-		if at, ok := rc.first(s.from); ok && !s.acked.IsZero() {
-			lat = append(lat, at.Sub(s.acked))
+		if a := at[s.from]; len(a) > 0 && !s.acked.IsZero() {
+			lat = append(lat, a[0].Sub(s.acked))
 		}
 	}
 	return percentile(lat, 50), percentile(lat, 99)
@@ -527,6 +548,14 @@ func (r *loadReport) markdown(cfg loadConfig) string {
 	}
 	fmt.Fprintf(&b, "| same, fixed rate at half the peak, SQLite | %.0f msg/s offered: ack p50 %s, p99 %s; reply at the stand-in p50 %s, p99 %s after the 200 | | |\n",
 		r.lite.half.rate, ms(r.lite.half.p50), ms(r.lite.half.p99), ms(r.lite.halfReplyP50), ms(r.lite.halfReplyP99))
+	for _, c := range []struct {
+		name, rest string
+		w          webhookResult
+		floor      cpuUse
+	}{{"PostgreSQL", "PostgreSQL and the rest", r.pg.closed[32], r.pgFloorCPU[32]}, {"SQLite", "the rest", r.lite.closed[32], r.liteFloorCPU[32]}} {
+		fmt.Fprintf(&b, "| CPU a webhook, %s, 32 clients (the machine's busy time ÷ webhooks) | %s | the floor: %.2f ms of the machine a transaction | %s× the floor's |\n",
+			c.name, c.w.cpu.webhookCPU(c.rest), c.floor.each(c.floor.busy), ratio(c.w.cpu.each(c.w.cpu.busy), c.floor.each(c.floor.busy)))
+	}
 	r.syncRows(&b)
 	fmt.Fprintf(&b, "| inbound SMS (200 returned) → reply at the Twilio stand-in, 50 msg/s (%d spooled), PostgreSQL | p50 %s, p99 %s | no wait after the commit: one send to the stand-in %s (acks meanwhile: p50 %s, p99 %s) | — |\n",
 		r.pg.ratedSpooled, ms(r.pg.replyP50), ms(r.pg.replyP99), ms(r.pg.sendRTT), ms(r.pg.replyAckP50), ms(r.pg.replyAckP99))
@@ -547,5 +576,34 @@ func (r *loadReport) markdown(cfg loadConfig) string {
 		ratio(r.pg.repliesDuring, r.pg.burst.perSecond()), drain)
 	fmt.Fprintf(&b, "\nSizes: %d webhooks per closed-loop run, %d per fixed-rate run, %d in the burst, %d mails of %d bytes, baselines %s each.\n",
 		cfg.messages, cfg.rated, cfg.burst, cfg.mails, cfg.mailSize, cfg.baseline)
+	b.WriteString(r.cpuBound())
+	return b.String()
+}
+
+// cpuBound says what the webhook targets (0.5 of PostgreSQL's floor, 0.8
+// of SQLite's) would take of the machine at this run's CPU a webhook:
+// the harness shares the cores, and its part alone bounds the rate.
+func (r *loadReport) cpuBound() string {
+	var b strings.Builder
+	cores := float64(runtime.NumCPU())
+	for _, c := range []struct {
+		name   string
+		share  float64
+		floor  float64
+		cpu    cpuUse
+		dbPart bool // PostgreSQL runs outside the gateway
+	}{{"PostgreSQL", 0.5, r.pgFloor[32], r.pg.closed[32].cpu, true}, {"SQLite", 0.8, r.liteFloor[32], r.lite.closed[32].cpu, false}} {
+		if c.cpu.n == 0 || c.floor == 0 {
+			continue
+		}
+		rate := c.share * c.floor
+		harness, gateway := rate*c.cpu.each(c.cpu.harness)/1000, rate*c.cpu.each(c.cpu.gateway)/1000
+		fmt.Fprintf(&b, "\nAt %.1f of the %s floor (%.0f msg/s), this run's CPU a webhook would take %.1f cores for the harness and %.1f for the gateway",
+			c.share, c.name, rate, harness, gateway)
+		if c.dbPart {
+			fmt.Fprintf(&b, ", %.1f for PostgreSQL and the rest", rate*c.cpu.each(c.cpu.rest())/1000)
+		}
+		fmt.Fprintf(&b, ", against the machine's %.0f.\n", cores)
+	}
 	return b.String()
 }

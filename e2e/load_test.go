@@ -27,7 +27,7 @@ func TestLoadExactlyOnce(t *testing.T) {
 			dc.SeedMaildir(t, "INBOX", raws)
 			sink := startPostfixSink(t)
 			fake := faketwilio.Start(t, twilioAccount, twilioToken)
-			rc := startReplyClock(t, fake)
+			rc := newReplyClock(fake)
 			channels := emailChannelYAML(dc.Addr(), dc.User(), dc.Password(), sink.addr, "all") +
 				fmt.Sprintf("  - name: sms\n    kind: sms\n    twilio: {account_sid: %s, auth_token: %s, from: %q, api_url: %q}\n",
 					twilioAccount, twilioToken, smsNumber, rc.URL())

@@ -43,15 +43,14 @@ func verifyExactlyOnce(t *testing.T, g *gateway, want []string, sink *postfixSin
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
+	at := rc.byRecipient()
 	var wrong []string
 	for to, n := range stored {
-		if got := len(rc.at[to]); got != n {
+		if got := len(at[to]); got != n {
 			wrong = append(wrong, fmt.Sprintf("%s: %d handed over, %d stored", to, got, n))
 		}
 	}
-	for to, a := range rc.at {
+	for to, a := range at {
 		if stored[to] == 0 {
 			wrong = append(wrong, fmt.Sprintf("%s: %d handed over, none stored", to, len(a)))
 		}

@@ -66,7 +66,8 @@ type Request struct {
 	HasAuth    bool
 	Authorized bool
 	Form       url.Values
-	Status     int // 0 when the connection was dropped on purpose
+	Status     int       // 0 when the connection was dropped on purpose
+	At         time.Time // when the fake answered it (or dropped it)
 }
 
 type failure struct {
@@ -228,6 +229,7 @@ func (s *Server) record(r *http.Request, form url.Values, status int, authorized
 		Authorized: authorized,
 		Form:       form,
 		Status:     status,
+		At:         time.Now(),
 	})
 }
 
