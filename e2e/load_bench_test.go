@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -187,7 +188,8 @@ type backendResult struct {
 type syncResult struct {
 	mails   int
 	bytes   int64
-	gateway time.Duration
+	sync    time.Duration // as the gateway logged it (syncSpan)
+	gateway time.Duration // from its start until the test saw every mail stored
 	rss     int64
 	bare    time.Duration
 }
@@ -437,41 +439,48 @@ func firstSyncRun(t *testing.T, dbURL string, cfg loadConfig) syncResult {
 	raws = nil
 
 	// Dovecot indexes the new mail on first sight, untimed; then the bare
-	// fetch of every mail.
+	// fetch of every mail, the median of three: the first ran 20–30 %
+	// slower than the two after it (0.42–0.51 s against 0.32–0.39), and
+	// the gateway's sync, which comes after them, finds Dovecot as they
+	// left it.
 	c := dc.Dial(t, dc.User())
 	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	cmd := c.Fetch(imap.UIDSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
-	n, size := 0, int64(0)
-	for {
-		msg := cmd.Next()
-		if msg == nil {
-			break
+	var bares []time.Duration
+	for range 3 {
+		start := time.Now()
+		cmd := c.Fetch(imap.UIDSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
+		n, size := 0, int64(0)
+		for {
+			msg := cmd.Next()
+			if msg == nil {
+				break
+			}
+			buf, err := msg.Collect()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range buf.BodySection {
+				size += int64(len(b.Bytes))
+			}
+			n++
 		}
-		buf, err := msg.Collect()
-		if err != nil {
+		if err := cmd.Close(); err != nil {
 			t.Fatal(err)
 		}
-		for _, b := range buf.BodySection {
-			size += int64(len(b.Bytes))
+		bares = append(bares, time.Since(start))
+		if n != cfg.mails {
+			t.Fatalf("bare fetch: %d mails, want %d", n, cfg.mails)
 		}
-		n++
+		t.Logf("bare UID FETCH 1:* BODY.PEEK[]: %d mails, %d bytes in %s", n, size, bares[len(bares)-1])
 	}
-	if err := cmd.Close(); err != nil {
-		t.Fatal(err)
-	}
-	res.bare = time.Since(start)
-	if n != cfg.mails {
-		t.Fatalf("bare fetch: %d mails, want %d", n, cfg.mails)
-	}
+	res.bare = percentile(bares, 50)
 	c.Close()
-	t.Logf("bare UID FETCH 1:* BODY.PEEK[]: %d mails, %d bytes in %s", n, size, res.bare)
 
 	sink := startPostfixSink(t)
 	g := newLoadGateway(t, dbURL, "auto_reply_window: 1h\n"+emailChannelYAML(dc.Addr(), dc.User(), dc.Password(), sink.addr, "all"))
-	start = time.Now()
+	start := time.Now()
 	g.start()
 	var rss int64
 	deadline := time.Now().Add(30 * time.Minute)
@@ -487,7 +496,11 @@ func firstSyncRun(t *testing.T, dbURL string, cfg loadConfig) syncResult {
 	}
 	res.gateway = time.Since(start)
 	res.rss = max(rss, peakRSS(g.pid()))
-	t.Logf("first sync: %d mails in %s, peak RSS %d MB", cfg.mails, res.gateway, res.rss>>20)
+	var err error
+	if res.sync, err = syncSpan(g.logs.String(), cfg.mails); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("first sync: %d mails in %s (from the gateway's start until they were stored: %s), peak RSS %d MB", cfg.mails, res.sync, res.gateway, res.rss>>20)
 	g.stop()
 
 	got := g.storedIDs()
@@ -508,8 +521,8 @@ func (r *loadReport) syncRows(b *strings.Builder) {
 		name string
 		r    syncResult
 	}{{"SQLite", r.liteSync}, {"PostgreSQL", r.pgSync}} {
-		fmt.Fprintf(b, "| IMAP first sync, %d mails (%d MB) from Dovecot to stored messages, %s | %s, peak RSS %d MB | go-imap `UID FETCH 1:* BODY.PEEK[]`: %s | %.0f× slower |\n",
-			s.r.mails, s.r.bytes>>20, s.name, ms(s.r.gateway), s.r.rss>>20, ms(s.r.bare), s.r.gateway.Seconds()/max(s.r.bare.Seconds(), 1e-9))
+		fmt.Fprintf(b, "| IMAP first sync, %d mails (%d MB) from Dovecot to stored messages, %s | %s (%s from the gateway's start), peak RSS %d MB | go-imap `UID FETCH 1:* BODY.PEEK[]`, median of 3: %s | %.1f× slower |\n",
+			s.r.mails, s.r.bytes>>20, s.name, ms(s.r.sync), ms(s.r.gateway), s.r.rss>>20, ms(s.r.bare), s.r.sync.Seconds()/max(s.r.bare.Seconds(), 1e-9))
 	}
 }
 
@@ -606,4 +619,33 @@ func (r *loadReport) cpuBound() string {
 		fmt.Fprintf(&b, ", against the machine's %.0f.\n", cores)
 	}
 	return b.String()
+}
+
+// syncSpan is a first sync of total mails as the gateway logged it: from
+// its start, after EXAMINE (the bare fetch starts after SELECT), to the
+// commit of its last batch. It leaves out what does not grow with the
+// mailbox: the process's start, its migrations and the classifier's
+// training (about a second), and the test's 200 ms poll.
+func syncSpan(logs string, total int) (time.Duration, error) {
+	var start, end time.Time
+	for _, line := range strings.Split(logs, "\n") {
+		var l struct {
+			Time        time.Time `json:"time"`
+			Msg         string    `json:"msg"`
+			Done, Total int
+		}
+		if json.Unmarshal([]byte(line), &l) != nil {
+			continue
+		}
+		switch {
+		case l.Msg == "imap first sync: ingesting the whole mailbox" && start.IsZero():
+			start = l.Time
+		case l.Msg == "imap sync" && l.Done == total && l.Total == total:
+			end = l.Time
+		}
+	}
+	if start.IsZero() || end.IsZero() {
+		return 0, fmt.Errorf("first sync: the gateway's log has no start or no end of a sync of %d mails", total)
+	}
+	return end.Sub(start), nil
 }
