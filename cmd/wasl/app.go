@@ -175,8 +175,14 @@ func loadBankAndModel(path string) (*replies.Bank, *classify.Model, error) {
 const maxCoalesced = 64
 
 // fetchCooldown is the least time between two fetches of one queue: the
-// most a wake-up waits behind the previous one.
-const fetchCooldown = 5 * time.Millisecond
+// most a wake-up waits behind the previous one. Below one commit per 25 ms
+// every wake-up fetches at once; above, each fetch takes the jobs of
+// several commits, and the sends that start together share a claim. In
+// the load harness, 25 ms against 5 ms: the machine's CPU a webhook
+// 5–21 % lower on PostgreSQL and webhooks 3–28 % faster at 32 clients
+// (three alternating pairs), SQLite 10–34 % faster; the reply at 50 msg/s
+// waits p50 17 ms instead of 2 ms, p99 28–33 instead of 6–7.
+const fetchCooldown = 25 * time.Millisecond
 
 // defaultSendWorkers is how many sends run at once unless jobs.workers
 // says: enough on PostgreSQL that sends keep up with ingest (each waits
