@@ -130,6 +130,22 @@ func (p *page) EventNote(note string) string {
 	return note
 }
 
+// Action names a classifier decision's action in the viewer's language;
+// one this catalogue does not know shows as it is stored.
+func (p *page) Action(a string) string { return p.known("action."+a, a) }
+
+// Actor names who made an event: the system or the customer in the
+// viewer's language, a member of staff by their address.
+func (p *page) Actor(a string) string { return p.known("actor."+a, a) }
+
+// known is key translated, or fallback when the catalogue has no key.
+func (p *page) known(key, fallback string) string {
+	if _, ok := catalogue[key]; !ok {
+		return fallback
+	}
+	return p.T(key)
+}
+
 // Department names a department in the viewer's language.
 func (p *page) Department(id string) string {
 	if id == "" {
