@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -121,13 +122,65 @@ func (p *page) Reason(reason string) string {
 	return reason
 }
 
-// EventNote shows a ticket event's note; the notes the inbox writes
-// itself are shown in the viewer's language.
-func (p *page) EventNote(note string) string {
-	if note == inbox.NoteSupplyArrived {
+// EventNote shows a ticket event's note; the notes the inbox and the
+// router write themselves are shown in the viewer's language. Each pattern
+// is tied to the kind of event its note is written with, so that a note a
+// person typed is never taken for one; a note no pattern knows (one
+// written before its wording changed, say) shows as stored.
+func (p *page) EventNote(e store.TicketEvent) string {
+	if e.Note == inbox.NoteSupplyArrived {
 		return p.T("event.supply_arrived")
 	}
-	return note
+	for _, n := range systemNotes {
+		if n.kind != e.Kind || (n.to != "" && n.to != e.ToStatus) {
+			continue
+		}
+		m := n.re.FindStringSubmatch(e.Note)
+		if m == nil {
+			continue
+		}
+		text := p.T(n.key)
+		for i, v := range m[1:] {
+			switch i + 1 {
+			case n.department:
+				v = p.Department(v)
+			case n.time:
+				if at, err := time.Parse(time.RFC3339, v); err == nil {
+					v = p.Date(at) + " " + at.In(p.loc).Format("15:04")
+				}
+			}
+			// Each value isolated (FSI … PDI): an English reply's text or an
+			// address keeps its own direction inside an Arabic sentence.
+			text = strings.ReplaceAll(text, fmt.Sprintf("{%d}", i+1), "\u2068"+v+"\u2069")
+		}
+		return text
+	}
+	return e.Note
+}
+
+// systemNotes are the notes Wasl writes on ticket events (inbox/service.go,
+// router/pipeline.go, router/numbering.go), as patterns with the key of
+// their translation; {1}, {2} in it are the pattern's groups. Group
+// department, when set, is a department's id, shown by its name; group
+// time an RFC 3339 time, shown in the viewer's zone.
+var systemNotes = []struct {
+	kind, to         string // the event's kind and, for moves, its new status
+	re               *regexp.Regexp
+	key              string
+	department, time int
+}{
+	{kind: "reply", re: regexp.MustCompile(`^reply #(\d+): (.*)$`), key: "note.reply"},
+	{kind: "reply", re: regexp.MustCompile(`^retry of reply #(\d+)$`), key: "note.retry"},
+	{kind: "assign", re: regexp.MustCompile(`^assigned to (\S+) \(head of (.+)\)$`), key: "note.assigned_head", department: 2},
+	{kind: "assign", re: regexp.MustCompile(`^assigned to (\S+)$`), key: "note.assigned"},
+	{kind: "status", to: "in_progress", re: regexp.MustCompile(`^assigned to (\S+)$`), key: "note.assigned"},
+	{kind: "status", to: "transferred", re: regexp.MustCompile(`^to (.+)$`), key: "note.transfer", department: 1},
+	{kind: "status", re: regexp.MustCompile(`^reopened by customer message #(\d+)$`), key: "note.reopened"},
+	{kind: "status", re: regexp.MustCompile(`^the customer answered \(message #(\d+)\)$`), key: "note.answered"},
+	{kind: "message", re: regexp.MustCompile(`^customer message #(\d+)$`), key: "note.message"},
+	{kind: "linked", re: regexp.MustCompile(`^follows (\S+)$`), key: "note.follows"},
+	{kind: "linked", re: regexp.MustCompile(`^followed by (\S+)$`), key: "note.followed"},
+	{kind: "snooze", re: regexp.MustCompile(`^until (\S+)$`), key: "note.until", time: 1},
 }
 
 // Action names a classifier decision's action in the viewer's language;
