@@ -59,6 +59,7 @@ func TestEventNotes(t *testing.T) {
 		{"reopened", "ar", store.TicketEvent{Kind: "status", ToStatus: "open", Note: "reopened by customer message #42"}, "أُعيد فتحها برسالة العميل رقم 42"},
 		{"answered", "ar", store.TicketEvent{Kind: "status", ToStatus: "open", Note: "the customer answered (message #42)"}, "أجاب العميل (الرسالة رقم 42)"},
 		{"linked", "ar", store.TicketEvent{Kind: "linked", Note: "followed by EDU-2026-000009"}, "تلتها التذكرة EDU-2026-000009"},
+		{"supply arrived", "ar", store.TicketEvent{Kind: "status", ToStatus: "open", Note: "supply arrived"}, "وصل التوريد، وأعيد فتح التذكرة"},
 		{"snoozed", "ar", store.TicketEvent{Kind: "snooze", Note: "until 2026-12-09T11:30:00Z"}, "حتى 9 ديسمبر 2026 14:30"},
 		{"snoozed, English", "en", store.TicketEvent{Kind: "snooze", Note: "until 2026-12-09T11:30:00Z"}, "until 9 Dec 2026 14:30"},
 		// What people type, in a note or with a move, is theirs.
@@ -70,13 +71,15 @@ func TestEventNotes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &page{Lang: "ar", h: &Handler{}, loc: riyadh}
+	// A day before the snooze's, so its date is shown.
+	today := func() time.Time { return time.Date(2026, 12, 8, 9, 0, 0, 0, riyadh) }
+	p := &page{Lang: "ar", h: &Handler{now: today}, loc: riyadh}
 	if got, want := p.EventNote(store.TicketEvent{Kind: "message", Note: "customer message #42"}), "رسالة العميل رقم \u206842\u2069"; got != want {
 		t.Errorf("isolates: %q, want %q", got, want)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := &page{Lang: tt.lang, h: &Handler{}, loc: riyadh}
+			p := &page{Lang: tt.lang, h: &Handler{now: today}, loc: riyadh}
 			// The values sit in bidi isolates (FSI … PDI); compared without them.
 			got := strings.NewReplacer("\u2068", "", "\u2069", "").Replace(p.EventNote(tt.e))
 			if got != tt.want {

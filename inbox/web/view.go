@@ -128,9 +128,6 @@ func (p *page) Reason(reason string) string {
 // person typed is never taken for one; a note no pattern knows (one
 // written before its wording changed, say) shows as stored.
 func (p *page) EventNote(e store.TicketEvent) string {
-	if e.Note == inbox.NoteSupplyArrived {
-		return p.T("event.supply_arrived")
-	}
 	for _, n := range systemNotes {
 		if n.kind != e.Kind || (n.to != "" && n.to != e.ToStatus) {
 			continue
@@ -146,7 +143,7 @@ func (p *page) EventNote(e store.TicketEvent) string {
 				v = p.Department(v)
 			case n.time:
 				if at, err := time.Parse(time.RFC3339, v); err == nil {
-					v = p.Date(at) + " " + at.In(p.loc).Format("15:04")
+					v = p.When(at)
 				}
 			}
 			// Each value isolated (FSI … PDI): an English reply's text or an
@@ -159,7 +156,7 @@ func (p *page) EventNote(e store.TicketEvent) string {
 }
 
 // systemNotes are the notes Wasl writes on ticket events (inbox/service.go,
-// router/pipeline.go, router/numbering.go), as patterns with the key of
+// inbox/supply.go, router/pipeline.go, router/numbering.go), as patterns with the key of
 // their translation; {1}, {2} in it are the pattern's groups. Group
 // department, when set, is a department's id, shown by its name; group
 // time an RFC 3339 time, shown in the viewer's zone.
@@ -169,18 +166,19 @@ var systemNotes = []struct {
 	key              string
 	department, time int
 }{
-	{kind: "reply", re: regexp.MustCompile(`^reply #(\d+): (.*)$`), key: "note.reply"},
-	{kind: "reply", re: regexp.MustCompile(`^retry of reply #(\d+)$`), key: "note.retry"},
-	{kind: "assign", re: regexp.MustCompile(`^assigned to (\S+) \(head of (.+)\)$`), key: "note.assigned_head", department: 2},
-	{kind: "assign", re: regexp.MustCompile(`^assigned to (\S+)$`), key: "note.assigned"},
-	{kind: "status", to: "in_progress", re: regexp.MustCompile(`^assigned to (\S+)$`), key: "note.assigned"},
-	{kind: "status", to: "transferred", re: regexp.MustCompile(`^to (.+)$`), key: "note.transfer", department: 1},
-	{kind: "status", re: regexp.MustCompile(`^reopened by customer message #(\d+)$`), key: "note.reopened"},
-	{kind: "status", re: regexp.MustCompile(`^the customer answered \(message #(\d+)\)$`), key: "note.answered"},
-	{kind: "message", re: regexp.MustCompile(`^customer message #(\d+)$`), key: "note.message"},
-	{kind: "linked", re: regexp.MustCompile(`^follows (\S+)$`), key: "note.follows"},
-	{kind: "linked", re: regexp.MustCompile(`^followed by (\S+)$`), key: "note.followed"},
-	{kind: "snooze", re: regexp.MustCompile(`^until (\S+)$`), key: "note.until", time: 1},
+	{kind: store.EventReply, re: regexp.MustCompile(`^reply #(\d+): (.*)$`), key: "note.reply"},
+	{kind: store.EventReply, re: regexp.MustCompile(`^retry of reply #(\d+)$`), key: "note.retry"},
+	{kind: store.EventAssign, re: regexp.MustCompile(`^assigned to (\S+) \(head of (.+)\)$`), key: "note.assigned_head", department: 2},
+	{kind: store.EventAssign, re: regexp.MustCompile(`^assigned to (\S+)$`), key: "note.assigned"},
+	{kind: store.EventStatus, to: string(tickets.InProgress), re: regexp.MustCompile(`^assigned to (\S+)$`), key: "note.assigned"},
+	{kind: store.EventStatus, to: string(tickets.Transferred), re: regexp.MustCompile(`^to (.+)$`), key: "note.transfer", department: 1},
+	{kind: store.EventStatus, to: string(tickets.Open), re: regexp.MustCompile(`^` + regexp.QuoteMeta(inbox.NoteSupplyArrived) + `$`), key: "event.supply_arrived"},
+	{kind: store.EventStatus, re: regexp.MustCompile(`^reopened by customer message #(\d+)$`), key: "note.reopened"},
+	{kind: store.EventStatus, re: regexp.MustCompile(`^the customer answered \(message #(\d+)\)$`), key: "note.answered"},
+	{kind: store.EventMessage, re: regexp.MustCompile(`^customer message #(\d+)$`), key: "note.message"},
+	{kind: store.EventLinked, re: regexp.MustCompile(`^follows (\S+)$`), key: "note.follows"},
+	{kind: store.EventLinked, re: regexp.MustCompile(`^followed by (\S+)$`), key: "note.followed"},
+	{kind: store.EventSnooze, re: regexp.MustCompile(`^until (\S+)$`), key: "note.until", time: 1},
 }
 
 // Action names a classifier decision's action in the viewer's language;
